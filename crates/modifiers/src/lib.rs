@@ -1,0 +1,2 @@
+#![forbid(unsafe_code)]
+//! Velero resource-modifier engine.

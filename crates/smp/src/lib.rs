@@ -1,0 +1,2 @@
+#![forbid(unsafe_code)]
+//! Kubernetes strategic merge patch over serde_json::Value.

@@ -1,0 +1,5 @@
+#![forbid(unsafe_code)]
+//! velero-fsb-guard: a Velero RestoreItemAction plugin that keeps file-system-backup restores alive
+//! when resource modifiers change workload pod templates.
+
+pub mod cli;

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(velero_fsb_guard::cli::run());
+}
