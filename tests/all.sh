@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite — the command README names and .ci/run calls.
+# Each stage installs or builds what it needs; a failing stage fails the run.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+export FSB_CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
+mkdir -p "$FSB_CACHE"
+
+stage() { printf '\n=== %s ===\n' "$*"; }
+failed=()
+run_stage() {
+  local name="$1"; shift
+  stage "$name"
+  if "$@"; then echo "stage ok: $name"; else echo "STAGE FAILED: $name"; failed+=("$name"); fi
+}
+
+run_stage "rust: cargo test --workspace" cargo test --workspace --all-targets
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo
+  echo "failed stages: ${failed[*]}"
+  exit 1
+fi
+echo
+echo "all stages passed"
