@@ -2,4 +2,8 @@
 //! velero-fsb-guard: a Velero RestoreItemAction plugin that keeps file-system-backup restores alive
 //! when resource modifiers change workload pod templates.
 
+pub mod action;
 pub mod cli;
+pub mod install;
+pub mod plugin;
+pub mod telemetry;

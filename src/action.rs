@@ -1,0 +1,105 @@
+//! The decision boundary between Velero's RestoreItemAction transport and our logic.
+//!
+//! The gRPC layer ([`crate::plugin::restore_item_action`]) decodes and validates the request bytes,
+//! hands an [`ExecuteInput`] to a [`RestoreItemAction`], and maps an [`ActionError`] to a gRPC status
+//! at the edge. Implementations never see protobuf types, so the guard can be written (and tested)
+//! as a plain async function over `serde_json::Value`s.
+//!
+//! # What Velero does with the answer (v2 RestoreItemAction contract)
+//!
+//! - `item` replaces the object for the next action and for the create call. It must be a JSON object
+//!   with a `kind`; Velero fails the item otherwise. The transport always answers with item bytes.
+//! - An `Err` fails this item only ("error preparing <resource>/<ns>/<name>: <message>"): it is not
+//!   restored, the remaining actions for it are skipped, the restore ends `PartiallyFailed`.
+//! - `skip_restore = true` makes Velero skip creating the item.
+//! - `additional_items` are restored (from the backup contents) before the item itself.
+//! - Velero applies resource modifiers *after* all actions ran, so what we return is what the
+//!   modifiers then see.
+
+use std::future::Future;
+
+use serde_json::Value;
+
+/// Inputs of one Execute call, decoded from the request's JSON bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecuteInput {
+    /// The item as it is about to be restored: earlier actions already ran on it, Velero already
+    /// reset its metadata (no `ownerReferences`, `resourceVersion`, `uid`…) and dropped `status`.
+    /// Guaranteed by the transport to be a JSON object with a string `kind`.
+    pub item: Value,
+    /// The item exactly as it was backed up (with `ownerReferences` and `status`); `Value::Null` if
+    /// the request carried no bytes.
+    pub item_from_backup: Value,
+    /// The Velero `Restore` object (`metadata`, `spec`, `status`); `apiVersion`/`kind` may be empty.
+    /// `Value::Null` if the request carried no bytes.
+    pub restore: Value,
+}
+
+/// An object Velero should restore in addition to the current item (v2 `additionalItems`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdditionalItem {
+    /// API group, `""` for the core group.
+    pub group: String,
+    /// Plural resource name, e.g. `persistentvolumeclaims`.
+    pub resource: String,
+    /// Namespace in the backup (Velero applies the namespace mapping itself); empty if cluster-scoped.
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Result of one Execute call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecuteOutput {
+    /// The item to restore (possibly modified). Must stay a JSON object with a `kind`.
+    pub item: Value,
+    /// Ask Velero not to create this item.
+    pub skip_restore: bool,
+    /// Objects to restore before this one.
+    pub additional_items: Vec<AdditionalItem>,
+}
+
+impl ExecuteOutput {
+    /// Restore `item` as given, nothing else.
+    pub fn unchanged(item: Value) -> Self {
+        Self {
+            item,
+            skip_restore: false,
+            additional_items: Vec::new(),
+        }
+    }
+}
+
+/// Why an action could not answer. The transport maps each variant to a gRPC status
+/// (see `plugin::restore_item_action::status_from_action_error`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ActionError {
+    /// The request itself is unusable (not JSON, no `kind`, not an object…).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The action ran and decided this item must fail (fail-closed mode, broken rule…).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A Velero v2 RestoreItemAction's decision: what to restore for one item.
+///
+/// Implementations must be cheap to share (`Send + Sync`); the server calls `execute` concurrently
+/// from several requests. A panic inside `execute` is caught by the transport and answered with an
+/// error; the process keeps serving.
+pub trait RestoreItemAction: Send + Sync + 'static {
+    /// Decide what Velero restores for `input.item`.
+    fn execute(
+        &self,
+        input: ExecuteInput,
+    ) -> impl Future<Output = Result<ExecuteOutput, ActionError>> + Send;
+}
+
+/// The action served until the guard lands: every item is restored unchanged.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PassThrough;
+
+impl RestoreItemAction for PassThrough {
+    async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
+        Ok(ExecuteOutput::unchanged(input.item))
+    }
+}

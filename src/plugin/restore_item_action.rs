@@ -1,0 +1,258 @@
+//! Velero's `v2.RestoreItemAction` service: decodes requests, calls the decision boundary
+//! ([`crate::action::RestoreItemAction`]) and maps its errors to gRPC statuses.
+//!
+//! Velero-side contract of each call (Velero v1.12 – v1.18):
+//!
+//! - `AppliesTo` is asked once per restore. Listed resources are resolved by Velero through API
+//!   discovery (`deploy` → `deployments.apps`); empty lists and an empty selector mean "no
+//!   restriction" — an empty `ResourceSelector` matches **everything**. We list exactly the three
+//!   kinds the guard works on.
+//! - `Execute` must always answer a JSON object with `kind` in `item`; an error status fails this
+//!   one item (the restore ends PartiallyFailed). Velero's Go framework answers code Unknown for
+//!   errors and Aborted for panics; we keep that: Unknown for action failures, InvalidArgument for
+//!   requests we cannot decode, Aborted for a panic.
+//! - `Progress`/`Cancel` are only called for operation IDs an Execute returned; we never start
+//!   asynchronous operations. `Progress` must still carry a progress message (Velero dereferences
+//!   it). Progress calls arrive in fresh processes, so nothing is remembered between calls.
+//! - `AreAdditionalItemsReady` is only polled when Execute asked to wait; we never do.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::Value;
+use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+
+use super::proto::generated::{OperationProgress, ResourceIdentifier, ResourceSelector};
+use super::proto::v2::restore_item_action_server::RestoreItemAction as RestoreItemActionRpc;
+use super::proto::v2::{
+    RestoreItemActionAppliesToRequest, RestoreItemActionAppliesToResponse,
+    RestoreItemActionCancelRequest, RestoreItemActionExecuteRequest,
+    RestoreItemActionExecuteResponse, RestoreItemActionItemsReadyRequest,
+    RestoreItemActionItemsReadyResponse, RestoreItemActionProgressRequest,
+    RestoreItemActionProgressResponse,
+};
+use super::{APPLIES_TO_RESOURCES, PLUGIN_NAME};
+use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
+use crate::telemetry::panic_message;
+
+/// The v2 RestoreItemAction gRPC service around a decision boundary `A`.
+pub struct RestoreItemActionService<A> {
+    action: Arc<A>,
+}
+
+impl<A> RestoreItemActionService<A> {
+    pub fn new(action: Arc<A>) -> Self {
+        Self { action }
+    }
+}
+
+/// The error status Velero shows for an [`ActionError`] (the message ends up in the restore's
+/// errors as "error preparing <item>: rpc error: code = … desc = <message>").
+pub fn status_from_action_error(error: &ActionError) -> Status {
+    match error {
+        ActionError::InvalidRequest(_) => Status::invalid_argument(error.to_string()),
+        ActionError::Failed(_) => Status::unknown(error.to_string()),
+    }
+}
+
+/// Velero sends the registered name in every request; another name means a mix-up on the host.
+fn check_plugin_name(name: &str) -> Result<(), Status> {
+    if name == PLUGIN_NAME {
+        Ok(())
+    } else {
+        Err(Status::not_found(format!(
+            "this binary serves no RestoreItemActionV2 named {name:?} (it serves {PLUGIN_NAME:?})"
+        )))
+    }
+}
+
+/// Decodes a request's JSON fields. `item` must be an object with a non-empty string `kind`
+/// (Velero could not restore anything else); the other two may be absent (`Null`).
+pub fn decode_execute_input(
+    item: &[u8],
+    item_from_backup: &[u8],
+    restore: &[u8],
+) -> Result<ExecuteInput, ActionError> {
+    let item = decode_json("item", item)?;
+    if !item.is_object() {
+        return Err(ActionError::InvalidRequest(
+            "item is not a JSON object".into(),
+        ));
+    }
+    match item.get("kind") {
+        Some(Value::String(kind)) if !kind.is_empty() => {}
+        Some(_) => {
+            return Err(ActionError::InvalidRequest(
+                "item's kind is not a non-empty string".into(),
+            ));
+        }
+        None => return Err(ActionError::InvalidRequest("item has no kind".into())),
+    }
+    Ok(ExecuteInput {
+        item,
+        item_from_backup: decode_optional_json("itemFromBackup", item_from_backup)?,
+        restore: decode_optional_json("restore", restore)?,
+    })
+}
+
+fn decode_json(what: &str, bytes: &[u8]) -> Result<Value, ActionError> {
+    if bytes.is_empty() {
+        return Err(ActionError::InvalidRequest(format!("{what} is empty")));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|error| ActionError::InvalidRequest(format!("{what} is not valid JSON: {error}")))
+}
+
+fn decode_optional_json(what: &str, bytes: &[u8]) -> Result<Value, ActionError> {
+    if bytes.is_empty() {
+        Ok(Value::Null)
+    } else {
+        decode_json(what, bytes)
+    }
+}
+
+/// Encodes an action's answer; refuses items Velero could not decode.
+fn encode_execute_output(
+    output: ExecuteOutput,
+) -> Result<RestoreItemActionExecuteResponse, Status> {
+    let has_kind = output
+        .item
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|kind| !kind.is_empty());
+    if !has_kind {
+        return Err(Status::internal(
+            "the action returned an item without kind; refusing to hand it to Velero",
+        ));
+    }
+    let item = serde_json::to_vec(&output.item)
+        .map_err(|error| Status::internal(format!("cannot encode the item: {error}")))?;
+    Ok(RestoreItemActionExecuteResponse {
+        item,
+        additional_items: output
+            .additional_items
+            .into_iter()
+            .map(|extra| ResourceIdentifier {
+                group: extra.group,
+                resource: extra.resource,
+                namespace: extra.namespace,
+                name: extra.name,
+            })
+            .collect(),
+        skip_restore: output.skip_restore,
+        operation_id: String::new(),
+        wait_for_additional_items: false,
+        additional_items_ready_timeout: None,
+    })
+}
+
+/// `kind namespace/name` of an item, for logs (never values).
+fn item_label(item: &Value) -> (String, String, String) {
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or("").to_owned();
+    (
+        text(item.get("kind")),
+        text(item.pointer("/metadata/namespace")),
+        text(item.pointer("/metadata/name")),
+    )
+}
+
+#[tonic::async_trait]
+impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> {
+    async fn applies_to(
+        &self,
+        request: Request<RestoreItemActionAppliesToRequest>,
+    ) -> Result<Response<RestoreItemActionAppliesToResponse>, Status> {
+        check_plugin_name(&request.get_ref().plugin)?;
+        Ok(Response::new(RestoreItemActionAppliesToResponse {
+            resource_selector: Some(ResourceSelector {
+                included_resources: APPLIES_TO_RESOURCES
+                    .iter()
+                    .map(|r| (*r).to_owned())
+                    .collect(),
+                ..ResourceSelector::default()
+            }),
+        }))
+    }
+
+    async fn execute(
+        &self,
+        request: Request<RestoreItemActionExecuteRequest>,
+    ) -> Result<Response<RestoreItemActionExecuteResponse>, Status> {
+        let request = request.into_inner();
+        check_plugin_name(&request.plugin)?;
+        let input =
+            decode_execute_input(&request.item, &request.item_from_backup, &request.restore)
+                .map_err(|error| {
+                    tracing::warn!(error = %error, "rejecting Execute request");
+                    status_from_action_error(&error)
+                })?;
+        let (kind, namespace, name) = item_label(&input.item);
+        let span =
+            tracing::debug_span!("execute", kind = %kind, namespace = %namespace, name = %name);
+        let action = Arc::clone(&self.action);
+        // A separate task turns a panic in the action into a JoinError instead of a dead
+        // connection; the panic hook has already logged it as a JSON error line.
+        let outcome =
+            tokio::spawn(async move { action.execute(input).await }.instrument(span.clone())).await;
+        let _entered = span.enter();
+        match outcome {
+            Ok(Ok(output)) => {
+                tracing::debug!(skip_restore = output.skip_restore, "execute done");
+                Ok(Response::new(encode_execute_output(output)?))
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "execute failed");
+                Err(status_from_action_error(&error))
+            }
+            Err(join_error) => {
+                let reason = if join_error.is_panic() {
+                    panic_message(join_error.into_panic().as_ref())
+                } else {
+                    "the task was cancelled".to_owned()
+                };
+                tracing::error!(panic = %reason, "execute panicked; answering with an error and serving on");
+                Err(Status::aborted(format!("plugin panicked: {reason}")))
+            }
+        }
+    }
+
+    async fn progress(
+        &self,
+        request: Request<RestoreItemActionProgressRequest>,
+    ) -> Result<Response<RestoreItemActionProgressResponse>, Status> {
+        let request = request.into_inner();
+        check_plugin_name(&request.plugin)?;
+        tracing::debug!(operation_id = %request.operation_id, "progress asked; no asynchronous operations exist");
+        let now = prost_types::Timestamp::from(SystemTime::now());
+        Ok(Response::new(RestoreItemActionProgressResponse {
+            progress: Some(OperationProgress {
+                completed: true,
+                description: format!(
+                    "{PLUGIN_NAME} starts no asynchronous operations; there is nothing to wait for"
+                ),
+                started: Some(now),
+                updated: Some(now),
+                ..OperationProgress::default()
+            }),
+        }))
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<RestoreItemActionCancelRequest>,
+    ) -> Result<Response<()>, Status> {
+        check_plugin_name(&request.get_ref().plugin)?;
+        Ok(Response::new(()))
+    }
+
+    async fn are_additional_items_ready(
+        &self,
+        request: Request<RestoreItemActionItemsReadyRequest>,
+    ) -> Result<Response<RestoreItemActionItemsReadyResponse>, Status> {
+        check_plugin_name(&request.get_ref().plugin)?;
+        Ok(Response::new(RestoreItemActionItemsReadyResponse {
+            ready: true,
+        }))
+    }
+}
