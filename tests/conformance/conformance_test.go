@@ -1,0 +1,409 @@
+package conformance
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/sirupsen/logrus"
+	"github.com/vmware-tanzu/velero/pkg/plugin/clientmgmt"
+	"github.com/vmware-tanzu/velero/pkg/plugin/clientmgmt/process"
+	"github.com/vmware-tanzu/velero/pkg/plugin/framework/common"
+	"github.com/vmware-tanzu/velero/pkg/plugin/velero"
+	riav2 "github.com/vmware-tanzu/velero/pkg/plugin/velero/restoreitemaction/v2"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// serverArgs is the `velero server` command line the harness pretends to run.
+// Velero ≥1.15 hands os.Args[2:] to every plugin it starts.
+var serverArgs = []string{"server", "--features=EnableCSI", "--uploader-type=kopia", "--log-level", "debug", "--some-future-flag=x"}
+
+type target struct {
+	label      string // subtest prefix
+	bin        string // binary to install into the plugin dir
+	pluginName string // expected registered name
+}
+
+func targets(t *testing.T) []target {
+	var ts []target
+	if bin := os.Getenv("FSB_REFERENCE_BIN"); bin != "" {
+		ts = append(ts, target{"goref", bin, envOr("FSB_REFERENCE_NAME", "fsb-reference.io/echo")})
+	}
+	if bin := os.Getenv("FSB_PLUGIN_BIN"); bin != "" {
+		ts = append(ts, target{"rust", bin, envOr("FSB_PLUGIN_NAME", "fsb-guard.io/template-guard")})
+	}
+	if len(ts) == 0 {
+		t.Fatal("set FSB_PLUGIN_BIN and/or FSB_REFERENCE_BIN to the plugin binaries to check")
+	}
+	return ts
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func TestRestoreItemActionV2(t *testing.T) {
+	// Set once, before any discovery: plugins get os.Args[2:].
+	os.Args = append([]string{os.Args[0]}, serverArgs...)
+	for _, tg := range targets(t) {
+		t.Run(tg.label, func(t *testing.T) { runTarget(t, tg) })
+	}
+}
+
+// installPlugin copies the binary into a fresh plugin directory, as
+// `velero plugin add` (an init container copying into /plugins) does.
+func installPlugin(t *testing.T, dir, bin string) (path string) {
+	src, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatalf("reading plugin binary: %v", err)
+	}
+	path = filepath.Join(dir, filepath.Base(bin))
+	if err := os.WriteFile(path, src, 0o755); err != nil {
+		t.Fatalf("installing plugin binary: %v", err)
+	}
+	return path
+}
+
+func runTarget(t *testing.T, tg target) {
+	dir := t.TempDir() // lives as long as the target's checks
+	var pluginPath string
+	if !check(t, "install", func(t *testing.T) { pluginPath = installPlugin(t, dir, tg.bin) }) {
+		t.FailNow()
+	}
+	logger, out := capturingLogger()
+	restore := testRestore()
+	// Lines that come from the plugin's stderr carry pluginName = the binary's
+	// basename (go-plugin names the stderr logger after it); go-plugin's own
+	// lines about this process carry cmd = its path.
+	base := filepath.Base(pluginPath)
+	pluginLines := func(t *testing.T) []logEntry {
+		es, err := out.entries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res []logEntry
+		for _, e := range es {
+			if e.str("pluginName") == base {
+				res = append(res, e)
+			}
+		}
+		return res
+	}
+	hostLines := func(t *testing.T, msg string) []logEntry {
+		es, err := out.entries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res []logEntry
+		for _, e := range es {
+			if e.Msg == msg && (e.str("cmd") == pluginPath || e.str("path") == pluginPath || e.str("plugin") == pluginPath) {
+				res = append(res, e)
+			}
+		}
+		return res
+	}
+
+	registry := process.NewRegistry(dir, logger, logrus.DebugLevel)
+	if !check(t, "discover", func(t *testing.T) {
+		if err := registry.DiscoverPlugins(); err != nil {
+			t.Fatalf("DiscoverPlugins: %v", err)
+		}
+		var ours []string
+		for _, id := range registry.List(common.PluginKindRestoreItemActionV2) {
+			if id.Command == pluginPath {
+				ours = append(ours, id.Name)
+			}
+		}
+		if len(ours) != 1 || ours[0] != tg.pluginName {
+			t.Fatalf("RestoreItemActionV2 plugins listed by %s = %v, want [%s]", pluginPath, ours, tg.pluginName)
+		}
+		id, err := registry.Get(common.PluginKindRestoreItemActionV2, tg.pluginName)
+		if err != nil {
+			t.Fatalf("registry.Get: %v", err)
+		}
+		if id.Command != pluginPath || id.Kind != common.PluginKindRestoreItemActionV2 {
+			t.Fatalf("registry.Get = %+v, want command %s kind RestoreItemActionV2", id, pluginPath)
+		}
+		for _, kind := range common.AllPluginKinds() {
+			if kind == common.PluginKindRestoreItemActionV2 {
+				continue
+			}
+			for _, id := range registry.List(kind) {
+				if id.Command == pluginPath {
+					t.Errorf("plugin also registers %s %q; expected only RestoreItemActionV2", kind, id.Name)
+				}
+			}
+		}
+	}) {
+		t.FailNow()
+	}
+
+	check(t, "discovery-teardown-clean", func(t *testing.T) {
+		// Discovery started the binary, listed it and killed it.
+		assertCleanExit(t, hostLines, 1)
+	})
+
+	check(t, "server-args-passed", func(t *testing.T) {
+		starts := hostLines(t, "starting plugin")
+		if len(starts) == 0 {
+			t.Fatal(`no "starting plugin" line for the plugin`)
+		}
+		want := append([]interface{}{pluginPath}, toIfaces(serverArgs[1:])...)
+		for _, s := range starts {
+			if diff := cmp.Diff(want, s.Fields["args"]); diff != "" {
+				t.Errorf("plugin argv (-want +got):\n%s", diff)
+			}
+		}
+	})
+
+	manager := clientmgmt.NewManager(logger, logrus.DebugLevel, registry)
+	cleanedUp := false
+	defer func() {
+		if !cleanedUp {
+			manager.CleanupClients()
+		}
+	}()
+
+	var action riav2.RestoreItemAction
+	if !check(t, "get-actions", func(t *testing.T) {
+		actions, err := manager.GetRestoreItemActionsV2()
+		if err != nil {
+			t.Fatalf("GetRestoreItemActionsV2: %v", err)
+		}
+		var names []string
+		for _, a := range actions {
+			names = append(names, a.Name())
+			if a.Name() == tg.pluginName {
+				action = a
+			}
+		}
+		if action == nil {
+			t.Fatalf("GetRestoreItemActionsV2 names = %v, want %s among them", names, tg.pluginName)
+		}
+		byName, err := manager.GetRestoreItemActionV2(tg.pluginName)
+		if err != nil {
+			t.Fatalf("GetRestoreItemActionV2(%q): %v", tg.pluginName, err)
+		}
+		if byName.Name() != tg.pluginName {
+			t.Fatalf("GetRestoreItemActionV2(%q).Name() = %q", tg.pluginName, byName.Name())
+		}
+	}) {
+		t.FailNow()
+	}
+
+	check(t, "applies-to", func(t *testing.T) {
+		sel, err := action.AppliesTo()
+		if err != nil {
+			t.Fatalf("AppliesTo: %v", err)
+		}
+		got := append([]string(nil), sel.IncludedResources...)
+		sort.Strings(got)
+		want := []string{"deployments.apps", "pods", "replicasets.apps"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("includedResources (-want +got):\n%s", diff)
+		}
+		if len(sel.ExcludedResources) != 0 || len(sel.ExcludedNamespaces) != 0 || sel.LabelSelector != "" {
+			t.Errorf("selector restricts more than resources: %+v", sel)
+		}
+		if !(len(sel.IncludedNamespaces) == 0 || (len(sel.IncludedNamespaces) == 1 && sel.IncludedNamespaces[0] == "*")) {
+			t.Errorf("includedNamespaces = %v, want all namespaces", sel.IncludedNamespaces)
+		}
+	})
+
+	for _, it := range restoreItems(t) {
+		check(t, "execute-"+it.name, func(t *testing.T) {
+			in := it.item.DeepCopy()
+			res, err := action.Execute(&velero.RestoreItemActionExecuteInput{
+				Item: in, ItemFromBackup: it.itemFromBackup.DeepCopy(), Restore: restore,
+			})
+			if err != nil {
+				t.Fatalf("Execute: %v", err)
+			}
+			if res == nil || res.UpdatedItem == nil {
+				t.Fatal("Execute returned no item")
+			}
+			if !equality.Semantic.DeepEqual(it.item.UnstructuredContent(), res.UpdatedItem.UnstructuredContent()) {
+				t.Errorf("item changed (-in +out):\n%s", cmp.Diff(it.item.UnstructuredContent(), res.UpdatedItem.UnstructuredContent()))
+			}
+			if len(res.AdditionalItems) != 0 || res.SkipRestore || res.OperationID != "" || res.WaitForAdditionalItems {
+				t.Errorf("unexpected execute output: additional=%v skip=%v op=%q wait=%v",
+					res.AdditionalItems, res.SkipRestore, res.OperationID, res.WaitForAdditionalItems)
+			}
+		})
+	}
+
+	check(t, "execute-missing-kind", func(t *testing.T) {
+		startsBefore := len(hostLines(t, "plugin started"))
+		it := restoreItems(t)[0]
+		noKind := it.item.DeepCopy()
+		delete(noKind.Object, "kind")
+		res, err := action.Execute(&velero.RestoreItemActionExecuteInput{
+			Item: noKind, ItemFromBackup: it.itemFromBackup.DeepCopy(), Restore: restore,
+		})
+		if err == nil {
+			t.Fatalf("Execute of an item without kind succeeded: %+v", res)
+		}
+		t.Logf("error as Velero sees it: %v", err)
+		if !strings.Contains(strings.ToLower(err.Error()), "kind") {
+			t.Errorf("error does not say what is wrong (no mention of kind): %v", err)
+		}
+		// The same process must keep serving: Velero would silently restart a
+		// dead plugin, so look for a second "plugin started".
+		if _, err := action.Execute(&velero.RestoreItemActionExecuteInput{
+			Item: it.item.DeepCopy(), ItemFromBackup: it.itemFromBackup.DeepCopy(), Restore: restore,
+		}); err != nil {
+			t.Fatalf("Execute after the error: %v", err)
+		}
+		if after := len(hostLines(t, "plugin started")); after != startsBefore {
+			t.Errorf("plugin process was restarted after the error (%d starts before, %d after)", startsBefore, after)
+		}
+	})
+
+	check(t, "progress", func(t *testing.T) {
+		p, err := action.Progress("fsb-guard-op-1", restore)
+		if err != nil {
+			t.Fatalf("Progress: %v", err)
+		}
+		if !p.Completed || p.Err != "" {
+			t.Errorf("Progress = %+v, want completed without error", p)
+		}
+	})
+
+	check(t, "cancel", func(t *testing.T) {
+		if err := action.Cancel("fsb-guard-op-1", restore); err != nil {
+			t.Fatalf("Cancel: %v", err)
+		}
+	})
+
+	check(t, "additional-items-ready", func(t *testing.T) {
+		ready, err := action.AreAdditionalItemsReady([]velero.ResourceIdentifier{
+			{GroupResource: schema.GroupResource{Resource: "persistentvolumeclaims"}, Namespace: "shop", Name: "web-data"},
+		}, restore)
+		if err != nil {
+			t.Fatalf("AreAdditionalItemsReady: %v", err)
+		}
+		if !ready {
+			t.Error("AreAdditionalItemsReady = false, want true")
+		}
+	})
+
+	check(t, "log-lines", func(t *testing.T) {
+		lines := pluginLines(t)
+		if len(lines) == 0 {
+			t.Fatalf("no log line from the plugin reached Velero's logger (pluginName=%s)", base)
+		}
+		levels := map[string]int{}
+		for _, e := range lines {
+			levels[e.Level]++
+			if strings.HasPrefix(strings.TrimSpace(e.Msg), "{") {
+				t.Errorf("line was not parsed by go-plugin (raw JSON logged at %s): %s", e.Level, e.Msg)
+				continue
+			}
+			if e.str("cmd") != pluginPath {
+				t.Errorf("cmd field = %q, want %q: %s", e.str("cmd"), pluginPath, e.Raw)
+			}
+			if goPluginServerLines[e.Msg] {
+				// go-plugin's own server library (inside a Go plugin) logs
+				// through hclog without a plugin-set location.
+				continue
+			}
+			if !logSourceRE.MatchString(e.str("logSource")) {
+				t.Errorf("logSource = %q, want <file>:<line> set by the plugin: %s", e.str("logSource"), e.Raw)
+			} else if strings.Contains(e.str("logSource"), "clientmgmt/process/logrus_adapter.go") {
+				t.Errorf("logSource points into Velero's adapter (plugin did not set @logSourceSetBy): %s", e.Raw)
+			}
+			for _, k := range []string{"@logSourceSetBy", "@level", "@message", "@timestamp"} {
+				if e.has(k) {
+					t.Errorf("field %s left over: %s", k, e.Raw)
+				}
+			}
+		}
+		t.Logf("%d plugin lines by level: %v", len(lines), levels)
+		if levels["info"]+levels["warning"]+levels["error"] == 0 {
+			t.Errorf("no plugin line at info level or above (levels %v): levels are not parsed or nothing is logged at info", levels)
+		}
+	})
+
+	check(t, "cleanup", func(t *testing.T) {
+		pids := startedPIDs(t, hostLines(t, "plugin started"))
+		if len(pids) < 2 {
+			t.Fatalf("expected a discovery process and a restore process, saw pids %v", pids)
+		}
+		restorePID := pids[len(pids)-1]
+		begin := time.Now()
+		manager.CleanupClients()
+		cleanedUp = true
+		took := time.Since(begin)
+		t.Logf("CleanupClients took %v", took)
+		if took > time.Second {
+			t.Errorf("CleanupClients took %v, want the plugin to exit within 1s", took)
+		}
+		if err := syscall.Kill(restorePID, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("plugin process %d still exists after CleanupClients (kill -0: %v)", restorePID, err)
+		}
+		assertCleanExit(t, hostLines, 2)
+	})
+}
+
+var logSourceRE = regexp.MustCompile(`^[^\s:]+:\d+$`)
+
+// goPluginServerLines are messages go-plugin's server code (linked into every
+// Go plugin) writes with its own hclog logger; they cannot carry logSource.
+var goPluginServerLines = map[string]bool{
+	"plugin address": true,
+	"plugin received interrupt signal, ignoring": true,
+}
+
+func toIfaces(ss []string) []interface{} {
+	res := make([]interface{}, len(ss))
+	for i, s := range ss {
+		res[i] = s
+	}
+	return res
+}
+
+func startedPIDs(t *testing.T, lines []logEntry) []int {
+	var pids []int
+	for _, e := range lines {
+		pid, err := strconv.Atoi(e.str("pid"))
+		if err != nil {
+			t.Fatalf(`"plugin started" line without a numeric pid: %s`, e.Raw)
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// assertCleanExit checks go-plugin's view of how the plugin processes ended:
+// each exited by itself with status 0 after Shutdown (Info "plugin process
+// exited"), none needed SIGKILL.
+func assertCleanExit(t *testing.T, hostLines func(*testing.T, string) []logEntry, wantExits int) {
+	t.Helper()
+	for _, e := range hostLines(t, "plugin failed to exit gracefully") {
+		t.Errorf("go-plugin had to kill the plugin: %s", e.Raw)
+	}
+	exits := hostLines(t, "plugin process exited")
+	clean := 0
+	for _, e := range exits {
+		if e.Level != "info" || e.has("error") || e.has("error.message") {
+			t.Errorf("plugin process did not exit cleanly: %s", e.Raw)
+			continue
+		}
+		clean++
+	}
+	if clean != wantExits {
+		t.Errorf("clean exits = %d, want %d (exit lines: %d)", clean, wantExits, len(exits))
+	}
+}
