@@ -1,0 +1,433 @@
+// Command driver restores the e2e scenarios into a real kube-apiserver in Velero's order and with
+// Velero's transformations, optionally through our plugin via Velero's plugin client, then watches the
+// real Deployment controller.
+//
+//	driver --kubeconfig K --mode control|plugin --plugin-dir D --crd-dir C [--scenario NAME] [--window 30s]
+//
+// Per scenario it prints one `SCENARIO …` line, and at the end one
+// `DRIVER-RESULT mode=… scenarios=N rollouts=R prevent-rollouts=P failures=F` line for run.sh.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	"github.com/vmware-tanzu/velero/pkg/plugin/velero"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+const veleroNamespace = "velero"
+
+var (
+	gvrPods        = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	gvrReplicaSets = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
+	gvrDeployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	gvrPVBs        = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "podvolumebackups"}
+	gvrBackups     = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backups"}
+	gvrRestores    = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "restores"}
+)
+
+type options struct {
+	kubeconfig, mode, pluginDir, crdDir, only, runID string
+	window                                           time.Duration
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "run-plugins" {
+		serveEmptyPluginSet()
+		return
+	}
+	var o options
+	flag.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the e2e apiserver")
+	flag.StringVar(&o.mode, "mode", "control", "control (no plugin: a rollout must happen) or plugin (no rollout)")
+	flag.StringVar(&o.pluginDir, "plugin-dir", "", "Velero plugin directory (plugin mode)")
+	flag.StringVar(&o.crdDir, "crd-dir", "", "directory of Velero CRD YAMLs to install (idempotent)")
+	flag.StringVar(&o.only, "scenario", "", "run only this scenario")
+	flag.StringVar(&o.runID, "run-id", fmt.Sprint(time.Now().Unix()%100000), "suffix making namespaces unique per run")
+	flag.DurationVar(&o.window, "window", 30*time.Second, "how long the controllers get to roll out")
+	flag.Parse()
+	if o.mode != "control" && o.mode != "plugin" {
+		fatalf("--mode must be control or plugin")
+	}
+	if err := run(o); err != nil {
+		fatalf("%v", err)
+	}
+}
+
+func fatalf(f string, a ...interface{}) {
+	fmt.Fprintf(os.Stderr, "driver: "+f+"\n", a...)
+	os.Exit(2)
+}
+
+type clients struct {
+	dyn  dynamic.Interface
+	kube kubernetes.Interface
+}
+
+func run(o options) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	c := clients{dyn: dynamic.NewForConfigOrDie(cfg), kube: kubernetes.NewForConfigOrDie(cfg)}
+	ctx := context.Background()
+	if o.crdDir != "" {
+		if err := installCRDs(ctx, cfg, o.crdDir); err != nil {
+			return err
+		}
+	}
+	if err := ensureNamespace(ctx, c, veleroNamespace); err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	results := make([]result, 0, len(scenarios))
+	var mu sync.Mutex
+	for _, s := range scenarios {
+		if o.only != "" && s.name != o.only {
+			continue
+		}
+		obs, err := restoreScenario(ctx, c, o, s)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", s.name, err)
+		}
+		// Observe in parallel: each scenario gets its full window from its own Deployment's creation.
+		wg.Add(1)
+		go func(s scenario, obs *observation) {
+			defer wg.Done()
+			r := observe(ctx, c, o, s, obs)
+			mu.Lock()
+			results = append(results, r)
+			mu.Unlock()
+		}(s, obs)
+	}
+	wg.Wait()
+
+	rollouts, prevent, failures := 0, 0, 0
+	for _, r := range results {
+		fmt.Println(r.line())
+		if r.rollout {
+			rollouts++
+			if r.s.pluginShouldPrevent {
+				prevent++
+			}
+		}
+		if !r.pass {
+			failures++
+		}
+	}
+	fmt.Printf("DRIVER-RESULT mode=%s scenarios=%d rollouts=%d prevent-rollouts=%d failures=%d\n",
+		o.mode, len(results), rollouts, prevent, failures)
+	if failures > 0 {
+		os.Exit(1)
+	}
+	return nil
+}
+
+// observation is what a scenario restored and what the plugin did to it.
+type observation struct {
+	targetNS      string
+	rsName        string
+	deployName    string
+	podUIDs       map[string]string // pod name → UID of the pod we created
+	pluginChanged []string          // items the plugin returned modified
+	modifierErrs  []string
+	created       time.Time
+}
+
+func restoreScenario(ctx context.Context, c clients, o options, s scenario) (*observation, error) {
+	backupName := fmt.Sprintf("bk-%s-%s-%s", s.name, o.mode, o.runID)
+	restoreName := fmt.Sprintf("rs-%s-%s-%s", s.name, o.mode, o.runID)
+	targetNS := fmt.Sprintf("%s-%s-%s", s.name, o.mode, o.runID)
+	cmName := restoreName + "-modifiers"
+	data := s.backup()
+
+	if err := ensureNamespace(ctx, c, targetNS); err != nil {
+		return nil, err
+	}
+	// The restore's surroundings as the Velero server would have them.
+	if _, err := c.kube.CoreV1().ConfigMaps(veleroNamespace).Create(ctx, configMap(cmName, s.rules), metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	backupObj, err := createUnstructured(ctx, c, gvrBackups, veleroNamespace, map[string]interface{}{
+		"apiVersion": "velero.io/v1", "kind": "Backup",
+		"metadata": map[string]interface{}{"name": backupName, "namespace": veleroNamespace},
+		"spec":     map[string]interface{}{"includedNamespaces": []interface{}{sourceNamespace}, "storageLocation": "default"},
+		"status":   map[string]interface{}{"phase": "Completed", "formatVersion": "1.1.0"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	restoreU, err := createUnstructured(ctx, c, gvrRestores, veleroNamespace, map[string]interface{}{
+		"apiVersion": "velero.io/v1", "kind": "Restore",
+		"metadata": map[string]interface{}{"name": restoreName, "namespace": veleroNamespace},
+		"spec": map[string]interface{}{
+			"backupName":       backupName,
+			"namespaceMapping": map[string]interface{}{sourceNamespace: targetNS},
+			"resourceModifier": map[string]interface{}{"kind": "ConfigMap", "name": cmName},
+		},
+		"status": map[string]interface{}{"phase": "InProgress"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var restore velerov1.Restore
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(restoreU.Object, &restore); err != nil {
+		return nil, err
+	}
+	for podName, vols := range data.fsbVolumes {
+		for _, v := range vols {
+			pvb := map[string]interface{}{
+				"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
+				"metadata": map[string]interface{}{
+					"generateName": backupName + "-", "namespace": veleroNamespace,
+					"labels": map[string]interface{}{"velero.io/backup-name": validLabelValue(backupName),
+						"velero.io/backup-uid": string(backupObj.GetUID())},
+				},
+				"spec": map[string]interface{}{
+					"node": "source-node-1", "volume": v, "backupStorageLocation": "default",
+					"repoIdentifier": "s3:http://127.0.0.1/velero/kopia/" + sourceNamespace, "uploaderType": "kopia",
+					"pod": map[string]interface{}{"kind": "Pod", "namespace": sourceNamespace, "name": podName},
+				},
+				"status": map[string]interface{}{"phase": "Completed", "snapshotID": "5f3c0ffee0" + v, "path": "/host_pods/x/volumes/" + v},
+			}
+			if _, err := createUnstructured(ctx, c, gvrPVBs, veleroNamespace, pvb); err != nil {
+				return nil, err
+			}
+		}
+	}
+	rules, err := parseModifierRules(s.rules)
+	if err != nil {
+		return nil, err
+	}
+
+	var plugins *pluginSession
+	if o.mode == "plugin" {
+		log := logrus.New()
+		log.SetLevel(logrus.DebugLevel)
+		log.SetOutput(os.Stderr)
+		plugins, err = openPlugins(o.pluginDir, log.WithField("restore", veleroNamespace+"/"+restoreName))
+		if err != nil {
+			return nil, err
+		}
+		defer plugins.close()
+		if len(plugins.actions) == 0 {
+			return nil, fmt.Errorf("no RestoreItemAction found in %s", o.pluginDir)
+		}
+		fmt.Fprintf(os.Stderr, "driver: %s: plugins %v\n", s.name, plugins.names())
+	}
+
+	obs := &observation{targetNS: targetNS, rsName: data.replicaSet.GetName(), deployName: s.deploy, podUIDs: map[string]string{}}
+	restoreOne := func(gvr schema.GroupVersionResource, kind string, fromBackup *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+		obj := fromBackup.DeepCopy()
+		resetMetadataAndStatus(obj)
+		if kind == "Pod" {
+			podAction(obj)
+			prependRestoreWait(obj, string(restore.UID), "velero/velero:v1.18.1", data.fsbVolumes[obj.GetName()])
+		}
+		if plugins != nil {
+			for _, a := range plugins.actions {
+				sel, err := a.AppliesTo()
+				if err != nil {
+					return nil, fmt.Errorf("%s AppliesTo: %w", a.Name(), err)
+				}
+				if !applies(sel, gvr.Resource, gvr.Group, kind, obj.GetNamespace(), obj.GetLabels()) {
+					continue
+				}
+				before := obj.DeepCopy()
+				out, err := a.Execute(&velero.RestoreItemActionExecuteInput{Item: obj, ItemFromBackup: fromBackup.DeepCopy(), Restore: &restore})
+				if err != nil {
+					return nil, fmt.Errorf("%s Execute %s/%s: %w", a.Name(), kind, obj.GetName(), err)
+				}
+				if out.SkipRestore {
+					return nil, fmt.Errorf("%s asked to skip %s/%s", a.Name(), kind, obj.GetName())
+				}
+				if u, ok := out.UpdatedItem.(*unstructured.Unstructured); ok {
+					obj = u
+				} else {
+					obj = &unstructured.Unstructured{Object: out.UpdatedItem.UnstructuredContent()}
+				}
+				if !equality.Semantic.DeepEqual(before.Object, obj.Object) {
+					obs.pluginChanged = append(obs.pluginChanged, kind+"/"+obj.GetName())
+				}
+			}
+		}
+		gr := gvr.Resource
+		if gvr.Group != "" {
+			gr += "." + gvr.Group
+		}
+		if _, errs := rules.apply(obj, gr); len(errs) > 0 {
+			for _, e := range errs {
+				obs.modifierErrs = append(obs.modifierErrs, fmt.Sprintf("%s/%s: %v", kind, obj.GetName(), e))
+			}
+		}
+		obj.SetNamespace(targetNS)
+		addRestoreLabels(obj, backupName, restoreName)
+		return c.dyn.Resource(gvr).Namespace(targetNS).Create(ctx, obj, metav1.CreateOptions{})
+	}
+	// Velero's priorities: pods, then replicasets.apps, then (unlisted, alphabetical) deployments.apps.
+	for _, p := range data.pods {
+		created, err := restoreOne(gvrPods, "Pod", p)
+		if err != nil {
+			return nil, err
+		}
+		obs.podUIDs[created.GetName()] = string(created.GetUID())
+	}
+	if _, err := restoreOne(gvrReplicaSets, "ReplicaSet", data.replicaSet); err != nil {
+		return nil, err
+	}
+	if _, err := restoreOne(gvrDeployments, "Deployment", data.deployment); err != nil {
+		return nil, err
+	}
+	obs.created = time.Now()
+	return obs, nil
+}
+
+type result struct {
+	s              scenario
+	mode           string
+	newReplicaSets []string
+	podsDeleted    int
+	podsTotal      int
+	adopted        bool
+	rollout        bool
+	pass           bool
+	why            []string
+	obs            *observation
+	decidedAfter   time.Duration
+}
+
+func (r result) line() string {
+	status := "PASS"
+	if !r.pass {
+		status = "FAIL"
+	}
+	what := "no rollout"
+	if r.rollout {
+		what = "ROLLOUT"
+	}
+	changed := "-"
+	if len(r.obs.pluginChanged) > 0 {
+		changed = strings.Join(r.obs.pluginChanged, ",")
+	}
+	extra := ""
+	if len(r.why) > 0 {
+		extra = " (" + strings.Join(r.why, "; ") + ")"
+	}
+	if len(r.obs.modifierErrs) > 0 {
+		extra += " modifier-errors=" + fmt.Sprint(r.obs.modifierErrs)
+	}
+	return fmt.Sprintf("SCENARIO %s mode=%s strategy=%s replicas=%d fsb=%t: %s; new-replicasets=%v restored-pods-deleted=%d/%d restored-rs-adopted=%t plugin-changed=%s after=%s -> %s%s",
+		r.s.name, r.mode, r.s.strategy, r.s.replicas, r.s.fsb, what, r.newReplicaSets, r.podsDeleted, r.podsTotal,
+		r.adopted, changed, r.decidedAfter.Round(100*time.Millisecond), status, extra)
+}
+
+// observe polls the namespace until the window ends (or, when a rollout is expected, until the
+// rollout is fully evidenced) and judges the scenario.
+func observe(ctx context.Context, c clients, o options, s scenario, obs *observation) result {
+	expectRollout := o.mode == "control" || !s.pluginShouldPrevent
+	r := result{s: s, mode: o.mode, obs: obs, podsTotal: len(obs.podUIDs)}
+	deadline := obs.created.Add(o.window)
+	for {
+		r.newReplicaSets, r.podsDeleted, r.adopted = snapshot(ctx, c, obs)
+		r.rollout = len(r.newReplicaSets) > 0 || r.podsDeleted > 0
+		r.decidedAfter = time.Since(obs.created)
+		complete := len(r.newReplicaSets) > 0 && r.adopted && (s.strategy != "Recreate" || r.podsDeleted == r.podsTotal)
+		if expectRollout && complete {
+			break
+		}
+		if !expectRollout && r.rollout {
+			break // already failed; no need to wait
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	r.pass = true
+	fail := func(f string, a ...interface{}) { r.pass = false; r.why = append(r.why, fmt.Sprintf(f, a...)) }
+	if !r.adopted {
+		fail("the Deployment does not own the restored ReplicaSet %s", obs.rsName)
+	}
+	if expectRollout {
+		if len(r.newReplicaSets) == 0 {
+			fail("expected the controller to create a new ReplicaSet within %s", o.window)
+		}
+		if s.strategy == "Recreate" && r.podsDeleted != r.podsTotal {
+			fail("expected Recreate to delete the restored pods")
+		}
+	} else {
+		if len(r.newReplicaSets) > 0 {
+			fail("the controller created a new ReplicaSet")
+		}
+		if r.podsDeleted > 0 {
+			fail("restored pods were deleted")
+		}
+	}
+	if o.mode == "plugin" && !s.pluginShouldPrevent && len(obs.pluginChanged) > 0 {
+		fail("the plugin changed items of a workload without FSB data")
+	}
+	if len(obs.modifierErrs) > 0 && s.name != "" {
+		// Modifier errors are restore errors in Velero; the scenarios are built not to have any.
+		fail("resource modifiers reported errors")
+	}
+	return r
+}
+
+func snapshot(ctx context.Context, c clients, obs *observation) (newRS []string, deleted int, adopted bool) {
+	dep, err := c.dyn.Resource(gvrDeployments).Namespace(obs.targetNS).Get(ctx, obs.deployName, metav1.GetOptions{})
+	depUID := ""
+	if err == nil {
+		depUID = string(dep.GetUID())
+	}
+	list, err := c.dyn.Resource(gvrReplicaSets).Namespace(obs.targetNS).List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, rs := range list.Items {
+			if rs.GetName() != obs.rsName {
+				newRS = append(newRS, rs.GetName())
+				continue
+			}
+			for _, ref := range rs.GetOwnerReferences() {
+				if ref.Controller != nil && *ref.Controller && string(ref.UID) == depUID && depUID != "" {
+					adopted = true
+				}
+			}
+		}
+	}
+	for name, uid := range obs.podUIDs {
+		p, err := c.dyn.Resource(gvrPods).Namespace(obs.targetNS).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			deleted++
+		case err == nil && (string(p.GetUID()) != uid || p.GetDeletionTimestamp() != nil):
+			deleted++
+		}
+	}
+	return newRS, deleted, adopted
+}
+
+func configMap(name, rules string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: veleroNamespace},
+		Data: map[string]string{"modifiers.yaml": rules}}
+}
+
+func createUnstructured(ctx context.Context, c clients, gvr schema.GroupVersionResource, ns string, obj map[string]interface{}) (*unstructured.Unstructured, error) {
+	return c.dyn.Resource(gvr).Namespace(ns).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+}
