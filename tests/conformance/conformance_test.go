@@ -306,6 +306,7 @@ func runTarget(t *testing.T, tg target) {
 		}
 		levels := map[string]int{}
 		for _, e := range lines {
+			t.Logf("plugin line: %s", e.Raw)
 			levels[e.Level]++
 			if strings.HasPrefix(strings.TrimSpace(e.Msg), "{") {
 				t.Errorf("line was not parsed by go-plugin (raw JSON logged at %s): %s", e.Level, e.Msg)
