@@ -92,12 +92,17 @@ for v in "${versions[@]}"; do
 
   if $self_test; then
     # Each deliberate fault of the reference plugin must make its check fail.
-    for case in "mutate:execute-pod" "rawlog:log-lines" "warning-level:log-lines" "leak-stderr:cleanup"; do
+    # "large-item" is no fault: the Go framework's 4 MiB limit is the failure.
+    for case in "mutate:execute-pod" "rawlog:log-lines" "warning-level:log-lines" "leak-stderr:cleanup" \
+      "large-item:execute-large-item"; do
       fault="${case%%:*}"
       want="${case#*:}"
       flog="$out/selftest-v$v-$fault.log"
+      extra=()
+      [ "$fault" = large-item ] && extra=(FSB_REFERENCE_LARGE_ITEM=1)
       set +e
-      (cd "$out" && env -u FSB_PLUGIN_BIN FSB_GOPLUGIN_FAULT="$fault" FSB_REFERENCE_BIN="$reference" timeout 120 "$harness" -test.v) >"$flog" 2>&1
+      (cd "$out" && env -u FSB_PLUGIN_BIN FSB_GOPLUGIN_FAULT="$fault" FSB_REFERENCE_BIN="$reference" "${extra[@]}" \
+        timeout 120 "$harness" -test.v) >"$flog" 2>&1
       set -e
       if grep -qE -- "--- FAIL: TestRestoreItemActionV2/goref/$want " "$flog"; then
         total_pass=$((total_pass + 1))
