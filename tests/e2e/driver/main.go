@@ -41,6 +41,7 @@ var (
 	gvrPVBs        = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "podvolumebackups"}
 	gvrBackups     = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backups"}
 	gvrRestores    = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "restores"}
+	gvrBSLs        = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backupstoragelocations"}
 )
 
 type options struct {
@@ -54,6 +55,8 @@ func main() {
 		return
 	}
 	var o options
+	// Our own flag set: an imported Velero dependency registers -kubeconfig on the global one.
+	flag := flag.NewFlagSet("driver", flag.ExitOnError)
 	flag.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the e2e apiserver")
 	flag.StringVar(&o.mode, "mode", "control", "control (no plugin: a rollout must happen) or plugin (no rollout)")
 	flag.StringVar(&o.pluginDir, "plugin-dir", "", "Velero plugin directory (plugin mode)")
@@ -61,7 +64,14 @@ func main() {
 	flag.StringVar(&o.only, "scenario", "", "run only this scenario")
 	flag.StringVar(&o.runID, "run-id", fmt.Sprint(time.Now().Unix()%100000), "suffix making namespaces unique per run")
 	flag.DurationVar(&o.window, "window", 30*time.Second, "how long the controllers get to roll out")
-	flag.Parse()
+	listOnly := flag.Bool("list-plugins", false, "only start the plugins in --plugin-dir through Velero's client, print their names and selectors, and exit")
+	_ = flag.Parse(os.Args[1:])
+	if *listOnly {
+		if err := listPlugins(o.pluginDir); err != nil {
+			fatalf("%v", err)
+		}
+		return
+	}
 	if o.mode != "control" && o.mode != "plugin" {
 		fatalf("--mode must be control or plugin")
 	}
@@ -96,6 +106,16 @@ func run(o options) error {
 	if err := ensureNamespace(ctx, c, veleroNamespace); err != nil {
 		return err
 	}
+	if err := ensureStorageLocation(ctx, c); err != nil {
+		return err
+	}
+	store, err := startBackupStore()
+	if err != nil {
+		return err
+	}
+	answerCtx, stopAnswering := context.WithCancel(ctx)
+	defer stopAnswering()
+	go store.answerDownloadRequests(answerCtx, c)
 
 	var wg sync.WaitGroup
 	results := make([]result, 0, len(scenarios))
@@ -104,7 +124,7 @@ func run(o options) error {
 		if o.only != "" && s.name != o.only {
 			continue
 		}
-		obs, err := restoreScenario(ctx, c, o, s)
+		obs, err := restoreScenario(ctx, c, o, s, store)
 		if err != nil {
 			return fmt.Errorf("scenario %s: %w", s.name, err)
 		}
@@ -133,6 +153,10 @@ func run(o options) error {
 			failures++
 		}
 	}
+	stopAnswering()
+	store.mu.Lock()
+	fmt.Fprintf(os.Stderr, "driver: backup tarballs downloaded by plugins: %d\n", store.served)
+	store.mu.Unlock()
 	fmt.Printf("DRIVER-RESULT mode=%s scenarios=%d rollouts=%d prevent-rollouts=%d failures=%d\n",
 		o.mode, len(results), rollouts, prevent, failures)
 	if failures > 0 {
@@ -152,7 +176,7 @@ type observation struct {
 	created       time.Time
 }
 
-func restoreScenario(ctx context.Context, c clients, o options, s scenario) (*observation, error) {
+func restoreScenario(ctx context.Context, c clients, o options, s scenario, store *backupStore) (*observation, error) {
 	backupName := fmt.Sprintf("bk-%s-%s-%s", s.name, o.mode, o.runID)
 	restoreName := fmt.Sprintf("rs-%s-%s-%s", s.name, o.mode, o.runID)
 	targetNS := fmt.Sprintf("%s-%s-%s", s.name, o.mode, o.runID)
@@ -162,6 +186,11 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario) (*ob
 	if err := ensureNamespace(ctx, c, targetNS); err != nil {
 		return nil, err
 	}
+	tarball, err := backupTarball(append(append([]*unstructured.Unstructured{}, data.pods...), data.replicaSet, data.deployment))
+	if err != nil {
+		return nil, err
+	}
+	store.add(backupName, tarball)
 	// The restore's surroundings as the Velero server would have them.
 	if _, err := c.kube.CoreV1().ConfigMaps(veleroNamespace).Create(ctx, configMap(cmName, s.rules), metav1.CreateOptions{}); err != nil {
 		return nil, err

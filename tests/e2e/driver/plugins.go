@@ -107,3 +107,22 @@ func applies(sel velero.ResourceSelector, resource, group, kind, namespace strin
 	}
 	return true
 }
+
+func listPlugins(dir string) error {
+	log := logrus.New()
+	log.SetLevel(logrus.DebugLevel)
+	log.SetOutput(os.Stderr)
+	p, err := openPlugins(dir, log)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	for _, a := range p.actions {
+		sel, err := a.AppliesTo()
+		if err != nil {
+			return fmt.Errorf("%s AppliesTo: %w", a.Name(), err)
+		}
+		fmt.Printf("PLUGIN %s applies-to=%+v\n", a.Name(), sel)
+	}
+	return nil
+}

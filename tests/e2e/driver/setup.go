@@ -92,3 +92,21 @@ func ensureNamespace(ctx context.Context, c clients, name string) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// ensureStorageLocation creates the "default" BackupStorageLocation the scenario backups name, so a
+// plugin that reads the location (caCert, insecureSkipTLSVerify) finds one.
+func ensureStorageLocation(ctx context.Context, c clients) error {
+	bsl := map[string]interface{}{
+		"apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+		"metadata": map[string]interface{}{"name": "default", "namespace": veleroNamespace},
+		"spec": map[string]interface{}{"provider": "aws", "default": true,
+			"objectStorage": map[string]interface{}{"bucket": "velero"},
+			"config":        map[string]interface{}{"region": "minio", "s3Url": "http://127.0.0.1:9000"}},
+		"status": map[string]interface{}{"phase": "Available"},
+	}
+	_, err := createUnstructured(ctx, c, gvrBSLs, veleroNamespace, bsl)
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
