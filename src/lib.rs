@@ -5,5 +5,6 @@
 pub mod action;
 pub mod cli;
 pub mod install;
+pub mod install;
 pub mod plugin;
 pub mod telemetry;
