@@ -5,6 +5,5 @@
 pub mod action;
 pub mod cli;
 pub mod install;
-pub mod install;
 pub mod plugin;
 pub mod telemetry;
