@@ -1,2 +1,32 @@
 #![forbid(unsafe_code)]
-//! Kubernetes strategic merge patch over serde_json::Value.
+//! Kubernetes strategic merge patch and semantic equality over `serde_json::Value`.
+//!
+//! A port of the parts of apimachinery Velero and the Deployment controller rely on:
+//!
+//! - [`apply`]: `StrategicMergeMapPatch` (what Velero's `strategicPatches` do), with directives.
+//! - [`two_way_diff`]: `CreateTwoWayMergePatch`, to carry a template change onto pods whose lists
+//!   hold extra members (lists are matched by merge key, never by index).
+//! - [`semantically_equal`] / [`pod_templates_semantically_equal`]: `apiequality.Semantic.DeepEqual`
+//!   on the typed objects, and the Deployment controller's `EqualIgnoreHash`.
+//!
+//! Patch strategies, merge keys and Go pointer-ness come from a table generated from the Go types
+//! (`k8s.io/api` as pinned by Velero); [`Root`] picks the type a document is read as. Everything is
+//! pure and does no I/O. Inputs are never modified.
+
+mod apply;
+mod diff;
+mod directive;
+mod equality;
+mod error;
+mod gojson;
+mod list;
+mod meta;
+pub mod quantity;
+mod schema;
+mod schema_table;
+
+pub use apply::apply;
+pub use diff::two_way_diff;
+pub use equality::{pod_templates_semantically_equal, semantically_equal};
+pub use error::{Error, Result};
+pub use schema::Root;

@@ -1,0 +1,333 @@
+//! Two-way strategic merge patch (`CreateTwoWayMergePatch` with `SetElementOrder`), the delta that
+//! carries a template change onto pods whose lists hold extra members.
+
+use serde_json::{Map, Value};
+
+use crate::apply::merge_key_value_equal;
+use crate::directive::{DELETE_FROM_PRIMITIVE_LIST, PATCH, RETAIN_KEYS, SET_ELEMENT_ORDER};
+use crate::error::{Error, Result};
+use crate::gojson::{GoKind, cmp_v, deep_eq, kind};
+use crate::list::slice_element_kind;
+use crate::meta::{lookup_slice, lookup_struct};
+use crate::schema::{Root, Ty};
+
+/// Computes the strategic merge patch that turns `original` into `modified`, as apimachinery's
+/// `CreateTwoWayMergePatch` does: changed scalars and atomic lists carry the new value, removed keys
+/// are `null`, merge lists are diffed element by element by merge key (removed elements become
+/// `{"<key>": v, "$patch": "delete"}`, removed primitives go to `$deleteFromPrimitiveList/<list>`)
+/// with `$setElementOrder/<list>`, and `retainKeys` fields get `$retainKeys`.
+///
+/// `apply(original, two_way_diff(original, modified)) == modified` for documents the schema knows.
+pub fn two_way_diff(original: &Value, modified: &Value, root: Root) -> Result<Value> {
+    let Value::Object(o) = original else {
+        return Err(Error::NotAnObject { what: "original" });
+    };
+    let Value::Object(m) = modified else {
+        return Err(Error::NotAnObject { what: "modified" });
+    };
+    Ok(Value::Object(diff_maps(o, m, root.ty(), false, "")?))
+}
+
+fn diff_maps(
+    original: &Map<String, Value>,
+    modified: &Map<String, Value>,
+    schema: Ty,
+    build_retain_keys: bool,
+    path: &str,
+) -> Result<Map<String, Value>> {
+    let mut patch = Map::new();
+    let mut retain: Vec<Value> = Vec::new();
+    for (key, mv) in modified {
+        if build_retain_keys && !mv.is_null() {
+            retain.push(Value::String(key.clone()));
+        }
+        let Some(ov) = original.get(key) else {
+            patch.insert(key.clone(), mv.clone());
+            continue;
+        };
+        if key == PATCH {
+            let (Some(os), Some(ms)) = (ov.as_str(), mv.as_str()) else {
+                return Err(Error::Directive {
+                    path: path.to_owned(),
+                    reason: "invalid value for $patch".into(),
+                });
+            };
+            if os != ms {
+                patch.insert(key.clone(), mv.clone());
+            }
+            continue;
+        }
+        if kind(ov) != kind(mv) {
+            patch.insert(key.clone(), mv.clone());
+            continue;
+        }
+        let p = format!("{path}/{key}");
+        match (ov, mv) {
+            (Value::Object(om), Value::Object(mm)) => {
+                let (sub, meta) = match lookup_struct(schema, key, path) {
+                    Ok(x) => x,
+                    Err(_) if deep_eq(ov, mv) => continue,
+                    Err(e) => return Err(e),
+                };
+                if meta.strategy == "replace" {
+                    patch.insert(key.clone(), mv.clone());
+                } else {
+                    let pv = diff_maps(om, mm, sub, meta.retain_keys, &p)?;
+                    if !pv.is_empty() {
+                        patch.insert(key.clone(), Value::Object(pv));
+                    }
+                }
+            }
+            (Value::Array(ol), Value::Array(ml)) => {
+                let (sub, meta) = match lookup_slice(schema, key, path) {
+                    Ok(x) => x,
+                    Err(_) if deep_eq(ov, mv) => continue,
+                    Err(e) => return Err(e),
+                };
+                if meta.strategy == "merge" {
+                    let (add, del, order) =
+                        diff_lists(ol, ml, sub, meta.merge_key, meta.retain_keys, &p)?;
+                    if !add.is_empty() {
+                        patch.insert(key.clone(), Value::Array(add));
+                    }
+                    if !del.is_empty() {
+                        patch.insert(
+                            format!("{DELETE_FROM_PRIMITIVE_LIST}/{key}"),
+                            Value::Array(del),
+                        );
+                    }
+                    if !order.is_empty() {
+                        patch.insert(format!("{SET_ELEMENT_ORDER}/{key}"), Value::Array(order));
+                    }
+                } else if !deep_eq(ov, mv) {
+                    patch.insert(key.clone(), mv.clone());
+                }
+            }
+            _ => {
+                if !deep_eq(ov, mv) {
+                    patch.insert(key.clone(), mv.clone());
+                }
+            }
+        }
+    }
+    for key in original.keys() {
+        if !modified.contains_key(key) {
+            patch.insert(key.clone(), Value::Null);
+        }
+    }
+    let original_has_more = original
+        .iter()
+        .any(|(k, v)| !v.is_null() && !modified.contains_key(k));
+    if !retain.is_empty() && (!patch.is_empty() || original_has_more) {
+        retain.sort_by(cmp_v);
+        patch.insert(RETAIN_KEYS.to_owned(), Value::Array(retain));
+    }
+    Ok(patch)
+}
+
+type ListDiff = (Vec<Value>, Vec<Value>, Vec<Value>);
+
+fn diff_lists(
+    original: &[Value],
+    modified: &[Value],
+    schema: Ty,
+    merge_key: &str,
+    build_retain_keys: bool,
+    path: &str,
+) -> Result<ListDiff> {
+    if original.is_empty() {
+        return Ok((modified.to_vec(), Vec::new(), Vec::new()));
+    }
+    let elem = slice_element_kind(&[original, modified], path)?;
+    match elem {
+        GoKind::Map => {
+            let (patch, deletions) = diff_lists_of_maps(
+                original,
+                modified,
+                schema,
+                merge_key,
+                build_retain_keys,
+                path,
+            )?;
+            let mut patch =
+                crate::list::normalize_order_for_diff(patch, modified, merge_key, path)?;
+            let order_same = is_order_same(original, modified, merge_key, path)?;
+            patch.extend(deletions);
+            let mut order = Vec::new();
+            if !patch.is_empty() || !order_same {
+                for v in modified {
+                    let mut m = Map::new();
+                    m.insert(
+                        merge_key.to_owned(),
+                        v.get(merge_key).cloned().unwrap_or(Value::Null),
+                    );
+                    order.push(Value::Object(m));
+                }
+            }
+            Ok((patch, Vec::new(), order))
+        }
+        GoKind::Slice => Err(Error::Invalid {
+            path: path.to_owned(),
+            reason: "lists of lists are not supported".into(),
+        }),
+        _ => {
+            let (add, del) = diff_lists_of_scalars(original, modified, path)?;
+            let add = crate::list::normalize_scalars_for_diff(add, modified, elem, path)?;
+            // Go sorts the original list in place before this comparison.
+            let mut sorted = original.to_vec();
+            sorted.sort_by(cmp_v);
+            let changed = !deep_eq(&Value::Array(sorted), &Value::Array(modified.to_vec()));
+            let order = if !del.is_empty() || changed {
+                modified.to_vec()
+            } else {
+                Vec::new()
+            };
+            Ok((add, del, order))
+        }
+    }
+}
+
+fn is_order_same(
+    original: &[Value],
+    modified: &[Value],
+    merge_key: &str,
+    path: &str,
+) -> Result<bool> {
+    if original.len() != modified.len() {
+        return Ok(false);
+    }
+    for (o, m) in original.iter().zip(modified) {
+        if !merge_key_value_equal(o, m, merge_key, path)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn diff_lists_of_scalars(
+    original: &[Value],
+    modified: &[Value],
+    path: &str,
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let mut o = original.to_vec();
+    let mut m = modified.to_vec();
+    o.sort_by(cmp_v);
+    m.sort_by(cmp_v);
+    let (mut i, mut j) = (0, 0);
+    let (mut add, mut del) = (Vec::new(), Vec::new());
+    loop {
+        let (oin, min) = (i < o.len(), j < m.len());
+        if !oin && !min {
+            break;
+        }
+        let os = if oin {
+            crate::gojson::fmt_v(&o[i])
+        } else {
+            String::new()
+        };
+        let ms = if min {
+            crate::gojson::fmt_v(&m[j])
+        } else {
+            String::new()
+        };
+        if oin && min && os == ms {
+            i += 1;
+            j += 1;
+        } else if !oin || (min && os > ms) {
+            add.push(m[j].clone());
+            j += 1;
+        } else {
+            del.push(o[i].clone());
+            i += 1;
+        }
+    }
+    Ok((add, crate::list::dedupe_scalars(del, path)?))
+}
+
+fn diff_lists_of_maps(
+    original: &[Value],
+    modified: &[Value],
+    schema: Ty,
+    merge_key: &str,
+    build_retain_keys: bool,
+    path: &str,
+) -> Result<(Vec<Value>, Vec<Value>)> {
+    let os = sort_by_merge_key(original, merge_key, path)?;
+    let ms = sort_by_merge_key(modified, merge_key, path)?;
+    let (mut patch, mut deletions) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    let entry = |list: &[Value], idx: usize| -> Result<(Map<String, Value>, Value)> {
+        let Value::Object(m) = &list[idx] else {
+            return Err(Error::Invalid {
+                path: path.to_owned(),
+                reason: "list element is not a map".into(),
+            });
+        };
+        let Some(kv) = m.get(merge_key) else {
+            return Err(crate::apply::no_merge_key(path, merge_key));
+        };
+        Ok((m.clone(), kv.clone()))
+    };
+    loop {
+        let (oin, min) = (i < os.len(), j < ms.len());
+        if !oin && !min {
+            break;
+        }
+        let o = if oin { Some(entry(&os, i)?) } else { None };
+        let m = if min { Some(entry(&ms, j)?) } else { None };
+        let okey = o
+            .as_ref()
+            .map(|(_, k)| crate::gojson::fmt_v(k))
+            .unwrap_or_default();
+        let mkey = m
+            .as_ref()
+            .map(|(_, k)| crate::gojson::fmt_v(k))
+            .unwrap_or_default();
+        match (o, m) {
+            (Some((om, _)), Some((mm, mk))) if okey == mkey => {
+                let mut pv = diff_maps(&om, &mm, schema, build_retain_keys, path)?;
+                if !pv.is_empty() {
+                    pv.insert(merge_key.to_owned(), mk);
+                    patch.push(Value::Object(pv));
+                }
+                i += 1;
+                j += 1;
+            }
+            (None, Some((mm, _))) => {
+                patch.push(Value::Object(mm));
+                j += 1;
+            }
+            (Some(_), Some((mm, _))) if okey > mkey => {
+                patch.push(Value::Object(mm));
+                j += 1;
+            }
+            (Some((_, ok)), _) => {
+                let mut d = Map::new();
+                d.insert(merge_key.to_owned(), ok);
+                d.insert(PATCH.to_owned(), Value::String("delete".into()));
+                deletions.push(Value::Object(d));
+                i += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    Ok((patch, deletions))
+}
+
+/// `sortMergeListsByNameArray` without recursion: maps sorted by `%v` of the merge key; a list of
+/// scalars is deduplicated and sorted instead.
+fn sort_by_merge_key(list: &[Value], merge_key: &str, path: &str) -> Result<Vec<Value>> {
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let elem = slice_element_kind(&[list], path)?;
+    let mut v = list.to_vec();
+    if elem != GoKind::Map {
+        let mut v = crate::list::dedupe_scalars(v, path)?;
+        v.sort_by(cmp_v);
+        return Ok(v);
+    }
+    let key = |x: &Value| crate::gojson::fmt_v(x.get(merge_key).unwrap_or(&Value::Null));
+    v.sort_by_key(key);
+    Ok(v)
+}
