@@ -66,6 +66,7 @@ enum RawKind {
 
 /// Parse the first YAML document into goyaml.v2 values. An empty stream is `Null`.
 pub(crate) fn parse(text: &str) -> Result<Spanned, String> {
+    check_tabs(text)?;
     let mut arena: Vec<Raw> = Vec::new();
     let mut anchors: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
     // Stack of open collections: (arena index, pending key for maps).
@@ -139,6 +140,95 @@ pub(crate) fn parse(text: &str) -> Result<Spanned, String> {
     };
     let mut budget = MAX_NODES;
     build(&arena, root, &mut budget, 0)
+}
+
+/// libyaml (hence goyaml.v2) does not skip a tab where a block-context token may start: in
+/// the indentation of a line, or right after a `-` or `?` indicator (after `:` it does). granit accepts those,
+/// so they are checked here. Flow collections, quoted scalars and block-scalar bodies are
+/// skipped; the check errs on the side of accepting.
+fn check_tabs(text: &str) -> Result<(), String> {
+    let tab_err = |ln: usize, col: usize| {
+        Err(format!(
+            "yaml: line {}, column {}: found character that cannot start any token",
+            ln + 1,
+            col + 1
+        ))
+    };
+    let mut flow = 0i32;
+    let mut block_body: Option<usize> = None;
+    let mut in_quote: Option<u8> = None;
+    for (ln, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let b = line.as_bytes();
+        let indent = b.iter().take_while(|c| **c == b' ').count();
+        if let Some(parent) = block_body {
+            if line.trim_matches([' ', '\t']).is_empty() || indent > parent {
+                continue;
+            }
+            block_body = None;
+        }
+        let mut i = 0;
+        if in_quote.is_none() && flow == 0 {
+            i = indent;
+            // Indicators `-` / `?` followed by blanks, possibly repeated (`- - x`).
+            loop {
+                if b.get(i) == Some(&b'\t') {
+                    return tab_err(ln, i);
+                }
+                match (b.get(i), b.get(i + 1)) {
+                    (Some(b'-' | b'?'), None | Some(b' ' | b'\t')) => {
+                        i += 1;
+                        while b.get(i) == Some(&b' ') {
+                            i += 1;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let mut value_start = true;
+        while i < b.len() {
+            let c = b[i];
+            if let Some(q) = in_quote {
+                if q == b'"' && c == b'\\' {
+                    i += 2;
+                    continue;
+                }
+                if c == q {
+                    if q == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    in_quote = None;
+                }
+                i += 1;
+                continue;
+            }
+            match c {
+                b'#' if i == 0 || matches!(b[i - 1], b' ' | b'\t') => break,
+                b'"' | b'\'' => in_quote = Some(c),
+                b'[' | b'{' => flow += 1,
+                b']' | b'}' => flow -= 1,
+                b'|' | b'>' if flow == 0 && value_start => {
+                    block_body = Some(indent);
+                    break;
+                }
+                b':' if flow == 0 && matches!(b.get(i + 1), None | Some(b' ' | b'\t')) => {
+                    i += 1;
+                    value_start = true;
+                    continue;
+                }
+                b' ' => {
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            value_start = false;
+            i += 1;
+        }
+    }
+    Ok(())
 }
 
 fn push(
