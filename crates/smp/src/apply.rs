@@ -229,7 +229,12 @@ fn merge_set_element_order(
         } else {
             partition_maps(merged, &order, meta.merge_key, &p)?
         };
-        let orig = original_list.unwrap_or_default();
+        let mut orig = original_list.unwrap_or_default();
+        if meta.strategy == "merge"
+            && let Some(pl) = &patch_list
+        {
+            orig = go_aliased_view(orig, pl, meta.merge_key);
+        }
         let elem = slice_element_kind(&[&orig, patch_list.as_deref().unwrap_or(&[])], &p)?;
         let both = normalize_element_order(
             patch_items,
@@ -244,6 +249,59 @@ fn merge_set_element_order(
         patch.remove(&list_key);
     }
     Ok(())
+}
+
+/// What Go's caller still sees of the live list after merging a patch into it.
+///
+/// apimachinery deletes elements with `append(l[:i], l[i+1:]...)` and appends new ones with
+/// `append`, both in the live list's backing array, while `mergePatchIntoOriginal` keeps its own
+/// slice header of the original length and then orders server-only items by it. This replays those
+/// in-place writes so the resulting order matches Go's.
+fn go_aliased_view(mut backing: Vec<Value>, patch: &[Value], merge_key: &str) -> Vec<Value> {
+    let is_map_list = !merge_key.is_empty()
+        && backing.iter().chain(patch).all(Value::is_object)
+        && !backing.is_empty();
+    if !is_map_list {
+        return backing;
+    }
+    let key_of = |v: &Value| v.get(merge_key).cloned();
+    let same = |a: &Option<Value>, b: &Option<Value>| match (a, b) {
+        (Some(x), Some(y)) => go_eq(x, y, "").unwrap_or(false),
+        _ => false,
+    };
+    let cap = backing.len();
+    let mut len = cap;
+    let directive = |v: &Value| v.get(PATCH).and_then(Value::as_str).map(str::to_owned);
+    if patch
+        .iter()
+        .any(|v| directive(v).as_deref() == Some("replace"))
+    {
+        return backing;
+    }
+    for d in patch
+        .iter()
+        .filter(|v| directive(v).as_deref() == Some("delete"))
+    {
+        let k = key_of(d);
+        while let Some(i) = (0..len).find(|&i| same(&key_of(&backing[i]), &k)) {
+            for j in i..len - 1 {
+                backing[j] = backing[j + 1].clone();
+            }
+            len -= 1;
+        }
+    }
+    for v in patch.iter().filter(|v| directive(v).is_none()) {
+        let k = key_of(v);
+        if (0..len).any(|i| same(&key_of(&backing[i]), &k)) {
+            continue;
+        }
+        if len >= cap {
+            break;
+        }
+        backing[len] = v.clone();
+        len += 1;
+    }
+    backing
 }
 
 /// `validatePatchWithSetOrderList`: the patch list's items (deletions aside) appear in the order

@@ -1,0 +1,388 @@
+#!/usr/bin/env python3
+"""Writes tests/corpus/smp/generated.json: strategic-merge-patch cases for the Go oracle and the
+Rust evaluator. Inputs only — expected answers come from the Go oracle at test time.
+
+Pod templates are built from a few bases and a table of hand-written mutations (the kinds of change
+resource modifiers make), then combined: diff cases (T -> T'), diff-then-apply onto a pod that holds
+extra members (restore-wait init container, sidecar, extra volume/env/toleration), and semantic
+equality pairs. Deterministic (fixed seed)."""
+import copy
+import json
+import os
+import random
+
+random.seed(8578)
+
+
+def container(name, image, **kw):
+    c = {"name": name, "image": image}
+    c.update(kw)
+    return c
+
+
+BASES = {
+    "simple": {
+        "metadata": {"labels": {"app": "web"}, "creationTimestamp": None},
+        "spec": {"containers": [container("web", "nginx:1.25")]},
+    },
+    "rich": {
+        "metadata": {
+            "labels": {"app": "api", "tier": "backend"},
+            "annotations": {"prometheus.io/scrape": "true"},
+        },
+        "spec": {
+            "containers": [
+                container(
+                    "api",
+                    "example/api:1.0",
+                    env=[{"name": "MODE", "value": "prod"}, {"name": "LOG", "value": "info"}],
+                    ports=[{"containerPort": 8080, "protocol": "TCP"}, {"containerPort": 9090, "name": "metrics"}],
+                    volumeMounts=[{"name": "data", "mountPath": "/data"}, {"name": "cfg", "mountPath": "/etc/cfg", "readOnly": True}],
+                    resources={"limits": {"cpu": "500m", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "256Mi"}},
+                    args=["--port=8080", "--verbose"],
+                ),
+                container("proxy", "envoy:1.30", ports=[{"containerPort": 15001}]),
+            ],
+            "volumes": [
+                {"name": "data", "persistentVolumeClaim": {"claimName": "api-data"}},
+                {"name": "cfg", "configMap": {"name": "api-cfg"}},
+            ],
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "api", "effect": "NoSchedule"}],
+            "nodeSelector": {"disk": "ssd"},
+            "serviceAccountName": "api",
+            "terminationGracePeriodSeconds": 30,
+        },
+    },
+    "init": {
+        "metadata": {"labels": {"app": "db"}},
+        "spec": {
+            "initContainers": [container("migrate", "example/migrate:2", command=["/migrate", "up"])],
+            "containers": [
+                container("db", "postgres:16", env=[{"name": "PGDATA", "value": "/var/lib/pg"}],
+                          volumeMounts=[{"name": "pg", "mountPath": "/var/lib/pg"}]),
+            ],
+            "volumes": [{"name": "pg", "emptyDir": {}}],
+            "imagePullSecrets": [{"name": "regcred"}],
+            "securityContext": {"fsGroup": 999},
+        },
+    },
+}
+
+
+def spec(t):
+    return t.setdefault("spec", {})
+
+
+def first(t):
+    return spec(t)["containers"][0]
+
+
+def m_image(t):
+    first(t)["image"] = first(t)["image"].split(":")[0] + ":9.9"
+
+
+def m_add_env(t):
+    first(t).setdefault("env", []).append({"name": "NEW_VAR", "value": "x"})
+
+
+def m_change_env(t):
+    env = first(t).setdefault("env", [])
+    if env:
+        env[0]["value"] = "changed"
+    else:
+        env.append({"name": "ONLY", "value": "v"})
+
+
+def m_remove_env(t):
+    env = first(t).get("env")
+    if env:
+        env.pop()
+    else:
+        first(t)["env"] = [{"name": "E1", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+
+
+def m_env_valuefrom(t):
+    env = first(t).setdefault("env", [])
+    env.append({"name": "SECRET_PW", "valueFrom": {"secretKeyRef": {"name": "pw", "key": "password"}}})
+
+
+def m_add_container(t):
+    spec(t)["containers"].append(container("logger", "fluent-bit:3", args=["-c", "/fb.conf"]))
+
+
+def m_remove_container(t):
+    cs = spec(t)["containers"]
+    if len(cs) > 1:
+        cs.pop()
+    else:
+        cs[0]["name"] = "renamed"
+
+
+def m_reorder_containers(t):
+    cs = spec(t)["containers"]
+    if len(cs) > 1:
+        cs.reverse()
+    else:
+        cs.insert(0, container("first", "busybox"))
+
+
+def m_add_volume(t):
+    spec(t).setdefault("volumes", []).append({"name": "cache", "emptyDir": {"sizeLimit": "1Gi"}})
+    first(t).setdefault("volumeMounts", []).append({"name": "cache", "mountPath": "/cache"})
+
+
+def m_remove_volume(t):
+    vols = spec(t).get("volumes")
+    if vols:
+        gone = vols.pop()
+        for c in spec(t)["containers"]:
+            c["volumeMounts"] = [m for m in c.get("volumeMounts", []) if m["name"] != gone["name"]]
+            if not c["volumeMounts"]:
+                del c["volumeMounts"]
+        if not vols:
+            del spec(t)["volumes"]
+    else:
+        spec(t)["volumes"] = [{"name": "tmp", "emptyDir": {"medium": "Memory"}}]
+
+
+def m_volume_source(t):
+    vols = spec(t).get("volumes")
+    if vols:
+        vols[-1].pop("configMap", None)
+        vols[-1].pop("emptyDir", None)
+        vols[-1].pop("persistentVolumeClaim", None)
+        vols[-1]["secret"] = {"secretName": "s3cr3t", "defaultMode": 420}
+    else:
+        spec(t)["volumes"] = [{"name": "sec", "secret": {"secretName": "x"}}]
+
+
+def m_add_toleration(t):
+    spec(t).setdefault("tolerations", []).append({"key": "gpu", "operator": "Exists", "effect": "NoSchedule"})
+
+
+def m_change_toleration(t):
+    tol = spec(t).get("tolerations")
+    if tol:
+        tol[0]["value"] = "other"
+    else:
+        spec(t)["tolerations"] = [{"operator": "Exists"}]
+
+
+def m_resources(t):
+    c = first(t)
+    c["resources"] = {"limits": {"cpu": "2", "memory": "1Gi"}, "requests": {"cpu": "1"}}
+
+
+def m_add_label(t):
+    t.setdefault("metadata", {}).setdefault("labels", {})["restored"] = "yes"
+
+
+def m_remove_label(t):
+    labels = t.setdefault("metadata", {}).setdefault("labels", {})
+    labels.pop(sorted(labels)[0], None) if labels else labels.update({"x": "y"})
+
+
+def m_annotation(t):
+    t.setdefault("metadata", {}).setdefault("annotations", {})["velero.io/note"] = "héllo \"quoted\" ✓"
+
+
+def m_node_selector(t):
+    if "nodeSelector" in spec(t):
+        del spec(t)["nodeSelector"]
+    else:
+        spec(t)["nodeSelector"] = {"kubernetes.io/os": "linux"}
+
+
+def m_affinity(t):
+    spec(t)["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a", "b"]}]}]
+            }
+        }
+    }
+
+
+def m_args(t):
+    first(t)["args"] = ["--port=9000"]
+
+
+def m_add_port(t):
+    first(t).setdefault("ports", []).append({"containerPort": 443, "name": "https"})
+
+
+def m_remove_port(t):
+    ports = first(t).get("ports")
+    if ports:
+        ports.pop(0)
+        if not ports:
+            del first(t)["ports"]
+    else:
+        first(t)["ports"] = [{"containerPort": 80}]
+
+
+def m_security_context(t):
+    first(t)["securityContext"] = {"runAsNonRoot": True, "runAsUser": 1000, "capabilities": {"drop": ["ALL"]}}
+
+
+def m_grace(t):
+    spec(t)["terminationGracePeriodSeconds"] = 0
+
+
+def m_sa(t):
+    spec(t)["serviceAccountName"] = "restored-sa"
+
+
+def m_host_alias(t):
+    spec(t)["hostAliases"] = [{"ip": "10.0.0.1", "hostnames": ["db.local"]}]
+
+
+def m_init_image(t):
+    inits = spec(t).get("initContainers")
+    if inits:
+        inits[0]["image"] = "example/migrate:3"
+    else:
+        spec(t)["initContainers"] = [container("setup", "busybox", command=["sh", "-c", "true"])]
+
+
+def m_pull_secret(t):
+    spec(t).setdefault("imagePullSecrets", []).append({"name": "mirror-cred"})
+
+
+def m_drop_metadata_labels(t):
+    t.setdefault("metadata", {})["labels"] = {"app": t.get("metadata", {}).get("labels", {}).get("app", "z"), "v": "2"}
+
+
+def m_dns(t):
+    spec(t)["dnsConfig"] = {"nameservers": ["1.1.1.1"], "options": [{"name": "ndots", "value": "2"}]}
+
+
+MUTATIONS = {k[2:]: v for k, v in globals().items() if k.startswith("m_")}
+
+
+def mutate(base, names):
+    t = copy.deepcopy(base)
+    for n in names:
+        MUTATIONS[n](t)
+    return t
+
+
+def pod_with_extras(template, name):
+    """A restored pod built from template T plus members Velero/webhooks add."""
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": copy.deepcopy(template.get("metadata", {})),
+           "spec": copy.deepcopy(template["spec"])}
+    pod["metadata"]["name"] = name
+    pod["metadata"]["namespace"] = "ns1"
+    pod["metadata"].setdefault("labels", {})["pod-template-hash"] = "5d8f7c9b6"
+    sp = pod["spec"]
+    sp.setdefault("initContainers", []).insert(0, container(
+        "restore-wait", "velero/velero-restore-helper:v1.15.0", command=["/velero-restore-helper"],
+        volumeMounts=[{"name": "data" if any(v["name"] == "data" for v in sp.get("volumes", [])) else "fsb", "mountPath": "/restores/fsb"}]))
+    sp["containers"].append(container("istio-proxy", "istio/proxyv2:1.22", ports=[{"containerPort": 15090, "name": "http-envoy-prom"}]))
+    sp.setdefault("volumes", []).append({"name": "istio-envoy", "emptyDir": {"medium": "Memory"}})
+    sp["containers"][0].setdefault("env", []).append({"name": "INJECTED", "value": "by-webhook"})
+    sp.setdefault("tolerations", []).append({"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+    sp["nodeName"] = "node-1"
+    pod["status"] = {"phase": "Pending"}
+    return pod
+
+
+cases = []
+names = sorted(MUTATIONS)
+for bname, base in BASES.items():
+    for m in names:
+        mod = mutate(base, [m])
+        cases.append({"name": f"diff/{bname}/{m}", "op": "diff", "root": "PodTemplateSpec",
+                      "original": base, "modified": mod})
+        cases.append({"name": f"diff_apply/{bname}/{m}", "op": "diff_apply", "root": "PodTemplateSpec",
+                      "original": base, "modified": mod, "target": pod_with_extras(base, f"{bname}-0"),
+                      "target_root": "v1/Pod"})
+    for i in range(12):
+        combo = random.sample(names, 3)
+        mod = mutate(base, combo)
+        cases.append({"name": f"diff/{bname}/combo{i}/{'+'.join(combo)}", "op": "diff", "root": "PodTemplateSpec",
+                      "original": base, "modified": mod})
+        cases.append({"name": f"diff_apply/{bname}/combo{i}/{'+'.join(combo)}", "op": "diff_apply",
+                      "root": "PodTemplateSpec", "original": base, "modified": mod,
+                      "target": pod_with_extras(base, f"{bname}-1"), "target_root": "v1/Pod"})
+        # Reverse direction: T' -> T.
+        cases.append({"name": f"diff/{bname}/reverse{i}", "op": "diff", "root": "PodTemplateSpec",
+                      "original": mod, "modified": base})
+    # Whole Deployments: the diff as Velero's modifiers would see it.
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": bname, "namespace": "ns1"},
+           "spec": {"replicas": 1, "selector": {"matchLabels": base["metadata"]["labels"]},
+                    "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+                    "template": base}}
+    dep2 = copy.deepcopy(dep)
+    dep2["spec"]["template"] = mutate(base, ["image", "add_env"])
+    dep2["spec"]["strategy"] = {"type": "Recreate"}
+    cases.append({"name": f"diff/deployment/{bname}/recreate", "op": "diff", "root": "apps/v1/Deployment",
+                  "original": dep, "modified": dep2})
+
+# Semantic equality pairs (pod templates, EqualIgnoreHash).
+eq_pairs = []
+for bname, base in BASES.items():
+    for m in names:
+        eq_pairs.append((f"{bname}/{m}", base, mutate(base, [m])))
+    hashed = copy.deepcopy(base)
+    hashed["metadata"]["labels"]["pod-template-hash"] = "abc123"
+    eq_pairs.append((f"{bname}/hash-label", base, hashed))
+    eq_pairs.append((f"{bname}/self", base, copy.deepcopy(base)))
+
+
+def tpl(**spec_extra):
+    t = {"metadata": {"labels": {"app": "q"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+    t["spec"].update(spec_extra)
+    return t
+
+
+def res(cpu, mem):
+    return {"metadata": {"labels": {"app": "q"}},
+            "spec": {"containers": [{"name": "c", "image": "i", "resources": {"limits": {"cpu": cpu, "memory": mem}}}]}}
+
+
+for a, b in [(("1000m", "1Gi"), ("1", "1024Mi")), (("0.5", "1G"), ("500m", "1000M")), (("1e3", "1Ki"), ("1k", "1024")),
+             (("100m", "1Gi"), ("0.1", "1.5Gi")), (("2", "1Ei"), ("2000m", "1024Pi")), (("1.5", "1.5Gi"), ("1500m", "1536Mi")),
+             (("250m", "128974848"), ("0.25", "129e6")), (("1", "1M"), ("1", "1Mi"))]:
+    eq_pairs.append((f"quantity/{a[0]}={b[0]}/{a[1]}={b[1]}", res(*a), res(*b)))
+eq_pairs += [
+    ("pointer/grace-absent-vs-0", tpl(), tpl(terminationGracePeriodSeconds=0)),
+    ("pointer/grace-null-vs-absent", tpl(terminationGracePeriodSeconds=None), tpl()),
+    ("pointer/automount-false", tpl(), tpl(automountServiceAccountToken=False)),
+    ("pointer/securityContext-empty", tpl(), tpl(securityContext={})),
+    ("value/hostNetwork-false", tpl(), tpl(hostNetwork=False)),
+    ("value/dnsPolicy-empty", tpl(), tpl(dnsPolicy="")),
+    ("value/restartPolicy-Always", tpl(), tpl(restartPolicy="Always")),
+    ("empty/volumes-empty-list", tpl(), tpl(volumes=[])),
+    ("empty/volumes-null", tpl(volumes=None), tpl(volumes=[])),
+    ("empty/nodeSelector-empty", tpl(), tpl(nodeSelector={})),
+    ("empty/tolerations-empty", tpl(), tpl(tolerations=[])),
+    ("unknown-field-ignored", tpl(), tpl(someFutureField={"x": 1})),
+    ("order/tolerations", tpl(tolerations=[{"key": "a"}, {"key": "b"}]), tpl(tolerations=[{"key": "b"}, {"key": "a"}])),
+    ("order/containers", tpl(containers=[{"name": "a"}, {"name": "b"}]), tpl(containers=[{"name": "b"}, {"name": "a"}])),
+    ("intorstr/80-vs-str", tpl(containers=[{"name": "c", "readinessProbe": {"httpGet": {"port": 80}}}]),
+     tpl(containers=[{"name": "c", "readinessProbe": {"httpGet": {"port": "80"}}}])),
+    ("time/creationTimestamp-null", {"metadata": {"creationTimestamp": None}}, {"metadata": {}}),
+    ("time/same-instant", {"metadata": {"creationTimestamp": "2024-01-01T01:00:00+01:00"}},
+     {"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}}),
+    ("time/different", {"metadata": {"creationTimestamp": "2024-01-01T00:00:01Z"}},
+     {"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}}),
+    ("emptydir/sizeLimit-quantity", tpl(volumes=[{"name": "v", "emptyDir": {"sizeLimit": "1Gi"}}]),
+     tpl(volumes=[{"name": "v", "emptyDir": {"sizeLimit": "1024Mi"}}])),
+    ("emptydir/empty-vs-absent-source", tpl(volumes=[{"name": "v", "emptyDir": {}}]), tpl(volumes=[{"name": "v"}])),
+    ("labels/empty-after-hash", {"metadata": {"labels": {"pod-template-hash": "x"}}}, {"metadata": {}}),
+    ("env/value-empty-string", tpl(containers=[{"name": "c", "env": [{"name": "A", "value": ""}]}]),
+     tpl(containers=[{"name": "c", "env": [{"name": "A"}]}])),
+    ("resources/requests-empty-map", tpl(containers=[{"name": "c", "resources": {"requests": {}}}]),
+     tpl(containers=[{"name": "c", "resources": {}}])),
+    ("resources/zero-quantity-vs-absent-key", res("0", "1Gi"), tpl(containers=[{"name": "c", "image": "i", "resources": {"limits": {"memory": "1Gi"}}}])),
+]
+for name, a, b in eq_pairs:
+    cases.append({"name": f"equal/{name}", "op": "pod_template_equal", "root": "PodTemplateSpec", "a": a, "b": b})
+    cases.append({"name": f"equal/{name}/swapped", "op": "pod_template_equal", "root": "PodTemplateSpec", "a": b, "b": a})
+
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "corpus", "smp", "generated.json")
+with open(out, "w", encoding="utf-8") as f:
+    json.dump(cases, f, indent=1, ensure_ascii=False, sort_keys=True)
+    f.write("\n")
+print(f"wrote {len(cases)} cases to {os.path.normpath(out)}")

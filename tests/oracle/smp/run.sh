@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Strategic-merge-patch oracle: runs tests/corpus/smp through apimachinery (at the k8s.io versions
+# Velero v1.18.1 and v1.15.2 pin) and through fsb-smp, and compares the answers case by case.
+# Prints "N passed, M failed" per Go version; exits non-zero on any mismatch.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../../.." && pwd)"
+corpus="$repo/tests/corpus/smp"
+cache="${FSB_CACHE:-/var/cache/velero-fsb-guard}/smp-oracle"
+mkdir -p "$cache"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+echo "building fsb-smp evaluator"
+(cd "$repo" && cargo build -q -p fsb-smp --example smp_eval)
+target_dir="$(cd "$repo" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+"$target_dir/debug/examples/smp_eval" "$corpus" > "$work/ours.jsonl"
+
+status=0
+# velero v1.18.1 -> k8s.io/* v0.33.11 (go.mod); velero v1.15.2 -> v0.29.0 (go.v1.15.mod)
+for modfile in go.mod go.v1.15.mod; do
+  bin="$cache/oracle-${modfile%.mod}"
+  echo "building Go oracle with $modfile"
+  (cd "$here" && nice -n 10 go build -modfile "$modfile" -o "$bin" ./oracle)
+  "$bin" expect "$corpus" > "$work/go-$modfile.jsonl"
+  echo "== comparing against apimachinery from $modfile"
+  if ! "$bin" compare "$work/go-$modfile.jsonl" "$work/ours.jsonl"; then
+    status=1
+  fi
+done
+exit $status
