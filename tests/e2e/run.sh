@@ -192,13 +192,16 @@ echo "KUBECONFIG=$kubeconfig" > "$logs/env.log"
 run_driver() { # run_driver <mode> <plugin dir>
   local mode="$1" dir="$2" out="$logs/driver-$1.log" rc=0
   step "scenarios, mode=$mode (window $WINDOW)"
+  # Plugin processes inherit this environment, as they inherit the Velero server pod's: the
+  # kubeconfig stands in for the in-cluster service account, VELERO_NAMESPACE is what Velero's pod sets.
+  KUBECONFIG="$kubeconfig" VELERO_NAMESPACE=velero \
   "$drv_bin" --kubeconfig "$kubeconfig" --mode "$mode" --plugin-dir "$dir" --crd-dir "$crd_dir" \
     --window "$WINDOW" --run-id "$$" > "$logs/driver-$mode.out" 2> "$out" || rc=$?
   grep -E '^(SCENARIO|DRIVER-RESULT)' "$logs/driver-$mode.out" || true
   [[ $rc -eq 0 ]] || echo "driver mode=$mode exited $rc"
   return $rc
 }
-field() { sed -n "s/^DRIVER-RESULT .*$1=\([0-9]*\).*/\1/p" "$logs/driver-$2.out" 2>/dev/null | tail -1; }
+field() { sed -n "s/^DRIVER-RESULT .* $1=\([0-9]*\).*/\1/p" "$logs/driver-$2.out" 2>/dev/null | tail -1; }
 
 failed=0
 run_driver control "$work/no-plugins" || failed=1

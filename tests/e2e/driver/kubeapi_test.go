@@ -103,6 +103,7 @@ func TestPatchReplicaSetTemplate(t *testing.T) {
 	s := scenario{deploy: "patchme", replicas: 1, strategy: "RollingUpdate", fsb: true}
 	rs := s.backup().replicaSet
 	resetMetadataAndStatus(rs)
+	rs.SetNamespace(ns)
 	_ = unstructured.SetNestedField(rs.Object, int64(0), "spec", "replicas")
 	created, err := c.dyn.Resource(gvrReplicaSets).Namespace(ns).Create(ctx, rs, metav1.CreateOptions{})
 	if err != nil {
