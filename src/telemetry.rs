@@ -130,20 +130,29 @@ pub fn format_line(
     encode_capped(object)
 }
 
+/// Strings shorter than this are never cut; if only such strings remain, fields are dropped.
+const MIN_CUTTABLE_STRING: usize = 1024;
+/// Rounds of "cut the longest string" before falling back to dropping fields in bulk; keeps the
+/// work bounded for events with thousands of fields.
+const MAX_CUT_ROUNDS: usize = 16;
+
 fn encode_capped(mut object: Map<String, Value>) -> Vec<u8> {
-    // Each round strictly shrinks the object, so this terminates; the bound is a safety net.
-    for _ in 0..object.len() * 2 + 8 {
+    let mut cut_rounds = 0;
+    // Every round shrinks the line; the bound is a safety net.
+    for _ in 0..MAX_CUT_ROUNDS + 16 {
         let mut line = serde_json::to_vec(&object).unwrap_or_default();
         if line.len() < MAX_LINE_BYTES {
             line.push(b'\n');
             return line;
         }
         let excess = line.len() + 1 - MAX_LINE_BYTES;
-        if !shorten_longest_string(&mut object, excess) {
-            drop_last_field(&mut object);
+        if cut_rounds < MAX_CUT_ROUNDS && shorten_longest_string(&mut object, excess) {
+            cut_rounds += 1;
+        } else if !drop_trailing_fields(&mut object, excess) {
+            break;
         }
     }
-    // Unreachable in practice; still never emit an oversize line.
+    // Only reachable with absurd reserved values: never emit an oversize line.
     let mut minimal = Map::new();
     for key in ["@level", "@logSourceSetBy"] {
         if let Some(value) = object.get(key) {
@@ -168,7 +177,7 @@ fn shorten_longest_string(object: &mut Map<String, Value>, excess: usize) -> boo
     let Some((key, len)) = longest else {
         return false;
     };
-    if len <= TRUNCATION_MARKER.len() * 2 {
+    if len < MIN_CUTTABLE_STRING {
         return false;
     }
     let Some(Value::String(text)) = object.get_mut(&key) else {
@@ -183,21 +192,33 @@ fn shorten_longest_string(object: &mut Map<String, Value>, excess: usize) -> boo
     true
 }
 
-fn drop_last_field(object: &mut Map<String, Value>) {
-    let last = object
-        .keys()
-        .rev()
-        .find(|key| !RESERVED_KEYS.contains(&key.as_str()))
-        .cloned();
-    match last {
-        Some(key) => {
-            object.shift_remove(&key);
+/// Drops as many trailing event/span fields as needed to remove `excess` serialised bytes (plus a
+/// `"@truncated":true` marker's worth). Returns false if there was nothing left to drop.
+fn drop_trailing_fields(object: &mut Map<String, Value>, excess: usize) -> bool {
+    const MARKER_COST: usize = r#","@truncated":true"#.len();
+    let mut freed = 0;
+    let mut doomed = Vec::new();
+    for (key, value) in object.iter().rev() {
+        if freed >= excess + MARKER_COST {
+            break;
         }
-        None => {
-            // Only our own keys are left and a string among them is tiny: drop logSource.
-            object.shift_remove("logSource");
+        if RESERVED_KEYS.contains(&key.as_str()) || key == "@truncated" {
+            continue;
         }
+        let key_len = serde_json::to_vec(key).map_or(key.len() + 2, |k| k.len());
+        let value_len = serde_json::to_vec(value).map_or(0, |v| v.len());
+        // key, colon, value, comma
+        freed += key_len + 1 + value_len + 1;
+        doomed.push(key.clone());
     }
+    if doomed.is_empty() {
+        return object.shift_remove("logSource").is_some();
+    }
+    for key in doomed {
+        object.shift_remove(&key);
+    }
+    object.insert("@truncated".into(), Value::Bool(true));
+    true
 }
 
 /// `file.rs:line` for Velero's `logSource`. Paths of dependencies are absolute (cargo registry);
