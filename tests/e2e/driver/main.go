@@ -172,6 +172,7 @@ type observation struct {
 	deployName    string
 	podUIDs       map[string]string // pod name → UID of the pod we created
 	pluginChanged []string          // items the plugin returned modified
+	pluginCalls   int               // Execute calls made
 	modifierErrs  []string
 	created       time.Time
 }
@@ -281,6 +282,7 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 					continue
 				}
 				before := obj.DeepCopy()
+				obs.pluginCalls++
 				out, err := a.Execute(&velero.RestoreItemActionExecuteInput{Item: obj, ItemFromBackup: fromBackup.DeepCopy(), Restore: &restore})
 				if err != nil {
 					return nil, fmt.Errorf("%s Execute %s/%s: %w", a.Name(), kind, obj.GetName(), err)
@@ -363,15 +365,15 @@ func (r result) line() string {
 	if len(r.obs.modifierErrs) > 0 {
 		extra += " modifier-errors=" + fmt.Sprint(r.obs.modifierErrs)
 	}
-	return fmt.Sprintf("SCENARIO %s mode=%s strategy=%s replicas=%d fsb=%t: %s; new-replicasets=%v restored-pods-deleted=%d/%d restored-rs-adopted=%t plugin-changed=%s after=%s -> %s%s",
+	return fmt.Sprintf("SCENARIO %s mode=%s strategy=%s replicas=%d fsb=%t: %s; new-replicasets=%v restored-pods-deleted=%d/%d restored-rs-adopted=%t plugin-calls=%d plugin-changed=%s after=%s -> %s%s",
 		r.s.name, r.mode, r.s.strategy, r.s.replicas, r.s.fsb, what, r.newReplicaSets, r.podsDeleted, r.podsTotal,
-		r.adopted, changed, r.decidedAfter.Round(100*time.Millisecond), status, extra)
+		r.adopted, r.obs.pluginCalls, changed, r.decidedAfter.Round(100*time.Millisecond), status, extra)
 }
 
 // observe polls the namespace until the window ends (or, when a rollout is expected, until the
 // rollout is fully evidenced) and judges the scenario.
 func observe(ctx context.Context, c clients, o options, s scenario, obs *observation) result {
-	expectRollout := o.mode == "control" || !s.pluginShouldPrevent
+	expectRollout := !s.steady && (o.mode == "control" || !s.pluginShouldPrevent)
 	r := result{s: s, mode: o.mode, obs: obs, podsTotal: len(obs.podUIDs)}
 	deadline := obs.created.Add(o.window)
 	for {
@@ -410,10 +412,13 @@ func observe(ctx context.Context, c clients, o options, s scenario, obs *observa
 			fail("restored pods were deleted")
 		}
 	}
-	if o.mode == "plugin" && !s.pluginShouldPrevent && len(obs.pluginChanged) > 0 {
-		fail("the plugin changed items of a workload without FSB data")
+	if o.mode == "plugin" && obs.pluginCalls != len(obs.podUIDs)+2 {
+		fail("expected one Execute per restored item (%d), made %d", len(obs.podUIDs)+2, obs.pluginCalls)
 	}
-	if len(obs.modifierErrs) > 0 && s.name != "" {
+	if o.mode == "plugin" && (!s.pluginShouldPrevent || s.steady) && len(obs.pluginChanged) > 0 {
+		fail("the plugin changed items it must leave alone (no FSB data, or no template change)")
+	}
+	if len(obs.modifierErrs) > 0 {
 		// Modifier errors are restore errors in Velero; the scenarios are built not to have any.
 		fail("resource modifiers reported errors")
 	}

@@ -23,6 +23,10 @@ type scenario struct {
 	// pluginShouldPrevent: with the plugin, no rollout may happen. False when the plugin must leave the
 	// workload alone (no FSB data), so the controller rolls exactly as without the plugin.
 	pluginShouldPrevent bool
+	// steady: the rules leave the pod template alone, so neither mode may roll. This is the harness's
+	// negative control: Velero's own transformations (restore-wait, restore labels, metadata reset)
+	// must not look like a rollout.
+	steady bool
 }
 
 // Velero issue 8578: Deployment-scoped JSON patches, including the user's trailing-slash paths
@@ -68,10 +72,26 @@ resourceModifierRules:
 `, deploy)
 }
 
+// labelRules changes only the Deployment's own metadata: no template change, nothing may roll.
+func labelRules(deploy string) string {
+	return fmt.Sprintf(`version: v1
+resourceModifierRules:
+- conditions:
+    groupResource: deployments.apps
+    resourceNameRegex: "^%s$"
+  mergePatches:
+  - patchData: |
+      metadata:
+        labels:
+          restored-by: velero
+`, deploy)
+}
+
 var scenarios = []scenario{
 	{name: "8578-rolling", deploy: "growi-mongodb", replicas: 1, strategy: "RollingUpdate", fsb: true, rules: rules8578, pluginShouldPrevent: true},
 	{name: "8578-recreate", deploy: "growi-mongodb", replicas: 1, strategy: "Recreate", fsb: true, rules: rules8578, pluginShouldPrevent: true},
 	{name: "image-2-replicas", deploy: "catalog", replicas: 2, strategy: "RollingUpdate", fsb: true, rules: imageRules("catalog"), pluginShouldPrevent: true},
+	{name: "steady", deploy: "ledger", replicas: 1, strategy: "Recreate", fsb: true, rules: labelRules("ledger"), steady: true, pluginShouldPrevent: true},
 	{name: "no-fsb", deploy: "frontend", replicas: 1, strategy: "RollingUpdate", fsb: false, rules: imageRules("frontend"), pluginShouldPrevent: false},
 }
 
