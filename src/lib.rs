@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod cli;
+pub mod guard;
 pub mod install;
 pub mod plugin;
 pub mod telemetry;

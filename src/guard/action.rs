@@ -1,0 +1,371 @@
+//! The plugin shell: implements [`crate::action::RestoreItemAction`] for the guard.
+//!
+//! Per Execute it gathers inputs lazily and once per restore (a plugin process serves one restore;
+//! the cache is keyed by the restore UID anyway): settings, rules, the FSB index (PodVolumeBackups)
+//! and the backed-up workload objects (one download, only when the restore's rules can change a
+//! `deployments.apps` template and FSB pods exist). Then it calls the pure step for the item and
+//! maps errors at the edge: fail open (item unchanged + `warn` naming the workload and the cause)
+//! unless `failurePolicy: closed`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{Mutex, OnceCell};
+
+use super::decide::{DEPLOYMENTS, DeploymentDecision, PODS, REPLICASETS};
+use super::engine_impl::VeleroEngine;
+use super::error::{Error, Result};
+use super::settings::{FailurePolicy, Mode, Scope, Settings};
+use super::steps::{
+    BackupObjects, Level, Note, RestoreInputs, deployment_step, deployment_target, pod_step,
+    replicaset_step,
+};
+use super::workload::{FsbIndex, name_of, namespace_of};
+use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
+
+/// The Kubernetes reads and writes the guard needs. Each call is bounded by the implementation
+/// (≤ 10 s per API call); errors name the verb and resource.
+pub trait GuardCluster: Send + Sync + 'static {
+    /// `data` of the plugin-config ConfigMap in `velero_namespace` (labels
+    /// `velero.io/plugin-config` and `fsb-guard.io/template-guard=RestoreItemAction`); `None` if
+    /// there is none; an error if more than one matches.
+    fn plugin_settings(
+        &self,
+        velero_namespace: &str,
+    ) -> impl Future<Output = Result<Option<Value>>> + Send;
+    /// A ConfigMap object (the restore's resource modifiers).
+    fn configmap(&self, namespace: &str, name: &str) -> impl Future<Output = Result<Value>> + Send;
+    /// PodVolumeBackups labelled `velero.io/backup-name=<valid label value of backup_name>`.
+    fn pod_volume_backups(
+        &self,
+        velero_namespace: &str,
+        backup_name: &str,
+    ) -> impl Future<Output = Result<Vec<Value>>> + Send;
+    /// Backed-up Deployments, ReplicaSets and pods (DownloadRequest `BackupContents`).
+    fn backup_objects(
+        &self,
+        velero_namespace: &str,
+        backup_name: &str,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<BackupObjects>> + Send;
+    /// A live ReplicaSet, `None` if not found.
+    fn get_replicaset(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Value>>> + Send;
+    /// Applies an RFC 6902 JSON patch to a live ReplicaSet.
+    fn patch_replicaset(
+        &self,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Per-restore inputs, read once.
+struct RestoreState {
+    uid: String,
+    settings: Settings,
+    /// `None`: the restore has no rules that can change a Deployment template.
+    rules: Option<Arc<fsb_modifiers::ResourceModifiers>>,
+    /// Set when reading settings or rules failed (every item reports it).
+    failure: Option<String>,
+    fsb: OnceCell<Result<Arc<FsbIndex>, String>>,
+    backup: OnceCell<Result<Arc<BackupObjects>, String>>,
+}
+
+/// The guard as a Velero RestoreItemAction.
+pub struct TemplateGuard<C> {
+    cluster: C,
+    velero_namespace: Option<String>,
+    state: Mutex<Option<Arc<RestoreState>>>,
+}
+
+impl<C: GuardCluster> TemplateGuard<C> {
+    /// A guard over `cluster`. The Velero namespace is `$VELERO_NAMESPACE` when given, else the
+    /// restore's namespace.
+    pub fn new(cluster: C, velero_namespace: Option<String>) -> Self {
+        Self {
+            cluster,
+            velero_namespace,
+            state: Mutex::new(None),
+        }
+    }
+
+    fn velero_namespace<'a>(&'a self, restore: &'a Value) -> &'a str {
+        self.velero_namespace
+            .as_deref()
+            .unwrap_or_else(|| namespace_of(restore))
+    }
+
+    async fn restore_state(&self, restore: &Value) -> Arc<RestoreState> {
+        let uid = restore
+            .pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut guard = self.state.lock().await;
+        if let Some(state) = guard.as_ref().filter(|s| s.uid == uid) {
+            return state.clone();
+        }
+        let state = Arc::new(self.read_restore_state(uid, restore).await);
+        *guard = Some(state.clone());
+        state
+    }
+
+    async fn read_restore_state(&self, uid: String, restore: &Value) -> RestoreState {
+        let mut failure = None;
+        let data = match self
+            .cluster
+            .plugin_settings(self.velero_namespace(restore))
+            .await
+        {
+            Ok(data) => data,
+            Err(e) => {
+                tracing::warn!("reading the guard's plugin-config ConfigMap: {e}; defaults used");
+                None
+            }
+        };
+        let (settings, warnings) = Settings::from_config_data(data.as_ref());
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        let (settings, warning) = settings.with_restore_override(restore);
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
+        }
+        let mut rules = None;
+        if settings.mode != Mode::Off {
+            match self.read_rules(restore).await {
+                Ok(r) => rules = r.map(Arc::new),
+                Err(e) => failure = Some(e.to_string()),
+            }
+        }
+        RestoreState {
+            uid,
+            settings,
+            rules,
+            failure,
+            fsb: OnceCell::new(),
+            backup: OnceCell::new(),
+        }
+    }
+
+    /// The restore's rules, `None` when none can change a `deployments.apps` pod template.
+    async fn read_rules(
+        &self,
+        restore: &Value,
+    ) -> Result<Option<fsb_modifiers::ResourceModifiers>> {
+        let Some(reference) = restore.pointer("/spec/resourceModifier") else {
+            return Ok(None);
+        };
+        let kind = reference
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let name = reference
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !kind.eq_ignore_ascii_case("configmap") || name.is_empty() {
+            return Ok(None);
+        }
+        let configmap = self.cluster.configmap(namespace_of(restore), name).await?;
+        let rules = VeleroEngine::rules_from_configmap(&configmap)?;
+        if rules
+            .rules_touching(DEPLOYMENTS, "/spec/template")
+            .is_empty()
+        {
+            return Ok(None);
+        }
+        Ok(Some(rules))
+    }
+
+    async fn fsb_index(&self, state: &RestoreState, restore: &Value) -> Result<Arc<FsbIndex>> {
+        let backup_name = restore
+            .pointer("/spec/backupName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        state
+            .fsb
+            .get_or_init(|| async {
+                self.cluster
+                    .pod_volume_backups(self.velero_namespace(restore), backup_name)
+                    .await
+                    .map(|pvbs| Arc::new(FsbIndex::from_pod_volume_backups(&pvbs)))
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .clone()
+            .map_err(Error::Cluster)
+    }
+
+    async fn backup_objects(
+        &self,
+        state: &RestoreState,
+        restore: &Value,
+    ) -> Result<Arc<BackupObjects>> {
+        let backup_name = restore
+            .pointer("/spec/backupName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let timeout = state.settings.download_timeout;
+        state
+            .backup
+            .get_or_init(|| async {
+                let download = self.cluster.backup_objects(
+                    self.velero_namespace(restore),
+                    backup_name,
+                    timeout,
+                );
+                match tokio::time::timeout(timeout, download).await {
+                    Ok(Ok(objects)) => Ok(Arc::new(objects)),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!(
+                        "download of backup {backup_name} timed out after {timeout:?}"
+                    )),
+                }
+            })
+            .await
+            .clone()
+            .map_err(Error::Backup)
+    }
+
+    /// Decides for one item; `Ok(output)` in every non-error case.
+    async fn decide(&self, input: &ExecuteInput, state: &RestoreState) -> Result<ExecuteOutput> {
+        let unchanged = || ExecuteOutput::unchanged(input.item.clone());
+        if state.settings.mode == Mode::Off {
+            return Ok(unchanged());
+        }
+        if let Some(failure) = &state.failure {
+            return Err(Error::Rules(failure.clone()));
+        }
+        let Some(rules) = state.rules.as_deref() else {
+            return Ok(unchanged());
+        };
+        let fsb = self.fsb_index(state, &input.restore).await?;
+        if fsb.is_empty() && state.settings.scope == Scope::FsbOnly {
+            return Ok(unchanged());
+        }
+        let backup = self.backup_objects(state, &input.restore).await?;
+        let engine = VeleroEngine;
+        let inputs = RestoreInputs {
+            engine: &engine,
+            rules,
+            settings: &state.settings,
+            backup: &backup,
+            fsb: &fsb,
+        };
+        let dry_run = state.settings.mode == Mode::DryRun;
+        let kind = input
+            .item
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let from_backup = &input.item_from_backup;
+        match kind {
+            "Pod" | "ReplicaSet" => {
+                let outcome = if kind == "Pod" {
+                    pod_step(&inputs, &input.item, from_backup)?
+                } else {
+                    replicaset_step(&inputs, &input.item, from_backup)?
+                };
+                log_notes(&outcome.notes, dry_run);
+                Ok(match outcome.item {
+                    Some(item) if !dry_run => ExecuteOutput::unchanged(item),
+                    _ => unchanged(),
+                })
+            }
+            "Deployment" => {
+                let Some((namespace, name)) =
+                    deployment_target(&inputs, from_backup, &input.restore)
+                else {
+                    tracing::debug!(
+                        workload = %format!("Deployment {}/{}", namespace_of(from_backup), name_of(from_backup)),
+                        "not guarded"
+                    );
+                    return Ok(unchanged());
+                };
+                let live = self.cluster.get_replicaset(&namespace, &name).await?;
+                let outcome = deployment_step(&inputs, &input.item, from_backup, live.as_ref())?;
+                log_notes(&outcome.notes, dry_run);
+                if let DeploymentDecision::Align { patch, .. } = &outcome.decision
+                    && !dry_run
+                {
+                    self.cluster
+                        .patch_replicaset(&namespace, &name, patch)
+                        .await?;
+                }
+                Ok(unchanged())
+            }
+            _ => Ok(unchanged()),
+        }
+    }
+}
+
+fn log_notes(notes: &[Note], dry_run: bool) {
+    let prefix = if dry_run {
+        "dry-run, would apply: "
+    } else {
+        ""
+    };
+    for note in notes {
+        let workload = note.workload.as_str();
+        match note.level {
+            Level::Debug => tracing::debug!(workload, "{prefix}{}", note.message),
+            Level::Info => tracing::info!(workload, "{prefix}{}", note.message),
+            Level::Warn => tracing::warn!(workload, "{prefix}{}", note.message),
+        }
+    }
+}
+
+/// The workload an item belongs to, for error lines.
+fn workload_of(input: &ExecuteInput) -> String {
+    let from = &input.item_from_backup;
+    let kind = input
+        .item
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("item");
+    match kind {
+        "Pod" => super::workload::pod_lineage(from).map_or_else(
+            || format!("pod {}/{}", namespace_of(from), name_of(from)),
+            |l| format!("Deployment {}/{}", l.namespace, l.deployment),
+        ),
+        "ReplicaSet" => super::workload::replicaset_owner(from).map_or_else(
+            || format!("ReplicaSet {}/{}", namespace_of(from), name_of(from)),
+            |d| format!("Deployment {}/{d}", namespace_of(from)),
+        ),
+        _ => format!("{kind} {}/{}", namespace_of(from), name_of(from)),
+    }
+}
+
+impl<C: GuardCluster> RestoreItemAction for TemplateGuard<C> {
+    async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
+        let state = self.restore_state(&input.restore).await;
+        match self.decide(&input, &state).await {
+            Ok(output) => Ok(output),
+            Err(error) => {
+                let workload = workload_of(&input);
+                match state.settings.failure_policy {
+                    FailurePolicy::Open => {
+                        tracing::warn!(
+                            workload = %workload,
+                            "guard could not decide, item restored unchanged: {error}"
+                        );
+                        Ok(ExecuteOutput::unchanged(input.item))
+                    }
+                    FailurePolicy::Closed => Err(ActionError::Failed(format!(
+                        "fsb-guard ({workload}): {error}"
+                    ))),
+                }
+            }
+        }
+    }
+}
+
+/// The group resources the guard acts on (what the plugin registers in `AppliesTo`).
+pub const APPLIES_TO: [&str; 3] = [PODS, REPLICASETS, DEPLOYMENTS];

@@ -1,0 +1,450 @@
+//! Whole-restore scenarios: Velero simulated around the guard's steps (pods → ReplicaSets →
+//! Deployment, modifiers applied after each plugin call). Expected values come from each scenario's
+//! intent (what the user's rule asks for), never from running the guard.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::testkit::*;
+use super::*;
+
+fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    pod["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("container {name}"))
+}
+
+/// Without the guard the scenario must roll (else it proves nothing): the backed-up current
+/// ReplicaSet's template differs from the Deployment's template after the modifiers.
+fn assert_rolls_without_guard(app: &App, rules_doc: &fsb_modifiers::ResourceModifiers) {
+    let engine = VeleroEngine;
+    let after = engine
+        .apply_rules(
+            rules_doc,
+            &as_velero_hands_it(&app.deployment()),
+            DEPLOYMENTS,
+        )
+        .unwrap()
+        .object;
+    assert!(
+        !engine.templates_equal(
+            &app.replicasets()[0]["spec"]["template"],
+            &after["spec"]["template"]
+        ),
+        "scenario would not roll without the guard"
+    );
+}
+
+/// The key property: the controller adopts the restored ReplicaSet holding the pods, and every
+/// pod's FSB volumes and restore-wait container are exactly as Velero prepared them.
+fn assert_no_rollout_and_fsb_intact(app: &App, restored: &Restored) {
+    assert!(
+        controller_keeps_current(restored),
+        "the Deployment would roll"
+    );
+    let fsb = app.fsb_index();
+    for (pod, backed_up) in restored.pods.iter().zip(app.pods()) {
+        let vols = fsb.volumes_of(&backed_up);
+        let prepared = velero_prepares_pod(&backed_up, &vols);
+        assert!(
+            fsb_restore_intact(&prepared, pod, &vols),
+            "FSB restore broken on {}",
+            name_of(pod)
+        );
+    }
+}
+
+const RULES_8578: &str = r#"
+version: v1
+resourceModifierRules:
+- conditions:
+    groupResource: deployments.apps
+    resourceNameRegex: "^(elasticsearch|growi)$"
+    namespaces:
+    - shop
+    - wiki-*
+  patches:
+  - operation: add
+    path: "/spec/template/"
+    value: "{}"
+  - operation: add
+    path: "/spec/template/spec/"
+    value: "{}"
+  - operation: add
+    path: "/spec/template/spec/affinity"
+    value: "{}"
+  - operation: add
+    path: "/spec/template/spec/affinity/nodeAffinity"
+    value: "{}"
+  - operation: add
+    path: "/spec/template/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution"
+    value: '{"nodeSelectorTerms":[{"matchExpressions":[{"key":"storage.example.com/tier","operator":"In","values":["ssd"]}]}]}'
+  - operation: add
+    path: "/spec/template/spec/tolerations"
+    value: '[{"key":"storage.example.com/dedicated","operator":"Equal","value":"true","effect":"NoSchedule"}]'
+"#;
+
+#[test]
+fn issue_8578_affinity_and_tolerations_reach_pods_and_replicaset_without_rollout() {
+    let app = a_deployment("shop", "elasticsearch").with_fsb_volume("data");
+    let rules_doc = rules(RULES_8578);
+    assert_rolls_without_guard(&app, &rules_doc);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    let pod = &restored.pods[0];
+    assert_eq!(
+        pod["spec"]["tolerations"],
+        json!([{"key": "storage.example.com/dedicated", "operator": "Equal", "value": "true", "effect": "NoSchedule"}])
+    );
+    assert_eq!(
+        pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            [0]["matchExpressions"][0]["values"],
+        json!(["ssd"])
+    );
+    // The pod is annotated with paths only.
+    let re_emitted = pod["metadata"]["annotations"][ANNOTATION_RE_EMITTED]
+        .as_str()
+        .unwrap();
+    assert!(re_emitted.contains("spec.tolerations") && re_emitted.contains("spec.affinity"));
+    assert!(!re_emitted.contains("ssd"), "values must not be recorded");
+    assert_eq!(
+        restored.deployment_decision,
+        DeploymentDecision::AlreadyAligned
+    );
+}
+
+#[test]
+fn index_based_container_patch_lands_on_the_app_container_not_the_injected_proxy() {
+    let app = a_deployment("shop", "web").with_fsb_volume("data");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: replace, path: /spec/template/spec/containers/0/image, value: "registry.example/app:2.0"}
+"#,
+    );
+    assert_rolls_without_guard(&app, &rules_doc);
+    let inject_proxy = |pod: &mut Value| {
+        let containers = pod["spec"]["containers"].as_array_mut().unwrap();
+        containers.insert(0, json!({"name": "proxy", "image": "envoy:1.30"}));
+    };
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), inject_proxy);
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    let pod = &restored.pods[0];
+    assert_eq!(container(pod, "app")["image"], "registry.example/app:2.0");
+    assert_eq!(container(pod, "proxy")["image"], "envoy:1.30");
+    assert_eq!(pod["spec"]["containers"][0]["name"], "proxy");
+}
+
+#[test]
+fn strategic_env_patch_merges_by_name() {
+    let app = a_deployment("shop", "web")
+        .with_fsb_volume("data")
+        .with_env("LOG", "info");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps, resourceNameRegex: "^web$"}
+  strategicPatches:
+  - patchData: |
+      {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "MODE", "value": "restored"}]}]}}}}
+"#,
+    );
+    assert_rolls_without_guard(&app, &rules_doc);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    let env = &container(&restored.pods[0], "app")["env"];
+    let names: BTreeSet<&str> = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["LOG", "MODE"]));
+    assert!(
+        env.as_array()
+            .unwrap()
+            .contains(&json!({"name": "MODE", "value": "restored"}))
+    );
+}
+
+#[test]
+fn merge_patch_on_node_selector() {
+    let app = a_deployment("shop", "web").with_fsb_volume("data");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  mergePatches:
+  - patchData: |
+      spec:
+        template:
+          spec:
+            nodeSelector:
+              disk: ssd
+"#,
+    );
+    assert_rolls_without_guard(&app, &rules_doc);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    assert_eq!(
+        restored.pods[0]["spec"]["nodeSelector"],
+        json!({"disk": "ssd"})
+    );
+}
+
+#[test]
+fn rule_selected_by_a_deployment_label_the_pods_do_not_carry() {
+    let app = a_deployment("shop", "web")
+        .with_fsb_volume("data")
+        .with_deployment_label("tier", "storage");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions:
+    groupResource: deployments.apps
+    labelSelector: {matchLabels: {tier: storage}}
+  patches:
+  - {operation: add, path: /spec/template/spec/priorityClassName, value: critical}
+"#,
+    );
+    // The pods do not carry the label, so a pod-scoped copy of this rule would miss them.
+    assert!(app.pods()[0]["metadata"]["labels"].get("tier").is_none());
+    assert_rolls_without_guard(&app, &rules_doc);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    assert_eq!(restored.pods[0]["spec"]["priorityClassName"], "critical");
+}
+
+const RULES_TEST_REPLICAS: &str = r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: test, path: /spec/replicas, value: "2"}
+  - {operation: add, path: /spec/template/spec/hostname, value: restored}
+"#;
+
+#[test]
+fn rule_guarded_by_a_test_on_replicas_applies_only_when_the_test_holds() {
+    let rules_doc = rules(RULES_TEST_REPLICAS);
+    // Two replicas: the test holds, the template changes, both pods get it.
+    let two = a_deployment("shop", "web")
+        .with_fsb_volume("data")
+        .with_replicas(2);
+    assert_rolls_without_guard(&two, &rules_doc);
+    let restored = restore_with_guard(&two, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&two, &restored);
+    assert_eq!(restored.pods.len(), 2);
+    for pod in &restored.pods {
+        assert_eq!(pod["spec"]["hostname"], "restored");
+    }
+    // One replica: the test fails, the rule is skipped, nothing changes anywhere.
+    let one = a_deployment("shop", "web").with_fsb_volume("data");
+    let plan = plan_of(&one, &rules_doc, &Settings::default());
+    assert!(plan.change.is_none() && !plan.rolls_without_guard);
+    let restored = restore_with_guard(&one, &rules_doc, &Settings::default(), |_| {});
+    assert!(restored.pods[0]["spec"].get("hostname").is_none());
+    assert!(restored.pods[0]["metadata"].get("annotations").is_none());
+    assert_eq!(
+        restored.deployment_decision,
+        DeploymentDecision::NothingToDo
+    );
+    assert!(controller_keeps_current(&restored));
+}
+
+#[test]
+fn removing_an_fsb_volume_is_withheld_from_the_pod_and_reported() {
+    let app = a_deployment("shop", "web").with_fsb_volume("data");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: remove, path: /spec/template/spec/containers/0/volumeMounts/0}
+  - {operation: remove, path: /spec/template/spec/volumes/0}
+"#,
+    );
+    assert_rolls_without_guard(&app, &rules_doc);
+    let plan = plan_of(&app, &rules_doc, &Settings::default());
+    let (_, pod_plan) = &plan.pods[0];
+    assert_eq!(pod_plan.withheld, ["spec.volumes[name=data]"]);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    let pod = &restored.pods[0];
+    assert_eq!(
+        pod["spec"]["volumes"],
+        json!([{"name": "data", "emptyDir": {}}])
+    );
+    // The mount removal is the user's intent and does not endanger the restore: applied.
+    assert!(
+        container(pod, "app")
+            .get("volumeMounts")
+            .is_none_or(|m| m.as_array().unwrap().is_empty())
+    );
+    assert_eq!(
+        pod["metadata"]["annotations"][ANNOTATION_WITHHELD],
+        json!(r#"["spec.volumes[name=data]"]"#)
+    );
+    // The ReplicaSet carries the user's template (no data volume): it matches the Deployment.
+    let rs_volumes = restored.live_current_replicaset["spec"]["template"]["spec"].get("volumes");
+    assert!(rs_volumes.is_none_or(|v| v.as_array().is_some_and(Vec::is_empty)));
+}
+
+#[test]
+fn deployment_without_fsb_pods_is_left_alone() {
+    let app = a_deployment("shop", "web");
+    let rules_doc = rules(RULES_8578.replace("elasticsearch", "web").as_str());
+    let plan = plan_of(&app, &rules_doc, &Settings::default());
+    assert!(plan.rolls_without_guard);
+    assert!(plan.skipped.is_some() && plan.pods.is_empty() && plan.replicasets.is_empty());
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    let prepared = velero_prepares_pod(&app.pods()[0], &BTreeSet::new());
+    assert_eq!(restored.pods[0], prepared, "pod untouched");
+    assert_eq!(
+        restored.replicasets[0],
+        as_velero_hands_it(&app.replicasets()[0]),
+        "ReplicaSet untouched"
+    );
+    assert_eq!(
+        restored.deployment_decision,
+        DeploymentDecision::NothingToDo
+    );
+}
+
+#[test]
+fn all_workloads_scope_protects_deployments_without_fsb_too() {
+    let app = a_deployment("shop", "web");
+    let rules_doc = rules(RULES_8578.replace("elasticsearch", "web").as_str());
+    let settings = Settings {
+        scope: Scope::AllWorkloads,
+        ..Settings::default()
+    };
+    let restored = restore_with_guard(&app, &rules_doc, &settings, |_| {});
+    assert!(controller_keeps_current(&restored));
+}
+
+#[test]
+fn past_revision_equal_to_the_new_template_is_set_apart() {
+    let new_spec = json!({"containers": [{"name": "app", "image": "registry.example/app:2.0",
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        "volumes": [{"name": "data", "emptyDir": {}}]});
+    let app = a_deployment("shop", "web")
+        .with_fsb_volume("data")
+        .with_past_revision("6f7c8d9b5", new_spec);
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: replace, path: /spec/template/spec/containers/0/image, value: "registry.example/app:2.0"}
+"#,
+    );
+    assert_rolls_without_guard(&app, &rules_doc);
+    // Without the guard's step on the past revision, the controller could adopt it (equal to T').
+    let engine = VeleroEngine;
+    let target = template_after_rules(&engine, &rules_doc, &as_velero_hands_it(&app.deployment()))
+        .unwrap()
+        .0;
+    assert!(engine.templates_equal(&app.replicasets()[1]["spec"]["template"], &target));
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    assert_eq!(
+        restored.replicasets[1]["spec"]["template"]["metadata"]["annotations"]
+            [ANNOTATION_SUPERSEDED_BY],
+        app.current_replicaset_name()
+    );
+}
+
+#[test]
+fn replicaset_rules_that_change_the_template_after_the_guard_are_aligned_at_the_deployment_step() {
+    let app = a_deployment("shop", "web").with_fsb_volume("data");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: add, path: /spec/template/spec/hostname, value: restored}
+- conditions: {groupResource: replicasets.apps}
+  patches:
+  - {operation: add, path: /spec/template/metadata/annotations, value: '{"audit": "rs"}'}
+"#,
+    );
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    // The ReplicaSet as created differs from the Deployment (the RS rule added an annotation)…
+    let engine = VeleroEngine;
+    assert!(!engine.templates_equal(
+        &restored.replicasets[0]["spec"]["template"],
+        &restored.deployment["spec"]["template"]
+    ));
+    // …so the Deployment step aligned the live object with one patch.
+    assert!(matches!(
+        restored.deployment_decision,
+        DeploymentDecision::Align { .. }
+    ));
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+}
+
+#[test]
+fn earlier_plugin_changes_to_the_deployment_are_aligned_and_reported() {
+    let app = a_deployment("shop", "web").with_fsb_volume("data");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: add, path: /spec/template/spec/hostname, value: restored}
+"#,
+    );
+    let engine = VeleroEngine;
+    let backup = app.backup();
+    let fsb = app.fsb_index();
+    let settings = Settings::default();
+    let inputs = RestoreInputs {
+        engine: &engine,
+        rules: &rules_doc,
+        settings: &settings,
+        backup: &backup,
+        fsb: &fsb,
+    };
+    // The RS step ran with T' from the backup.
+    let rs_item = as_velero_hands_it(&backup.replicasets[0]);
+    let live = replicaset_step(&inputs, &rs_item, &backup.replicasets[0])
+        .unwrap()
+        .item
+        .unwrap();
+    // Another plugin changed the Deployment's image before us.
+    let mut item = as_velero_hands_it(&backup.deployments[0]);
+    item["spec"]["template"]["spec"]["containers"][0]["image"] = json!("registry.example/app:9");
+    let out = deployment_step(&inputs, &item, &backup.deployments[0], Some(&live)).unwrap();
+    let DeploymentDecision::Align { patch, pods_lack } = out.decision else {
+        panic!("expected an alignment, got {:?}", out.decision)
+    };
+    assert_eq!(pods_lack, ["spec.containers[name=app].image"]);
+    let aligned = apply_json_patch(&live, &patch);
+    let final_deployment = engine
+        .apply_rules(&rules_doc, &item, DEPLOYMENTS)
+        .unwrap()
+        .object;
+    assert!(engine.templates_equal(
+        &aligned["spec"]["template"],
+        &final_deployment["spec"]["template"]
+    ));
+    assert_eq!(
+        aligned["spec"]["template"]["metadata"]["labels"]["pod-template-hash"],
+        app.hash.as_str()
+    );
+}

@@ -1,0 +1,432 @@
+//! One decision per restored item, as the plugin makes it: pure functions over the item, its
+//! backed-up copy and the restore's inputs. The plugin shell gathers the inputs and performs the
+//! API calls; tests drive these to simulate a whole restore.
+
+use serde_json::Value;
+
+use super::decide::{
+    DeploymentDecision, ReplicaSetDecision, check_deployment, correct_pod, correct_replicaset,
+    current_replicaset, template_change,
+};
+use super::engine::Engine;
+use super::error::Result;
+use super::settings::{Scope, Settings};
+use super::workload::{
+    FsbIndex, as_velero_hands_it, name_of, namespace_of, pod_lineage, replicaset_owner,
+};
+use super::{WorkloadInputs, WorkloadPlan, fsb_pods_of, plan_workload};
+
+/// Backed-up workload objects the decisions need (from the backup contents).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackupObjects {
+    pub deployments: Vec<Value>,
+    pub replicasets: Vec<Value>,
+    pub pods: Vec<Value>,
+}
+
+impl BackupObjects {
+    /// The backed-up Deployment `namespace/name`.
+    pub fn deployment(&self, namespace: &str, name: &str) -> Option<&Value> {
+        self.deployments
+            .iter()
+            .find(|d| namespace_of(d) == namespace && name_of(d) == name)
+    }
+}
+
+/// Everything a decision reads about the restore.
+pub struct RestoreInputs<'a, E: Engine> {
+    pub engine: &'a E,
+    pub rules: &'a E::Rules,
+    pub settings: &'a Settings,
+    pub backup: &'a BackupObjects,
+    pub fsb: &'a FsbIndex,
+}
+
+/// Log level of a step note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+}
+
+/// What a step did, for the restore log (paths and counts only, never values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub level: Level,
+    /// `Deployment <ns>/<name>` (or the item when no workload was found).
+    pub workload: String,
+    pub message: String,
+}
+
+/// The result of one step: the item to return and notes for the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutcome {
+    /// `Some` when the item changes (enforce mode returns it, dry-run logs and drops it).
+    pub item: Option<Value>,
+    pub notes: Vec<Note>,
+}
+
+impl StepOutcome {
+    fn unchanged(level: Level, workload: String, message: impl Into<String>) -> Self {
+        Self {
+            item: None,
+            notes: vec![Note {
+                level,
+                workload,
+                message: message.into(),
+            }],
+        }
+    }
+}
+
+fn workload_label(namespace: &str, name: &str) -> String {
+    format!("Deployment {namespace}/{name}")
+}
+
+/// Deployment-level preconditions shared by every step: in scope, FSB pods (scope fsb-only).
+fn out_of_scope<E: Engine>(inputs: &RestoreInputs<'_, E>, deployment: &Value) -> Option<String> {
+    if !inputs.settings.namespace_in_scope(namespace_of(deployment)) {
+        return Some("namespace out of scope".to_owned());
+    }
+    if inputs.settings.scope == Scope::FsbOnly
+        && fsb_pods_of(deployment, &inputs.backup.pods, inputs.fsb).is_empty()
+    {
+        return Some("no pod with file-system-backup data; nothing to protect".to_owned());
+    }
+    None
+}
+
+/// Pod step. `item` as received (Velero's actions ran: `restore-wait` inserted), `from_backup` the
+/// backed-up pod.
+pub fn pod_step<E: Engine>(
+    inputs: &RestoreInputs<'_, E>,
+    item: &Value,
+    from_backup: &Value,
+) -> Result<StepOutcome> {
+    let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
+    let Some(lineage) = pod_lineage(from_backup) else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            pod,
+            "not managed by a Deployment",
+        ));
+    };
+    let workload = workload_label(&lineage.namespace, &lineage.deployment);
+    let Some(deployment) = inputs
+        .backup
+        .deployment(&lineage.namespace, &lineage.deployment)
+    else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "Deployment not in the backup",
+        ));
+    };
+    if let Some(why) = out_of_scope(inputs, deployment) {
+        return Ok(StepOutcome::unchanged(Level::Debug, workload, why));
+    }
+    let Some(template) = deployment.pointer("/spec/template") else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "Deployment has no template",
+        ));
+    };
+    let engine = inputs.engine;
+    let Some(change) = template_change(
+        engine,
+        inputs.rules,
+        &as_velero_hands_it(deployment),
+        template,
+    )?
+    else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "template unchanged by the rules",
+        ));
+    };
+    let current = current_replicaset(engine, deployment, template, &inputs.backup.replicasets);
+    if current.map(name_of) != Some(lineage.replicaset.as_str()) {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            format!("{pod} belongs to a past revision; left as is"),
+        ));
+    }
+    let volumes = inputs.fsb.volumes_of(from_backup);
+    let corrected = correct_pod(engine, item, &change, &volumes)?;
+    let mut notes = Vec::new();
+    if !corrected.withheld.is_empty() {
+        notes.push(Note {
+            level: Level::Warn,
+            workload: workload.clone(),
+            message: format!(
+                "{pod}: withheld template paths {:?} to keep its file-system restore working{}",
+                corrected.withheld,
+                if corrected.broken.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", corrected.broken.join("; "))
+                }
+            ),
+        });
+    }
+    notes.push(Note {
+        level: Level::Debug,
+        workload,
+        message: format!(
+            "{pod}: re-emitted template paths {:?} (FSB volumes {:?})",
+            corrected.re_emitted, volumes
+        ),
+    });
+    Ok(StepOutcome {
+        item: (corrected.item != *item).then_some(corrected.item),
+        notes,
+    })
+}
+
+/// ReplicaSet step. `item` as received, `from_backup` the backed-up ReplicaSet.
+pub fn replicaset_step<E: Engine>(
+    inputs: &RestoreInputs<'_, E>,
+    item: &Value,
+    from_backup: &Value,
+) -> Result<StepOutcome> {
+    let namespace = namespace_of(from_backup);
+    let rs = format!("ReplicaSet {namespace}/{}", name_of(from_backup));
+    let Some(owner) = replicaset_owner(from_backup) else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            rs,
+            "not owned by a Deployment",
+        ));
+    };
+    let workload = workload_label(namespace, owner);
+    let Some(deployment) = inputs.backup.deployment(namespace, owner) else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "Deployment not in the backup",
+        ));
+    };
+    if let Some(why) = out_of_scope(inputs, deployment) {
+        return Ok(StepOutcome::unchanged(Level::Debug, workload, why));
+    }
+    let Some(template) = deployment.pointer("/spec/template") else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "Deployment has no template",
+        ));
+    };
+    let engine = inputs.engine;
+    let Some(change) = template_change(
+        engine,
+        inputs.rules,
+        &as_velero_hands_it(deployment),
+        template,
+    )?
+    else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "template unchanged by the rules",
+        ));
+    };
+    let Some(current) =
+        current_replicaset(engine, deployment, template, &inputs.backup.replicasets)
+    else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "no backed-up ReplicaSet carries the Deployment's template",
+        ));
+    };
+    let decision = correct_replicaset(engine, inputs.rules, item, &change, name_of(current))?;
+    Ok(match decision {
+        ReplicaSetDecision::Unchanged => {
+            StepOutcome::unchanged(Level::Debug, workload, format!("{rs}: unchanged"))
+        }
+        ReplicaSetDecision::Retemplated {
+            item,
+            rules_change_it_after,
+        } => {
+            let mut notes = vec![Note {
+                level: Level::Debug,
+                workload: workload.clone(),
+                message: format!("{rs}: template re-emitted ({} paths)", change.paths.len()),
+            }];
+            if rules_change_it_after {
+                notes.push(Note {
+                    level: Level::Warn,
+                    workload,
+                    message: format!(
+                        "{rs}: the restore's ReplicaSet rules change its template after the guard; the Deployment step will align the live ReplicaSet"
+                    ),
+                });
+            }
+            StepOutcome {
+                item: Some(item),
+                notes,
+            }
+        }
+        ReplicaSetDecision::PastRevisionSetApart { item } => StepOutcome {
+            item: Some(item),
+            notes: vec![Note {
+                level: Level::Info,
+                workload,
+                message: format!(
+                    "{rs}: past revision equal to the new template set apart so the controller keeps {}",
+                    name_of(current)
+                ),
+            }],
+        },
+    })
+}
+
+/// Which live ReplicaSet the Deployment step must read: `(target namespace, name)`, or `None`
+/// when the Deployment needs no check (not guarded, no current ReplicaSet).
+pub fn deployment_target<E: Engine>(
+    inputs: &RestoreInputs<'_, E>,
+    from_backup: &Value,
+    restore: &Value,
+) -> Option<(String, String)> {
+    out_of_scope(inputs, from_backup).is_none().then_some(())?;
+    let template = from_backup.pointer("/spec/template")?;
+    let current = current_replicaset(
+        inputs.engine,
+        from_backup,
+        template,
+        &inputs.backup.replicasets,
+    )?;
+    let namespace = namespace_of(from_backup);
+    let target = restore
+        .pointer("/spec/namespaceMapping")
+        .and_then(|m| m.get(namespace))
+        .and_then(Value::as_str)
+        .unwrap_or(namespace);
+    Some((target.to_owned(), name_of(current).to_owned()))
+}
+
+/// Deployment step result: the decision (the item itself is never changed) and the notes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeploymentOutcome {
+    pub decision: DeploymentDecision,
+    pub notes: Vec<Note>,
+}
+
+/// Deployment step. `item` as received (maybe changed by earlier plugins), `from_backup` the
+/// backed-up Deployment, `live` the restored current ReplicaSet read from the cluster.
+pub fn deployment_step<E: Engine>(
+    inputs: &RestoreInputs<'_, E>,
+    item: &Value,
+    from_backup: &Value,
+    live: Option<&Value>,
+) -> Result<DeploymentOutcome> {
+    let workload = workload_label(namespace_of(from_backup), name_of(from_backup));
+    let debug = |message: String| DeploymentOutcome {
+        decision: DeploymentDecision::NothingToDo,
+        notes: vec![Note {
+            level: Level::Debug,
+            workload: workload.clone(),
+            message,
+        }],
+    };
+    if let Some(why) = out_of_scope(inputs, from_backup) {
+        return Ok(debug(why));
+    }
+    let Some(template) = from_backup.pointer("/spec/template") else {
+        return Ok(debug("Deployment has no template".to_owned()));
+    };
+    let engine = inputs.engine;
+    let Some(current) =
+        current_replicaset(engine, from_backup, template, &inputs.backup.replicasets)
+    else {
+        return Ok(debug(
+            "no backed-up ReplicaSet carries the Deployment's template".to_owned(),
+        ));
+    };
+    let plan: WorkloadPlan = plan_workload(
+        engine,
+        inputs.rules,
+        WorkloadInputs {
+            deployment: from_backup,
+            replicasets: &inputs.backup.replicasets,
+            pods: &inputs.backup.pods,
+            fsb: inputs.fsb,
+            settings: inputs.settings,
+        },
+    )?;
+    let decision = check_deployment(
+        engine,
+        inputs.rules,
+        item,
+        template,
+        current,
+        live,
+        plan.change.as_ref(),
+    )?;
+    let volumes: Vec<String> = plan
+        .fsb_pods
+        .iter()
+        .flat_map(|p| p.volumes.iter().map(|v| format!("{}/{v}", p.name)))
+        .collect();
+    let withheld: Vec<&String> = plan
+        .pods
+        .iter()
+        .flat_map(|(_, c)| c.withheld.iter())
+        .collect();
+    let summary = |live_state: String| Note {
+        level: Level::Info,
+        workload: workload.clone(),
+        message: format!(
+            "template change kept off the rollout path: {} pods, FSB volumes {:?}, template paths re-emitted {:?}, withheld {:?}; {live_state}",
+            plan.pods.len(),
+            volumes,
+            plan.change
+                .as_ref()
+                .map(|c| c.paths.clone())
+                .unwrap_or_default(),
+            withheld,
+        ),
+    };
+    let notes = match &decision {
+        DeploymentDecision::NothingToDo => vec![Note {
+            level: Level::Debug,
+            workload: workload.clone(),
+            message: "template unchanged by the rules; nothing to do".to_owned(),
+        }],
+        DeploymentDecision::AlreadyAligned => {
+            vec![summary(format!(
+                "ReplicaSet {} already carries the new template",
+                name_of(current)
+            ))]
+        }
+        DeploymentDecision::NoLiveReplicaSet => vec![Note {
+            level: Level::Warn,
+            workload: workload.clone(),
+            message: format!(
+                "ReplicaSet {} not found in the cluster; the Deployment will create a new one",
+                name_of(current)
+            ),
+        }],
+        DeploymentDecision::Align { pods_lack, .. } => {
+            let mut notes = vec![summary(format!(
+                "ReplicaSet {} aligned with the Deployment's final template",
+                name_of(current)
+            ))];
+            if !pods_lack.is_empty() {
+                notes.push(Note {
+                    level: Level::Warn,
+                    workload: workload.clone(),
+                    message: format!(
+                        "restored pods lack template paths {pods_lack:?} (changed after the pod step); they get them on the next rollout"
+                    ),
+                });
+            }
+            notes
+        }
+    };
+    Ok(DeploymentOutcome { decision, notes })
+}

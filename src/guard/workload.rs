@@ -1,0 +1,278 @@
+//! Who owns what, and which pods hold file-system-backup data — read from backed-up objects.
+//!
+//! Restored items have lost their `ownerReferences` (Velero resets metadata before actions run), so
+//! ownership always comes from the backed-up copy (`itemFromBackup`, or the backup contents).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+/// Label the Deployment controller puts on its ReplicaSets and their pods.
+pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
+/// Init containers Velero inserts into pods with FSB data (current and legacy name).
+pub const RESTORE_WAIT_CONTAINERS: [&str; 2] = ["restore-wait", "restic-wait"];
+/// Legacy pod annotation prefix naming a volume's snapshot (`snapshot.velero.io/<volume>`).
+pub const LEGACY_SNAPSHOT_ANNOTATION_PREFIX: &str = "snapshot.velero.io/";
+
+/// Metadata fields Velero's `resetMetadataAndStatus` deletes before actions and modifiers run.
+const RESET_METADATA_FIELDS: [&str; 9] = [
+    "generateName",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "ownerReferences",
+];
+
+/// The object as Velero hands it to restore item actions and resource modifiers: metadata reset
+/// (see `RESET_METADATA_FIELDS`), `status` removed, namespace and labels untouched (the namespace
+/// mapping and restore labels are applied after the modifiers).
+pub fn as_velero_hands_it(object: &Value) -> Value {
+    let mut object = object.clone();
+    if let Some(map) = object.as_object_mut() {
+        map.remove("status");
+        if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+            for field in RESET_METADATA_FIELDS {
+                meta.remove(field);
+            }
+        }
+    }
+    object
+}
+
+pub(crate) fn str_at<'a>(object: &'a Value, pointer: &str) -> Option<&'a str> {
+    object.pointer(pointer).and_then(Value::as_str)
+}
+
+/// `metadata.name` or `""`.
+pub fn name_of(object: &Value) -> &str {
+    str_at(object, "/metadata/name").unwrap_or_default()
+}
+
+/// `metadata.namespace` or `""`.
+pub fn namespace_of(object: &Value) -> &str {
+    str_at(object, "/metadata/namespace").unwrap_or_default()
+}
+
+fn controller_owner<'a>(object: &'a Value, kind: &str) -> Option<&'a str> {
+    object
+        .pointer("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| {
+            r.get("controller").and_then(Value::as_bool) == Some(true)
+                && r.get("kind").and_then(Value::as_str) == Some(kind)
+                && r.get("apiVersion")
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v.starts_with("apps/"))
+        })?
+        .get("name")?
+        .as_str()
+}
+
+/// A Deployment-managed pod's lineage, as read from its backed-up copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodLineage {
+    /// Original (backup) namespace.
+    pub namespace: String,
+    pub replicaset: String,
+    pub deployment: String,
+    pub pod_template_hash: String,
+}
+
+/// The Deployment behind a pod: its controlling ReplicaSet (from `ownerReferences` of the backed-up
+/// pod) whose name is `<deployment>-<pod-template-hash>`. `None` for pods not managed this way
+/// (bare pods, StatefulSets, ReplicaSets without a Deployment-style name).
+pub fn pod_lineage(pod_from_backup: &Value) -> Option<PodLineage> {
+    let replicaset = controller_owner(pod_from_backup, "ReplicaSet")?;
+    let hash = pod_from_backup
+        .pointer("/metadata/labels")?
+        .get(POD_TEMPLATE_HASH)?
+        .as_str()?;
+    let deployment = replicaset.strip_suffix(hash)?.strip_suffix('-')?;
+    if deployment.is_empty() || hash.is_empty() {
+        return None;
+    }
+    Some(PodLineage {
+        namespace: namespace_of(pod_from_backup).to_owned(),
+        replicaset: replicaset.to_owned(),
+        deployment: deployment.to_owned(),
+        pod_template_hash: hash.to_owned(),
+    })
+}
+
+/// The controlling Deployment of a backed-up ReplicaSet, from its `ownerReferences`.
+pub fn replicaset_owner(replicaset_from_backup: &Value) -> Option<&str> {
+    controller_owner(replicaset_from_backup, "Deployment")
+}
+
+/// The `pod-template-hash` a ReplicaSet carries (template label, else object label).
+pub fn replicaset_hash(replicaset: &Value) -> Option<&str> {
+    str_at(
+        replicaset,
+        "/spec/template/metadata/labels/pod-template-hash",
+    )
+    .or_else(|| str_at(replicaset, "/metadata/labels/pod-template-hash"))
+}
+
+/// Volumes with file-system-backup data, per pod, matched the way Velero matches them at restore
+/// time: PodVolumeBackup `spec.pod.namespace` + `spec.pod.name` (no UID), non-empty
+/// `status.snapshotID`, key `spec.volume`; projected and downwardAPI pod volumes excluded; the legacy
+/// `snapshot.velero.io/<volume>` pod annotations when no PodVolumeBackup matches the pod.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FsbIndex {
+    /// (namespace, pod name) → volume names with a snapshot.
+    by_pod: BTreeMap<(String, String), BTreeSet<String>>,
+}
+
+impl FsbIndex {
+    /// Index of PodVolumeBackup objects (as listed from the cluster or read from the backup's
+    /// `<backup>-podvolumebackups.json.gz`).
+    pub fn from_pod_volume_backups<'a>(pvbs: impl IntoIterator<Item = &'a Value>) -> Self {
+        let mut by_pod: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for pvb in pvbs {
+            let snapshot = str_at(pvb, "/status/snapshotID").unwrap_or_default();
+            let (Some(ns), Some(pod), Some(volume)) = (
+                str_at(pvb, "/spec/pod/namespace"),
+                str_at(pvb, "/spec/pod/name"),
+                str_at(pvb, "/spec/volume"),
+            ) else {
+                continue;
+            };
+            if snapshot.is_empty() {
+                continue;
+            }
+            by_pod
+                .entry((ns.to_owned(), pod.to_owned()))
+                .or_default()
+                .insert(volume.to_owned());
+        }
+        Self { by_pod }
+    }
+
+    /// Whether any PodVolumeBackup matched a pod (a cheap "no FSB at all" test).
+    pub fn is_empty(&self) -> bool {
+        self.by_pod.is_empty()
+    }
+
+    /// The FSB volumes Velero will restore into `pod` (a backed-up pod; its namespace is the
+    /// original one).
+    pub fn volumes_of(&self, pod: &Value) -> BTreeSet<String> {
+        let key = (namespace_of(pod).to_owned(), name_of(pod).to_owned());
+        let excluded = non_fsb_volume_names(pod);
+        match self.by_pod.get(&key) {
+            Some(volumes) => volumes
+                .iter()
+                .filter(|v| !excluded.contains(v.as_str()))
+                .cloned()
+                .collect(),
+            None => legacy_snapshot_volumes(pod)
+                .into_iter()
+                .filter(|v| !excluded.contains(v.as_str()))
+                .collect(),
+        }
+    }
+}
+
+/// Pod volumes FSB never restores (projected, downwardAPI).
+fn non_fsb_volume_names(pod: &Value) -> BTreeSet<&str> {
+    pod.pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v.get("projected").is_some() || v.get("downwardAPI").is_some())
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .collect()
+}
+
+fn legacy_snapshot_volumes(pod: &Value) -> BTreeSet<String> {
+    pod.pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, _)| k.strip_prefix(LEGACY_SNAPSHOT_ANNOTATION_PREFIX))
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reset_removes_what_velero_removes_and_keeps_the_rest() {
+        let obj = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "shop", "uid": "u", "resourceVersion": "7",
+                "generation": 3, "creationTimestamp": "2024-01-01T00:00:00Z", "selfLink": "/x",
+                "generateName": "w-", "ownerReferences": [{}], "deletionTimestamp": "t",
+                "deletionGracePeriodSeconds": 30, "labels": {"app": "web"},
+                "annotations": {"a": "b"}, "finalizers": ["f"], "managedFields": [{}]},
+            "spec": {"replicas": 1},
+            "status": {"replicas": 1}
+        });
+        let reset = as_velero_hands_it(&obj);
+        assert_eq!(
+            reset,
+            json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"},
+                    "annotations": {"a": "b"}, "finalizers": ["f"], "managedFields": [{}]},
+                "spec": {"replicas": 1}
+            })
+        );
+    }
+
+    #[test]
+    fn pod_lineage_from_owner_reference_and_hash() {
+        let pod = json!({"metadata": {"name": "web-7d9f8b-abcde", "namespace": "shop",
+            "labels": {"pod-template-hash": "7d9f8b"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f8b", "controller": true}]}});
+        assert_eq!(
+            pod_lineage(&pod),
+            Some(PodLineage {
+                namespace: "shop".into(),
+                replicaset: "web-7d9f8b".into(),
+                deployment: "web".into(),
+                pod_template_hash: "7d9f8b".into()
+            })
+        );
+        // Hash label that is not the RS name's suffix: not a Deployment-managed pod.
+        let mut other = pod.clone();
+        other["metadata"]["labels"]["pod-template-hash"] = json!("zzz");
+        assert_eq!(pod_lineage(&other), None);
+        // No controller owner (the restored item): no lineage.
+        let mut bare = pod;
+        bare["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ownerReferences");
+        assert_eq!(pod_lineage(&bare), None);
+    }
+
+    #[test]
+    fn fsb_index_matches_like_velero() {
+        let pvbs = [
+            json!({"spec": {"pod": {"namespace": "shop", "name": "web-1"}, "volume": "data"}, "status": {"snapshotID": "s1"}}),
+            json!({"spec": {"pod": {"namespace": "shop", "name": "web-1"}, "volume": "empty"}, "status": {"snapshotID": ""}}),
+            json!({"spec": {"pod": {"namespace": "shop", "name": "web-1"}, "volume": "info"}, "status": {"snapshotID": "s2"}}),
+            json!({"spec": {"pod": {"namespace": "other", "name": "web-2"}, "volume": "data"}, "status": {"snapshotID": "s3"}}),
+        ];
+        let index = FsbIndex::from_pod_volume_backups(&pvbs);
+        let pod = json!({"metadata": {"name": "web-1", "namespace": "shop"},
+            "spec": {"volumes": [{"name": "data", "emptyDir": {}}, {"name": "info", "downwardAPI": {}}]}});
+        assert_eq!(index.volumes_of(&pod), BTreeSet::from(["data".to_owned()]));
+        // Same name in another namespace: no match; legacy annotation used instead.
+        let legacy = json!({"metadata": {"name": "web-2", "namespace": "shop",
+            "annotations": {"snapshot.velero.io/cache": "abc"}}});
+        assert_eq!(
+            index.volumes_of(&legacy),
+            BTreeSet::from(["cache".to_owned()])
+        );
+    }
+}
