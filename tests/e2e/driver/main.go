@@ -375,6 +375,7 @@ func (r result) line() string {
 func observe(ctx context.Context, c clients, o options, s scenario, obs *observation) result {
 	expectRollout := !s.steady && (o.mode == "control" || !s.pluginShouldPrevent)
 	r := result{s: s, mode: o.mode, obs: obs, podsTotal: len(obs.podUIDs)}
+	shapeProblems := restoredPodShape(ctx, c, s, obs)
 	deadline := obs.created.Add(o.window)
 	for {
 		r.newReplicaSets, r.podsDeleted, r.adopted = snapshot(ctx, c, obs)
@@ -394,6 +395,9 @@ func observe(ctx context.Context, c clients, o options, s scenario, obs *observa
 	}
 	r.pass = true
 	fail := func(f string, a ...interface{}) { r.pass = false; r.why = append(r.why, fmt.Sprintf(f, a...)) }
+	for _, p := range shapeProblems {
+		fail("%s", p)
+	}
 	if !r.adopted {
 		fail("the Deployment does not own the restored ReplicaSet %s", obs.rsName)
 	}
@@ -464,4 +468,31 @@ func configMap(name, rules string) *corev1.ConfigMap {
 
 func createUnstructured(ctx context.Context, c clients, gvr schema.GroupVersionResource, ns string, obj map[string]interface{}) (*unstructured.Unstructured, error) {
 	return c.dyn.Resource(gvr).Namespace(ns).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+}
+
+// restoredPodShape checks, right after the restore, that the live pods carry what Velero's restore
+// gives them: restore labels, and on FSB pods
+// restore-wait as the first init container, mounting the FSB volume.
+func restoredPodShape(ctx context.Context, c clients, s scenario, obs *observation) []string {
+	var problems []string
+	for name := range obs.podUIDs {
+		p, err := c.kube.CoreV1().Pods(obs.targetNS).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			if !apierrors.IsNotFound(err) {
+				problems = append(problems, fmt.Sprintf("pod %s: %v", name, err))
+			}
+			continue // already deleted by a rollout: judged elsewhere
+		}
+		if p.Labels["velero.io/restore-name"] == "" || p.Labels["velero.io/backup-name"] == "" {
+			problems = append(problems, fmt.Sprintf("pod %s lacks restore labels", name))
+		}
+		if s.fsb {
+			if len(p.Spec.InitContainers) == 0 || p.Spec.InitContainers[0].Name != "restore-wait" {
+				problems = append(problems, fmt.Sprintf("pod %s: restore-wait is not the first init container", name))
+			} else if m := p.Spec.InitContainers[0].VolumeMounts; len(m) == 0 || m[0].Name != "data" {
+				problems = append(problems, fmt.Sprintf("pod %s: restore-wait does not mount the FSB volume", name))
+			}
+		}
+	}
+	return problems
 }
