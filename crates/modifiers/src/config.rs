@@ -96,7 +96,13 @@ fn decode_string(v: &Spanned, out: &mut String, what: &str, p: &mut Problems) {
         GoVal::Uint(u) => *out = u.to_string(),
         GoVal::Float(f) => *out = yaml::go_format_float32_g(*f),
         GoVal::Bool(b) => *out = b.to_string(),
-        other => p.at(v.pos, format!("{what}: cannot unmarshal {} into a string", type_name(other))),
+        other => p.at(
+            v.pos,
+            format!(
+                "{what}: cannot unmarshal {} into a string",
+                type_name(other)
+            ),
+        ),
     }
 }
 
@@ -111,7 +117,10 @@ fn decode_string_list(v: &Spanned, out: &mut Vec<String>, what: &str, p: &mut Pr
                 out.push(s);
             }
         }
-        other => p.at(v.pos, format!("{what}: cannot unmarshal {} into a list", type_name(other))),
+        other => p.at(
+            v.pos,
+            format!("{what}: cannot unmarshal {} into a list", type_name(other)),
+        ),
     }
 }
 
@@ -132,7 +141,13 @@ fn fields<'a>(v: &'a Spanned, what: &str, p: &mut Problems) -> Option<Vec<(Strin
             Some(out)
         }
         other => {
-            p.at(v.pos, format!("{what}: cannot unmarshal {} into an object", type_name(other)));
+            p.at(
+                v.pos,
+                format!(
+                    "{what}: cannot unmarshal {} into an object",
+                    type_name(other)
+                ),
+            );
             None
         }
     }
@@ -178,7 +193,10 @@ fn decode_rules(v: &Spanned, out: &mut Vec<Rule>, p: &mut Problems) {
         }
         other => p.at(
             v.pos,
-            format!("resourceModifierRules: cannot unmarshal {} into a list", type_name(other)),
+            format!(
+                "resourceModifierRules: cannot unmarshal {} into a list",
+                type_name(other)
+            ),
         ),
     }
 }
@@ -189,7 +207,10 @@ fn decode_rule(v: &Spanned, r: &mut Rule, idx: usize, p: &mut Problems) {
         return;
     };
     for (k, val) in fs {
-        match field_index(&k, &["conditions", "patches", "mergePatches", "strategicPatches"]) {
+        match field_index(
+            &k,
+            &["conditions", "patches", "mergePatches", "strategicPatches"],
+        ) {
             Some(0) => decode_conditions(val, &mut r.conditions, &what, p),
             Some(1) => decode_list(val, &mut r.patches, &what, p, decode_op),
             Some(2) => decode_list(val, &mut r.merge_patches, &what, p, decode_patch_data),
@@ -216,7 +237,10 @@ fn decode_list<T: Default>(
                 out.push(t);
             }
         }
-        other => p.at(v.pos, format!("{what}: cannot unmarshal {} into a list", type_name(other))),
+        other => p.at(
+            v.pos,
+            format!("{what}: cannot unmarshal {} into a list", type_name(other)),
+        ),
     }
 }
 
@@ -254,7 +278,13 @@ fn decode_conditions(v: &Spanned, c: &mut Conditions, what: &str, p: &mut Proble
     for (k, val) in fs {
         match field_index(
             &k,
-            &["namespaces", "groupResource", "resourceNameRegex", "labelSelector", "matches"],
+            &[
+                "namespaces",
+                "groupResource",
+                "resourceNameRegex",
+                "labelSelector",
+                "matches",
+            ],
         ) {
             Some(0) => decode_string_list(val, &mut c.namespaces, what, p),
             Some(1) => decode_string(val, &mut c.group_resource, what, p),
@@ -328,7 +358,10 @@ fn decode_requirement(v: &Spanned, r: &mut LabelSelectorRequirement, what: &str,
 /// Velero's `ResourceModifiers.Validate()`, but collecting every problem.
 pub(crate) fn validate(d: &Document, p: &mut Problems) {
     if !d.version.eq_ignore_ascii_case("v1") {
-        p.0.push(format!("unsupported resource modifier version {:?}", d.version));
+        p.0.push(format!(
+            "unsupported resource modifier version {:?}",
+            d.version
+        ));
     }
     if d.rules.is_empty() {
         p.0.push("resource modifier rules cannot be empty".into());
@@ -337,10 +370,14 @@ pub(crate) fn validate(d: &Document, p: &mut Problems) {
         if r.conditions.group_resource.is_empty() {
             p.0.push(format!("rule {i}: groupResource cannot be empty"));
         }
-        let kinds = [r.patches.len(), r.merge_patches.len(), r.strategic_patches.len()]
-            .iter()
-            .filter(|n| **n > 0)
-            .count();
+        let kinds = [
+            r.patches.len(),
+            r.merge_patches.len(),
+            r.strategic_patches.len(),
+        ]
+        .iter()
+        .filter(|n| **n > 0)
+        .count();
         if kinds > 1 {
             p.0.push(format!(
                 "rule {i}: only one of patches, mergePatches, strategicPatches can be specified"
@@ -352,7 +389,10 @@ pub(crate) fn validate(d: &Document, p: &mut Problems) {
             } else if !["add", "remove", "replace", "test", "move", "copy"]
                 .contains(&op.operation.to_lowercase().as_str())
             {
-                p.0.push(format!("rule {i} patch {j}: unsupported operation {:?}", op.operation));
+                p.0.push(format!(
+                    "rule {i} patch {j}: unsupported operation {:?}",
+                    op.operation
+                ));
             }
             if op.path.is_empty() {
                 p.0.push(format!("rule {i} patch {j}: path cannot be empty"));

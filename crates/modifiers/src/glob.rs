@@ -158,7 +158,10 @@ fn parse(toks: &[Tok]) -> Result<Vec<Ast>, String> {
     let mut root: Vec<Ast> = Vec::new();
     let mut groups: Vec<(Vec<Vec<Ast>>, Vec<Ast>)> = Vec::new();
     let mut i = 0;
-    fn cur<'a>(root: &'a mut Vec<Ast>, groups: &'a mut [(Vec<Vec<Ast>>, Vec<Ast>)]) -> &'a mut Vec<Ast> {
+    fn cur<'a>(
+        root: &'a mut Vec<Ast>,
+        groups: &'a mut [(Vec<Vec<Ast>>, Vec<Ast>)],
+    ) -> &'a mut Vec<Ast> {
         match groups.last_mut() {
             Some((_, c)) => c,
             None => root,
@@ -242,7 +245,23 @@ fn esc_char(c: char, out: &mut String) {
 fn regex_syntax_is_meta(c: char) -> bool {
     matches!(
         c,
-        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$' | '#' | '&' | '-' | '~'
+        '\\' | '.'
+            | '+'
+            | '*'
+            | '?'
+            | '('
+            | ')'
+            | '|'
+            | '['
+            | ']'
+            | '{'
+            | '}'
+            | '^'
+            | '$'
+            | '#'
+            | '&'
+            | '-'
+            | '~'
     )
 }
 

@@ -334,7 +334,9 @@ pub(crate) fn from_value(v: &Value) -> Node {
         Value::Number(n) => Node::Number(go_number_text(n)),
         Value::String(s) => Node::String(s.clone()),
         Value::Array(a) => Node::Array(a.iter().map(from_value).collect()),
-        Value::Object(m) => Node::Object(m.iter().map(|(k, v)| (k.clone(), from_value(v))).collect()),
+        Value::Object(m) => {
+            Node::Object(m.iter().map(|(k, v)| (k.clone(), from_value(v))).collect())
+        }
     }
 }
 
@@ -427,10 +429,29 @@ mod tests {
 
     #[test]
     fn parser_rejects_what_go_rejects() {
-        for bad in ["01", "1.", ".5", "+1", "[1,]", "{\"a\":1,}", "'a'", "\"\t\"", "tru", "1 2"] {
+        for bad in [
+            "01",
+            "1.",
+            ".5",
+            "+1",
+            "[1,]",
+            "{\"a\":1,}",
+            "'a'",
+            "\"\t\"",
+            "tru",
+            "1 2",
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
-        for good in ["0", "-0", "1e5", "1E+5", "[]", "{}", " {\"a\" : [1, 2.5e-3]} "] {
+        for good in [
+            "0",
+            "-0",
+            "1e5",
+            "1E+5",
+            "[]",
+            "{}",
+            " {\"a\" : [1, 2.5e-3]} ",
+        ] {
             assert!(parse(good).is_some(), "{good}");
         }
     }
@@ -449,7 +470,13 @@ mod tests {
 
     #[test]
     fn lone_surrogate_becomes_replacement_char() {
-        assert_eq!(parse(r#""\ud800x""#).unwrap(), Node::String("\u{FFFD}x".into()));
-        assert_eq!(parse(r#""\ud83d\ude00""#).unwrap(), Node::String("😀".into()));
+        assert_eq!(
+            parse(r#""\ud800x""#).unwrap(),
+            Node::String("\u{FFFD}x".into())
+        );
+        assert_eq!(
+            parse(r#""\ud83d\ude00""#).unwrap(),
+            Node::String("😀".into())
+        );
     }
 }

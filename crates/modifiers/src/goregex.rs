@@ -39,8 +39,8 @@ const W: &str = "0-9A-Za-z_";
 
 fn esc(c: char, out: &mut String) {
     match c {
-        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$' | '#' | '&' | '-'
-        | '~' => {
+        '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$'
+        | '#' | '&' | '-' | '~' => {
             out.push('\\');
             out.push(c);
         }
@@ -224,7 +224,9 @@ impl Tr<'_> {
         };
         if let Some(skip) = name_start {
             let body = &rest[skip..];
-            let end = body.find('>').ok_or_else(|| "error parsing regexp: invalid named capture".to_owned())?;
+            let end = body
+                .find('>')
+                .ok_or_else(|| "error parsing regexp: invalid named capture".to_owned())?;
             let name = &body[..end];
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
                 return err("invalid named capture");
@@ -322,7 +324,12 @@ impl Tr<'_> {
                     // valid UTF-8 text contains them, so they can never match.
                     Ok(char::from_u32(v).unwrap_or('\u{FFFF}'))
                 } else {
-                    let h: String = self.s.get(self.i..self.i + 2).unwrap_or(&[]).iter().collect();
+                    let h: String = self
+                        .s
+                        .get(self.i..self.i + 2)
+                        .unwrap_or(&[])
+                        .iter()
+                        .collect();
                     if h.len() != 2 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
                         return err("invalid escape sequence");
                     }
@@ -343,22 +350,21 @@ impl Tr<'_> {
 
     /// `\p{Name}`, `\pN`, `\P…` (after the backslash and the p/P letter).
     fn unicode_class(&mut self, negate: bool) -> Result<String, String> {
-        let name: String = if self.s.get(self.i) == Some(&'{') {
-            let st = self.i + 1;
-            let end = self.s[st..]
-                .iter()
-                .position(|c| *c == '}')
-                .ok_or_else(|| "error parsing regexp: invalid character class range".to_owned())?;
-            self.i = st + end + 1;
-            self.s[st..st + end].iter().collect()
-        } else {
-            let c = *self
-                .s
-                .get(self.i)
-                .ok_or_else(|| "error parsing regexp: invalid character class range".to_owned())?;
-            self.i += 1;
-            c.to_string()
-        };
+        let name: String =
+            if self.s.get(self.i) == Some(&'{') {
+                let st = self.i + 1;
+                let end = self.s[st..].iter().position(|c| *c == '}').ok_or_else(|| {
+                    "error parsing regexp: invalid character class range".to_owned()
+                })?;
+                self.i = st + end + 1;
+                self.s[st..st + end].iter().collect()
+            } else {
+                let c = *self.s.get(self.i).ok_or_else(|| {
+                    "error parsing regexp: invalid character class range".to_owned()
+                })?;
+                self.i += 1;
+                c.to_string()
+            };
         let (neg, name) = match name.strip_prefix('^') {
             Some(n) => (!negate, n.to_owned()),
             None => (negate, name),
@@ -441,8 +447,8 @@ impl Tr<'_> {
                     let name = &rest[..end];
                     let bare = name.strip_prefix('^').unwrap_or(name);
                     const POSIX: [&str; 14] = [
-                        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower", "print",
-                        "punct", "space", "upper", "word", "xdigit",
+                        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower",
+                        "print", "punct", "space", "upper", "word", "xdigit",
                     ];
                     if !POSIX.contains(&bare) {
                         return err("invalid character class range");
@@ -470,7 +476,8 @@ impl Tr<'_> {
             }
             let lo = self.class_char()?;
             let mut hi = lo;
-            if self.s.get(self.i) == Some(&'-') && self.s.get(self.i + 1).is_some_and(|c| *c != ']') {
+            if self.s.get(self.i) == Some(&'-') && self.s.get(self.i + 1).is_some_and(|c| *c != ']')
+            {
                 self.i += 1;
                 hi = self.class_char()?;
                 if hi < lo {
@@ -549,7 +556,21 @@ mod tests {
 
     #[test]
     fn go_rejections() {
-        for bad in [r"a**", r"*a", r"a{1001}", r"(?x)a", r"\u0041", r"(?=a)", r"\1", r"[z-a]", r"(", r")", r"[a", r"\8", r"(?P<a>x)(?P<a>y)"] {
+        for bad in [
+            r"a**",
+            r"*a",
+            r"a{1001}",
+            r"(?x)a",
+            r"\u0041",
+            r"(?=a)",
+            r"\1",
+            r"[z-a]",
+            r"(",
+            r")",
+            r"[a",
+            r"\8",
+            r"(?P<a>x)(?P<a>y)",
+        ] {
             assert!(GoRegex::new(bad).is_err(), "{bad}");
         }
     }

@@ -51,7 +51,9 @@ impl Operation {
         match m {
             Some(Node::String(s)) => Ok(s.clone()),
             // JSON null decodes to a nil RawMessage, which evanphx treats as absent.
-            None | Some(Node::Null) => Err(PatchError::Missing(format!("operation missing {name} field"))),
+            None | Some(Node::Null) => Err(PatchError::Missing(format!(
+                "operation missing {name} field"
+            ))),
             Some(_) => Err(PatchError::Other(format!("{name} is not a string"))),
         }
     }
@@ -124,11 +126,16 @@ pub(crate) fn decode(text: &str) -> Result<Vec<Operation>, PatchError> {
                 }
             }
             "move" | "copy" => {
-                op.from()
-                    .map_err(|e| PatchError::Other(format!("failed to decode 'from': {}", e.message())))?;
+                op.from().map_err(|e| {
+                    PatchError::Other(format!("failed to decode 'from': {}", e.message()))
+                })?;
             }
             "remove" | "test" => {}
-            other => return Err(PatchError::Other(format!("unsupported operation {other:?}"))),
+            other => {
+                return Err(PatchError::Other(format!(
+                    "unsupported operation {other:?}"
+                )));
+            }
         }
         op.path()
             .map_err(|e| PatchError::Other(format!("failed to decode 'path': {}", e.message())))?;
@@ -144,12 +151,12 @@ fn decode_key(k: &str) -> String {
     while let Some(pos) = rest.find('~') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos..];
-        if after.starts_with("~1") {
+        if let Some(r) = after.strip_prefix("~1") {
             out.push('/');
-            rest = &after[2..];
-        } else if after.starts_with("~0") {
+            rest = r;
+        } else if let Some(r) = after.strip_prefix("~0") {
             out.push('~');
-            rest = &after[2..];
+            rest = r;
         } else {
             out.push('~');
             rest = &after[1..];
@@ -201,7 +208,8 @@ fn invalid_index(i: i64) -> PatchError {
 
 /// Resolve an array index for `get`/`set`/`remove` (not `add`): negative counts from the end.
 fn array_index(len: usize, key: &str) -> Result<usize, PatchError> {
-    let idx = go_atoi(key).ok_or_else(|| PatchError::Other(format!("invalid array index {key:?}")))?;
+    let idx =
+        go_atoi(key).ok_or_else(|| PatchError::Other(format!("invalid array index {key:?}")))?;
     let len_i = len as i64;
     let mut i = idx;
     if i < 0 {
@@ -424,14 +432,15 @@ fn equal(n: &Node, o: &Node) -> bool {
     match (n, o) {
         (Node::Object(a), Node::Object(b)) => {
             a.len() == b.len()
-                && a.iter().all(|(k, v)| match b.iter().find(|(bk, _)| bk == k) {
-                    None => false,
-                    Some((_, ov)) => match (is_nil(v), is_nil(ov)) {
-                        (true, true) => true,
-                        (false, false) => equal(v, ov),
-                        _ => false,
-                    },
-                })
+                && a.iter()
+                    .all(|(k, v)| match b.iter().find(|(bk, _)| bk == k) {
+                        None => false,
+                        Some((_, ov)) => match (is_nil(v), is_nil(ov)) {
+                            (true, true) => true,
+                            (false, false) => equal(v, ov),
+                            _ => false,
+                        },
+                    })
         }
         (Node::Object(_), _) | (_, Node::Object(_)) => false,
         (Node::Array(a), Node::Array(b)) => {
@@ -478,18 +487,24 @@ pub(crate) fn apply(ops: &[Operation], doc: &Node) -> Result<Node, PatchError> {
 }
 
 fn missing(what: &str, path: &str) -> PatchError {
-    PatchError::Missing(format!("{what} operation does not apply: doc is missing path: {path}"))
+    PatchError::Missing(format!(
+        "{what} operation does not apply: doc is missing path: {path}"
+    ))
 }
 
 fn op_add(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
-    let path = op.path().map_err(|_| PatchError::Missing("add: no path".into()))?;
+    let path = op
+        .path()
+        .map_err(|_| PatchError::Missing("add: no path".into()))?;
     if path.is_empty() {
         return match op.value() {
             v @ (Node::Object(_) | Node::Array(_)) => {
                 d.main = v;
                 Ok(())
             }
-            _ => Err(PatchError::Other("add at the root needs an object or array".into())),
+            _ => Err(PatchError::Other(
+                "add at the root needs an object or array".into(),
+            )),
         };
     }
     let loc = d.find(&path).ok_or_else(|| missing("add", &path))?;
@@ -497,7 +512,9 @@ fn op_add(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
 }
 
 fn op_remove(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
-    let path = op.path().map_err(|_| PatchError::Missing("remove: no path".into()))?;
+    let path = op
+        .path()
+        .map_err(|_| PatchError::Missing("remove: no path".into()))?;
     let loc = d.find(&path).ok_or_else(|| missing("remove", &path))?;
     d.remove(&loc)
 }
@@ -510,7 +527,9 @@ fn op_replace(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
                 d.main = v;
                 Ok(())
             }
-            _ => Err(PatchError::Other("replace operation value must be object or array".into())),
+            _ => Err(PatchError::Other(
+                "replace operation value must be object or array".into(),
+            )),
         };
     }
     let loc = d.find(&path).ok_or_else(|| missing("replace", &path))?;
@@ -525,7 +544,9 @@ fn op_replace(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
 fn op_move(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
     let from = op.from()?;
     if from.is_empty() {
-        return Err(PatchError::Other("unable to move entire document to another path".into()));
+        return Err(PatchError::Other(
+            "unable to move entire document to another path".into(),
+        ));
     }
     let loc = d.find(&from).ok_or_else(|| missing("move", &from))?;
     let val = d.get(&loc)?;
@@ -539,7 +560,9 @@ fn op_copy(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
     let from = op.from()?;
     let loc = d.find(&from).ok_or_else(|| missing("copy", &from))?;
     let val = d.get(&loc)?;
-    let path = op.path().map_err(|_| PatchError::Missing("copy: no path".into()))?;
+    let path = op
+        .path()
+        .map_err(|_| PatchError::Missing("copy: no path".into()))?;
     let to = d.find(&path).ok_or_else(|| missing("copy", &path))?;
     d.add(&to, val.unwrap_or(Node::Null))
 }
@@ -554,9 +577,11 @@ fn op_test(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
             Err(failed())
         };
     }
-    let loc = d
-        .find(&path)
-        .ok_or_else(|| PatchError::Missing(format!("test operation does not apply: is missing path: {path}")))?;
+    let loc = d.find(&path).ok_or_else(|| {
+        PatchError::Missing(format!(
+            "test operation does not apply: is missing path: {path}"
+        ))
+    })?;
     let val = match d.get(&loc) {
         Ok(v) => v,
         Err(PatchError::Missing(_)) => None,
@@ -601,16 +626,28 @@ mod tests {
             r#"{"a":[1,2]}"#
         );
         assert_eq!(
-            run(r#"{"a":[1,2,3]}"#, r#"[{"op":"replace","path":"/a/01","value":9}]"#).unwrap(),
+            run(
+                r#"{"a":[1,2,3]}"#,
+                r#"[{"op":"replace","path":"/a/01","value":9}]"#
+            )
+            .unwrap(),
             r#"{"a":[1,9,3]}"#
         );
         // add at -1 inserts before the end of the (len+1) array: i.e. appends.
         assert_eq!(
-            run(r#"{"a":[1,2]}"#, r#"[{"op":"add","path":"/a/-1","value":9}]"#).unwrap(),
+            run(
+                r#"{"a":[1,2]}"#,
+                r#"[{"op":"add","path":"/a/-1","value":9}]"#
+            )
+            .unwrap(),
             r#"{"a":[1,2,9]}"#
         );
         assert_eq!(
-            run(r#"{"a":[1,2]}"#, r#"[{"op":"add","path":"/a/-","value":9}]"#).unwrap(),
+            run(
+                r#"{"a":[1,2]}"#,
+                r#"[{"op":"add","path":"/a/-","value":9}]"#
+            )
+            .unwrap(),
             r#"{"a":[1,2,9]}"#
         );
     }
@@ -618,7 +655,11 @@ mod tests {
     #[test]
     fn trailing_slash_adds_empty_key() {
         assert_eq!(
-            run(r#"{"spec":{"t":{}}}"#, r#"[{"op":"add","path":"/spec/t/","value":{}}]"#).unwrap(),
+            run(
+                r#"{"spec":{"t":{}}}"#,
+                r#"[{"op":"add","path":"/spec/t/","value":{}}]"#
+            )
+            .unwrap(),
             r#"{"spec":{"t":{"":{}}}}"#
         );
     }

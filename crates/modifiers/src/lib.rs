@@ -171,7 +171,8 @@ impl ResourceModifiers {
             .iter()
             .enumerate()
             .filter(|(_, r)| {
-                Glob::compile(&r.conditions.group_resource, &['.']).is_ok_and(|g| g.is_match(group_resource))
+                Glob::compile(&r.conditions.group_resource, &['.'])
+                    .is_ok_and(|g| g.is_match(group_resource))
             })
             .filter(|(_, r)| {
                 let overlaps = |p: &str| {
@@ -181,11 +182,13 @@ impl ResourceModifiers {
                 r.patches
                     .iter()
                     .filter(|op| !op.operation.eq_ignore_ascii_case("test"))
-                    .any(|op| overlaps(&op.path) || (op.operation.eq_ignore_ascii_case("move") && overlaps(&op.from)))
-                    || r.merge_patches
-                        .iter()
-                        .chain(&r.strategic_patches)
-                        .any(|d| yaml::yaml_to_json(d).map_or(true, |n| node_has_prefix(&n, &target)))
+                    .any(|op| {
+                        overlaps(&op.path)
+                            || (op.operation.eq_ignore_ascii_case("move") && overlaps(&op.from))
+                    })
+                    || r.merge_patches.iter().chain(&r.strategic_patches).any(|d| {
+                        yaml::yaml_to_json(d).map_or(true, |n| node_has_prefix(&n, &target))
+                    })
             })
             .map(|(i, _)| i)
             .collect()
@@ -196,7 +199,9 @@ fn node_has_prefix(n: &gojson::Node, target: &[&str]) -> bool {
     match target.split_first() {
         None => true,
         Some((first, rest)) => match n.object_get(first) {
-            Some(child) => node_has_prefix(child, rest) || !matches!(child, gojson::Node::Object(_)),
+            Some(child) => {
+                node_has_prefix(child, rest) || !matches!(child, gojson::Node::Object(_))
+            }
             // `$patch: replace`/`delete` at this level can touch everything below.
             None => n.object_get("$patch").is_some() || !matches!(n, gojson::Node::Object(_)),
         },
@@ -262,7 +267,8 @@ fn rule_matches(rule: &Rule, obj: &Value, group_resource: &str) -> Result<bool, 
         return Ok(false);
     }
     if !c.resource_name_regex.is_empty() {
-        let re = GoRegex::new(&c.resource_name_regex).map_err(|e| format!("error in matching regex {e}"))?;
+        let re = GoRegex::new(&c.resource_name_regex)
+            .map_err(|e| format!("error in matching regex {e}"))?;
         if !re.is_match(meta_str(obj, "name")) {
             return Ok(false);
         }
@@ -349,7 +355,8 @@ fn run_json_patch(ops: &[JsonPatchOp], obj: &Value) -> Result<gojson::Node, json
 /// `Unstructured.UnmarshalJSON` of a patch result: an object with a string `kind` (non-empty)
 /// and an `apiVersion` Go can parse; numbers become int64 or float64.
 fn to_unstructured(n: &gojson::Node) -> Result<Value, String> {
-    let v = gojson::to_value(n).ok_or("error in unmarshalling modified object: number out of range")?;
+    let v =
+        gojson::to_value(n).ok_or("error in unmarshalling modified object: number out of range")?;
     if !v.is_object() {
         return Err("error in unmarshalling modified object: not an object".into());
     }
@@ -373,8 +380,10 @@ fn apply_rule(rule: &Rule, obj: &Value) -> Result<Option<Value>, String> {
     if !rule.merge_patches.is_empty() {
         let mut doc = gojson::from_value(obj);
         for data in &rule.merge_patches {
-            let patch = yaml::yaml_to_json(data).map_err(|e| format!("error in converting YAML to JSON {e}"))?;
-            doc = mergepatch::merge_patch(doc, patch).map_err(|e| format!("error in applying JSON Patch: {e}"))?;
+            let patch = yaml::yaml_to_json(data)
+                .map_err(|e| format!("error in converting YAML to JSON {e}"))?;
+            doc = mergepatch::merge_patch(doc, patch)
+                .map_err(|e| format!("error in applying JSON Patch: {e}"))?;
         }
         return to_unstructured(&doc).map(Some);
     }
@@ -384,7 +393,8 @@ fn apply_rule(rule: &Rule, obj: &Value) -> Result<Option<Value>, String> {
         let root = fsb_smp::Root::for_kind(api, kind).map_err(|e| e.to_string())?;
         let mut current = obj.clone();
         for data in &rule.strategic_patches {
-            let patch = yaml::yaml_to_json(data).map_err(|e| format!("error in converting YAML to JSON {e}"))?;
+            let patch = yaml::yaml_to_json(data)
+                .map_err(|e| format!("error in converting YAML to JSON {e}"))?;
             let mut patch = gojson::to_value(&patch).ok_or("patch number out of range")?;
             if patch.is_null() {
                 // Go decodes a `null` patch into a nil map: nothing to merge.

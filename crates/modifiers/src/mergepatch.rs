@@ -90,9 +90,18 @@ mod tests {
         assert_eq!(mp(r#"{"a":"b"}"#, r#"{"a":"c"}"#), r#"{"a":"c"}"#);
         assert_eq!(mp(r#"{"a":"b"}"#, r#"{"a":null}"#), r#"{}"#);
         assert_eq!(mp(r#"{"a":[{"b":"c"}]}"#, r#"{"a":[1]}"#), r#"{"a":[1]}"#);
-        assert_eq!(mp(r#"{}"#, r#"{"a":{"bb":{"ccc":null}}}"#), r#"{"a":{"bb":{}}}"#);
-        assert_eq!(mp(r#"{}"#, r#"{"a":[{"x":null,"y":1},null]}"#), r#"{"a":[{"y":1},null]}"#);
+        assert_eq!(
+            mp(r#"{}"#, r#"{"a":{"bb":{"ccc":null}}}"#),
+            r#"{"a":{"bb":{}}}"#
+        );
+        assert_eq!(
+            mp(r#"{}"#, r#"{"a":[{"x":null,"y":1},null]}"#),
+            r#"{"a":[{"y":1},null]}"#
+        );
         // Existing object replaced by an array: not pruned.
-        assert_eq!(mp(r#"{"a":{"x":1}}"#, r#"{"a":[{"x":null}]}"#), r#"{"a":[{"x":null}]}"#);
+        assert_eq!(
+            mp(r#"{"a":{"x":1}}"#, r#"{"a":[{"x":null}]}"#),
+            r#"{"a":[{"x":null}]}"#
+        );
     }
 }

@@ -74,7 +74,9 @@ fn requirement(key: &str, op: Op, values: &[String]) -> Result<Requirement, Stri
         Op::In | Op::NotIn if values.is_empty() => {
             errs.push("for 'in', 'notin' operators, values set can't be empty".into());
         }
-        Op::Equals if values.len() != 1 => errs.push("exact-match compatibility requires one single value".into()),
+        Op::Equals if values.len() != 1 => {
+            errs.push("exact-match compatibility requires one single value".into())
+        }
         Op::Exists | Op::DoesNotExist if !values.is_empty() => {
             errs.push("values set must be empty for exists and does not exist".into());
         }
@@ -107,7 +109,8 @@ fn name_part(s: &str) -> bool {
         && b.len() <= 63
         && is_alnum(b[0])
         && is_alnum(b[b.len() - 1])
-        && b.iter().all(|c| is_alnum(*c) || matches!(c, b'-' | b'_' | b'.'))
+        && b.iter()
+            .all(|c| is_alnum(*c) || matches!(c, b'-' | b'_' | b'.'))
 }
 
 /// DNS-1123 subdomain.
@@ -119,7 +122,8 @@ fn dns_subdomain(s: &str) -> bool {
             !b.is_empty()
                 && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
                 && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
-                && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         })
 }
 
@@ -168,7 +172,9 @@ mod tests {
     use super::*;
 
     fn labels(kv: &[(&str, &str)]) -> BTreeMap<String, String> {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     // metav1 semantics: NotIn matches a missing key; In needs the key.

@@ -248,7 +248,12 @@ fn push(
     Ok(idx)
 }
 
-fn attach(arena: &mut [Raw], stack: &mut [(usize, Option<usize>)], root: &mut Option<usize>, node: usize) {
+fn attach(
+    arena: &mut [Raw],
+    stack: &mut [(usize, Option<usize>)],
+    root: &mut Option<usize>,
+    node: usize,
+) {
     let Some((parent, pending)) = stack.last_mut() else {
         if root.is_none() {
             *root = Some(node);
@@ -273,7 +278,9 @@ fn build(arena: &[Raw], idx: usize, budget: &mut usize, depth: usize) -> Result<
     let raw = &arena[idx];
     let pos = raw.pos;
     let val = match &raw.kind {
-        RawKind::Scalar { value, plain, tag } => resolve_scalar(value, *plain, tag.as_deref(), pos)?,
+        RawKind::Scalar { value, plain, tag } => {
+            resolve_scalar(value, *plain, tag.as_deref(), pos)?
+        }
         RawKind::Seq(items) => GoVal::Seq(
             items
                 .iter()
@@ -283,7 +290,9 @@ fn build(arena: &[Raw], idx: usize, budget: &mut usize, depth: usize) -> Result<
         RawKind::Map(entries) => {
             let mut out: Vec<(Spanned, Spanned)> = Vec::new();
             for (k, v) in entries {
-                if let RawKind::Scalar { value, plain: true, .. } = &arena[*k].kind
+                if let RawKind::Scalar {
+                    value, plain: true, ..
+                } = &arena[*k].kind
                     && value == "<<"
                 {
                     merge_into(arena, *v, &mut out, budget, depth)?;
@@ -311,11 +320,19 @@ fn merge_into(
     let maps: Vec<Spanned> = match merged.val {
         GoVal::Map(_) => vec![merged],
         GoVal::Seq(items) => items.into_iter().rev().collect(),
-        _ => return Err(format!("yaml: map merge requires map or sequence of maps as the value at {}", merged.pos)),
+        _ => {
+            return Err(format!(
+                "yaml: map merge requires map or sequence of maps as the value at {}",
+                merged.pos
+            ));
+        }
     };
     for m in maps {
         let GoVal::Map(entries) = m.val else {
-            return Err(format!("yaml: map merge requires map or sequence of maps as the value at {}", m.pos));
+            return Err(format!(
+                "yaml: map merge requires map or sequence of maps as the value at {}",
+                m.pos
+            ));
         };
         for (k, v) in entries {
             insert_strict(out, k, v)?;
@@ -325,7 +342,11 @@ fn merge_into(
 }
 
 /// Strict mode: a key already present in the map (by Go interface equality) is an error.
-fn insert_strict(out: &mut Vec<(Spanned, Spanned)>, key: Spanned, val: Spanned) -> Result<(), String> {
+fn insert_strict(
+    out: &mut Vec<(Spanned, Spanned)>,
+    key: Spanned,
+    val: Spanned,
+) -> Result<(), String> {
     if matches!(key.val, GoVal::Seq(_) | GoVal::Map(_)) {
         return Err(format!("yaml: invalid map key at {}", key.pos));
     }
@@ -362,13 +383,13 @@ fn resolve_scalar(value: &str, plain: bool, tag: Option<&str>, pos: Pos) -> Resu
         Some("!!binary") => Ok(GoVal::Str(value.to_owned())),
         Some(t @ ("!!int" | "!!float" | "!!bool" | "!!null" | "!!timestamp")) => {
             let r = resolve_plain(value);
-            let ok = match (t, &r) {
-                ("!!int", GoVal::Int(_) | GoVal::Uint(_)) => true,
-                ("!!float", GoVal::Float(_)) => true,
-                ("!!bool", GoVal::Bool(_)) => true,
-                ("!!null", GoVal::Null) => true,
-                _ => false,
-            };
+            let ok = matches!(
+                (t, &r),
+                ("!!int", GoVal::Int(_) | GoVal::Uint(_))
+                    | ("!!float", GoVal::Float(_))
+                    | ("!!bool", GoVal::Bool(_))
+                    | ("!!null", GoVal::Null)
+            );
             if ok {
                 return Ok(r);
             }
@@ -394,7 +415,9 @@ pub(crate) fn resolve_plain(s: &str) -> GoVal {
         }
         "" | "~" | "null" | "Null" | "NULL" => return GoVal::Null,
         ".nan" | ".NaN" | ".NAN" => return GoVal::Float(f64::NAN),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return GoVal::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return GoVal::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return GoVal::Float(f64::NEG_INFINITY),
         _ => {}
     }
@@ -497,7 +520,11 @@ fn go_parse_int_base0(s: &str) -> Option<i64> {
     let u = parse_uint_prefixed(body)?;
     if neg {
         if u <= (i64::MAX as u64) + 1 {
-            Some((u as i128).checked_neg().and_then(|v| i64::try_from(v).ok())?)
+            Some(
+                (u as i128)
+                    .checked_neg()
+                    .and_then(|v| i64::try_from(v).ok())?,
+            )
         } else {
             None
         }
@@ -540,14 +567,18 @@ pub(crate) fn go_parse_float(s: &str) -> Option<f64> {
     };
     let lower = body.to_ascii_lowercase();
     if lower == "inf" || lower == "infinity" {
-        return Some(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Some(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     if lower == "nan" {
         // Go accepts "nan" only without a sign.
         return (s.len() == 3).then_some(f64::NAN);
     }
-    if lower.starts_with("0x") {
-        return go_parse_hex_float(&lower[2..]).map(|f| if neg { -f } else { f });
+    if let Some(hex) = lower.strip_prefix("0x") {
+        return go_parse_hex_float(hex).map(|f| if neg { -f } else { f });
     }
     // Decimal: digits [. digits] [e [+-] digits], at least one mantissa digit. Underscores are
     // only allowed with a base prefix.
@@ -747,7 +778,7 @@ mod tests {
         assert_eq!(go_format_float32_g(123456.0), "123456");
         assert_eq!(go_format_float32_g(0.0001), "0.0001");
         assert_eq!(go_format_float32_g(0.00001), "1e-05");
-        assert_eq!(go_format_float32_g(3.14159265358979), "3.1415927");
+        assert_eq!(go_format_float32_g(1.2345678901), "1.2345679");
         assert_eq!(go_format_float32_g(0.1), "0.1");
     }
 
