@@ -3,7 +3,9 @@
 //! when resource modifiers change workload pod templates.
 
 pub mod action;
+pub mod backup;
 pub mod cli;
+pub mod cluster;
 pub mod guard;
 pub mod install;
 pub mod plugin;

@@ -6,7 +6,8 @@
 #   tests/e2e/run.sh [--control-only]
 #
 # --control-only: only the runs without our plugin (each must show a rollout: proves the harness
-# detects rollouts). Without it, the with-plugin runs follow (each FSB scenario must show none).
+# detects rollouts) and the reference runs (the driver itself corrects like the plugin should: proves
+# "no rollout" is reachable). Without it, the with-plugin runs join them (each FSB scenario must show none).
 # Ends with one line:
 #   E2E-SUMMARY: scenarios=<n> with-plugin-rollouts=<n|not-run> control-rollouts=<n> velero-restore=not-run
 set -euo pipefail
@@ -189,26 +190,45 @@ step "control plane ready"
 echo "KUBECONFIG=$kubeconfig" > "$logs/env.log"
 
 # ---------------------------------------------------------------- scenarios
-run_driver() { # run_driver <mode> <plugin dir>
-  local mode="$1" dir="$2" out="$logs/driver-$1.log" rc=0
-  step "scenarios, mode=$mode (window $WINDOW)"
+# The modes run side by side (own namespaces, backups and restores each), so the 30 s windows overlap.
+start_driver() { # start_driver <mode> <plugin dir>; sets drv_pid
+  local mode="$1" dir="$2"
   # Plugin processes inherit this environment, as they inherit the Velero server pod's: the
   # kubeconfig stands in for the in-cluster service account, VELERO_NAMESPACE is what Velero's pod sets.
   KUBECONFIG="$kubeconfig" VELERO_NAMESPACE=velero \
   "$drv_bin" --kubeconfig "$kubeconfig" --mode "$mode" --plugin-dir "$dir" --crd-dir "$crd_dir" \
-    --window "$WINDOW" --run-id "$$" > "$logs/driver-$mode.out" 2> "$out" || rc=$?
-  grep -E '^(SCENARIO|DRIVER-RESULT)' "$logs/driver-$mode.out" || true
-  [[ $rc -eq 0 ]] || echo "driver mode=$mode exited $rc"
+    --window "$WINDOW" --run-id "$$" > "$logs/driver-$mode.out" 2> "$logs/driver-$mode.log" &
+  drv_pid=$!
+  pids+=("$drv_pid")
+}
+finish_driver() { # finish_driver <mode> <pid>
+  local rc=0
+  wait "$2" || rc=$?
+  echo "--- mode=$1"
+  grep -E '^(SCENARIO|DRIVER-RESULT)' "$logs/driver-$1.out" || true
+  [[ $rc -eq 0 ]] || echo "driver mode=$1 exited $rc"
   return $rc
 }
 field() { sed -n "s/^DRIVER-RESULT .* $1=\([0-9]*\).*/\1/p" "$logs/driver-$2.out" 2>/dev/null | tail -1; }
 
+# CRDs first (one driver installs them), then the modes in parallel.
+"$drv_bin" --kubeconfig "$kubeconfig" --crd-dir "$crd_dir" --install-only > "$logs/crds.log" 2>&1 \
+  || { echo "installing Velero CRDs failed"; exit 1; }
+modes=(control reference)
+$control_only || modes+=(plugin)
+step "scenarios, modes: ${modes[*]} (window $WINDOW)"
+declare -A mode_pid
+for m in "${modes[@]}"; do
+  dir="$work/no-plugins"; [[ $m == plugin ]] && dir="$work/plugins"
+  start_driver "$m" "$dir"
+  mode_pid[$m]=$drv_pid
+done
 failed=0
-run_driver control "$work/no-plugins" || failed=1
+for m in "${modes[@]}"; do finish_driver "$m" "${mode_pid[$m]}" || failed=1; done
 scenarios=$(field scenarios control); scenarios=${scenarios:-0}
 control_rollouts=$(field rollouts control); control_rollouts=${control_rollouts:-0}
+echo "reference correction (harness self-check): rollouts it had to prevent=$(field prevent-rollouts reference) failures=$(field failures reference)"
 if ! $control_only; then
-  run_driver plugin "$work/plugins" || failed=1
   plugin_rollouts=$(field prevent-rollouts plugin); plugin_rollouts=${plugin_rollouts:-unknown}
 fi
 step "kube API fixture checks (driver/kubeapi_test.go)"

@@ -47,6 +47,7 @@ var (
 type options struct {
 	kubeconfig, mode, pluginDir, crdDir, only, runID string
 	window                                           time.Duration
+	installOnly                                      bool
 }
 
 func main() {
@@ -58,12 +59,13 @@ func main() {
 	// Our own flag set: an imported Velero dependency registers -kubeconfig on the global one.
 	flag := flag.NewFlagSet("driver", flag.ExitOnError)
 	flag.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the e2e apiserver")
-	flag.StringVar(&o.mode, "mode", "control", "control (no plugin: a rollout must happen) or plugin (no rollout)")
+	flag.StringVar(&o.mode, "mode", "control", "control (no plugin: a rollout must happen), plugin (no rollout), or reference (the driver corrects like the plugin should: no rollout)")
 	flag.StringVar(&o.pluginDir, "plugin-dir", "", "Velero plugin directory (plugin mode)")
 	flag.StringVar(&o.crdDir, "crd-dir", "", "directory of Velero CRD YAMLs to install (idempotent)")
 	flag.StringVar(&o.only, "scenario", "", "run only this scenario")
 	flag.StringVar(&o.runID, "run-id", fmt.Sprint(time.Now().Unix()%100000), "suffix making namespaces unique per run")
 	flag.DurationVar(&o.window, "window", 30*time.Second, "how long the controllers get to roll out")
+	installOnly := flag.Bool("install-only", false, "install the CRDs from --crd-dir, the velero namespace and the default BackupStorageLocation, then exit")
 	listOnly := flag.Bool("list-plugins", false, "only start the plugins in --plugin-dir through Velero's client, print their names and selectors, and exit")
 	_ = flag.Parse(os.Args[1:])
 	if *listOnly {
@@ -72,9 +74,10 @@ func main() {
 		}
 		return
 	}
-	if o.mode != "control" && o.mode != "plugin" {
-		fatalf("--mode must be control or plugin")
+	if o.mode != "control" && o.mode != "plugin" && o.mode != "reference" {
+		fatalf("--mode must be control, plugin or reference")
 	}
+	o.installOnly = *installOnly
 	if err := run(o); err != nil {
 		fatalf("%v", err)
 	}
@@ -108,6 +111,9 @@ func run(o options) error {
 	}
 	if err := ensureStorageLocation(ctx, c); err != nil {
 		return err
+	}
+	if o.installOnly {
+		return nil
 	}
 	store, err := startBackupStore()
 	if err != nil {
@@ -248,6 +254,12 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 		return nil, err
 	}
 
+	ref := &referenceCorrection{}
+	if o.mode == "reference" {
+		if ref, err = newReferenceCorrection(s, data, rules); err != nil {
+			return nil, err
+		}
+	}
 	var plugins *pluginSession
 	if o.mode == "plugin" {
 		log := logrus.New()
@@ -299,6 +311,9 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 					obs.pluginChanged = append(obs.pluginChanged, kind+"/"+obj.GetName())
 				}
 			}
+		}
+		if err := ref.correct(kind, obj); err != nil {
+			return nil, fmt.Errorf("reference correction of %s/%s: %w", kind, obj.GetName(), err)
 		}
 		gr := gvr.Resource
 		if gvr.Group != "" {

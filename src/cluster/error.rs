@@ -1,0 +1,160 @@
+use std::time::Duration;
+
+/// What a kube API call was trying to do; every error names it so a log line says what failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// RBAC verb: get, list, create, delete, patch.
+    pub verb: &'static str,
+    /// `plural[.group]`, as RBAC and `kubectl auth can-i` spell it.
+    pub resource: String,
+    pub namespace: String,
+    pub name: Option<String>,
+}
+
+impl std::fmt::Display for Call {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.verb, self.resource)?;
+        if let Some(name) = &self.name {
+            write!(f, " {name}")?;
+        }
+        write!(f, " in namespace {}", self.namespace)
+    }
+}
+
+/// Failures of the kube adapter. Forbidden, timeout and unreachable are separate variants so the
+/// guard can word its warning (and an operator can fix RBAC or networking).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(
+        "no Kubernetes client configuration: not in a cluster ({in_cluster}); kubeconfig: {kubeconfig}"
+    )]
+    Config {
+        in_cluster: String,
+        kubeconfig: String,
+    },
+    #[error(
+        "forbidden: the plugin's service account cannot {verb} {resource} in namespace {namespace}",
+        verb = .call.verb, resource = .call.resource, namespace = .call.namespace
+    )]
+    Forbidden { call: Box<Call>, message: String },
+    #[error("unauthorized: the API server rejected the plugin's credentials ({call})")]
+    Unauthorized { call: Box<Call>, message: String },
+    #[error("timed out{}: {call}", after.map(|d| format!(" after {d:?}")).unwrap_or_default())]
+    Timeout {
+        call: Box<Call>,
+        /// Our own deadline when it was ours; `None` when the server or transport gave up.
+        after: Option<Duration>,
+    },
+    #[error("Kubernetes API unreachable ({call}): {message}")]
+    Unreachable { call: Box<Call>, message: String },
+    #[error("{call}: HTTP {code} {reason}: {message}")]
+    Api {
+        call: Box<Call>,
+        code: u16,
+        reason: String,
+        message: String,
+    },
+    #[error("{call}: unexpected response: {message}")]
+    Response { call: Box<Call>, message: String },
+    #[error(
+        "found more than one ConfigMap in namespace {namespace} matching label selector {selector}: {}",
+        names.join(", ")
+    )]
+    AmbiguousPluginConfig {
+        namespace: String,
+        selector: String,
+        names: Vec<String>,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// True when the API server answered 404.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Api { code: 404, .. })
+    }
+
+    /// The call that failed, when there was one.
+    pub fn call(&self) -> Option<&Call> {
+        match self {
+            Error::Forbidden { call, .. }
+            | Error::Unauthorized { call, .. }
+            | Error::Timeout { call, .. }
+            | Error::Unreachable { call, .. }
+            | Error::Api { call, .. }
+            | Error::Response { call, .. } => Some(call.as_ref()),
+            Error::Config { .. } | Error::AmbiguousPluginConfig { .. } => None,
+        }
+    }
+}
+
+/// Whether an error chain bottoms out in a timeout (hyper-timeout and the connector report
+/// `io::ErrorKind::TimedOut`).
+fn chain_is_timeout(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::TimedOut
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cur = e.source();
+    }
+    text
+}
+
+/// Maps a kube client error for `call` into our taxonomy.
+pub fn from_kube(call: Call, err: kube::Error) -> Error {
+    let call = Box::new(call);
+    match err {
+        kube::Error::Api(status) => {
+            let code = status.code;
+            let message = status.message.clone();
+            match code {
+                403 => Error::Forbidden { call, message },
+                401 => Error::Unauthorized { call, message },
+                504 => Error::Timeout { call, after: None },
+                _ => Error::Api {
+                    call,
+                    code,
+                    reason: status.reason.clone(),
+                    message,
+                },
+            }
+        }
+        kube::Error::SerdeError(e) => Error::Response {
+            call,
+            message: e.to_string(),
+        },
+        kube::Error::FromUtf8(e) => Error::Response {
+            call,
+            message: e.to_string(),
+        },
+        kube::Error::HyperError(e) if e.is_timeout() => Error::Timeout { call, after: None },
+        other => {
+            if chain_is_timeout(&other) {
+                Error::Timeout { call, after: None }
+            } else {
+                Error::Unreachable {
+                    call,
+                    message: chain_text(&other),
+                }
+            }
+        }
+    }
+}
