@@ -369,3 +369,287 @@ impl<C: GuardCluster> RestoreItemAction for TemplateGuard<C> {
 
 /// The group resources the guard acts on (what the plugin registers in `AppliesTo`).
 pub const APPLIES_TO: [&str; 3] = [PODS, REPLICASETS, DEPLOYMENTS];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex as StdMutex;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::guard::testkit::{App, a_deployment, velero_prepares_pod};
+    use crate::guard::workload::as_velero_hands_it;
+
+    const RULES: &str = r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps, resourceNameRegex: "^web$"}
+  patches:
+  - {operation: add, path: /spec/template/spec/hostname, value: restored}
+"#;
+
+    /// An in-memory cluster: records every call; `unreachable` makes every call fail like a
+    /// connection refused.
+    struct FakeCluster {
+        unreachable: bool,
+        plugin_config: Option<Value>,
+        rules: &'static str,
+        app: App,
+        live: StdMutex<HashMap<(String, String), Value>>,
+        calls: StdMutex<Vec<String>>,
+    }
+
+    impl FakeCluster {
+        fn new(app: App) -> Self {
+            Self {
+                unreachable: false,
+                plugin_config: None,
+                rules: RULES,
+                app,
+                live: StdMutex::new(HashMap::new()),
+                calls: StdMutex::new(Vec::new()),
+            }
+        }
+
+        fn record(&self, call: String) -> Result<()> {
+            self.calls.lock().unwrap().push(call.clone());
+            if self.unreachable {
+                return Err(Error::Cluster(format!("{call}: connection refused")));
+            }
+            Ok(())
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl GuardCluster for FakeCluster {
+        async fn plugin_settings(&self, ns: &str) -> Result<Option<Value>> {
+            self.record(format!("list configmaps {ns}"))?;
+            Ok(self.plugin_config.clone())
+        }
+        async fn configmap(&self, ns: &str, name: &str) -> Result<Value> {
+            self.record(format!("get configmap {ns}/{name}"))?;
+            Ok(json!({"data": {"rules.yaml": self.rules}}))
+        }
+        async fn pod_volume_backups(&self, ns: &str, backup: &str) -> Result<Vec<Value>> {
+            self.record(format!("list podvolumebackups {ns} {backup}"))?;
+            Ok(self.app.pod_volume_backups())
+        }
+        async fn backup_objects(
+            &self,
+            _: &str,
+            backup: &str,
+            _: Duration,
+        ) -> Result<BackupObjects> {
+            self.record(format!("download {backup}"))?;
+            Ok(self.app.backup())
+        }
+        async fn get_replicaset(&self, ns: &str, name: &str) -> Result<Option<Value>> {
+            self.record(format!("get replicaset {ns}/{name}"))?;
+            Ok(self
+                .live
+                .lock()
+                .unwrap()
+                .get(&(ns.to_owned(), name.to_owned()))
+                .cloned())
+        }
+        async fn patch_replicaset(&self, ns: &str, name: &str, _: &Value) -> Result<()> {
+            self.record(format!("patch replicaset {ns}/{name}"))?;
+            Ok(())
+        }
+    }
+
+    fn restore(annotations: Value) -> Value {
+        json!({"metadata": {"name": "r1", "namespace": "velero", "uid": "uid-1", "annotations": annotations},
+            "spec": {"backupName": "nightly", "namespaceMapping": {"shop": "shop-dr"},
+                "resourceModifier": {"kind": "ConfigMap", "name": "mods"}}})
+    }
+
+    fn input(item: Value, from_backup: &Value, restore: &Value) -> ExecuteInput {
+        ExecuteInput {
+            item,
+            item_from_backup: from_backup.clone(),
+            restore: restore.clone(),
+        }
+    }
+
+    fn web() -> App {
+        a_deployment("shop", "web").with_fsb_volume("data")
+    }
+
+    /// Runs pods → ReplicaSets → Deployment through the shell; returns the outputs in order.
+    async fn run_restore(
+        guard: &TemplateGuard<FakeCluster>,
+        restore: &Value,
+    ) -> Vec<Result<ExecuteOutput, ActionError>> {
+        let app = guard.cluster.app.clone();
+        let fsb = app.fsb_index();
+        let mut outputs = Vec::new();
+        for pod in app.pods() {
+            let item = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
+            outputs.push(guard.execute(input(item, &pod, restore)).await);
+        }
+        for rs in app.replicasets() {
+            let out = guard
+                .execute(input(as_velero_hands_it(&rs), &rs, restore))
+                .await;
+            if let Ok(o) = &out {
+                // What Velero creates becomes the live object (in the mapped namespace).
+                guard.cluster.live.lock().unwrap().insert(
+                    ("shop-dr".to_owned(), crate::guard::name_of(&rs).to_owned()),
+                    o.item.clone(),
+                );
+            }
+            outputs.push(out);
+        }
+        let d = app.deployment();
+        outputs.push(
+            guard
+                .execute(input(as_velero_hands_it(&d), &d, restore))
+                .await,
+        );
+        outputs
+    }
+
+    #[tokio::test]
+    async fn enforce_corrects_pod_and_replicaset_and_leaves_the_deployment_item_alone() {
+        let guard = TemplateGuard::new(FakeCluster::new(web()), None);
+        let restore = restore(json!({}));
+        let outputs = run_restore(&guard, &restore).await;
+        let pod = outputs[0].as_ref().unwrap();
+        assert_eq!(pod.item["spec"]["hostname"], "restored");
+        let rs = outputs[1].as_ref().unwrap();
+        assert_eq!(rs.item["spec"]["template"]["spec"]["hostname"], "restored");
+        let deployment = outputs[2].as_ref().unwrap();
+        assert_eq!(deployment.item, as_velero_hands_it(&web().deployment()));
+        // Inputs were read once per restore; the live ReplicaSet was read in the mapped namespace
+        // and, carrying the template already, not patched.
+        assert_eq!(
+            guard.cluster.calls(),
+            [
+                "list configmaps velero",
+                "get configmap velero/mods",
+                "list podvolumebackups velero nightly",
+                "download nightly",
+                "get replicaset shop-dr/web-5d894cc6b7",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn enforce_aligns_a_live_replicaset_that_missed_the_correction() {
+        let guard = TemplateGuard::new(FakeCluster::new(web()), None);
+        let restore = restore(json!({}));
+        let rs = web().replicasets()[0].clone();
+        guard.cluster.live.lock().unwrap().insert(
+            ("shop-dr".to_owned(), "web-5d894cc6b7".to_owned()),
+            as_velero_hands_it(&rs),
+        );
+        let d = web().deployment();
+        let out = guard
+            .execute(input(as_velero_hands_it(&d), &d, &restore))
+            .await
+            .unwrap();
+        assert_eq!(out.item, as_velero_hands_it(&d));
+        assert!(
+            guard
+                .cluster
+                .calls()
+                .contains(&"patch replicaset shop-dr/web-5d894cc6b7".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn dry_run_changes_nothing_and_patches_nothing() {
+        let guard = TemplateGuard::new(FakeCluster::new(web()), None);
+        let restore = restore(json!({"fsb-guard.io/mode": "dry-run"}));
+        let app = web();
+        // Live ReplicaSet without the correction: enforce would patch it.
+        guard.cluster.live.lock().unwrap().insert(
+            ("shop-dr".to_owned(), "web-5d894cc6b7".to_owned()),
+            as_velero_hands_it(&app.replicasets()[0]),
+        );
+        let fsb = app.fsb_index();
+        let pod = &app.pods()[0];
+        let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
+        let out = guard
+            .execute(input(item.clone(), pod, &restore))
+            .await
+            .unwrap();
+        assert_eq!(out.item, item);
+        let rs = &app.replicasets()[0];
+        let out = guard
+            .execute(input(as_velero_hands_it(rs), rs, &restore))
+            .await
+            .unwrap();
+        assert_eq!(out.item, as_velero_hands_it(rs));
+        let d = app.deployment();
+        guard
+            .execute(input(as_velero_hands_it(&d), &d, &restore))
+            .await
+            .unwrap();
+        assert!(!guard.cluster.calls().iter().any(|c| c.starts_with("patch")));
+    }
+
+    #[tokio::test]
+    async fn off_mode_makes_no_api_call_beyond_settings() {
+        let guard = TemplateGuard::new(FakeCluster::new(web()), None);
+        let restore = restore(json!({"fsb-guard.io/mode": "off"}));
+        for out in run_restore(&guard, &restore).await {
+            out.unwrap();
+        }
+        assert_eq!(guard.cluster.calls(), ["list configmaps velero"]);
+    }
+
+    #[tokio::test]
+    async fn rules_that_cannot_change_a_deployment_template_cost_no_download() {
+        let mut cluster = FakeCluster::new(web());
+        cluster.rules = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/replicas, value: \"2\"}\n";
+        let guard = TemplateGuard::new(cluster, None);
+        for out in run_restore(&guard, &restore(json!({}))).await {
+            out.unwrap();
+        }
+        assert_eq!(
+            guard.cluster.calls(),
+            ["list configmaps velero", "get configmap velero/mods"]
+        );
+    }
+
+    #[tokio::test]
+    async fn fail_open_with_the_api_unreachable_restores_items_unchanged() {
+        let mut cluster = FakeCluster::new(web());
+        cluster.unreachable = true;
+        let guard = TemplateGuard::new(cluster, None);
+        let app = web();
+        let restore = restore(json!({}));
+        let pod = &app.pods()[0];
+        let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
+        let out = guard
+            .execute(input(item.clone(), pod, &restore))
+            .await
+            .unwrap();
+        assert_eq!(out.item, item);
+        assert!(!out.skip_restore);
+    }
+
+    #[tokio::test]
+    async fn fail_closed_fails_the_item_and_names_the_workload() {
+        let mut cluster = FakeCluster::new(web());
+        cluster.plugin_config = Some(json!({"failurePolicy": "closed"}));
+        cluster.rules = "not: [valid";
+        let guard = TemplateGuard::new(cluster, None);
+        let app = web();
+        let pod = &app.pods()[0];
+        let err = guard
+            .execute(input(as_velero_hands_it(pod), pod, &restore(json!({}))))
+            .await
+            .unwrap_err();
+        let ActionError::Failed(message) = err else {
+            panic!("expected an item failure")
+        };
+        assert!(message.contains("Deployment shop/web"), "{message}");
+    }
+}
