@@ -427,3 +427,35 @@ mod tests {
         assert_eq!(value_json("\""), r#""""#);
     }
 }
+
+/// Entry points for the fuzz targets (`crates/modifiers/fuzz`); not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::{glob, gojson, goregex, jsonpatch, mergepatch, yaml};
+
+    /// Decode and apply an RFC 6902 patch text to a JSON document text.
+    pub fn json_patch(doc: &str, patch: &str) {
+        if let (Some(d), Ok(ops)) = (gojson::parse(doc), jsonpatch::decode(patch)) {
+            if let Ok(out) = jsonpatch::apply(&ops, &d) {
+                let _ = gojson::to_value(&out);
+            }
+        }
+    }
+
+    /// Apply a YAML/JSON merge patch to a JSON document text.
+    pub fn merge_patch(doc: &str, patch: &str) {
+        if let (Some(d), Ok(p)) = (gojson::parse(doc), yaml::yaml_to_json(patch)) {
+            let _ = mergepatch::merge_patch(d, p);
+        }
+    }
+
+    /// Compile and match a gobwas glob and a Go regex.
+    pub fn patterns(pattern: &str, subject: &str) {
+        if let Ok(g) = glob::Glob::compile(pattern, &['.']) {
+            let _ = g.is_match(subject);
+        }
+        if let Ok(r) = goregex::GoRegex::new(pattern) {
+            let _ = r.is_match(subject);
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Engine-level behaviour, with expectations derived by hand from Velero's documented semantics
+//! (facts/velero.md §6) — not from this crate's output.
+
+use fsb_modifiers::{Error, ResourceModifiers, RuleOutcome};
+use serde_json::json;
+
+fn deploy() -> serde_json::Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+           "metadata": {"name": "web", "namespace": "prod", "labels": {"app": "web"}},
+           "spec": {"replicas": 3, "template": {"spec": {"containers": [{"name": "app", "image": "a"}]}}}})
+}
+
+#[test]
+fn conditions_see_the_item_before_any_patch() {
+    let m = ResourceModifiers::from_yaml(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps, matches: [{path: /spec/replicas, value: "3"}]}
+  patches: [{operation: replace, path: /spec/replicas, value: "1"}]
+- conditions: {groupResource: deployments.apps, matches: [{path: /spec/replicas, value: "1"}]}
+  patches: [{operation: add, path: /metadata/labels/second, value: "x"}]
+- conditions: {groupResource: deployments.apps, matches: [{path: /spec/replicas, value: "3"}]}
+  patches: [{operation: add, path: /metadata/labels/third, value: "x"}]
+"#,
+    )
+    .unwrap();
+    let out = m.apply(&deploy(), "deployments.apps");
+    assert_eq!(
+        out.rules,
+        vec![
+            RuleOutcome::Applied,
+            RuleOutcome::NotMatched,
+            RuleOutcome::Applied
+        ]
+    );
+    assert_eq!(out.object["spec"]["replicas"], json!(1));
+    assert_eq!(
+        out.object["metadata"]["labels"],
+        json!({"app": "web", "third": "x"})
+    );
+}
+
+#[test]
+fn failed_test_skips_and_errors_keep_the_item() {
+    let m = ResourceModifiers::from_yaml(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: "*.apps"}
+  patches:
+  - {operation: test, path: /spec/replicas, value: "2"}
+  - {operation: replace, path: /spec/replicas, value: "9"}
+- conditions: {groupResource: "*.apps"}
+  patches:
+  - {operation: replace, path: /spec/replicas, value: "5"}
+  - {operation: remove, path: /spec/nothing}
+"#,
+    )
+    .unwrap();
+    let out = m.apply(&deploy(), "deployments.apps");
+    assert_eq!(out.rules[0], RuleOutcome::Skipped);
+    assert!(matches!(out.rules[1], RuleOutcome::Error(_)));
+    assert_eq!(out.object, deploy());
+}
+
+#[test]
+fn every_problem_is_reported_with_its_rule() {
+    let err = ResourceModifiers::from_yaml(
+        r#"
+version: v2
+resourceModifierRules:
+- conditions: {groupResource: ""}
+  patches: [{operation: upsert, path: ""}]
+  mergePatches: [{patchData: "{}"}]
+"#,
+    )
+    .unwrap_err();
+    let Error::Invalid(problems) = err else {
+        panic!("want Invalid, got {err:?}");
+    };
+    assert_eq!(problems.len(), 5, "{problems:?}");
+    assert!(problems.iter().filter(|p| p.starts_with("rule 0")).count() == 4);
+}
+
+#[test]
+fn unknown_field_names_its_position() {
+    let err = ResourceModifiers::from_yaml(
+        "version: v1\nresourceModifierRules:\n- conditions:\n    groupresource: x\n    bogus: 1\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("line 5"), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+}
+
+#[test]
+fn configmap_needs_exactly_one_key() {
+    let rules = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: pods}\n  patches: [{operation: remove, path: /a}]\n";
+    assert!(ResourceModifiers::from_configmap(&json!({"data": {"x": rules}})).is_ok());
+    assert!(ResourceModifiers::from_configmap(&json!({"data": {"x": rules, "y": rules}})).is_err());
+    assert!(ResourceModifiers::from_configmap(&json!({"data": {}})).is_err());
+}
+
+#[test]
+fn rules_touching_the_pod_template() {
+    let m = ResourceModifiers::from_yaml(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches: [{operation: add, path: /spec/template/, value: "{}"}]
+- conditions: {groupResource: deployments.apps}
+  patches: [{operation: replace, path: /spec/replicas, value: "1"}]
+- conditions: {groupResource: pods}
+  patches: [{operation: replace, path: /spec/template/x, value: "1"}]
+- conditions: {groupResource: "*.apps"}
+  strategicPatches: [{patchData: '{"spec":{"template":{"spec":{"tolerations":[]}}}}'}]
+- conditions: {groupResource: "*.apps"}
+  mergePatches: [{patchData: '{"metadata":{"labels":{"a":"b"}}}'}]
+- conditions: {groupResource: "**"}
+  patches: [{operation: move, from: /spec/template, path: /spec/x}]
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        m.rules_touching("deployments.apps", "/spec/template"),
+        vec![0, 3, 5]
+    );
+}
