@@ -232,7 +232,7 @@ if ! $control_only; then
   plugin_rollouts=$(field prevent-rollouts plugin); plugin_rollouts=${plugin_rollouts:-unknown}
 fi
 step "kube API fixture checks (driver/kubeapi_test.go)"
-if (cd "$here/driver" && E2E_KUBECONFIG="$kubeconfig" nice -n 10 go test -count=1 -run 'Test(ListPodVolumeBackups|ReadConfigMap|PatchReplicaSet|ServiceAccount)' -v .) > "$logs/kubeapi-test.log" 2>&1; then
+if (cd "$here/driver" && E2E_KUBECONFIG="$kubeconfig" nice -n 10 go test -count=1 -run 'Test(ListPodVolumeBackups|ReadConfigMap|PatchReplicaSet|ServiceAccount|DownloadRequest)' -v .) > "$logs/kubeapi-test.log" 2>&1; then
   echo "kube API checks: $(grep -c '^--- PASS' "$logs/kubeapi-test.log") passed"
 else
   grep -E '^(--- FAIL|\s+\S+_test.go)' "$logs/kubeapi-test.log" || true

@@ -6,8 +6,13 @@ package main
 // what an RBAC denial looks like to a service account.
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -190,5 +195,86 @@ func TestServiceAccountDeniedThenGranted(t *testing.T) {
 	// Still denied for what the role does not grant.
 	if _, err := saDyn.Resource(gvrPVBs).Namespace(veleroNamespace).Get(ctx, "x", metav1.GetOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("get should stay forbidden, got %v", err)
+	}
+}
+
+// The DownloadRequest flow the plugin will use for the backup contents, answered by the driver's
+// stand-in controller: create a request, wait for status.downloadURL, GET the tar.gz, find the
+// Deployment at its unversioned path. A request for an unknown backup is never answered.
+func TestDownloadRequestBackupContents(t *testing.T) {
+	_, c, ns := e2eClients(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	store, err := startBackupStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scenario{deploy: "dl-" + ns, replicas: 1, strategy: "Recreate", fsb: true}
+	data := s.backup()
+	tarball, err := backupTarball([]*unstructured.Unstructured{data.pods[0], data.replicaSet, data.deployment})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.add("bk-"+ns, tarball)
+	go store.answerDownloadRequests(ctx, c)
+
+	request := func(backup string) string {
+		dr := map[string]interface{}{"apiVersion": "velero.io/v1", "kind": "DownloadRequest",
+			"metadata": map[string]interface{}{"generateName": backup + "-", "namespace": veleroNamespace},
+			"spec":     map[string]interface{}{"target": map[string]interface{}{"kind": "BackupContents", "name": backup}}}
+		created, err := createUnstructured(ctx, c, gvrDownloadRequests, veleroNamespace, dr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			got, err := c.dyn.Resource(gvrDownloadRequests).Namespace(veleroNamespace).Get(ctx, created.GetName(), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u, _, _ := unstructured.NestedString(got.Object, "status", "downloadURL"); u != "" {
+				return u
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		return ""
+	}
+	if u := request("unknown-" + ns); u != "" {
+		t.Fatalf("a request for an unknown backup was answered: %s", u)
+	}
+	url := request("bk-" + ns)
+	if url == "" {
+		t.Fatal("no downloadURL within 3s")
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	gz, err := gzip.NewReader(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	want := "resources/deployments.apps/namespaces/shop/" + s.deploy + ".json"
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			t.Fatalf("%s not in the tarball", want)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name != want {
+			continue
+		}
+		var dep map[string]interface{}
+		if err := json.NewDecoder(tr).Decode(&dep); err != nil {
+			t.Fatal(err)
+		}
+		if name, _, _ := unstructured.NestedString(dep, "metadata", "name"); name != s.deploy {
+			t.Fatalf("wrong item at %s: %s", want, name)
+		}
+		return
 	}
 }
