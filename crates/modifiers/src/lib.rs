@@ -435,10 +435,10 @@ pub mod fuzzing {
 
     /// Decode and apply an RFC 6902 patch text to a JSON document text.
     pub fn json_patch(doc: &str, patch: &str) {
-        if let (Some(d), Ok(ops)) = (gojson::parse(doc), jsonpatch::decode(patch)) {
-            if let Ok(out) = jsonpatch::apply(&ops, &d) {
-                let _ = gojson::to_value(&out);
-            }
+        if let (Some(d), Ok(ops)) = (gojson::parse(doc), jsonpatch::decode(patch))
+            && let Ok(out) = jsonpatch::apply(&ops, &d)
+        {
+            let _ = gojson::to_value(&out);
         }
     }
 
