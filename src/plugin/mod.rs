@@ -11,6 +11,10 @@
 //! 5. the process serves until `GRPCController.Shutdown`, SIGTERM or SIGINT, then exits 0 within
 //!    [`SHUTDOWN_GRACE`], removing its socket. Stdin is never read: Velero's stdin may be
 //!    `/dev/null`, and its EOF means nothing.
+//!
+//! SIGINT: go-plugin's Go servers ignore it (so Ctrl-C in the host's terminal does not kill plugins
+//! before the host stops them); we exit 0 on it as our spec asks. Velero itself never sends
+//! signals — it calls `Shutdown` and SIGKILLs after 2 s.
 
 pub mod controller;
 pub mod error;
@@ -43,7 +47,7 @@ pub const APPLIES_TO_RESOURCES: [&str; 3] = ["pods", "replicasets.apps", "deploy
 
 /// How long in-flight calls (the Shutdown reply itself, an Execute) get to finish once a stop was
 /// requested. The host waits 2 s before SIGKILL; we promise exit within 100 ms.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(60);
+pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(40);
 
 /// Runs plugin mode with `args` (full argv) and `action` deciding every Execute; returns the exit
 /// code (0 after an orderly stop, 1 if serving was impossible).
