@@ -286,7 +286,11 @@ func runTarget(t *testing.T, tg target) {
 		if err == nil {
 			t.Fatalf("Execute of an item without kind succeeded: %+v", res)
 		}
-		t.Logf("error as Velero sees it: %v", err)
+		msg := err.Error()
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+		t.Logf("error as Velero sees it: %s", msg)
 		if !strings.Contains(strings.ToLower(err.Error()), "kind") {
 			t.Errorf("error does not say what is wrong (no mention of kind): %v", err)
 		}

@@ -42,7 +42,11 @@ if ! $reference_only; then
     plugin_bin="$FSB_PLUGIN_BIN"
   else
     echo "=== cargo build -p velero-fsb-guard"
-    (cd "$repo" && cargo build -p velero-fsb-guard)
+    if ! (cd "$repo" && cargo build -p velero-fsb-guard); then
+      echo "cargo build failed"
+      echo "0 passed, 1 failed"
+      exit 1
+    fi
     plugin_bin="${CARGO_TARGET_DIR:-$repo/target}/debug/velero-fsb-guard"
   fi
   [ -x "$plugin_bin" ] || { echo "plugin binary not found or not executable: $plugin_bin" >&2; exit 1; }
@@ -71,8 +75,12 @@ for v in "${versions[@]}"; do
   echo
   echo "=== Velero $velero: build (go.v$v.mod)"
   start=$(date +%s)
-  nice -n 10 go test -mod=readonly -modfile="go.v$v.mod" -c -o "$harness" .
-  nice -n 10 go build -mod=readonly -modfile="go.v$v.mod" -o "$reference" ./goplugin
+  if ! nice -n 10 go test -mod=readonly -modfile="go.v$v.mod" -c -o "$harness" . ||
+    ! nice -n 10 go build -mod=readonly -modfile="go.v$v.mod" -o "$reference" ./goplugin; then
+    total_fail=$((total_fail + 1))
+    summary+=("Velero $velero: BUILD FAILED")
+    continue
+  fi
   echo "build took $(( $(date +%s) - start ))s"
 
   echo "=== Velero $velero: run"
@@ -89,6 +97,15 @@ for v in "${versions[@]}"; do
   total_fail=$((total_fail + f))
   failed_checks="$(grep -E -- '^\s+--- FAIL: TestRestoreItemActionV2/[^/ ]+/' "$log" | sed -E 's/.*--- FAIL: TestRestoreItemActionV2\/([^ ]+).*/\1/' | tr '\n' ' ' || true)"
   summary+=("Velero $velero: $p passed, $f failed${failed_checks:+ (failed: $failed_checks)}")
+
+  # The reference plugin's rule evaluator (benchmark baseline) has its own unit tests.
+  if nice -n 10 go test -mod=readonly -modfile="go.v$v.mod" ./goplugin; then
+    total_pass=$((total_pass + 1))
+    summary+=("Velero $velero: goplugin rule-evaluator unit tests: ok")
+  else
+    total_fail=$((total_fail + 1))
+    summary+=("Velero $velero: goplugin rule-evaluator unit tests FAILED")
+  fi
 
   if $self_test; then
     # Each deliberate fault of the reference plugin must make its check fail.
