@@ -6,6 +6,8 @@
 //! - [`apply`]: `StrategicMergeMapPatch` (what Velero's `strategicPatches` do), with directives.
 //! - [`two_way_diff`]: `CreateTwoWayMergePatch`, to carry a template change onto pods whose lists
 //!   hold extra members (lists are matched by merge key, never by index).
+//! - [`two_way_diff_member_scoped`]: the same delta, but a list `modified` drops entirely is removed
+//!   member by member, so extra members of the target survive (use this one for pods).
 //! - [`semantically_equal`] / [`pod_templates_semantically_equal`]: `apiequality.Semantic.DeepEqual`
 //!   on the typed objects, and the Deployment controller's `EqualIgnoreHash`.
 //!
@@ -24,9 +26,11 @@ mod meta;
 pub mod quantity;
 mod schema;
 mod schema_table;
+mod scoped;
 
 pub use apply::apply;
 pub use diff::two_way_diff;
 pub use equality::{pod_templates_semantically_equal, semantically_equal};
 pub use error::{Error, Result};
 pub use schema::Root;
+pub use scoped::two_way_diff_member_scoped;
