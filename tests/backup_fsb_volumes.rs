@@ -39,7 +39,9 @@ fn pvb_matches_by_pod_name_and_original_namespace_not_uid() {
         FsbVolume {
             snapshot_id: "snap1".into(),
             uploader_type: Some("kopia".into()),
-            source: FsbSource::PodVolumeBackup { name: "b1-x".into() },
+            source: FsbSource::PodVolumeBackup {
+                name: "b1-x".into()
+            },
         }
     );
     // Same pod, restored into another namespace: the original namespace is what counts.
@@ -48,7 +50,11 @@ fn pvb_matches_by_pod_name_and_original_namespace_not_uid() {
 
 #[test]
 fn pvbs_without_snapshot_id_are_skipped() {
-    let pod = pod("shop", "web-1", json!([{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}]));
+    let pod = pod(
+        "shop",
+        "web-1",
+        json!([{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}]),
+    );
     let mut failed = pvb("b1-f", "shop", "web-1", "b", "");
     failed["status"]["phase"] = json!("Failed");
     let mut no_status = pvb("b1-n", "shop", "web-1", "b", "x");
@@ -91,12 +97,19 @@ fn a_later_pvb_for_the_same_volume_replaces_an_earlier_one() {
         pvb("p1", "shop", "web-1", "data", "old"),
         pvb("p2", "shop", "web-1", "data", "new"),
     ];
-    assert_eq!(snapshots(&fsb_volumes_for_pod(&pod, "shop", &pvbs)), vec![("data", "new")]);
+    assert_eq!(
+        snapshots(&fsb_volumes_for_pod(&pod, "shop", &pvbs)),
+        vec![("data", "new")]
+    );
 }
 
 #[test]
 fn legacy_annotations_are_the_fallback_only() {
-    let mut annotated = pod("shop", "web-1", json!([{"name": "data", "emptyDir": {}}, {"name": "logs", "emptyDir": {}}]));
+    let mut annotated = pod(
+        "shop",
+        "web-1",
+        json!([{"name": "data", "emptyDir": {}}, {"name": "logs", "emptyDir": {}}]),
+    );
     annotated["metadata"]["annotations"] = json!({
         "snapshot.velero.io/logs": "legacy-logs",
         "snapshot.velero.io/data": "legacy-data",
@@ -104,12 +117,21 @@ fn legacy_annotations_are_the_fallback_only() {
     });
     // No PVB: annotations decide.
     let vols = fsb_volumes_for_pod(&annotated, "shop", []);
-    assert_eq!(snapshots(&vols), vec![("data", "legacy-data"), ("logs", "legacy-logs")]);
-    assert!(vols.values().all(|v| v.source == FsbSource::LegacyAnnotation && v.uploader_type.is_none()));
+    assert_eq!(
+        snapshots(&vols),
+        vec![("data", "legacy-data"), ("logs", "legacy-logs")]
+    );
+    assert!(
+        vols.values()
+            .all(|v| v.source == FsbSource::LegacyAnnotation && v.uploader_type.is_none())
+    );
     assert_eq!(legacy_snapshot_annotations(&annotated), vols);
     // A matching PVB: annotations are ignored entirely.
     let p = pvb("p1", "shop", "web-1", "data", "from-pvb");
-    assert_eq!(snapshots(&fsb_volumes_for_pod(&annotated, "shop", [&p])), vec![("data", "from-pvb")]);
+    assert_eq!(
+        snapshots(&fsb_volumes_for_pod(&annotated, "shop", [&p])),
+        vec![("data", "from-pvb")]
+    );
     // A PVB that matched but was skipped (no snapshot ID) leaves the fallback in place.
     let empty = pvb("p2", "shop", "web-1", "data", "");
     assert_eq!(fsb_volumes_for_pod(&annotated, "shop", [&empty]).len(), 2);
@@ -127,7 +149,12 @@ fn grouped_lookup_agrees_with_the_flat_rule() {
     assert_eq!(grouped.len(), 4);
     assert_eq!(grouped.for_pod("shop", "web-1").len(), 2);
     assert_eq!(grouped.pods().count(), 3);
-    for (ns, name) in [("shop", "web-1"), ("shop", "web-2"), ("other", "web-1"), ("shop", "none")] {
+    for (ns, name) in [
+        ("shop", "web-1"),
+        ("shop", "web-2"),
+        ("other", "web-1"),
+        ("shop", "none"),
+    ] {
         let p = pod(ns, name, json!([{"name": "data", "emptyDir": {}}]));
         assert_eq!(
             grouped.fsb_volumes_for_pod(&p, ns),
@@ -174,15 +201,33 @@ fn pvb_list_reader_accepts_velero_and_kubectl_shapes() {
     let mut with_newline = array.clone();
     with_newline.push(b'\n');
     let gz = gzip(&with_newline, Compression::default());
-    assert_eq!(read_pod_volume_backups(gz.as_slice(), "bucket").unwrap(), pvb_list());
-    assert_eq!(read_pod_volume_backups(array.as_slice(), "plain").unwrap(), pvb_list());
-    let list = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "List", "items": pvb_list()})).unwrap();
-    assert_eq!(read_pod_volume_backups(list.as_slice(), "kubectl").unwrap(), pvb_list());
+    assert_eq!(
+        read_pod_volume_backups(gz.as_slice(), "bucket").unwrap(),
+        pvb_list()
+    );
+    assert_eq!(
+        read_pod_volume_backups(array.as_slice(), "plain").unwrap(),
+        pvb_list()
+    );
+    let list =
+        serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "List", "items": pvb_list()}))
+            .unwrap();
+    assert_eq!(
+        read_pod_volume_backups(list.as_slice(), "kubectl").unwrap(),
+        pvb_list()
+    );
     let single = serde_json::to_vec(&pvb_list()[0]).unwrap();
-    assert_eq!(read_pod_volume_backups(single.as_slice(), "one").unwrap(), vec![pvb_list()[0].clone()]);
+    assert_eq!(
+        read_pod_volume_backups(single.as_slice(), "one").unwrap(),
+        vec![pvb_list()[0].clone()]
+    );
     // Go encodes an empty (nil) slice as null.
     let null = gzip(b"null\n", Compression::default());
-    assert!(read_pod_volume_backups(null.as_slice(), "empty").unwrap().is_empty());
+    assert!(
+        read_pod_volume_backups(null.as_slice(), "empty")
+            .unwrap()
+            .is_empty()
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("b1-podvolumebackups.json.gz");
@@ -192,10 +237,17 @@ fn pvb_list_reader_accepts_velero_and_kubectl_shapes() {
 
 #[test]
 fn pvb_list_reader_errors_name_the_source() {
-    let gz = gzip(&serde_json::to_vec(&pvb_list()).unwrap(), Compression::default());
-    let err = read_pod_volume_backups(&gz[..gz.len() / 2], "b1-podvolumebackups.json.gz").unwrap_err();
+    let gz = gzip(
+        &serde_json::to_vec(&pvb_list()).unwrap(),
+        Compression::default(),
+    );
+    let err =
+        read_pod_volume_backups(&gz[..gz.len() / 2], "b1-podvolumebackups.json.gz").unwrap_err();
     assert!(matches!(err, Error::BadPodVolumeBackups { .. }), "{err}");
-    assert!(err.to_string().contains("b1-podvolumebackups.json.gz"), "{err}");
+    assert!(
+        err.to_string().contains("b1-podvolumebackups.json.gz"),
+        "{err}"
+    );
     assert!(err.to_string().contains("truncated"), "{err}");
 
     let err = read_pod_volume_backups(&b"{\"kind\":\"Backup\"}"[..], "x.json").unwrap_err();

@@ -32,8 +32,12 @@ fn keeps_unversioned_deployments_and_replicasets_only() {
     assert_eq!(counts.get("configmaps"), Some(&1));
     assert_eq!(counts.get("namespaces"), Some(&1));
     let kept: u64 = [
-        serde_json::to_vec(&deployment("shop", "web", "nginx:1")).unwrap().len(),
-        serde_json::to_vec(&replica_set("shop", "web", "5d4f8c7b9", "nginx:1")).unwrap().len(),
+        serde_json::to_vec(&deployment("shop", "web", "nginx:1"))
+            .unwrap()
+            .len(),
+        serde_json::to_vec(&replica_set("shop", "web", "5d4f8c7b9", "nginx:1"))
+            .unwrap()
+            .len(),
     ]
     .iter()
     .map(|n| *n as u64)
@@ -74,8 +78,7 @@ fn the_unversioned_copy_wins_over_versioned_ones() {
     let index = read_tar_gz(b.tar_gz().as_slice(), &IndexOptions::default()).unwrap();
     assert_eq!(index.len(), 1);
     assert_eq!(
-        index.deployment("shop", "web").unwrap()["spec"]["template"]["spec"]["containers"][0]
-            ["image"],
+        index.deployment("shop", "web").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"],
         "unversioned"
     );
 }
@@ -83,7 +86,12 @@ fn the_unversioned_copy_wins_over_versioned_ones() {
 #[test]
 fn version_entry_may_come_last_and_old_format_1_is_known() {
     let mut b = BackupBuilder::default();
-    b.item("deployments.apps", "v1", "shop", &deployment("shop", "web", "x"));
+    b.item(
+        "deployments.apps",
+        "v1",
+        "shop",
+        &deployment("shop", "web", "x"),
+    );
     b.raw("metadata/version", b"1\n");
     let index = read_tar_gz(b.tar_gz().as_slice(), &IndexOptions::default()).unwrap();
     assert_eq!(index.format_version(), "1");
@@ -105,7 +113,12 @@ fn unknown_format_version_is_refused() {
 #[test]
 fn archive_without_version_is_not_a_velero_backup() {
     let mut b = BackupBuilder::default();
-    b.item("deployments.apps", "v1", "shop", &deployment("shop", "web", "x"));
+    b.item(
+        "deployments.apps",
+        "v1",
+        "shop",
+        &deployment("shop", "web", "x"),
+    );
     let err = read_tar_gz(b.tar_gz().as_slice(), &IndexOptions::default()).unwrap_err();
     assert!(matches!(err, Error::NotVeleroBackup(_)), "{err}");
     assert!(err.to_string().contains("metadata/version"));
@@ -116,7 +129,10 @@ fn truncated_gzip_is_reported_as_truncated() {
     let full = sample().tar_gz();
     for cut in [full.len() / 2, full.len() - 4, full.len() - 1] {
         let err = read_tar_gz(&full[..cut], &IndexOptions::default()).unwrap_err();
-        assert!(matches!(err, Error::TruncatedGzip(_)), "cut at {cut}: {err}");
+        assert!(
+            matches!(err, Error::TruncatedGzip(_)),
+            "cut at {cut}: {err}"
+        );
         assert!(err.to_string().contains("truncated"));
     }
 }
@@ -126,7 +142,10 @@ fn checksum_mismatch_is_reported_as_corrupt_gzip() {
     // Stored (level 0) deflate blocks carry the tar bytes verbatim, so one byte of an entry we do
     // not parse can be flipped: tar and JSON stay valid and only the gzip CRC catches it.
     let mut b = sample();
-    b.raw("resources/secrets/namespaces/shop/s.json", b"{\"marker\":\"QQQQQQQQ\"}");
+    b.raw(
+        "resources/secrets/namespaces/shop/s.json",
+        b"{\"marker\":\"QQQQQQQQ\"}",
+    );
     let mut gz = b.tar_gz_level(Compression::none());
     let at = gz
         .windows(8)
@@ -170,11 +189,17 @@ fn plain_tar_is_accepted_by_read_archive() {
 #[test]
 fn bad_json_names_the_entry() {
     let mut b = sample();
-    b.raw("resources/deployments.apps/namespaces/shop/broken.json", b"{\"kind\": ");
+    b.raw(
+        "resources/deployments.apps/namespaces/shop/broken.json",
+        b"{\"kind\": ",
+    );
     let err = read_tar_gz(b.tar_gz().as_slice(), &IndexOptions::default()).unwrap_err();
     match &err {
         Error::BadJson { entry, .. } => {
-            assert_eq!(entry, "resources/deployments.apps/namespaces/shop/broken.json")
+            assert_eq!(
+                entry,
+                "resources/deployments.apps/namespaces/shop/broken.json"
+            )
         }
         other => panic!("expected BadJson, got {other}"),
     }
@@ -184,7 +209,10 @@ fn bad_json_names_the_entry() {
 #[test]
 fn bad_json_in_an_entry_we_do_not_keep_is_ignored() {
     let mut b = sample();
-    b.raw("resources/configmaps/namespaces/shop/broken.json", b"{not json");
+    b.raw(
+        "resources/configmaps/namespaces/shop/broken.json",
+        b"{not json",
+    );
     b.raw("resources/pods/namespaces/shop/broken.json", b"{not json");
     let index = read_tar_gz(b.tar_gz().as_slice(), &IndexOptions::default()).unwrap();
     assert_eq!(index.len(), 2);
@@ -193,7 +221,10 @@ fn bad_json_in_an_entry_we_do_not_keep_is_ignored() {
 #[test]
 fn json_that_is_not_an_object_is_refused() {
     let mut b = sample();
-    b.raw("resources/replicasets.apps/namespaces/shop/list.json", b"[1,2]");
+    b.raw(
+        "resources/replicasets.apps/namespaces/shop/list.json",
+        b"[1,2]",
+    );
     let err = read_tar_gz(b.tar_gz().as_slice(), &IndexOptions::default()).unwrap_err();
     assert!(matches!(err, Error::NotAnObject { .. }), "{err}");
 }
@@ -213,8 +244,11 @@ fn entry_cap_names_the_entry_and_limit() {
     }
     // Exactly at the limit is fine.
     let opts = IndexOptions::default().with_max_entry_bytes(
-        d.len().max(serde_json::to_vec(&replica_set("shop", "web", "5d4f8c7b9", "nginx:1")).unwrap().len())
-            as u64,
+        d.len().max(
+            serde_json::to_vec(&replica_set("shop", "web", "5d4f8c7b9", "nginx:1"))
+                .unwrap()
+                .len(),
+        ) as u64,
     );
     assert!(read_tar_gz(sample().tar_gz().as_slice(), &opts).is_ok());
 }
@@ -225,10 +259,16 @@ fn total_cap_counts_only_kept_entries() {
     let mut b = sample();
     let filler = vec![b' '; 256 * 1024];
     for i in 0..40 {
-        b.raw(&format!("resources/pods/namespaces/shop/big-{i}.json"), &filler);
+        b.raw(
+            &format!("resources/pods/namespaces/shop/big-{i}.json"),
+            &filler,
+        );
     }
-    let index = read_tar_gz(b.tar_gz().as_slice(), &IndexOptions::default().with_max_total_bytes(64 * 1024))
-        .unwrap();
+    let index = read_tar_gz(
+        b.tar_gz().as_slice(),
+        &IndexOptions::default().with_max_total_bytes(64 * 1024),
+    )
+    .unwrap();
     assert_eq!(index.len(), 2);
     assert!(index.kept_bytes() < 64 * 1024);
     assert_eq!(index.resource_counts().get(PODS), Some(&41));
@@ -263,7 +303,12 @@ fn extracted_directory_reads_like_the_archive() {
 fn directory_without_version_is_not_a_velero_backup() {
     let dir = tempfile::tempdir().unwrap();
     let mut b = BackupBuilder::default();
-    b.item("deployments.apps", "v1", "shop", &deployment("shop", "web", "x"));
+    b.item(
+        "deployments.apps",
+        "v1",
+        "shop",
+        &deployment("shop", "web", "x"),
+    );
     b.extract_to(dir.path());
     let err = open_local(dir.path(), &IndexOptions::default()).unwrap_err();
     assert!(matches!(err, Error::NotVeleroBackup(_)), "{err}");
@@ -308,7 +353,10 @@ fn tarball_file_and_bucket_folder_are_recognised() {
     let local = open_local(&bucket, &IndexOptions::default()).unwrap();
     assert_eq!(local.layout, BackupLayout::BucketFolder);
     assert_eq!(local.name.as_deref(), Some("nightly"));
-    assert_eq!(local.backup.as_ref().unwrap()["spec"]["storageLocation"], "default");
+    assert_eq!(
+        local.backup.as_ref().unwrap()["spec"]["storageLocation"],
+        "default"
+    );
     assert_eq!(
         local.pod_volume_backups_file.as_deref(),
         Some(bucket.join("nightly-podvolumebackups.json.gz").as_path())

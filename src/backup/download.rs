@@ -382,7 +382,10 @@ struct Cancellable<R> {
 impl<R: Read> Read for Cancellable<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.cancelled.load(Ordering::Relaxed) {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "download cancelled"));
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "download cancelled",
+            ));
         }
         self.inner.read(buf)
     }

@@ -34,12 +34,18 @@ pub enum Error {
     #[error("backup entry {entry} is not a JSON object")]
     NotAnObject { entry: String },
     #[error("backup entry {entry} is {size} bytes, above the {limit}-byte limit per entry")]
-    EntryTooLarge { entry: String, size: u64, limit: u64 },
+    EntryTooLarge {
+        entry: String,
+        size: u64,
+        limit: u64,
+    },
     #[error(
         "the kept backup items exceed the {limit}-byte limit (reached at entry {entry}); raise the limit or narrow the input"
     )]
     TooLarge { entry: String, limit: u64 },
-    #[error("{path} is neither a backup tarball, an extracted backup directory nor a bucket folder: {reason}")]
+    #[error(
+        "{path} is neither a backup tarball, an extracted backup directory nor a bucket folder: {reason}"
+    )]
     UnrecognisedInput { path: PathBuf, reason: String },
     #[error("PodVolumeBackup list {source_name}: {reason}")]
     BadPodVolumeBackups { source_name: String, reason: String },

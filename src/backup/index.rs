@@ -173,7 +173,9 @@ pub(crate) enum EntryPath<'a> {
         name: &'a str,
     },
     /// `resources/<gr>/cluster/<name>.json`
-    ClusterScoped { group_resource: &'a str },
+    ClusterScoped {
+        group_resource: &'a str,
+    },
     /// Versioned copies (`<v>-preferredversion`, `<v>` with EnableAPIGroupVersions), directories and
     /// anything else.
     Other,
@@ -291,10 +293,11 @@ impl<'o> IndexBuilder<'o> {
                         limit: self.opts.max_total_bytes,
                     });
                 }
-                let value: Value = serde_json::from_slice(&buf).map_err(|source| Error::BadJson {
-                    entry: entry(),
-                    source,
-                })?;
+                let value: Value =
+                    serde_json::from_slice(&buf).map_err(|source| Error::BadJson {
+                        entry: entry(),
+                        source,
+                    })?;
                 if !value.is_object() {
                     return Err(Error::NotAnObject { entry: entry() });
                 }
@@ -367,9 +370,7 @@ fn gzip_error(kind: io::ErrorKind, message: String) -> Error {
 /// `velero backup download` writes) or, if the stream does not start with the gzip magic, a plain tar.
 pub fn read_archive<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupIndex> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let head = reader
-        .fill_buf()
-        .map_err(|e| Error::Read(e.to_string()))?;
+    let head = reader.fill_buf().map_err(|e| Error::Read(e.to_string()))?;
     if head.is_empty() {
         return Err(Error::NotVeleroBackup(": the input is empty".into()));
     }
@@ -383,9 +384,7 @@ pub fn read_archive<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupInd
 /// Indexes a gzip-compressed tar stream.
 pub fn read_tar_gz<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupIndex> {
     let mut reader = BufReader::with_capacity(64 * 1024, reader);
-    let head = reader
-        .fill_buf()
-        .map_err(|e| Error::Read(e.to_string()))?;
+    let head = reader.fill_buf().map_err(|e| Error::Read(e.to_string()))?;
     if !head.starts_with(&GZIP_MAGIC) {
         return Err(Error::NotGzip);
     }
@@ -454,13 +453,19 @@ pub fn read_dir(root: &Path, opts: &IndexOptions) -> Result<BackupIndex> {
     let resources = root.join("resources");
     if resources.is_dir() {
         for gr_dir in sorted_dir(&resources)? {
-            let Some(gr) = file_name(&gr_dir) else { continue };
+            let Some(gr) = file_name(&gr_dir) else {
+                continue;
+            };
             let namespaced = gr_dir.join("namespaces");
             if namespaced.is_dir() {
                 for ns_dir in sorted_dir(&namespaced)? {
-                    let Some(ns) = file_name(&ns_dir) else { continue };
+                    let Some(ns) = file_name(&ns_dir) else {
+                        continue;
+                    };
                     for file in sorted_dir(&ns_dir)? {
-                        let Some(fname) = file_name(&file) else { continue };
+                        let Some(fname) = file_name(&file) else {
+                            continue;
+                        };
                         if !file.is_file() {
                             continue;
                         }
@@ -478,7 +483,9 @@ pub fn read_dir(root: &Path, opts: &IndexOptions) -> Result<BackupIndex> {
             let cluster = gr_dir.join("cluster");
             if cluster.is_dir() {
                 for file in sorted_dir(&cluster)? {
-                    let Some(fname) = file_name(&file) else { continue };
+                    let Some(fname) = file_name(&file) else {
+                        continue;
+                    };
                     builder.add(&format!("resources/{gr}/cluster/{fname}"), 0, io::empty())?;
                 }
             }
@@ -535,8 +542,17 @@ mod tests {
                 group_resource: "namespaces"
             }
         );
-        assert_eq!(classify("resources/pods/namespaces/shop/"), EntryPath::Other);
-        assert_eq!(classify("resources/pods/namespaces/shop/.json"), EntryPath::Other);
-        assert_eq!(classify("resources/pods/namespaces/shop/x.yaml"), EntryPath::Other);
+        assert_eq!(
+            classify("resources/pods/namespaces/shop/"),
+            EntryPath::Other
+        );
+        assert_eq!(
+            classify("resources/pods/namespaces/shop/.json"),
+            EntryPath::Other
+        );
+        assert_eq!(
+            classify("resources/pods/namespaces/shop/x.yaml"),
+            EntryPath::Other
+        );
     }
 }

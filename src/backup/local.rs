@@ -100,9 +100,7 @@ fn open_bucket_folder(
         .and_then(|b| b.pointer("/metadata/name"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let from_folder = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned());
+    let from_folder = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let name = from_backup
         .or(from_folder)
         .ok_or_else(|| Error::UnrecognisedInput {

@@ -78,7 +78,10 @@ impl Resource {
     /// Collection path in `namespace`.
     pub fn url_path(&self, namespace: &str) -> String {
         if self.group.is_empty() {
-            format!("/api/{}/namespaces/{namespace}/{}", self.version, self.plural)
+            format!(
+                "/api/{}/namespaces/{namespace}/{}",
+                self.version, self.plural
+            )
         } else {
             format!(
                 "/apis/{}/{}/namespaces/{namespace}/{}",
@@ -165,7 +168,10 @@ impl Cluster {
     }
 
     /// From a prepared client configuration (timeouts are tightened to the call bound).
-    pub fn from_config(mut config: kube::Config, velero_namespace: impl Into<String>) -> Result<Self> {
+    pub fn from_config(
+        mut config: kube::Config,
+        velero_namespace: impl Into<String>,
+    ) -> Result<Self> {
         install_crypto_provider();
         config.connect_timeout = Some(MAX_CALL_TIMEOUT);
         config.read_timeout = Some(MAX_CALL_TIMEOUT);
@@ -203,8 +209,7 @@ impl Cluster {
 
     /// Sends one request with the call timeout, mapping errors for `call`.
     async fn send(&self, call: Call, request: http::Request<Vec<u8>>) -> Result<Value> {
-        match tokio::time::timeout(self.call_timeout, self.client.request::<Value>(request)).await
-        {
+        match tokio::time::timeout(self.call_timeout, self.client.request::<Value>(request)).await {
             Err(_) => Err(Error::Timeout {
                 call: Box::new(call),
                 after: Some(self.call_timeout),
@@ -231,7 +236,12 @@ impl Cluster {
     }
 
     /// GET one object; `None` on 404.
-    pub async fn get(&self, resource: Resource, namespace: &str, name: &str) -> Result<Option<Value>> {
+    pub async fn get(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>> {
         let call = Self::call("get", resource, namespace, Some(name));
         let request = Request::new(resource.url_path(namespace))
             .get(name, &GetParams::default())
@@ -266,7 +276,12 @@ impl Cluster {
     }
 
     /// POST a new object; returns it as the server stored it.
-    pub async fn create(&self, resource: Resource, namespace: &str, object: &Value) -> Result<Value> {
+    pub async fn create(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        object: &Value,
+    ) -> Result<Value> {
         let name = object.pointer("/metadata/name").and_then(Value::as_str);
         let call = Self::call("create", resource, namespace, name);
         let body = serde_json::to_vec(object).map_err(|e| Self::build_err(call.clone(), e))?;
@@ -314,8 +329,12 @@ impl Cluster {
     /// (`velero.io/backup-name=<valid label value>`).
     pub async fn list_pod_volume_backups(&self, backup_name: &str) -> Result<Vec<Value>> {
         let selector = format!("{BACKUP_NAME_LABEL}={}", valid_label_value(backup_name));
-        self.list(Resource::POD_VOLUME_BACKUPS, &self.velero_namespace, &selector)
-            .await
+        self.list(
+            Resource::POD_VOLUME_BACKUPS,
+            &self.velero_namespace,
+            &selector,
+        )
+        .await
     }
 
     pub async fn get_config_map(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
@@ -381,7 +400,11 @@ impl Cluster {
 
     /// A BackupStorageLocation in the Velero namespace.
     pub async fn get_backup_storage_location(&self, name: &str) -> Result<Option<Value>> {
-        self.get(Resource::BACKUP_STORAGE_LOCATIONS, &self.velero_namespace.clone(), name)
-            .await
+        self.get(
+            Resource::BACKUP_STORAGE_LOCATIONS,
+            &self.velero_namespace.clone(),
+            name,
+        )
+        .await
     }
 }

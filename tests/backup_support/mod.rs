@@ -41,7 +41,10 @@ impl BackupBuilder {
     pub fn item(&mut self, gr: &str, version: &str, ns: &str, obj: &Value) -> &mut Self {
         let name = obj["metadata"]["name"].as_str().expect("name");
         let data = serde_json::to_vec(obj).unwrap();
-        self.raw(&format!("resources/{gr}/namespaces/{ns}/{name}.json"), &data);
+        self.raw(
+            &format!("resources/{gr}/namespaces/{ns}/{name}.json"),
+            &data,
+        );
         self.raw(
             &format!("resources/{gr}/{version}-preferredversion/namespaces/{ns}/{name}.json"),
             &data,
@@ -159,14 +162,32 @@ pub fn pvb(name: &str, pod_ns: &str, pod_name: &str, volume: &str, snapshot_id: 
 /// A typical backup: one Deployment with its ReplicaSet and pod, a ConfigMap, a Namespace.
 pub fn sample() -> BackupBuilder {
     let mut b = BackupBuilder::velero();
-    b.cluster_item("namespaces", "v1", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}));
-    b.item("deployments.apps", "v1", "shop", &deployment("shop", "web", "nginx:1"));
-    b.item("replicasets.apps", "v1", "shop", &replica_set("shop", "web", "5d4f8c7b9", "nginx:1"));
+    b.cluster_item(
+        "namespaces",
+        "v1",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+    );
+    b.item(
+        "deployments.apps",
+        "v1",
+        "shop",
+        &deployment("shop", "web", "nginx:1"),
+    );
+    b.item(
+        "replicasets.apps",
+        "v1",
+        "shop",
+        &replica_set("shop", "web", "5d4f8c7b9", "nginx:1"),
+    );
     b.item(
         "pods",
         "v1",
         "shop",
-        &pod("shop", "web-5d4f8c7b9-abcde", json!([{"name": "data", "emptyDir": {}}])),
+        &pod(
+            "shop",
+            "web-5d4f8c7b9-abcde",
+            json!([{"name": "data", "emptyDir": {}}]),
+        ),
     );
     b.item(
         "configmaps",
