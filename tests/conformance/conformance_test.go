@@ -374,8 +374,8 @@ func runTarget(t *testing.T, tg target) {
 
 	check(t, "cleanup", func(t *testing.T) {
 		pids := startedPIDs(t, hostLines(t, "plugin started"))
-		if len(pids) < 2 {
-			t.Fatalf("expected a discovery process and a restore process, saw pids %v", pids)
+		if len(pids) != 2 {
+			t.Fatalf("expected exactly a discovery process and one restore process, saw pids %v", pids)
 		}
 		restorePID := pids[len(pids)-1]
 		begin := time.Now()
@@ -390,6 +390,30 @@ func runTarget(t *testing.T, tg target) {
 			t.Errorf("plugin process %d still exists after CleanupClients (kill -0: %v)", restorePID, err)
 		}
 		assertCleanExit(t, hostLines, 2)
+	})
+
+	check(t, "host-log-clean", func(t *testing.T) {
+		// Nothing Velero's side logged about this plugin (go-plugin's client,
+		// stdio and broker plumbing) may be a warning or an error.
+		es, err := out.entries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.str("pluginName") == base || e.str("cmd") != pluginPath {
+				continue
+			}
+			if e.Msg == "error encountered while scanning stdout" && strings.Contains(e.str("error"), "file already closed") {
+				// go-plugin v1.6.0 (pinned by Velero 1.15-1.18) calls Wait
+				// before its stdout scanner reaches EOF; a host-side race
+				// whatever the plugin does (hashicorp/go-plugin#298, fixed in #299).
+				t.Logf("known go-plugin race, ignored: %s", e.Raw)
+				continue
+			}
+			if e.Level == "warning" || e.Level == "error" || e.Level == "fatal" || e.Level == "panic" {
+				t.Errorf("host logged at %s about the plugin: %s", e.Level, e.Raw)
+			}
+		}
 	})
 }
 
