@@ -392,6 +392,28 @@ func runTarget(t *testing.T, tg target) {
 		assertCleanExit(t, hostLines, 2)
 	})
 
+	check(t, "log-level-honoured", func(t *testing.T) {
+		// The same server started with --log-level info: the plugin must not
+		// emit debug lines (the host logger here still accepts debug, so
+		// anything the plugin emits is seen). Discovery alone starts it.
+		saved := os.Args
+		defer func() { os.Args = saved }()
+		os.Args = append([]string{saved[0]}, replaceArg(serverArgs, "debug", "info")...)
+		infoLogger, infoOut := capturingLogger()
+		if err := process.NewRegistry(dir, infoLogger, logrus.DebugLevel).DiscoverPlugins(); err != nil {
+			t.Fatalf("DiscoverPlugins with --log-level info: %v", err)
+		}
+		es, err := infoOut.entries()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range es {
+			if e.str("pluginName") == base && e.Level == "debug" && !goPluginServerLines[e.Msg] {
+				t.Errorf("debug line emitted under --log-level info: %s", e.Raw)
+			}
+		}
+	})
+
 	check(t, "host-log-clean", func(t *testing.T) {
 		// Nothing Velero's side logged about this plugin (go-plugin's client,
 		// stdio and broker plumbing) may be a warning or an error.
@@ -424,6 +446,17 @@ var logSourceRE = regexp.MustCompile(`^[^\s:]+:\d+$`)
 var goPluginServerLines = map[string]bool{
 	"plugin address": true,
 	"plugin received interrupt signal, ignoring": true,
+}
+
+// replaceArg returns a copy of args with every element equal to from replaced.
+func replaceArg(args []string, from, to string) []string {
+	res := append([]string(nil), args...)
+	for i := range res {
+		if res[i] == from {
+			res[i] = to
+		}
+	}
+	return res
 }
 
 func toIfaces(ss []string) []interface{} {
