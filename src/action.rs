@@ -9,7 +9,7 @@
 //!
 //! - `item` replaces the object for the next action and for the create call. It must be a JSON object
 //!   with a `kind`; Velero fails the item otherwise. The transport always answers with item bytes.
-//! - An `Err` fails this item only ("error preparing <resource>/<ns>/<name>: <message>"): it is not
+//! - An `Err` fails this item only (`error preparing <resource>/<ns>/<name>: <message>`): it is not
 //!   restored, the remaining actions for it are skipped, the restore ends `PartiallyFailed`.
 //! - `skip_restore = true` makes Velero skip creating the item.
 //! - `additional_items` are restored (from the backup contents) before the item itself.

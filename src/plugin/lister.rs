@@ -9,7 +9,7 @@ use super::{PLUGIN_KIND, PLUGIN_NAME};
 /// Answers `ListPlugins` with our single RestoreItemActionV2.
 ///
 /// Velero stores `command` and later executes exactly that string to start the plugin again, so it
-/// must be our argv[0] verbatim (Velero starts us by full path, e.g. `/plugins/velero-fsb-guard`).
+/// must be our `argv[0]` verbatim (Velero starts us by full path, e.g. `/plugins/velero-fsb-guard`).
 /// Velero rejects the whole binary (and the Velero server fails to start) if a name is not
 /// `<DNS-1123 subdomain>/<name>` or a kind string is unknown.
 #[derive(Debug, Clone)]

@@ -48,7 +48,7 @@ impl<A> RestoreItemActionService<A> {
 }
 
 /// The error status Velero shows for an [`ActionError`] (the message ends up in the restore's
-/// errors as "error preparing <item>: rpc error: code = … desc = <message>").
+/// errors as `error preparing <item>: rpc error: code = … desc = <message>`).
 pub fn status_from_action_error(error: &ActionError) -> Status {
     match error {
         ActionError::InvalidRequest(_) => Status::invalid_argument(error.to_string()),

@@ -45,7 +45,7 @@ macro_rules! limited {
 /// Serves all plugin services on `listener` until `shutdown` fires, then stops gracefully
 /// (callers bound that wait: see [`super::SHUTDOWN_GRACE`]).
 ///
-/// `command` is what `ListPlugins` reports (argv[0]); `action` decides every Execute.
+/// `command` is what `ListPlugins` reports (`argv[0]`); `action` decides every Execute.
 pub async fn serve<A: RestoreItemAction>(
     listener: PluginListener,
     action: A,
