@@ -14,7 +14,6 @@ use std::ffi::{OsStr, OsString};
 
 use tracing::level_filters::LevelFilter;
 
-use crate::action::PassThrough;
 use crate::{plugin, telemetry};
 
 /// Environment variable and value go-plugin sets for Velero plugins (Velero's handshake cookie).
@@ -47,7 +46,7 @@ Options:
 pub fn run() -> i32 {
     let args: Vec<OsString> = std::env::args_os().collect();
     if is_plugin_mode(std::env::var_os(PLUGIN_COOKIE_KEY).as_deref()) {
-        return plugin::run(args, PassThrough);
+        return plugin::run(args, crate::guard::kube::plugin_action());
     }
     telemetry::init_cli();
     run_command(Command::parse(args.get(1..).unwrap_or_default()))

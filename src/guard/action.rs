@@ -118,6 +118,17 @@ impl<C: GuardCluster> TemplateGuard<C> {
 
     async fn read_restore_state(&self, uid: String, restore: &Value) -> RestoreState {
         let mut failure = None;
+        if modifier_configmap(restore).is_none() {
+            // No resource modifiers: no template can change, so no API call at all.
+            return RestoreState {
+                uid,
+                settings: Settings::default(),
+                rules: None,
+                failure,
+                fsb: OnceCell::new(),
+                backup: OnceCell::new(),
+            };
+        }
         let data = match self
             .cluster
             .plugin_settings(self.velero_namespace(restore))
@@ -159,20 +170,9 @@ impl<C: GuardCluster> TemplateGuard<C> {
         &self,
         restore: &Value,
     ) -> Result<Option<fsb_modifiers::ResourceModifiers>> {
-        let Some(reference) = restore.pointer("/spec/resourceModifier") else {
+        let Some(name) = modifier_configmap(restore) else {
             return Ok(None);
         };
-        let kind = reference
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let name = reference
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !kind.eq_ignore_ascii_case("configmap") || name.is_empty() {
-            return Ok(None);
-        }
         let configmap = self.cluster.configmap(namespace_of(restore), name).await?;
         let rules = VeleroEngine::rules_from_configmap(&configmap)?;
         if rules
@@ -304,6 +304,15 @@ impl<C: GuardCluster> TemplateGuard<C> {
             _ => Ok(unchanged()),
         }
     }
+}
+
+/// The restore's resource-modifier ConfigMap name (`spec.resourceModifier`, kind ConfigMap
+/// case-insensitively, as Velero reads it).
+fn modifier_configmap(restore: &Value) -> Option<&str> {
+    let reference = restore.pointer("/spec/resourceModifier")?;
+    let kind = reference.get("kind").and_then(Value::as_str)?;
+    let name = reference.get("name").and_then(Value::as_str)?;
+    (kind.eq_ignore_ascii_case("configmap") && !name.is_empty()).then_some(name)
 }
 
 fn log_notes(notes: &[Note], dry_run: bool) {
@@ -602,6 +611,20 @@ resourceModifierRules:
             out.unwrap();
         }
         assert_eq!(guard.cluster.calls(), ["list configmaps velero"]);
+    }
+
+    #[tokio::test]
+    async fn a_restore_without_resource_modifiers_makes_no_api_call() {
+        let guard = TemplateGuard::new(FakeCluster::new(web()), None);
+        let mut restore = restore(json!({}));
+        restore["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceModifier");
+        for out in run_restore(&guard, &restore).await {
+            out.unwrap();
+        }
+        assert!(guard.cluster.calls().is_empty());
     }
 
     #[tokio::test]

@@ -40,7 +40,8 @@ pub trait Engine {
     fn rules_select(&self, rules: &Self::Rules, group_resource: &str) -> bool;
 
     /// Two-way strategic merge patch from pod template `from` to `to` (`core/v1.PodTemplateSpec`),
-    /// lists matched by merge key.
+    /// lists matched by merge key; a list `to` drops entirely is removed member by member, so list
+    /// members a pod has beyond the template (`restore-wait`, sidecars) survive.
     fn template_diff(&self, from: &Value, to: &Value) -> Result<Value>;
 
     /// Applies a strategic merge patch to `{metadata, spec}` of a pod (`core/v1.Pod` schema).

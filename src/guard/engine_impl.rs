@@ -73,7 +73,7 @@ impl Engine for VeleroEngine {
     }
 
     fn template_diff(&self, from: &Value, to: &Value) -> Result<Value> {
-        fsb_smp::two_way_diff(
+        fsb_smp::two_way_diff_member_scoped(
             &without_empty_keys(from),
             &without_empty_keys(to),
             Root::POD_TEMPLATE_SPEC,

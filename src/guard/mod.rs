@@ -28,6 +28,7 @@ mod delta;
 mod engine;
 mod engine_impl;
 mod error;
+pub mod kube;
 mod settings;
 mod steps;
 mod workload;

@@ -1,0 +1,188 @@
+//! [`GuardCluster`] over the project's Kubernetes adapter ([`crate::cluster`]) and the backup
+//! download flow ([`crate::backup::download`]).
+//!
+//! The connection is made on first use, not when the plugin starts: Velero also starts the binary
+//! just to list its plugins, and that must work without any cluster access.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use super::action::{GuardCluster, TemplateGuard};
+use super::error::{Error, Result};
+use super::steps::BackupObjects;
+use crate::backup::download::{DownloadOptions, process_backup_contents};
+use crate::backup::{DEPLOYMENTS, IndexOptions, PODS, REPLICA_SETS};
+use crate::cluster::{self, Cluster, Resource};
+
+/// The live cluster, connected lazily (in-cluster config, else kubeconfig).
+#[derive(Default)]
+pub struct KubeCluster {
+    connection: OnceCell<Result<Cluster, String>>,
+}
+
+impl KubeCluster {
+    /// A cluster adapter that connects on first use.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An adapter over an existing connection (tests, tools).
+    pub fn from_cluster(cluster: Cluster) -> Self {
+        Self {
+            connection: OnceCell::new_with(Some(Ok(cluster))),
+        }
+    }
+
+    async fn cluster(&self, velero_namespace: &str) -> Result<&Cluster> {
+        self.connection
+            .get_or_init(|| async {
+                Cluster::connect(velero_namespace.to_owned())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .as_ref()
+            .map_err(|e| Error::Cluster(format!("no Kubernetes connection: {e}")))
+    }
+}
+
+fn api(e: cluster::Error) -> Error {
+    Error::Cluster(e.to_string())
+}
+
+impl GuardCluster for KubeCluster {
+    async fn plugin_settings(&self, velero_namespace: &str) -> Result<Option<Value>> {
+        let configmap = self
+            .cluster(velero_namespace)
+            .await?
+            .find_plugin_config()
+            .await
+            .map_err(api)?;
+        Ok(configmap.map(|cm| cm.get("data").cloned().unwrap_or(Value::Null)))
+    }
+
+    async fn configmap(&self, namespace: &str, name: &str) -> Result<Value> {
+        self.cluster(namespace)
+            .await?
+            .get_config_map(namespace, name)
+            .await
+            .map_err(api)?
+            .ok_or_else(|| {
+                Error::Rules(format!(
+                    "resource-modifier ConfigMap {namespace}/{name} not found"
+                ))
+            })
+    }
+
+    async fn pod_volume_backups(
+        &self,
+        velero_namespace: &str,
+        backup_name: &str,
+    ) -> Result<Vec<Value>> {
+        self.cluster(velero_namespace)
+            .await?
+            .list_pod_volume_backups(backup_name)
+            .await
+            .map_err(api)
+    }
+
+    async fn backup_objects(
+        &self,
+        velero_namespace: &str,
+        backup_name: &str,
+        timeout: Duration,
+    ) -> Result<BackupObjects> {
+        let cluster = self.cluster(velero_namespace).await?;
+        let options = DownloadOptions {
+            transfer_timeout: timeout,
+            // The guard needs the pods too: which Deployments own FSB pods.
+            index: IndexOptions::workloads().with_pods(),
+            ..DownloadOptions::default()
+        };
+        let index = process_backup_contents()
+            .get(cluster, backup_name, &options)
+            .await
+            .map_err(|e| Error::Backup(e.to_string()))?;
+        let collect = |gr: &str| index.items_of(gr).map(|(_, v)| v.clone()).collect();
+        Ok(BackupObjects {
+            deployments: collect(DEPLOYMENTS),
+            replicasets: collect(REPLICA_SETS),
+            pods: collect(PODS),
+        })
+    }
+
+    async fn get_replicaset(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
+        self.connected()?
+            .get_replica_set(namespace, name)
+            .await
+            .map_err(api)
+    }
+
+    async fn patch_replicaset(&self, namespace: &str, name: &str, patch: &Value) -> Result<()> {
+        self.connected()?
+            .json_patch(Resource::REPLICA_SETS, namespace, name, patch)
+            .await
+            .map(|_| ())
+            .map_err(api)
+    }
+}
+
+impl KubeCluster {
+    /// The connection made by an earlier call of this restore (the Deployment step always follows
+    /// the reads that connect).
+    fn connected(&self) -> Result<&Cluster> {
+        match self.connection.get() {
+            Some(Ok(cluster)) => Ok(cluster),
+            Some(Err(e)) => Err(Error::Cluster(format!("no Kubernetes connection: {e}"))),
+            None => Err(Error::Cluster("no Kubernetes connection yet".to_owned())),
+        }
+    }
+}
+
+/// The RestoreItemAction the plugin serves: the guard over the live cluster. The Velero namespace
+/// is `$VELERO_NAMESPACE`, else the restore's namespace.
+pub fn plugin_action() -> TemplateGuard<KubeCluster> {
+    let velero_namespace = std::env::var("VELERO_NAMESPACE")
+        .ok()
+        .filter(|ns| !ns.is_empty());
+    TemplateGuard::new(KubeCluster::new(), velero_namespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::action::{ExecuteInput, RestoreItemAction};
+    use crate::guard::testkit::{a_deployment, velero_prepares_pod};
+
+    /// A kube client pointed at a loopback port nobody listens on: every call fails fast with a
+    /// connection error, as when the API server is unreachable.
+    fn unreachable_cluster() -> Cluster {
+        let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+        Cluster::from_config(config, "velero")
+            .unwrap()
+            .with_call_timeout(Duration::from_secs(2))
+    }
+
+    #[tokio::test]
+    async fn fail_open_when_the_api_server_is_unreachable() {
+        let guard = TemplateGuard::new(KubeCluster::from_cluster(unreachable_cluster()), None);
+        let app = a_deployment("shop", "web").with_fsb_volume("data");
+        let pod = &app.pods()[0];
+        let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
+        let restore = json!({"metadata": {"name": "r", "namespace": "velero", "uid": "u"},
+            "spec": {"backupName": "nightly", "resourceModifier": {"kind": "ConfigMap", "name": "mods"}}});
+        let out = guard
+            .execute(ExecuteInput {
+                item: item.clone(),
+                item_from_backup: pod.clone(),
+                restore,
+            })
+            .await
+            .expect("fail open: the item is restored");
+        assert_eq!(out.item, item);
+    }
+}
