@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::apply::merge_key_value_equal;
 use crate::directive::{DELETE_FROM_PRIMITIVE_LIST, PATCH, RETAIN_KEYS, SET_ELEMENT_ORDER};
 use crate::error::{Error, Result};
-use crate::gojson::{GoKind, cmp_v, deep_eq, kind};
+use crate::gojson::{GoKind, deep_eq, fmt_v, go_sort_by_key, kind};
 use crate::list::slice_element_kind;
 use crate::meta::{lookup_slice, lookup_struct};
 use crate::schema::{Root, Ty};
@@ -119,7 +119,7 @@ fn diff_maps(
         .iter()
         .any(|(k, v)| !v.is_null() && !modified.contains_key(k));
     if !retain.is_empty() && (!patch.is_empty() || original_has_more) {
-        retain.sort_by(cmp_v);
+        go_sort_by_key(&mut retain, fmt_v);
         patch.insert(RETAIN_KEYS.to_owned(), Value::Array(retain));
     }
     Ok(patch)
@@ -175,7 +175,7 @@ fn diff_lists(
             let add = crate::list::normalize_scalars_for_diff(add, modified, elem, path)?;
             // Go sorts the original list in place before this comparison.
             let mut sorted = original.to_vec();
-            sorted.sort_by(cmp_v);
+            go_sort_by_key(&mut sorted, fmt_v);
             let changed = !deep_eq(&Value::Array(sorted), &Value::Array(modified.to_vec()));
             let order = if !del.is_empty() || changed {
                 modified.to_vec()
@@ -211,8 +211,8 @@ fn diff_lists_of_scalars(
 ) -> Result<(Vec<Value>, Vec<Value>)> {
     let mut o = original.to_vec();
     let mut m = modified.to_vec();
-    o.sort_by(cmp_v);
-    m.sort_by(cmp_v);
+    go_sort_by_key(&mut o, fmt_v);
+    go_sort_by_key(&mut m, fmt_v);
     let (mut i, mut j) = (0, 0);
     let (mut add, mut del) = (Vec::new(), Vec::new());
     loop {
@@ -220,16 +220,8 @@ fn diff_lists_of_scalars(
         if !oin && !min {
             break;
         }
-        let os = if oin {
-            crate::gojson::fmt_v(&o[i])
-        } else {
-            String::new()
-        };
-        let ms = if min {
-            crate::gojson::fmt_v(&m[j])
-        } else {
-            String::new()
-        };
+        let os = if oin { fmt_v(&o[i]) } else { String::new() };
+        let ms = if min { fmt_v(&m[j]) } else { String::new() };
         if oin && min && os == ms {
             i += 1;
             j += 1;
@@ -275,14 +267,8 @@ fn diff_lists_of_maps(
         }
         let o = if oin { Some(entry(&os, i)?) } else { None };
         let m = if min { Some(entry(&ms, j)?) } else { None };
-        let okey = o
-            .as_ref()
-            .map(|(_, k)| crate::gojson::fmt_v(k))
-            .unwrap_or_default();
-        let mkey = m
-            .as_ref()
-            .map(|(_, k)| crate::gojson::fmt_v(k))
-            .unwrap_or_default();
+        let okey = o.as_ref().map(|(_, k)| fmt_v(k)).unwrap_or_default();
+        let mkey = m.as_ref().map(|(_, k)| fmt_v(k)).unwrap_or_default();
         match (o, m) {
             (Some((om, _)), Some((mm, mk))) if okey == mkey => {
                 let mut pv = diff_maps(&om, &mm, schema, build_retain_keys, path)?;
@@ -324,10 +310,9 @@ fn sort_by_merge_key(list: &[Value], merge_key: &str, path: &str) -> Result<Vec<
     let mut v = list.to_vec();
     if elem != GoKind::Map {
         let mut v = crate::list::dedupe_scalars(v, path)?;
-        v.sort_by(cmp_v);
+        go_sort_by_key(&mut v, fmt_v);
         return Ok(v);
     }
-    let key = |x: &Value| crate::gojson::fmt_v(x.get(merge_key).unwrap_or(&Value::Null));
-    v.sort_by_key(key);
+    go_sort_by_key(&mut v, |x| fmt_v(x.get(merge_key).unwrap_or(&Value::Null)));
     Ok(v)
 }

@@ -107,8 +107,12 @@ fn eq(a: Option<&Value>, b: Option<&Value>, ty: Ty, pointer: bool) -> bool {
     }
 }
 
+/// Typed scalars: numbers by value (both decode into the same Go number type), others exactly.
 fn scalar(a: Option<&Value>, b: Option<&Value>, zero: &Value) -> bool {
-    deep_eq(a.unwrap_or(zero), b.unwrap_or(zero))
+    match (a.unwrap_or(zero), b.unwrap_or(zero)) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (x, y) => x == y,
+    }
 }
 
 fn quantity_of(v: Option<&Value>) -> Option<Quantity> {

@@ -1,9 +1,9 @@
-//! Go's view of decoded JSON (`interface{}` trees from `encoding/json`): every number is a float64,
-//! `==` on interface values, `reflect.DeepEqual`, and `fmt.Sprintf("%v")` used for sorting.
+//! Go's view of decoded JSON (`interface{}` trees from apimachinery's `util/json`, which keeps an
+//! integral literal as int64 and every other number as float64): `==` on interface values,
+//! `reflect.DeepEqual`, and `fmt.Sprintf("%v")` used for sorting.
 //! apimachinery's strategic-merge code is built on these, so the port must see values the same way.
 
 use serde_json::Value;
-use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
 
@@ -12,25 +12,40 @@ use crate::error::{Error, Result};
 pub(crate) enum GoKind {
     Nil,
     Bool,
+    Int,
     Float,
     String,
     Map,
     Slice,
 }
 
+/// A JSON number as Go holds it after decoding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum GoNum {
+    Int(i64),
+    Float(f64),
+}
+
+/// `util/json.convertNumber`: `strconv.ParseInt` of the literal, else float64.
+pub(crate) fn go_num(n: &serde_json::Number) -> GoNum {
+    match n.as_i64() {
+        Some(i) => GoNum::Int(i),
+        None => GoNum::Float(n.as_f64().unwrap_or(f64::NAN)),
+    }
+}
+
 pub(crate) fn kind(v: &Value) -> GoKind {
     match v {
         Value::Null => GoKind::Nil,
         Value::Bool(_) => GoKind::Bool,
-        Value::Number(_) => GoKind::Float,
+        Value::Number(n) => match go_num(n) {
+            GoNum::Int(_) => GoKind::Int,
+            GoNum::Float(_) => GoKind::Float,
+        },
         Value::String(_) => GoKind::String,
         Value::Object(_) => GoKind::Map,
         Value::Array(_) => GoKind::Slice,
     }
-}
-
-fn f64_of(n: &serde_json::Number) -> f64 {
-    n.as_f64().unwrap_or(f64::NAN)
 }
 
 /// Go `a == b` on two `interface{}` values. Comparing two maps or two slices panics in Go; that is
@@ -39,7 +54,7 @@ pub(crate) fn go_eq(a: &Value, b: &Value, path: &str) -> Result<bool> {
     Ok(match (a, b) {
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Number(x), Value::Number(y)) => f64_of(x) == f64_of(y),
+        (Value::Number(x), Value::Number(y)) => go_num(x) == go_num(y),
         (Value::String(x), Value::String(y)) => x == y,
         (Value::Object(_), Value::Object(_)) | (Value::Array(_), Value::Array(_)) => {
             return Err(Error::Invalid {
@@ -51,10 +66,10 @@ pub(crate) fn go_eq(a: &Value, b: &Value, path: &str) -> Result<bool> {
     })
 }
 
-/// `reflect.DeepEqual` on decoded JSON: structural, numbers as float64.
+/// `reflect.DeepEqual` on decoded JSON: structural; an int64 never equals a float64.
 pub(crate) fn deep_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => f64_of(x) == f64_of(y),
+        (Value::Number(x), Value::Number(y)) => go_num(x) == go_num(y),
         (Value::Array(x), Value::Array(y)) => {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| deep_eq(p, q))
         }
@@ -73,7 +88,10 @@ pub(crate) fn fmt_v(v: &Value) -> String {
         Value::Null => "<nil>".into(),
         Value::Bool(b) => b.to_string(),
         Value::String(s) => s.clone(),
-        Value::Number(n) => fmt_float(f64_of(n)),
+        Value::Number(n) => match go_num(n) {
+            GoNum::Int(i) => i.to_string(),
+            GoNum::Float(f) => fmt_float(f),
+        },
         Value::Array(a) => format!("[{}]", a.iter().map(fmt_v).collect::<Vec<_>>().join(" ")),
         Value::Object(m) => {
             let mut keys: Vec<_> = m.keys().collect();
@@ -138,9 +156,26 @@ fn fmt_float(f: f64) -> String {
     }
 }
 
-/// Go's `sort.StringsAreSorted([]string{a, b})` as an ordering (non-strict less: a <= b).
-pub(crate) fn cmp_v(a: &Value, b: &Value) -> Ordering {
-    fmt_v(a).cmp(&fmt_v(b))
+/// Go's `sort.Sort` with apimachinery's non-strict `Less` (`a <= b` on the `%v` strings). For up to
+/// 12 elements pdqsort is an insertion sort, which moves each element before the equal ones ahead
+/// of it; that is replayed exactly. Longer lists are sorted stably (identical unless keys repeat,
+/// which valid objects do not).
+pub(crate) fn go_sort_by_key(v: &mut [Value], key: impl Fn(&Value) -> String) {
+    if v.len() > 12 {
+        v.sort_by_cached_key(|x| key(x));
+        return;
+    }
+    let keys: Vec<String> = v.iter().map(&key).collect();
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    for i in 1..idx.len() {
+        let mut j = i;
+        while j > 0 && keys[idx[j]] <= keys[idx[j - 1]] {
+            idx.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+    let sorted: Vec<Value> = idx.iter().map(|&i| v[i].clone()).collect();
+    v.clone_from_slice(&sorted);
 }
 
 #[cfg(test)]
@@ -152,6 +187,8 @@ mod tests {
     fn formats_like_go_percent_v() {
         // Expected strings from Go's fmt documentation/behaviour for %v of float64.
         assert_eq!(fmt_v(&json!(80)), "80");
+        assert_eq!(fmt_v(&json!(1000000)), "1000000");
+        assert_eq!(fmt_v(&json!(1000000.0)), "1e+06");
         assert_eq!(fmt_v(&json!(0.5)), "0.5");
         assert_eq!(fmt_v(&json!(1e21)), "1e+21");
         assert_eq!(fmt_v(&json!(123456789.0)), "1.23456789e+08");

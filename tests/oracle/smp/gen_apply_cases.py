@@ -112,6 +112,14 @@ add("scalar-list-for-merge-list-error", tspec({"containers": ["a"]}))
 add("unicode-and-quotes", {"metadata": {"annotations": {"note": "ünïcødé \"q\" \\ ✓"}}})
 add("numbers-float", {"spec": {"replicas": 3.0, "progressDeadlineSeconds": 1e3}})
 
+# Go keeps integral literals as int64 and others as float64: 80.0 is not merge key 80.
+add("merge-key-int-vs-float", tspec({"containers": [{"name": "web", "ports": [{"containerPort": 80.0, "name": "f"}]}]}))
+add("merge-key-int-exponent", tspec({"containers": [{"name": "web", "ports": [{"containerPort": 4.43e2, "name": "e"}]}]}))
+add("finalizers-int-vs-float", {"metadata": {"finalizers": [1, 1.0, 2]}},
+    original={**DEP, "metadata": {**DEP["metadata"], "finalizers": [1, 2.5]}})
+add("setElementOrder-ints", {"metadata": {"$setElementOrder/finalizers": [3, 1], "finalizers": [3]}},
+    original={**DEP, "metadata": {**DEP["metadata"], "finalizers": [1, 2]}})
+
 # Other kinds Velero can patch.
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ns1", "ownerReferences": [
     {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "u1", "controller": True}]},

@@ -381,6 +381,112 @@ for name, a, b in eq_pairs:
     cases.append({"name": f"equal/{name}", "op": "pod_template_equal", "root": "PodTemplateSpec", "a": a, "b": b})
     cases.append({"name": f"equal/{name}/swapped", "op": "pod_template_equal", "root": "PodTemplateSpec", "a": b, "b": a})
 
+
+# Semantic noise: rewrites that decoding into the Go types may or may not erase. Go decides.
+def noise_variants(t):
+    out = []
+    def v(name, f):
+        x = copy.deepcopy(t)
+        f(x)
+        out.append((name, x))
+    v("explicit-nulls", lambda x: x["spec"].update({"nodeSelector": None, "affinity": None, "hostname": None}))
+    v("empty-collections", lambda x: x["spec"].update({"imagePullSecrets": [], "overhead": {}}))
+    v("zero-scalars", lambda x: x["spec"].update({"hostPID": False, "priorityClassName": "", "subdomain": ""}))
+    v("zero-pointers", lambda x: x["spec"].update({"priority": 0}))
+    v("pointer-bool-false", lambda x: x["spec"].update({"shareProcessNamespace": False}))
+    v("empty-pointer-struct", lambda x: x["spec"].update({"dnsConfig": {}}))
+    v("container-zero-fields", lambda x: x["spec"]["containers"][0].update({"workingDir": "", "tty": False, "stdin": False}))
+    v("container-pointer-struct-empty", lambda x: x["spec"]["containers"][0].update({"securityContext": {}}))
+    v("container-resources-empty", lambda x: x["spec"]["containers"][0].setdefault("resources", {}))
+    v("container-env-null", lambda x: x["spec"]["containers"][0].update({"env": x["spec"]["containers"][0].get("env") or None}))
+    v("metadata-empty-annotations", lambda x: x["metadata"].update({"annotations": x["metadata"].get("annotations") or {}}))
+    v("number-float-form", lambda x: x["spec"].update({"terminationGracePeriodSeconds": 30.0}) if "terminationGracePeriodSeconds" in x["spec"] else None)
+    def qty(x):
+        for c in x["spec"]["containers"]:
+            for part in c.get("resources", {}).values():
+                for k, val in list(part.items()):
+                    part[k] = {"500m": "0.5", "512Mi": "0.5Gi", "250m": "0.25", "256Mi": "268435456", "2": "2000m", "1Gi": "1024Mi", "1": "1000m"}.get(val, val)
+    v("quantity-rewrite", qty)
+    v("unknown-fields", lambda x: x["spec"].update({"notAField": [1, 2], "alsoNot": {"a": None}}))
+    v("status-like-field-in-template", lambda x: x.update({"status": {"phase": "Running"}}))
+    v("volume-source-empty-vs-absent", lambda x: x["spec"].get("volumes") and x["spec"]["volumes"][-1].update({"hostPath": None}))
+    v("toleration-seconds-zero", lambda x: x["spec"].get("tolerations") and x["spec"]["tolerations"][0].update({"tolerationSeconds": 0}))
+    v("port-protocol-default", lambda x: [p.update({"protocol": "TCP"}) for c in x["spec"]["containers"] for p in c.get("ports", [])])
+    v("generation-label", lambda x: x["metadata"].setdefault("labels", {}).update({"pod-template-hash": "zzz"}))
+    return out
+
+
+for bname, base in BASES.items():
+    for vname, variant in noise_variants(base):
+        # 30.0 for an int64 field fails typed decoding in Go; semantic equality has no error path.
+        pairs = () if vname == "number-float-form" else (
+            (f"equal/noise/{bname}/{vname}", base, variant),
+            (f"equal/noise/{bname}/{vname}/swapped", variant, base))
+        for n, a, b in pairs:
+            cases.append({"name": n, "op": "pod_template_equal", "root": "PodTemplateSpec", "a": a, "b": b})
+        # The same noise through diff and apply.
+        cases.append({"name": f"diff/noise/{bname}/{vname}", "op": "diff", "root": "PodTemplateSpec",
+                      "original": base, "modified": variant})
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": bname},
+           "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": base}}
+    dep2 = copy.deepcopy(dep)
+    dep2["spec"]["replicas"] = 1
+    dep2["spec"]["paused"] = False
+    cases.append({"name": f"equal/deployment/{bname}/replicas-pointer", "op": "equal", "root": "apps/v1/Deployment", "a": dep, "b": dep2})
+    dep3 = copy.deepcopy(dep)
+    dep3["spec"]["paused"] = False
+    dep3["spec"]["revisionHistoryLimit"] = None
+    cases.append({"name": f"equal/deployment/{bname}/paused-value", "op": "equal", "root": "apps/v1/Deployment", "a": dep, "b": dep3})
+
+# Hand-picked diff corner cases.
+def tmeta(**meta):
+    return {"metadata": meta, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+
+
+DIFFS = [
+    ("finalizers-unchanged-unsorted", tmeta(finalizers=["b", "a"]), tmeta(finalizers=["b", "a"])),
+    ("finalizers-added", tmeta(finalizers=["a"]), tmeta(finalizers=["a", "c", "b"])),
+    ("finalizers-removed", tmeta(finalizers=["a", "b", "c"]), tmeta(finalizers=["c"])),
+    ("finalizers-reordered", tmeta(finalizers=["a", "b"]), tmeta(finalizers=["b", "a"])),
+    ("finalizers-to-empty", tmeta(finalizers=["a"]), tmeta(finalizers=[])),
+    ("finalizers-dupes", tmeta(finalizers=["a", "a", "b"]), tmeta(finalizers=["b", "b"])),
+    ("ownerrefs-by-uid", tmeta(ownerReferences=[{"uid": "1", "name": "a", "kind": "K", "apiVersion": "v1"}]),
+     tmeta(ownerReferences=[{"uid": "2", "name": "b", "kind": "K", "apiVersion": "v1"}])),
+    ("numbers-int-vs-float", {"spec": {"terminationGracePeriodSeconds": 30}}, {"spec": {"terminationGracePeriodSeconds": 30.0}}),
+    ("numbers-changed", {"spec": {"terminationGracePeriodSeconds": 30}}, {"spec": {"terminationGracePeriodSeconds": 31}}),
+    ("type-change-map-to-scalar", {"spec": {"nodeSelector": {"a": "b"}}}, {"spec": {"nodeSelector": "x"}}),
+    ("null-in-modified", {"spec": {"nodeSelector": {"a": "b"}}}, {"spec": {"nodeSelector": None}}),
+    ("null-in-original", {"spec": {"nodeSelector": None}}, {"spec": {"nodeSelector": {"a": "b"}}}),
+    ("unknown-map-equal", {"spec": {"future": {"a": 1}}}, {"spec": {"future": {"a": 1}}}),
+    ("unknown-map-changed-error", {"spec": {"future": {"a": 1}}}, {"spec": {"future": {"a": 2}}}),
+    ("unknown-list-changed-error", {"spec": {"future": [1]}}, {"spec": {"future": [2]}}),
+    ("unknown-scalar-changed", {"spec": {"future": 1}}, {"spec": {"future": 2}}),
+    ("containers-duplicate-names", {"spec": {"containers": [{"name": "a", "image": "1"}, {"name": "a", "image": "2"}]}},
+     {"spec": {"containers": [{"name": "a", "image": "3"}]}}),
+    ("containers-missing-name-error", {"spec": {"containers": [{"image": "1"}]}}, {"spec": {"containers": [{"image": "2"}]}}),
+    ("containers-mixed-types-error", {"spec": {"containers": [{"name": "a"}]}}, {"spec": {"containers": ["a"]}}),
+    ("ports-numeric-key-order", {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 80}, {"containerPort": 443}, {"containerPort": 8080}, {"containerPort": 9}]}]}},
+     {"spec": {"containers": [{"name": "c", "ports": [{"containerPort": 9}, {"containerPort": 8080, "name": "h"}]}]}}),
+    ("volumes-retainKeys-source-switch", {"spec": {"volumes": [{"name": "v", "configMap": {"name": "a"}}]}},
+     {"spec": {"volumes": [{"name": "v", "secret": {"secretName": "a"}}]}}),
+    ("volumes-retainKeys-unchanged-other", {"spec": {"volumes": [{"name": "v", "configMap": {"name": "a"}}, {"name": "w", "emptyDir": {}}]}},
+     {"spec": {"volumes": [{"name": "v", "configMap": {"name": "b"}}, {"name": "w", "emptyDir": {}}]}}),
+    ("volumes-all-removed", {"spec": {"volumes": [{"name": "v", "emptyDir": {}}]}}, {"spec": {}}),
+    ("env-order-only", {"spec": {"containers": [{"name": "c", "env": [{"name": "A"}, {"name": "B"}]}]}},
+     {"spec": {"containers": [{"name": "c", "env": [{"name": "B"}, {"name": "A"}]}]}}),
+    ("directive-in-both", {"spec": {"nodeSelector": {"$patch": "replace", "a": "b"}}}, {"spec": {"nodeSelector": {"$patch": "delete"}}}),
+    ("empty-to-empty", {"spec": {"volumes": []}}, {"spec": {"volumes": []}}),
+    ("absent-to-empty-list", {"spec": {}}, {"spec": {"volumes": []}}),
+    ("hostaliases-by-ip", {"spec": {"hostAliases": [{"ip": "1.1.1.1", "hostnames": ["a"]}]}},
+     {"spec": {"hostAliases": [{"ip": "1.1.1.1", "hostnames": ["a", "b"]}, {"ip": "2.2.2.2"}]}}),
+    ("topology-spread-by-key", {"spec": {"topologySpreadConstraints": [{"topologyKey": "zone", "maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule"}]}},
+     {"spec": {"topologySpreadConstraints": [{"topologyKey": "zone", "maxSkew": 2, "whenUnsatisfiable": "DoNotSchedule"}]}}),
+    ("unicode-values", {"metadata": {"annotations": {"a": "ä"}}}, {"metadata": {"annotations": {"a": "日本\"\\"}}}),
+]
+for name, a, b in DIFFS:
+    cases.append({"name": f"diff/corner/{name}", "op": "diff", "root": "PodTemplateSpec", "original": a, "modified": b})
+    cases.append({"name": f"diff/corner/{name}/reverse", "op": "diff", "root": "PodTemplateSpec", "original": b, "modified": a})
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "corpus", "smp", "generated.json")
 with open(out, "w", encoding="utf-8") as f:
     json.dump(cases, f, indent=1, ensure_ascii=False, sort_keys=True)

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
 )
@@ -75,9 +76,10 @@ func rootObject(root string) (interface{}, error) {
 	return scheme.New(gv.WithKind(root[i+1:]))
 }
 
+// toMap decodes like the apiserver/Velero side does: integral numbers become int64, others float64.
 func toMap(raw json.RawMessage) (map[string]interface{}, error) {
 	m := map[string]interface{}{}
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := utiljson.Unmarshal(raw, &m); err != nil {
 		return nil, err
 	}
 	return m, nil
