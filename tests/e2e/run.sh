@@ -16,7 +16,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
-WINDOW="${E2E_WINDOW:-30s}"
+WINDOW="${E2E_WINDOW:-30s}"   # E2E_KEEP_LOGS=1 keeps the temp dir (logs, kubeconfig) on success too
 control_only=false
 for a in "$@"; do
   case "$a" in
@@ -50,6 +50,8 @@ cleanup() {
       echo "===== $(basename "$f") (last 40 lines) ====="
       tail -n 40 "$f"
     done
+  elif [[ -n "${E2E_KEEP_LOGS:-}" ]]; then
+    echo "logs kept in $logs"
   else
     rm -rf "$work"
   fi

@@ -48,11 +48,17 @@ type options struct {
 	kubeconfig, mode, pluginDir, crdDir, only, runID string
 	window                                           time.Duration
 	installOnly                                      bool
+	builtins                                         string
 }
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "run-plugins" {
-		serveEmptyPluginSet()
+		// The builtins choice reaches the child through the environment (its argv is Velero's).
+		if os.Getenv("FSB_E2E_BUILTINS") == "emulated" {
+			serveEmptyPluginSet()
+		} else {
+			serveVeleroBuiltins()
+		}
 		return
 	}
 	var o options
@@ -64,6 +70,7 @@ func main() {
 	flag.StringVar(&o.crdDir, "crd-dir", "", "directory of Velero CRD YAMLs to install (idempotent)")
 	flag.StringVar(&o.only, "scenario", "", "run only this scenario")
 	flag.StringVar(&o.runID, "run-id", fmt.Sprint(time.Now().Unix()%100000), "suffix making namespaces unique per run")
+	flag.StringVar(&o.builtins, "builtins", "velero", "velero: Velero's own restore item actions run first, as in production; emulated: the driver mimics velero.io/pod and pod-volume-restore")
 	flag.DurationVar(&o.window, "window", 30*time.Second, "how long the controllers get to roll out")
 	installOnly := flag.Bool("install-only", false, "install the CRDs from --crd-dir, the velero namespace and the default BackupStorageLocation, then exit")
 	listOnly := flag.Bool("list-plugins", false, "only start the plugins in --plugin-dir through Velero's client, print their names and selectors, and exit")
@@ -74,6 +81,10 @@ func main() {
 		}
 		return
 	}
+	if o.builtins != "velero" && o.builtins != "emulated" {
+		fatalf("--builtins must be velero or emulated")
+	}
+	_ = os.Setenv("FSB_E2E_BUILTINS", o.builtins)
 	if o.mode != "control" && o.mode != "plugin" && o.mode != "reference" {
 		fatalf("--mode must be control, plugin or reference")
 	}
@@ -161,10 +172,10 @@ func run(o options) error {
 	}
 	stopAnswering()
 	store.mu.Lock()
-	fmt.Fprintf(os.Stderr, "driver: backup tarballs downloaded by plugins: %d\n", store.served)
+	downloads := store.served
 	store.mu.Unlock()
-	fmt.Printf("DRIVER-RESULT mode=%s scenarios=%d rollouts=%d prevent-rollouts=%d failures=%d\n",
-		o.mode, len(results), rollouts, prevent, failures)
+	fmt.Printf("DRIVER-RESULT mode=%s scenarios=%d rollouts=%d prevent-rollouts=%d failures=%d backup-downloads=%d\n",
+		o.mode, len(results), rollouts, prevent, failures, downloads)
 	if failures > 0 {
 		os.Exit(1)
 	}
@@ -261,7 +272,7 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 		}
 	}
 	var plugins *pluginSession
-	if o.mode == "plugin" {
+	if o.mode == "plugin" || o.builtins == "velero" {
 		log := logrus.New()
 		log.SetLevel(logrus.DebugLevel)
 		log.SetOutput(os.Stderr)
@@ -270,7 +281,7 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 			return nil, err
 		}
 		defer plugins.close()
-		if len(plugins.actions) == 0 {
+		if o.mode == "plugin" && len(plugins.external()) == 0 {
 			return nil, fmt.Errorf("no RestoreItemAction found in %s", o.pluginDir)
 		}
 		fmt.Fprintf(os.Stderr, "driver: %s: plugins %v\n", s.name, plugins.names())
@@ -280,7 +291,7 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 	restoreOne := func(gvr schema.GroupVersionResource, kind string, fromBackup *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 		obj := fromBackup.DeepCopy()
 		resetMetadataAndStatus(obj)
-		if kind == "Pod" {
+		if kind == "Pod" && o.builtins == "emulated" {
 			podAction(obj)
 			prependRestoreWait(obj, string(restore.UID), "velero/velero:v1.18.1", data.fsbVolumes[obj.GetName()])
 		}
@@ -294,7 +305,10 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 					continue
 				}
 				before := obj.DeepCopy()
-				obs.pluginCalls++
+				ours := !isVeleroBuiltin(a.Name())
+				if ours {
+					obs.pluginCalls++
+				}
 				out, err := a.Execute(&velero.RestoreItemActionExecuteInput{Item: obj, ItemFromBackup: fromBackup.DeepCopy(), Restore: &restore})
 				if err != nil {
 					return nil, fmt.Errorf("%s Execute %s/%s: %w", a.Name(), kind, obj.GetName(), err)
@@ -307,7 +321,7 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 				} else {
 					obj = &unstructured.Unstructured{Object: out.UpdatedItem.UnstructuredContent()}
 				}
-				if !equality.Semantic.DeepEqual(before.Object, obj.Object) {
+				if ours && !equality.Semantic.DeepEqual(before.Object, obj.Object) {
 					obs.pluginChanged = append(obs.pluginChanged, kind+"/"+obj.GetName())
 				}
 			}

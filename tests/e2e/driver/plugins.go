@@ -126,3 +126,16 @@ func listPlugins(dir string) error {
 	}
 	return nil
 }
+
+func isVeleroBuiltin(name string) bool { return strings.HasPrefix(name, "velero.io/") }
+
+// external lists the actions that are not Velero's own.
+func (p *pluginSession) external() []string {
+	var out []string
+	for _, n := range p.names() {
+		if !isVeleroBuiltin(n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

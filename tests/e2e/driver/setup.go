@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiext "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
@@ -105,6 +106,25 @@ func ensureStorageLocation(ctx context.Context, c clients) error {
 		"status": map[string]interface{}{"phase": "Available"},
 	}
 	_, err := createUnstructured(ctx, c, gvrBSLs, veleroNamespace, bsl)
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	// Velero's pod-volume-restore action takes the restore-wait image from this Deployment.
+	zero := int32(0)
+	labels := map[string]string{"component": "velero", "deploy": "velero"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "velero", Namespace: veleroNamespace, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &zero,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "velero", Image: "velero/velero:v1.18.1",
+					Command: []string{"/velero"}, Args: []string{"server"}}}},
+			},
+		},
+	}
+	_, err = c.kube.AppsV1().Deployments(veleroNamespace).Create(ctx, dep, metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
