@@ -455,3 +455,59 @@ fn version_flag_prints_the_crate_version() {
         format!("velero-fsb-guard {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn socket_goes_to_tmpdir_when_no_socket_dir_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plugin = start(
+        &[],
+        &[
+            ("PLUGIN_UNIX_SOCKET_DIR", ""),
+            ("TMPDIR", tmp.path().to_str().unwrap()),
+        ],
+    );
+    assert_eq!(plugin.socket_path().parent(), Some(tmp.path()));
+    plugin.signal("TERM");
+    assert_eq!(
+        plugin.wait_exit(Duration::from_secs(1)).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn socket_path_too_long_for_sun_path_falls_back_to_tcp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let deep = tmp.path().join("d".repeat(110));
+    std::fs::create_dir(&deep).unwrap();
+    let plugin = start(
+        &[],
+        &[
+            ("PLUGIN_UNIX_SOCKET_DIR", deep.to_str().unwrap()),
+            ("PLUGIN_MIN_PORT", "27200"),
+            ("PLUGIN_MAX_PORT", "27299"),
+        ],
+    );
+    assert_eq!(plugin.fields()[2], "tcp", "handshake: {}", plugin.handshake);
+    plugin.signal("TERM");
+    assert_eq!(
+        plugin.wait_exit(Duration::from_secs(1)).status.code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn socket_group_gets_mode_0660() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    // Our own primary group (that of a file we create): chgrp to it is always allowed.
+    let probe = tempfile::NamedTempFile::new().unwrap();
+    let gid = probe.as_file().metadata().unwrap().gid().to_string();
+    let plugin = start(&[], &[("PLUGIN_UNIX_SOCKET_GROUP", gid.as_str())]);
+    let metadata = std::fs::metadata(plugin.socket_path()).unwrap();
+    assert_eq!(metadata.permissions().mode() & 0o777, 0o660);
+    assert_eq!(metadata.gid().to_string(), gid);
+    plugin.signal("TERM");
+    assert_eq!(
+        plugin.wait_exit(Duration::from_secs(1)).status.code(),
+        Some(0)
+    );
+}
