@@ -301,6 +301,13 @@ pub async fn fetch_index(
                 location: "of the backup".into(),
                 reason: e.to_string(),
             })?;
+        if certs.is_empty() {
+            return Err(DownloadError::CaCert {
+                backup: backup.to_owned(),
+                location: "of the backup".into(),
+                reason: "no PEM certificate in caCert".into(),
+            });
+        }
         for cert in certs {
             builder = builder.add_root_certificate(cert);
         }
@@ -316,7 +323,8 @@ pub async fn fetch_index(
             .get(url)
             .send()
             .await
-            .map_err(|e| transfer(error_chain(&e)))?;
+            // The signed URL's query is a credential: drop it from the error text.
+            .map_err(|e| transfer(error_chain(&e.without_url())))?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(DownloadError::NotFound {
@@ -333,7 +341,7 @@ pub async fn fetch_index(
         }
         let stream = response
             .bytes_stream()
-            .map_err(|e| io::Error::other(error_chain(&e)));
+            .map_err(|e| io::Error::other(error_chain(&e.without_url())));
         let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
         let reader = Cancellable {
             inner: reader,
