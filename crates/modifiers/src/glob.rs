@@ -314,6 +314,30 @@ fn to_regex(seq: &[Ast], seps: &[char], out: &mut String) {
 #[derive(Debug, Clone)]
 pub struct Glob {
     re: Regex,
+    exact: bool,
+}
+
+/// Whether gobwas' optimising compiler is known to match exactly like the pattern's plain
+/// meaning: alternatives (`{…}`) must be closed, non-empty and made of literal text only.
+/// gobwas mis-compiles some other shapes (`{*,x}.apps` does not match `deployments.apps`;
+/// `*{` matches nothing; `deployments.apps{` panics), which we do not reproduce.
+fn exact(seq: &[Ast], toks: &[Tok]) -> bool {
+    let opens = toks.iter().filter(|t| **t == Tok::TermsOpen).count();
+    let closes = toks.iter().filter(|t| **t == Tok::TermsClose).count();
+    opens == closes && seq_exact(seq)
+}
+
+fn seq_exact(seq: &[Ast]) -> bool {
+    seq.iter().all(|n| match n {
+        Ast::AnyOf(alts) => alts.iter().all(|a| {
+            !a.is_empty()
+                && a.iter().all(|x| {
+                    matches!(x, Ast::Text(_))
+                        || (matches!(x, Ast::AnyOf(_)) && seq_exact(std::slice::from_ref(x)))
+                })
+        }),
+        _ => true,
+    })
 }
 
 impl Glob {
@@ -321,6 +345,7 @@ impl Glob {
     pub fn compile(pattern: &str, separators: &[char]) -> Result<Glob, String> {
         let toks = lex(pattern)?;
         let ast = parse(&toks)?;
+        let exact = exact(&ast, &toks);
         let mut re = String::from("(?s)\\A(?:");
         to_regex(&ast, separators, &mut re);
         re.push_str(")\\z");
@@ -328,7 +353,14 @@ impl Glob {
             .size_limit(1 << 24)
             .build()
             .map_err(|e| e.to_string())?;
-        Ok(Glob { re })
+        Ok(Glob { re, exact })
+    }
+
+    /// `false` when the pattern uses `{…}` alternatives in a shape where gobwas' compiler is
+    /// known to deviate from the pattern's meaning (wildcards or empty alternatives inside
+    /// `{}`, unclosed `{`): the match result may then differ from Velero's.
+    pub fn is_exact(&self) -> bool {
+        self.exact
     }
 
     /// `Glob.Match`.

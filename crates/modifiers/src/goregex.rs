@@ -235,7 +235,9 @@ impl Tr<'_> {
                 return err("duplicate capture group name");
             }
             self.names.push(name.to_owned());
-            self.out.push_str(&format!("(?P<{name}>"));
+            // Names do not affect matching; Rust's name rules differ from Go's (`1a` is valid
+            // in Go), so the group is emitted unnamed.
+            self.out.push('(');
             self.i += skip + end + 1;
             return Ok(true);
         }

@@ -160,6 +160,23 @@ impl ResourceModifiers {
         }
     }
 
+    /// Indexes of the rules whose `groupResource` or `namespaces` globs use `{…}` shapes that
+    /// gobwas compiles idiosyncratically (see [`Glob::is_exact`]): for those rules our match
+    /// decision may differ from Velero's, so a caller that needs certainty should fail open.
+    pub fn inexact_rules(&self) -> Vec<usize> {
+        let inexact = |p: &str, seps: &[char]| Glob::compile(p, seps).is_ok_and(|g| !g.is_exact());
+        self.doc
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                inexact(&r.conditions.group_resource, &['.'])
+                    || r.conditions.namespaces.iter().any(|n| inexact(n, &[]))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     /// Indexes of the rules whose patches could change something at or under `pointer`
     /// (e.g. `/spec/template`) of an item of `group_resource`, judged from the rule text only:
     /// JSON-patch paths/froms that overlap the pointer, and merge/strategic patches that

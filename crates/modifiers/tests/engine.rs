@@ -128,3 +128,21 @@ resourceModifierRules:
         vec![0, 3, 5]
     );
 }
+
+#[test]
+fn gobwas_alternative_shapes_are_flagged() {
+    let m = ResourceModifiers::from_yaml(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: "{deployments,statefulsets}.apps"}
+  patches: [{operation: remove, path: /a}]
+- conditions: {groupResource: "{*,x}.apps"}
+  patches: [{operation: remove, path: /a}]
+- conditions: {groupResource: pods, namespaces: ["team-{a"]}
+  patches: [{operation: remove, path: /a}]
+"#,
+    )
+    .unwrap();
+    assert_eq!(m.inexact_rules(), vec![1, 2]);
+}

@@ -541,6 +541,28 @@ for s in SELECTORS:
         ["cm", (configmap_obj("lbl", "prod") | {"metadata": meta("lbl", "prod", {"app": "web", "n": "1", "b": "true"})}, "configmaps"),
          ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "odd", "namespace": "prod", "labels": {"app": "web", "n": 1}}}, "configmaps")])
 
+# ------------------------------------------------ more pattern edge cases (glob x groupResource, regex x name)
+
+# Not here: "{*,x}.apps", "*{", "deployments.apps{" — gobwas' optimising compiler deviates from the
+# pattern's meaning (or panics); fsb-modifiers flags such globs via Glob::is_exact / inexact_rules.
+GLOBS = ["{a,b}*", "*{s,}.apps", "**.apps", "*.{apps,batch}", "[!.]*", "?", "?????", "*.?pps", "[a-d]*.[a-z]*",
+         "{deployments,pods}", "{}", "{,}", "a,b", "}", "\\", "[\\]]*", "**s", "*s*", "[--z]*", "[!-]*", "{de{ploy,x}ments}.apps",
+         "*.*.*", "*.k8s.io", "**.k8s.io", "*.networking.k8s.io"]
+GRS = ["deployments.apps", "pods", "ingresses.networking.k8s.io", "jobs.batch", "a", "b.apps"]
+for g in GLOBS:
+    for gr in GRS:
+        add(f"glob {g!r} vs {gr}", rule(json.dumps(g), "  patches:\n  - operation: add\n    path: /metadata/labels/hit\n    value: yes\n"),
+            [(configmap_obj("g", "prod"), gr)])
+REGEXES = ["^*", "a{0}", "(?i)É", "\\x{41}", "[\\x41-\\x43]", "\\.", "\\-", "a|*", "^.{1001}", "x{2}{3}", "(?U)a+", "(?m)^b",
+           "(?s).", "\\C", "\\Z", "\\e", "\\pN", "\\p{^L}", "\\PL", "[^\\n]", "[[:^digit:]]", "[[:word:]]", "[[:foo:]]",
+           "\\0", "\\08", "\\177", "[\\b]", "\\Q", "\\Qa\\", "(a)(?P<x>b)", "(?P<x-y>a)", "(?<1a>a)", "\\k<a>", "$^", "(?i:A)B",
+           "[a-]", "[]a]", "[^]a]", "[a-b-c]", "\\123", "\\x4", "\\x{110000}", "\\v", "\\a", "(?-i)a", "(?i-)a", "(?--i)a", "((a)",
+           "a{2,1}", "a{1000}", "a{1,1000}", "a{,}", "\\{", "}", "]", "a]"]
+NAMES = ["web", "AB", "a1b", "x\ny", "É"]
+for rx in REGEXES:
+    add(f"regex2 {rx!r}", rule("'*'", "  patches:\n  - operation: add\n    path: /metadata/labels/hit\n    value: yes\n",
+        f"    resourceNameRegex: {json.dumps(rx)}\n"), [(configmap_obj(n, "prod"), "configmaps") for n in NAMES])
+
 # ------------------------------------------------ multiple rules
 
 MULTI = """version: v1
