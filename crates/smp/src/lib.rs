@@ -30,7 +30,7 @@ mod scoped;
 
 pub use apply::apply;
 pub use diff::two_way_diff;
-pub use equality::{pod_templates_semantically_equal, semantically_equal};
+pub use equality::{POD_TEMPLATE_HASH_LABEL, pod_templates_semantically_equal, semantically_equal};
 pub use error::{Error, Result};
 pub use schema::Root;
 pub use scoped::two_way_diff_member_scoped;
