@@ -257,3 +257,47 @@ fn pvb_list_reader_errors_name_the_source() {
     let err = read_pod_volume_backups(&b"not json"[..], "z.json").unwrap_err();
     assert!(err.to_string().contains("not valid JSON"), "{err}");
 }
+
+#[test]
+fn backup_time_selection_follows_velero_opt_in_and_opt_out() {
+    use velero_fsb_guard::backup::fsb_volumes::volumes_selected_for_fs_backup;
+    let mut p = pod(
+        "shop",
+        "web-1",
+        json!([
+            {"name": "data", "persistentVolumeClaim": {"claimName": "data"}},
+            {"name": "scratch", "emptyDir": {}},
+            {"name": "host", "hostPath": {"path": "/var/log"}},
+            {"name": "creds", "secret": {"secretName": "s"}},
+            {"name": "cfg", "configMap": {"name": "c"}},
+            {"name": "token", "projected": {"sources": []}},
+            {"name": "info", "downwardAPI": {"items": []}},
+            {"name": "default-token-abcde", "emptyDir": {}},
+            {"name": "cache", "emptyDir": {}}
+        ]),
+    );
+    // Opt-in mode without the annotation: nothing.
+    assert!(volumes_selected_for_fs_backup(&p, false, false).is_empty());
+    // Opt-out mode: every eligible volume.
+    assert_eq!(
+        volumes_selected_for_fs_backup(&p, true, false),
+        vec!["data", "scratch", "cache"]
+    );
+    assert_eq!(
+        volumes_selected_for_fs_backup(&p, true, true),
+        vec!["scratch", "cache"]
+    );
+    p["metadata"]["annotations"] = json!({
+        "backup.velero.io/backup-volumes": "data,missing",
+        "backup.velero.io/backup-volumes-excludes": "cache"
+    });
+    // Opt-in names are taken verbatim; the excludes annotation only matters in opt-out mode.
+    assert_eq!(
+        volumes_selected_for_fs_backup(&p, false, false),
+        vec!["data", "missing"]
+    );
+    assert_eq!(
+        volumes_selected_for_fs_backup(&p, true, false),
+        vec!["data", "scratch"]
+    );
+}

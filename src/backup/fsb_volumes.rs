@@ -182,3 +182,63 @@ impl PodVolumeBackups {
         self.total == 0
     }
 }
+
+/// Pod annotation opting volumes in to FSB (comma-separated volume names).
+pub const VOLUMES_TO_BACKUP_ANNOTATION: &str = "backup.velero.io/backup-volumes";
+/// Pod annotation opting volumes out when FSB is the default (comma-separated volume names).
+pub const VOLUMES_TO_EXCLUDE_ANNOTATION: &str = "backup.velero.io/backup-volumes-excludes";
+
+/// The pod volumes a backup would have sent to FSB, by Velero's backup-time selection
+/// (`pkg/util/podvolume` `GetVolumesByPod`), for when no PodVolumeBackup list is at hand:
+///
+/// - FSB not the default: exactly the names in `backup.velero.io/backup-volumes` (split on `,`,
+///   taken verbatim, even names the pod does not have).
+/// - FSB the default (`--default-volumes-to-fs-backup`): every pod volume except hostPath, secret,
+///   configMap, projected and downwardAPI volumes, PVC volumes when `exclude_pvc_volumes`, names in
+///   `backup.velero.io/backup-volumes-excludes`, and names starting with `default-token`.
+///
+/// This is what the backup *selected*; whether data was actually stored is only known from the
+/// PodVolumeBackups (a volume can fail or be empty).
+pub fn volumes_selected_for_fs_backup(
+    pod: &Value,
+    default_volumes_to_fs_backup: bool,
+    exclude_pvc_volumes: bool,
+) -> Vec<String> {
+    let annotation = |key: &str| {
+        pod.pointer("/metadata/annotations")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    };
+    if !default_volumes_to_fs_backup {
+        let opted_in = annotation(VOLUMES_TO_BACKUP_ANNOTATION);
+        if opted_in.is_empty() {
+            return Vec::new();
+        }
+        return opted_in.split(',').map(str::to_owned).collect();
+    }
+    let excluded: Vec<&str> = annotation(VOLUMES_TO_EXCLUDE_ANNOTATION)
+        .split(',')
+        .collect();
+    let has = |vol: &Value, key: &str| vol.get(key).is_some_and(|s| !s.is_null());
+    pod.pointer("/spec/volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|vol| {
+            ![
+                "hostPath",
+                "secret",
+                "configMap",
+                "projected",
+                "downwardAPI",
+            ]
+            .iter()
+            .any(|k| has(vol, k))
+        })
+        .filter(|vol| !(exclude_pvc_volumes && has(vol, "persistentVolumeClaim")))
+        .map(|vol| str_at(vol, "/name"))
+        .filter(|name| !excluded.contains(name) && !name.starts_with("default-token"))
+        .map(str::to_owned)
+        .collect()
+}
