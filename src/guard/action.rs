@@ -6,6 +6,23 @@
 //! `deployments.apps` template and FSB pods exist). Then it calls the pure step for the item and
 //! maps errors at the edge: fail open (item unchanged + `warn` naming the workload and the cause)
 //! unless `failurePolicy: closed`.
+//!
+//! # Minimum RBAC
+//!
+//! The plugin runs inside the Velero server pod with Velero's service account (bound to
+//! `cluster-admin` by `velero install`). If you narrow it, the guard needs:
+//!
+//! | verb | resource | where | why |
+//! |---|---|---|---|
+//! | `list` | `configmaps` | Velero namespace | plugin-config ConfigMap (label selector) |
+//! | `get` | `configmaps` | restore's namespace | the restore's resource-modifier ConfigMap |
+//! | `list` | `podvolumebackups.velero.io` | Velero namespace | which pods hold FSB data |
+//! | `create`, `get`, `delete` | `downloadrequests.velero.io` | Velero namespace | backup contents |
+//! | `get` | `backups.velero.io`, `backupstoragelocations.velero.io` | Velero namespace | object-store TLS settings |
+//! | `get`, `patch` | `replicasets.apps` | restore target namespaces | verify/align the live ReplicaSet |
+//!
+//! A denied call fails open like any other API error; the `warn` line names the verb and resource.
+//! A restore without `spec.resourceModifier` makes no API call at all.
 
 use std::future::Future;
 use std::sync::Arc;

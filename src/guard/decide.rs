@@ -342,11 +342,18 @@ pub fn check_deployment<E: Engine>(
     let digest = template_digest(&target);
     match recorded {
         Some(d) if d == digest && !flagged => return Ok(DeploymentDecision::AlreadyAligned),
-        None if engine.templates_equal(&target, template) => {
+        None => {
+            // The guard did not re-template this ReplicaSet: it is created from the backup, then
+            // the restore's own ReplicaSet rules (if any) apply. Equal to the Deployment's final
+            // template already → nothing to patch.
             let reset = super::workload::as_velero_hands_it(backup_replicaset);
-            if engine.templates_equal(&replicaset_final_template(engine, rules, &reset)?, template)
-            {
-                return Ok(DeploymentDecision::NothingToDo);
+            let created = replicaset_final_template(engine, rules, &reset)?;
+            if engine.templates_equal(&created, &target) {
+                return Ok(if engine.templates_equal(&target, template) {
+                    DeploymentDecision::NothingToDo
+                } else {
+                    DeploymentDecision::AlreadyAligned
+                });
             }
         }
         _ => {}

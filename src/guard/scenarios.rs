@@ -448,3 +448,39 @@ resourceModifierRules:
         app.hash.as_str()
     );
 }
+
+#[test]
+fn rules_on_all_apps_resources_land_once_on_the_replicaset() {
+    // `*.apps` selects Deployments and ReplicaSets alike: Velero patches the ReplicaSet itself, so
+    // the guard must not add the change a second time.
+    let app = a_deployment("shop", "web")
+        .with_fsb_volume("data")
+        .with_env("LOG", "info");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: "*.apps"}
+  patches:
+  - {operation: add, path: /spec/template/spec/tolerations, value: '[{"key": "dr", "operator": "Exists"}]'}
+  - {operation: add, path: /spec/template/spec/containers/0/env/-, value: '{"name": "MODE", "value": "dr"}'}
+"#,
+    );
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    assert_eq!(
+        restored.live_current_replicaset["spec"]["template"]["spec"]["tolerations"],
+        json!([{"key": "dr", "operator": "Exists"}])
+    );
+    // The append is not idempotent: applied twice it would list MODE twice.
+    let both = json!([{"name": "LOG", "value": "info"}, {"name": "MODE", "value": "dr"}]);
+    assert_eq!(
+        restored.live_current_replicaset["spec"]["template"]["spec"]["containers"][0]["env"],
+        both
+    );
+    assert_eq!(container(&restored.pods[0], "app")["env"], both);
+    assert_eq!(
+        restored.deployment_decision,
+        DeploymentDecision::AlreadyAligned
+    );
+}
