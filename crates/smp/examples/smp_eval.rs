@@ -5,7 +5,10 @@
 
 use std::io::Write;
 
-use fsb_smp::{Root, apply, pod_templates_semantically_equal, semantically_equal, two_way_diff};
+use fsb_smp::{
+    Root, apply, pod_templates_semantically_equal, semantically_equal, two_way_diff,
+    two_way_diff_member_scoped,
+};
 use serde_json::{Value, json};
 
 fn root(name: &str) -> fsb_smp::Result<Root> {
@@ -18,6 +21,20 @@ fn root(name: &str) -> fsb_smp::Result<Root> {
 
 fn field<'a>(case: &'a Value, key: &str) -> &'a Value {
     case.get(key).unwrap_or(&Value::Null)
+}
+
+/// For diff_apply cases: the member-scoped delta and our application of it to the target, which
+/// the oracle re-applies with apimachinery to cross-check `apply` on it.
+fn scoped(case: &Value) -> Option<Value> {
+    if field(case, "op").as_str() != Some("diff_apply") {
+        return None;
+    }
+    let r = root(field(case, "root").as_str()?).ok()?;
+    let tr = root(field(case, "target_root").as_str().unwrap_or("v1/Pod")).ok()?;
+    let delta =
+        two_way_diff_member_scoped(field(case, "original"), field(case, "modified"), r).ok()?;
+    let applied = apply(field(case, "target"), &delta, tr).ok()?;
+    Some(json!({"delta": delta, "applied": applied}))
 }
 
 fn run(case: &Value) -> fsb_smp::Result<(Value, Value)> {

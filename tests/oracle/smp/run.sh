@@ -24,7 +24,7 @@ for modfile in go.mod go.v1.15.mod; do
   (cd "$here" && nice -n 10 go build -modfile "$modfile" -o "$bin" ./oracle)
   "$bin" expect "$corpus" > "$work/go-$modfile.jsonl"
   echo "== comparing against apimachinery from $modfile"
-  if ! "$bin" compare "$work/go-$modfile.jsonl" "$work/ours.jsonl"; then
+  if ! "$bin" compare "$corpus" "$work/go-$modfile.jsonl" "$work/ours.jsonl"; then
     status=1
   fi
 done

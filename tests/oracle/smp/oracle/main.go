@@ -2,7 +2,8 @@
 // apimachinery (the library Velero links) and compares our Rust evaluator's answers with it.
 //
 //	oracle expect <corpus-dir>            JSON lines of Go's answers, one per case
-//	oracle compare <expected> <actual>    per-case report, "N passed, M failed"; exit 1 on mismatch
+//	oracle compare <corpus-dir> <expected> <actual>
+//	                                      per-case report, "N passed, M failed"; exit 1 on mismatch
 package main
 
 import (
@@ -46,6 +47,12 @@ type Answer struct {
 	Error   string      `json:"error,omitempty"`
 	Result  interface{} `json:"result"`
 	Applied interface{} `json:"applied"`
+	// Scoped (ours only, diff_apply cases): our member-scoped delta and our application of it to
+	// the target; compare re-applies the delta with apimachinery and checks the result.
+	Scoped *struct {
+		Delta   json.RawMessage `json:"delta"`
+		Applied interface{}     `json:"applied"`
+	} `json:"scoped,omitempty"`
 }
 
 func newScheme() *runtime.Scheme {
@@ -243,7 +250,16 @@ func canon(v interface{}) string {
 	return string(b)
 }
 
-func compare(expectedPath, actualPath string) int {
+func compare(corpusDir, expectedPath, actualPath string) int {
+	cases, err := loadCorpus(corpusDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	byName := map[string]Case{}
+	for _, c := range cases {
+		byName[c.Name] = c
+	}
 	exp, order, err := readAnswers(expectedPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -270,6 +286,18 @@ func compare(expectedPath, actualPath string) int {
 			why = fmt.Sprintf("applied result differs:\n    go:   %s\n    ours: %s", canon(e.Applied), canon(a.Applied))
 		case canon(e.Result) != canon(a.Result):
 			why = fmt.Sprintf("result differs:\n    go:   %s\n    ours: %s", canon(e.Result), canon(a.Result))
+		case a.Scoped != nil:
+			c := byName[name]
+			root := c.TargetRoot
+			if root == "" {
+				root = "v1/Pod"
+			}
+			goApplied, err := apply(c.Target, a.Scoped.Delta, root)
+			if err != nil {
+				why = fmt.Sprintf("apimachinery rejects our member-scoped delta: %v", err)
+			} else if canon(goApplied) != canon(a.Scoped.Applied) {
+				why = fmt.Sprintf("member-scoped delta applied differently:\n    go:   %s\n    ours: %s", canon(goApplied), canon(a.Scoped.Applied))
+			}
 		}
 		if why == "" {
 			passed++
@@ -287,7 +315,7 @@ func compare(expectedPath, actualPath string) int {
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: oracle expect <corpus-dir> | oracle compare <expected> <actual>")
+		fmt.Fprintln(os.Stderr, "usage: oracle expect <corpus-dir> | oracle compare <corpus-dir> <expected> <actual>")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -307,10 +335,10 @@ func main() {
 		}
 		_ = w.Flush()
 	case "compare":
-		if len(os.Args) < 4 {
+		if len(os.Args) < 5 {
 			os.Exit(2)
 		}
-		os.Exit(compare(os.Args[2], os.Args[3]))
+		os.Exit(compare(os.Args[2], os.Args[3], os.Args[4]))
 	default:
 		os.Exit(2)
 	}
