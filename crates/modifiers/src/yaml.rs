@@ -83,7 +83,13 @@ pub(crate) fn parse(text: &str) -> Result<Spanned, String> {
             col: span.start.col() + 1,
         };
         let node = match ev {
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(_, version) => {
+                // libyaml as vendored in goyaml.v2 only accepts `%YAML 1.1`.
+                if let Some(v) = version
+                    && (v.major != 1 || v.minor != 1)
+                {
+                    return Err(format!("yaml: {pos}: found incompatible YAML document"));
+                }
                 started = true;
                 continue;
             }
@@ -380,7 +386,9 @@ fn resolve_scalar(value: &str, plain: bool, tag: Option<&str>, pos: Pos) -> Resu
         None if !plain => Ok(GoVal::Str(value.to_owned())),
         None => Ok(resolve_plain(value)),
         Some("!!str") => Ok(GoVal::Str(value.to_owned())),
-        Some("!!binary") => Ok(GoVal::Str(value.to_owned())),
+        Some("!!binary") => base64_decode(value)
+            .map(|b| GoVal::Str(String::from_utf8_lossy(&b).into_owned()))
+            .ok_or_else(|| format!("yaml: {pos}: !!binary value contains invalid base64 data")),
         Some(t @ ("!!int" | "!!float" | "!!bool" | "!!null" | "!!timestamp")) => {
             let r = resolve_plain(value);
             let ok = matches!(
@@ -402,6 +410,42 @@ fn resolve_scalar(value: &str, plain: bool, tag: Option<&str>, pos: Pos) -> Resu
         // Tags goyaml cannot resolve keep the text.
         Some(_) => Ok(GoVal::Str(value.to_owned())),
     }
+}
+
+/// `base64.StdEncoding.DecodeString`: padded standard alphabet; CR and LF are ignored.
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let chars: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
+    if chars.len() % 4 != 0 {
+        return None;
+    }
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let mut out = Vec::with_capacity(chars.len() / 4 * 3);
+    let n = chars.len() / 4;
+    for (i, q) in chars.chunks(4).enumerate() {
+        let pad = q.iter().rev().take_while(|c| **c == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != n) {
+            return None;
+        }
+        let mut acc = 0u32;
+        for c in &q[..4 - pad] {
+            acc = (acc << 6) | val(*c)?;
+        }
+        acc <<= 6 * pad as u32;
+        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
+        // Go rejects non-zero trailing bits in padded input (strict decoding is off, but the
+        // padding itself must be well formed); keep the decoded bytes only.
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
 }
 
 /// goyaml.v2 `resolve("", in)` for a plain scalar.
