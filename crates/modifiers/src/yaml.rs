@@ -415,7 +415,7 @@ fn resolve_scalar(value: &str, plain: bool, tag: Option<&str>, pos: Pos) -> Resu
 /// `base64.StdEncoding.DecodeString`: padded standard alphabet; CR and LF are ignored.
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let chars: Vec<u8> = s.bytes().filter(|b| *b != b'\n' && *b != b'\r').collect();
-    if chars.len() % 4 != 0 {
+    if !chars.len().is_multiple_of(4) {
         return None;
     }
     let val = |c: u8| -> Option<u32> {
