@@ -89,12 +89,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&f)?)?;
         for case in &cases {
             let name = field(case, "name").clone();
-            let line = match run(case) {
+            let mut line = match run(case) {
                 Ok((result, applied)) => {
                     json!({"name": name, "result": result, "applied": applied})
                 }
                 Err(e) => json!({"name": name, "error": e.to_string()}),
             };
+            if let Some(s) = scoped(case) {
+                line["scoped"] = s;
+            }
             writeln!(out, "{line}")?;
         }
     }
