@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+#
+# velero-fsb-guard plugin image for `velero plugin add <image>`.
+#
+# Velero runs the image as an init container with its plugins volume mounted at /target; the
+# entrypoint copies the plugin binary there (atomically, mode 0755) and exits. The final stage is
+# `scratch`: one static binary, no shell, no package manager.
+#
+# Build (multi-arch):
+#   docker buildx build --platform linux/amd64,linux/arm64 \
+#     --build-arg VERSION=0.1.0 -t ghcr.io/fsb-guard/velero-fsb-guard:0.1.0 .
+#
+# The builder compiles for the musl target of the requested platform with scripts/build-static.sh,
+# the same script CI runs, which also checks the binary is statically linked.
+
+ARG RUST_VERSION=1.95
+
+FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-bookworm AS build
+ARG TARGETARCH
+WORKDIR /src
+# scripts/build-static.sh installs the C compiler ring needs for the target (musl-tools or a
+# cross gcc, whichever fits the build platform) and `file`, then checks the result is static.
+COPY . .
+ENV FSB_CACHE=/cache STATIC_OUT=/out
+RUN case "$TARGETARCH" in \
+      amd64) target=x86_64-unknown-linux-musl ;; \
+      arm64) target=aarch64-unknown-linux-musl ;; \
+      *) echo "unsupported TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
+    esac \
+ && rustup target add "$target" \
+ && scripts/build-static.sh "$target" \
+ && install -D -m 0755 "/out/$target/velero-fsb-guard" /plugins/velero-fsb-guard
+
+FROM scratch
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="velero-fsb-guard" \
+      org.opencontainers.image.description="Velero RestoreItemAction plugin that keeps file-system-backup restores alive when resource modifiers change workload pod templates" \
+      org.opencontainers.image.source="https://github.com/fsb-guard/velero-fsb-guard" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=build /plugins/velero-fsb-guard /plugins/velero-fsb-guard
+USER 65532:65532
+ENTRYPOINT ["/plugins/velero-fsb-guard", "install", "--to", "/target"]
