@@ -233,12 +233,12 @@ echo "reference correction (harness self-check): rollouts it had to prevent=$(fi
 if ! $control_only; then
   plugin_rollouts=$(field prevent-rollouts plugin); plugin_rollouts=${plugin_rollouts:-unknown}
 fi
-step "kube API fixture checks (driver/kubeapi_test.go)"
-if (cd "$here/driver" && E2E_KUBECONFIG="$kubeconfig" nice -n 10 go test -count=1 -run 'Test(ListPodVolumeBackups|ReadConfigMap|PatchReplicaSet|ServiceAccount|DownloadRequest)' -v .) > "$logs/kubeapi-test.log" 2>&1; then
-  echo "kube API checks: $(grep -c '^--- PASS' "$logs/kubeapi-test.log") passed"
+step "driver go tests: kube API fixture checks (kubeapi_test.go) and unit tests"
+if (cd "$here/driver" && E2E_KUBECONFIG="$kubeconfig" nice -n 10 go test -count=1 -v .) > "$logs/kubeapi-test.log" 2>&1; then
+  echo "driver go tests: $(grep -c '^--- PASS' "$logs/kubeapi-test.log") passed"
 else
   grep -E '^(--- FAIL|\s+\S+_test.go)' "$logs/kubeapi-test.log" || true
-  echo "kube API checks failed"
+  echo "driver go tests failed"
   failed=1
 fi
 step "done"

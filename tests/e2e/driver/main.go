@@ -184,14 +184,16 @@ func run(o options) error {
 
 // observation is what a scenario restored and what the plugin did to it.
 type observation struct {
-	targetNS      string
-	rsName        string
-	deployName    string
-	podUIDs       map[string]string // pod name → UID of the pod we created
-	pluginChanged []string          // items the plugin returned modified
-	pluginCalls   int               // Execute calls made
-	modifierErrs  []string
-	created       time.Time
+	targetNS       string
+	rsName         string
+	deployName     string
+	podUIDs        map[string]string // pod name → UID of the pod we created
+	pluginChanged  []string          // items the plugin returned modified
+	pluginCalls    int               // Execute calls made
+	expected       *referenceCorrection
+	intentProblems []string
+	modifierErrs   []string
+	created        time.Time
 }
 
 func restoreScenario(ctx context.Context, c clients, o options, s scenario, store *backupStore) (*observation, error) {
@@ -265,11 +267,14 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 		return nil, err
 	}
 
+	// T→T' is computed in every mode: reference mode applies it, plugin mode checks the pods carry it.
+	expected, err := newReferenceCorrection(s, data, rules)
+	if err != nil {
+		return nil, err
+	}
 	ref := &referenceCorrection{}
 	if o.mode == "reference" {
-		if ref, err = newReferenceCorrection(s, data, rules); err != nil {
-			return nil, err
-		}
+		ref = expected
 	}
 	var plugins *pluginSession
 	if o.mode == "plugin" || o.builtins == "velero" {
@@ -287,7 +292,7 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 		fmt.Fprintf(os.Stderr, "driver: %s: plugins %v\n", s.name, plugins.names())
 	}
 
-	obs := &observation{targetNS: targetNS, rsName: data.replicaSet.GetName(), deployName: s.deploy, podUIDs: map[string]string{}}
+	obs := &observation{targetNS: targetNS, rsName: data.replicaSet.GetName(), deployName: s.deploy, podUIDs: map[string]string{}, expected: expected}
 	restoreOne := func(gvr schema.GroupVersionResource, kind string, fromBackup *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 		obj := fromBackup.DeepCopy()
 		resetMetadataAndStatus(obj)
@@ -336,6 +341,14 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 		if _, errs := rules.apply(obj, gr); len(errs) > 0 {
 			for _, e := range errs {
 				obs.modifierErrs = append(obs.modifierErrs, fmt.Sprintf("%s/%s: %v", kind, obj.GetName(), e))
+			}
+		}
+		// With a correction (plugin or reference), each pod must leave the modifiers already carrying the
+		// template change: applying the two-way strategic merge patch T→T' to it must change nothing.
+		// Checked on the object Velero would create, before admission plugins add their defaults.
+		if kind == "Pod" && o.mode != "control" && s.pluginShouldPrevent && expected.active {
+			if err := checkCarriesIntent(obj, expected.podPatch); err != nil {
+				obs.intentProblems = append(obs.intentProblems, fmt.Sprintf("pod %s: %v", obj.GetName(), err))
 			}
 		}
 		obj.SetNamespace(targetNS)
@@ -404,7 +417,7 @@ func (r result) line() string {
 func observe(ctx context.Context, c clients, o options, s scenario, obs *observation) result {
 	expectRollout := !s.steady && (o.mode == "control" || !s.pluginShouldPrevent)
 	r := result{s: s, mode: o.mode, obs: obs, podsTotal: len(obs.podUIDs)}
-	shapeProblems := restoredPodShape(ctx, c, s, obs)
+	shapeProblems := append(restoredPodShape(ctx, c, s, obs), obs.intentProblems...)
 	deadline := obs.created.Add(o.window)
 	for {
 		r.newReplicaSets, r.podsDeleted, r.adopted = snapshot(ctx, c, obs)
@@ -522,6 +535,7 @@ func restoredPodShape(ctx context.Context, c clients, s scenario, obs *observati
 				problems = append(problems, fmt.Sprintf("pod %s: restore-wait does not mount the FSB volume", name))
 			}
 		}
+
 	}
 	return problems
 }

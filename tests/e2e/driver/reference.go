@@ -41,8 +41,16 @@ func newReferenceCorrection(s scenario, data backedUp, rules *modifierRules) (*r
 	if err != nil || same {
 		return &referenceCorrection{}, err
 	}
-	tj, _ := json.Marshal(t)
-	tpj, _ := json.Marshal(tp)
+	// The pod delta is taken between the typed templates, i.e. as the apiserver will store them:
+	// keys the API does not know (the "" that "/spec/template/" adds) are not part of it.
+	tj, err := typedJSON(t)
+	if err != nil {
+		return nil, err
+	}
+	tpj, err := typedJSON(tp)
+	if err != nil {
+		return nil, err
+	}
 	patch, err := strategicpatch.CreateTwoWayMergePatch(tj, tpj, corev1.PodTemplateSpec{})
 	if err != nil {
 		return nil, err
@@ -91,4 +99,43 @@ func (rc *referenceCorrection) correct(kind string, obj *unstructured.Unstructur
 		return unstructured.SetNestedMap(obj.Object, tp, "spec", "template")
 	}
 	return nil
+}
+
+// checkCarriesIntent fails when applying the T→T' patch to the pod would still change its spec.
+func checkCarriesIntent(obj *unstructured.Unstructured, patch []byte) error {
+	raw, err := json.Marshal(obj.Object)
+	if err != nil {
+		return err
+	}
+	var p corev1.Pod // typed, as the apiserver decodes it (unknown keys like "" dropped)
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return err
+	}
+	if raw, err = json.Marshal(&p); err != nil {
+		return err
+	}
+	out, err := strategicpatch.StrategicMergePatch(raw, patch, corev1.Pod{})
+	if err != nil {
+		return err
+	}
+	var patched corev1.Pod
+	if err := json.Unmarshal(out, &patched); err != nil {
+		return err
+	}
+	if !equality.Semantic.DeepEqual(p.Spec, patched.Spec) {
+		return fmt.Errorf("does not carry the template change (T→T' would still change its spec)")
+	}
+	return nil
+}
+
+func typedJSON(template map[string]interface{}) ([]byte, error) {
+	raw, err := json.Marshal(template)
+	if err != nil {
+		return nil, err
+	}
+	var t corev1.PodTemplateSpec
+	if err := json.Unmarshal(raw, &t); err != nil {
+		return nil, err
+	}
+	return json.Marshal(&t)
 }
