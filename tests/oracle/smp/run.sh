@@ -17,6 +17,8 @@ target_dir="$(cd "$repo" && cargo metadata --format-version 1 --no-deps | python
 "$target_dir/debug/examples/smp_eval" "$corpus" > "$work/ours.jsonl"
 
 status=0
+total_pass=0
+total_fail=0
 # velero v1.18.1 -> k8s.io/* v0.33.11 (go.mod); velero v1.15.2 -> v0.29.0 (go.v1.15.mod)
 for modfile in go.mod go.v1.15.mod; do
   bin="$cache/oracle-${modfile%.mod}"
@@ -24,8 +26,13 @@ for modfile in go.mod go.v1.15.mod; do
   (cd "$here" && nice -n 10 go build -modfile "$modfile" -o "$bin" ./oracle)
   "$bin" expect "$corpus" > "$work/go-$modfile.jsonl"
   echo "== comparing against apimachinery from $modfile"
-  if ! "$bin" compare "$corpus" "$work/go-$modfile.jsonl" "$work/ours.jsonl"; then
+  if ! "$bin" compare "$corpus" "$work/go-$modfile.jsonl" "$work/ours.jsonl" | tee "$work/report"; then
     status=1
   fi
+  read -r p _ f _ < <(tail -n 1 "$work/report")
+  total_pass=$((total_pass + p))
+  total_fail=$((total_fail + f))
 done
+echo "smp oracle total (both apimachinery versions):"
+echo "$total_pass passed, $total_fail failed"
 exit $status
