@@ -34,6 +34,9 @@ Velero runs it itself; install it with:
 Usage: velero-fsb-guard <COMMAND>
 
 Commands:
+  check      Report, before a restore, which Deployments would roll out and kill file-system
+             restores, and what the plugin does about it (check --help)
+  install    install --to DIR: copy this binary into Velero's plugin directory
   help       Print this text
   version    Print the version
 
@@ -66,6 +69,10 @@ pub enum Command {
     Help,
     /// `version`, `-V`, `--version`.
     Version,
+    /// `check …`: the offline check (arguments after `check`, parsed by [`crate::check::args`]).
+    Check(Vec<OsString>),
+    /// `install --to DIR`.
+    Install(Option<std::path::PathBuf>),
     /// Anything we do not know.
     Unknown(String),
 }
@@ -79,6 +86,8 @@ impl Command {
         match first.to_string_lossy().as_ref() {
             "help" | "-h" | "--help" => Self::Help,
             "version" | "-V" | "--version" => Self::Version,
+            "check" => Self::Check(args[1..].to_vec()),
+            "install" => Self::Install(parse_install_dir(&args[1..])),
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -103,11 +112,39 @@ fn run_command(command: Command) -> i32 {
             let _ = writeln!(stdout, "velero-fsb-guard {}", env!("CARGO_PKG_VERSION"));
             0
         }
+        Command::Check(args) => crate::check::run(&args),
+        Command::Install(Some(dir)) => match crate::install::install_to(&dir) {
+            Ok(path) => {
+                let _ = writeln!(stdout, "installed {}", path.display());
+                0
+            }
+            Err(e) => {
+                let _ = writeln!(stderr, "error: {e}");
+                1
+            }
+        },
+        Command::Install(None) => {
+            let _ = writeln!(stderr, "usage: velero-fsb-guard install --to DIR");
+            EXIT_USAGE
+        }
         Command::Unknown(name) => {
             let _ = writeln!(stderr, "error: unknown command {name:?}\n");
             let _ = stderr.write_all(USAGE.as_bytes());
             EXIT_USAGE
         }
+    }
+}
+
+/// `--to DIR` / `--to=DIR` of `install`; `None` when missing or anything else is given.
+fn parse_install_dir(args: &[OsString]) -> Option<std::path::PathBuf> {
+    match args {
+        [flag, dir] if flag == "--to" => Some(dir.into()),
+        [flag] => flag
+            .to_str()
+            .and_then(|f| f.strip_prefix("--to="))
+            .filter(|d| !d.is_empty())
+            .map(Into::into),
+        _ => None,
     }
 }
 

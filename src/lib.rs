@@ -4,6 +4,7 @@
 
 pub mod action;
 pub mod backup;
+pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod guard;
