@@ -484,3 +484,78 @@ resourceModifierRules:
         DeploymentDecision::AlreadyAligned
     );
 }
+
+#[test]
+fn notes_name_workloads_and_paths_but_never_patch_values() {
+    let app = a_deployment("shop", "web").with_fsb_volume("data");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: add, path: /spec/template/spec/containers/0/env, value: '[{"name": "TOKEN", "value": "s3cr3t-value"}]'}
+  - {operation: remove, path: /spec/template/spec/volumes/0}
+"#,
+    );
+    let engine = VeleroEngine;
+    let backup = app.backup();
+    let fsb = app.fsb_index();
+    let settings = Settings::default();
+    let inputs = RestoreInputs {
+        engine: &engine,
+        rules: &rules_doc,
+        settings: &settings,
+        backup: &backup,
+        fsb: &fsb,
+    };
+    let pod = &backup.pods[0];
+    let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
+    let pod_out = pod_step(&inputs, &item, pod).unwrap();
+    assert!(pod_out.item.is_some());
+    let rs = &backup.replicasets[0];
+    let rs_out = replicaset_step(&inputs, &as_velero_hands_it(rs), rs).unwrap();
+    // The live ReplicaSet missed the correction: the Deployment step aligns it (the patch holds the
+    // value) and writes its summary.
+    let d = &backup.deployments[0];
+    let d_out = deployment_step(
+        &inputs,
+        &as_velero_hands_it(d),
+        d,
+        Some(&as_velero_hands_it(rs)),
+    )
+    .unwrap();
+    assert!(matches!(d_out.decision, DeploymentDecision::Align { .. }));
+    let notes: Vec<&Note> = pod_out
+        .notes
+        .iter()
+        .chain(&rs_out.notes)
+        .chain(&d_out.notes)
+        .collect();
+    let text: String = notes
+        .iter()
+        .map(|n| format!("{} {}\n", n.workload, n.message))
+        .collect();
+    assert!(
+        notes.iter().all(|n| n.workload == "Deployment shop/web"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spec.containers[name=app].env[name=TOKEN]"),
+        "{text}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.level == Level::Warn && n.message.contains("spec.volumes[name=data]"))
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.level == Level::Info && n.message.contains("aligned"))
+    );
+    assert!(
+        !text.contains("s3cr3t"),
+        "a patch value reached the log:\n{text}"
+    );
+}
