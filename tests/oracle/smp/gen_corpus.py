@@ -487,6 +487,83 @@ for name, a, b in DIFFS:
     cases.append({"name": f"diff/corner/{name}", "op": "diff", "root": "PodTemplateSpec", "original": a, "modified": b})
     cases.append({"name": f"diff/corner/{name}/reverse", "op": "diff", "root": "PodTemplateSpec", "original": b, "modified": a})
 
+
+# Random strategic patches (valid and invalid) applied to the bases: directives in random places.
+rnd = random.Random(39188)
+
+
+def rand_scalar():
+    return rnd.choice(["v1", "", 0, 7, 2.5, True, False, None, "ü✓"])
+
+
+def rand_elem_patch(key, names):
+    e = {key: rnd.choice(names + ["zz"])}
+    r = rnd.random()
+    if r < 0.2:
+        e["$patch"] = "delete"
+    elif r < 0.25:
+        e["$patch"] = rnd.choice(["replace", "merge", "bogus"])
+    elif r < 0.35:
+        e["$retainKeys"] = rnd.sample([key, "image", "value", "emptyDir", "secret", "args"], 2)
+    if key == "name":
+        for f in rnd.sample(["image", "value", "args", "env", "emptyDir", "secret", "ports"], rnd.randint(0, 2)):
+            if f == "env":
+                e["env"] = [rand_elem_patch("name", ["A", "MODE", "LOG", "PGDATA"]) for _ in range(rnd.randint(0, 2))]
+            elif f == "ports":
+                e["ports"] = [{"containerPort": rnd.choice([80, 8080, 9090, 15001]), "name": "p"}]
+            elif f == "args":
+                e["args"] = ["x"]
+            elif f in ("emptyDir", "secret"):
+                e[f] = None if rnd.random() < 0.3 else ({} if f == "emptyDir" else {"secretName": "s"})
+            else:
+                e[f] = rand_scalar()
+    return e
+
+
+def rand_list_patch(spec_key, key, names, base_spec):
+    items = [rand_elem_patch(key, names) for _ in range(rnd.randint(0, 3))]
+    p = {spec_key: items}
+    if rnd.random() < 0.4:
+        existing = [x[key] for x in base_spec.get(spec_key, [])]
+        pool = existing + [x[key] for x in items if "$patch" not in x]
+        order = rnd.sample(pool, rnd.randint(0, len(pool))) if pool else []
+        p[f"$setElementOrder/{spec_key}"] = [{key: n} for n in order]
+    if rnd.random() < 0.1:
+        p[spec_key] = None
+    return p
+
+
+for i in range(160):
+    bname = rnd.choice(sorted(BASES))
+    base = BASES[bname]
+    names = [c["name"] for c in base["spec"]["containers"]] + ["new"]
+    spec_patch = {}
+    for _ in range(rnd.randint(1, 3)):
+        which = rnd.choice(["containers", "initContainers", "volumes", "tolerations", "nodeSelector", "scalar", "imagePullSecrets", "retain"])
+        if which in ("containers", "initContainers"):
+            spec_patch.update(rand_list_patch(which, "name", names, base["spec"]))
+        elif which == "volumes":
+            spec_patch.update(rand_list_patch("volumes", "name", [v["name"] for v in base["spec"].get("volumes", [])] + ["nv"], base["spec"]))
+        elif which == "imagePullSecrets":
+            spec_patch.update(rand_list_patch("imagePullSecrets", "name", ["regcred", "other"], base["spec"]))
+        elif which == "tolerations":
+            spec_patch["tolerations"] = rnd.choice([None, [], [{"key": "k", "operator": "Exists"}], {"$patch": "replace"}])
+        elif which == "nodeSelector":
+            spec_patch["nodeSelector"] = rnd.choice([None, {"a": "b"}, {"disk": None}, {"$patch": "delete"}, {"$patch": "replace", "x": "y"}, "str"])
+        elif which == "retain":
+            spec_patch["$retainKeys"] = rnd.sample(["containers", "volumes", "nodeSelector", "tolerations"], rnd.randint(0, 4))
+        else:
+            spec_patch[rnd.choice(["serviceAccountName", "hostNetwork", "priority", "futureField"])] = rand_scalar()
+    patch = {"spec": spec_patch}
+    if rnd.random() < 0.3:
+        patch["metadata"] = {"labels": {"app": rand_scalar(), "new": "1"},
+                             "$deleteFromPrimitiveList/finalizers": ["a"], "finalizers": ["b"]}
+    cases.append({"name": f"apply/random/{i:03d}/{bname}", "op": "apply", "root": "PodTemplateSpec",
+                  "original": base, "patch": patch})
+    target = pod_with_extras(base, f"{bname}-r{i}")
+    cases.append({"name": f"apply/random-pod/{i:03d}/{bname}", "op": "apply", "root": "v1/Pod",
+                  "original": target, "patch": patch})
+
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "corpus", "smp", "generated.json")
 with open(out, "w", encoding="utf-8") as f:
     json.dump(cases, f, indent=1, ensure_ascii=False, sort_keys=True)
