@@ -97,6 +97,57 @@ pub struct Outcome {
 #[derive(Debug, Clone)]
 pub struct ResourceModifiers {
     doc: Document,
+    compiled: Vec<Compiled>,
+}
+
+/// A rule's patterns, compiled once. Compile errors stay per rule: Velero reports them for each
+/// item that reaches the failing check, so they surface as [`RuleOutcome::Error`] at match time.
+#[derive(Debug, Clone)]
+struct Compiled {
+    /// Sorted, deduplicated namespace globs (`None`: the glob does not compile).
+    namespaces: Vec<Option<Glob>>,
+    include_all: bool,
+    group: Result<Glob, String>,
+    regex: Option<Result<GoRegex, String>>,
+    selector: Option<Result<Selector, String>>,
+}
+
+impl Compiled {
+    fn new(c: &Conditions) -> Compiled {
+        let mut ns: Vec<&String> = c.namespaces.iter().collect();
+        ns.sort();
+        ns.dedup();
+        Compiled {
+            include_all: ns.is_empty() || ns.iter().any(|p| *p == "*"),
+            namespaces: ns.iter().map(|p| Glob::compile(p, &[]).ok()).collect(),
+            group: Glob::compile(&c.group_resource, &['.'])
+                .map_err(|e| format!("bad glob pattern of groupResource in condition: {e}")),
+            regex: (!c.resource_name_regex.is_empty()).then(|| {
+                GoRegex::new(&c.resource_name_regex)
+                    .map_err(|e| format!("error in matching regex {e}"))
+            }),
+            selector: c.label_selector.as_ref().map(|sel| {
+                sel.to_selector()
+                    .map_err(|e| format!("error in creating label selector {e}"))
+            }),
+        }
+    }
+
+    /// `collections.IncludesExcludes.ShouldInclude` with only includes: the first glob (in
+    /// sorted order) that fails to compile ends the search with "not included".
+    fn namespace_included(&self, ns: &str) -> bool {
+        if self.include_all {
+            return true;
+        }
+        for g in &self.namespaces {
+            match g {
+                None => return false,
+                Some(g) if g.is_match(ns) => return true,
+                Some(_) => {}
+            }
+        }
+        false
+    }
 }
 
 impl ResourceModifiers {
@@ -121,7 +172,12 @@ impl ResourceModifiers {
         let doc = config::decode_document(&root, &mut problems);
         config::validate(&doc, &mut problems);
         if problems.0.is_empty() {
-            Ok(ResourceModifiers { doc })
+            let compiled = doc
+                .rules
+                .iter()
+                .map(|r| Compiled::new(&r.conditions))
+                .collect();
+            Ok(ResourceModifiers { doc, compiled })
         } else {
             Err(Error::Invalid(problems.0))
         }
@@ -139,8 +195,8 @@ impl ResourceModifiers {
         let origin = object.clone();
         let mut current = object.clone();
         let mut rules = Vec::with_capacity(self.doc.rules.len());
-        for rule in &self.doc.rules {
-            let outcome = match rule_matches(rule, &origin, group_resource) {
+        for (rule, compiled) in self.doc.rules.iter().zip(&self.compiled) {
+            let outcome = match rule_matches(rule, compiled, &origin, group_resource) {
                 Err(e) => RuleOutcome::Error(e),
                 Ok(false) => RuleOutcome::NotMatched,
                 Ok(true) => match apply_rule(rule, &current) {
@@ -253,50 +309,37 @@ fn labels_of(obj: &Value) -> BTreeMap<String, String> {
     out
 }
 
-/// `collections.IncludesExcludes.ShouldInclude` with only includes: sorted, deduplicated globs;
-/// the first glob that fails to compile ends the search with "not included".
-fn namespace_included(patterns: &[String], ns: &str) -> bool {
-    let mut set: Vec<&String> = patterns.iter().collect();
-    set.sort();
-    set.dedup();
-    if set.is_empty() || set.iter().any(|p| *p == "*") {
-        return true;
-    }
-    for p in set {
-        match Glob::compile(p, &[]) {
-            Err(_) => return false,
-            Ok(g) if g.is_match(ns) => return true,
-            Ok(_) => {}
-        }
-    }
-    false
-}
-
-fn rule_matches(rule: &Rule, obj: &Value, group_resource: &str) -> Result<bool, String> {
+fn rule_matches(
+    rule: &Rule,
+    compiled: &Compiled,
+    obj: &Value,
+    group_resource: &str,
+) -> Result<bool, String> {
     let c = &rule.conditions;
     let ns = meta_str(obj, "namespace");
-    if !ns.is_empty() && !namespace_included(&c.namespaces, ns) {
+    if !ns.is_empty() && !compiled.namespace_included(ns) {
         return Ok(false);
     }
-    let g = Glob::compile(&c.group_resource, &['.'])
-        .map_err(|e| format!("bad glob pattern of groupResource in condition: {e}"))?;
-    if !g.is_match(group_resource) {
+    if !compiled
+        .group
+        .as_ref()
+        .map_err(Clone::clone)?
+        .is_match(group_resource)
+    {
         return Ok(false);
     }
-    if !c.resource_name_regex.is_empty() {
-        let re = GoRegex::new(&c.resource_name_regex)
-            .map_err(|e| format!("error in matching regex {e}"))?;
-        if !re.is_match(meta_str(obj, "name")) {
-            return Ok(false);
-        }
+    if let Some(re) = &compiled.regex
+        && !re
+            .as_ref()
+            .map_err(Clone::clone)?
+            .is_match(meta_str(obj, "name"))
+    {
+        return Ok(false);
     }
-    if let Some(sel) = &c.label_selector {
-        let s = sel
-            .to_selector()
-            .map_err(|e| format!("error in creating label selector {e}"))?;
-        if !s.matches(&labels_of(obj)) {
-            return Ok(false);
-        }
+    if let Some(sel) = &compiled.selector
+        && !sel.as_ref().map_err(Clone::clone)?.matches(&labels_of(obj))
+    {
+        return Ok(false);
     }
     if c.matches.is_empty() {
         return Ok(true);
