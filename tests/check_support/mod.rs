@@ -1,0 +1,310 @@
+//! Fixtures for the `check` tests: Deployments with their ReplicaSets and pods as an API server
+//! returns them, written as a Velero backup in each layout (tarball, directory, bucket folder).
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+/// A Deployment described for a backup.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub namespace: String,
+    pub name: String,
+    pub hash: String,
+    pub replicas: u64,
+    pub labels: Value,
+    pub deployment_labels: Value,
+    pub template_spec: Value,
+    /// Containers injected into pods only (sidecars), in front of the template's.
+    pub pod_sidecars: Vec<Value>,
+    pub pod_annotations: Value,
+    /// Volumes with FSB data (PodVolumeBackups are generated for them).
+    pub fsb_volumes: Vec<String>,
+}
+
+pub fn app(namespace: &str, name: &str, hash: &str) -> App {
+    App {
+        namespace: namespace.into(),
+        name: name.into(),
+        hash: hash.into(),
+        replicas: 1,
+        labels: json!({"app": name}),
+        deployment_labels: json!({"app": name}),
+        template_spec: json!({"containers": [{"name": "app", "image": "registry.example/app:1.0"}]}),
+        pod_sidecars: Vec::new(),
+        pod_annotations: json!({}),
+        fsb_volumes: Vec::new(),
+    }
+}
+
+impl App {
+    pub fn volume(mut self, volume: Value, mount: &str) -> Self {
+        let name = volume["name"].clone();
+        push(&mut self.template_spec, "volumes", volume);
+        push(
+            &mut self.template_spec["containers"][0],
+            "volumeMounts",
+            json!({"name": name, "mountPath": mount}),
+        );
+        self
+    }
+    pub fn fsb_volume(mut self, name: &str) -> Self {
+        self = self.volume(json!({"name": name, "emptyDir": {}}), &format!("/{name}"));
+        self.fsb_volumes.push(name.into());
+        self
+    }
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        push(
+            &mut self.template_spec["containers"][0],
+            "env",
+            json!({"name": name, "value": value}),
+        );
+        self
+    }
+    pub fn sidecar(mut self, name: &str, image: &str) -> Self {
+        self.pod_sidecars.push(json!({"name": name, "image": image}));
+        self
+    }
+    pub fn deployment_label(mut self, k: &str, v: &str) -> Self {
+        self.deployment_labels[k] = json!(v);
+        self
+    }
+    pub fn pod_annotation(mut self, k: &str, v: &str) -> Self {
+        self.pod_annotations[k] = json!(v);
+        self
+    }
+    pub fn replicas(mut self, n: u64) -> Self {
+        self.replicas = n;
+        self
+    }
+
+    pub fn template(&self) -> Value {
+        json!({"metadata": {"creationTimestamp": null, "labels": self.labels}, "spec": self.template_spec})
+    }
+
+    pub fn rs_name(&self) -> String {
+        format!("{}-{}", self.name, self.hash)
+    }
+
+    pub fn pod_names(&self) -> Vec<String> {
+        (0..self.replicas)
+            .map(|i| format!("{}-{}-p{i:04}", self.name, self.hash))
+            .collect()
+    }
+
+    pub fn deployment(&self) -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": self.name, "namespace": self.namespace, "uid": format!("uid-d-{}", self.name),
+                "resourceVersion": "100", "generation": 2, "creationTimestamp": "2026-01-01T00:00:00Z",
+                "labels": self.deployment_labels},
+            "spec": {"replicas": self.replicas, "selector": {"matchLabels": self.labels},
+                "strategy": {"type": "RollingUpdate"}, "template": self.template()},
+            "status": {"replicas": self.replicas, "readyReplicas": self.replicas}
+        })
+    }
+
+    pub fn replicaset(&self) -> Value {
+        let mut template = self.template();
+        template["metadata"]["labels"]["pod-template-hash"] = json!(self.hash);
+        let mut labels = self.labels.clone();
+        labels["pod-template-hash"] = json!(self.hash);
+        json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {"name": self.rs_name(), "namespace": self.namespace, "uid": format!("uid-rs-{}", self.name),
+                "resourceVersion": "90", "creationTimestamp": "2026-01-01T00:00:01Z", "labels": labels,
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": self.name,
+                    "uid": format!("uid-d-{}", self.name), "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {"replicas": self.replicas, "selector": {"matchLabels": labels}, "template": template},
+            "status": {"replicas": self.replicas}
+        })
+    }
+
+    pub fn pods(&self) -> Vec<Value> {
+        let mut labels = self.labels.clone();
+        labels["pod-template-hash"] = json!(self.hash);
+        self.pod_names()
+            .into_iter()
+            .map(|name| {
+                let mut spec = self.template_spec.clone();
+                let mut containers = self.pod_sidecars.clone();
+                containers.extend(spec["containers"].as_array().cloned().unwrap_or_default());
+                spec["containers"] = Value::Array(containers);
+                spec["nodeName"] = json!("worker-1");
+                push(&mut spec, "volumes", json!({"name": "kube-api-access-x1", "projected": {"sources": []}}));
+                json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": name, "namespace": self.namespace, "uid": format!("uid-{name}"),
+                        "labels": labels, "annotations": self.pod_annotations,
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": self.rs_name(),
+                            "uid": format!("uid-rs-{}", self.name), "controller": true, "blockOwnerDeletion": true}]},
+                    "spec": spec,
+                    "status": {"phase": "Running"}
+                })
+            })
+            .collect()
+    }
+
+    pub fn pvbs(&self) -> Vec<Value> {
+        self.pod_names()
+            .iter()
+            .flat_map(|pod| {
+                self.fsb_volumes.iter().map(move |v| {
+                    json!({"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
+                        "metadata": {"name": format!("bk-{pod}-{v}"), "namespace": "velero",
+                            "labels": {"velero.io/backup-name": "bk"}},
+                        "spec": {"node": "worker-1", "pod": {"kind": "Pod", "namespace": self.namespace, "name": pod},
+                            "volume": v, "uploaderType": "kopia"},
+                        "status": {"phase": "Completed", "snapshotID": format!("snap-{pod}-{v}")}})
+                })
+            })
+            .collect()
+    }
+
+    /// Every object of this app: (group-resource, namespace, name, object).
+    pub fn objects(&self) -> Vec<(String, String, String, Value)> {
+        let mut out = vec![
+            ("deployments.apps".into(), self.namespace.clone(), self.name.clone(), self.deployment()),
+            ("replicasets.apps".into(), self.namespace.clone(), self.rs_name(), self.replicaset()),
+        ];
+        for pod in self.pods() {
+            let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
+            out.push(("pods".into(), self.namespace.clone(), name, pod));
+        }
+        out
+    }
+}
+
+fn push(target: &mut Value, key: &str, v: Value) {
+    match target.get_mut(key).and_then(Value::as_array_mut) {
+        Some(list) => list.push(v),
+        None => target[key] = json!([v]),
+    }
+}
+
+/// The files of a backup tarball, in Velero's order: `metadata/version`, then each item at its
+/// unversioned path and its `v1-preferredversion` copy.
+pub fn backup_entries(apps: &[App], version: &str) -> Vec<(String, Vec<u8>)> {
+    let mut entries = vec![("metadata/version".to_owned(), format!("{version}\n").into_bytes())];
+    let mut extra = vec![(
+        "namespaces".to_owned(),
+        String::new(),
+        "shop".to_owned(),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+    )];
+    extra.extend(apps.iter().flat_map(App::objects));
+    for (gr, ns, name, obj) in extra {
+        let body = serde_json::to_vec(&obj).unwrap();
+        let scope = if ns.is_empty() {
+            "cluster".to_owned()
+        } else {
+            format!("namespaces/{ns}")
+        };
+        entries.push((format!("resources/{gr}/{scope}/{name}.json"), body.clone()));
+        entries.push((format!("resources/{gr}/v1-preferredversion/{scope}/{name}.json"), body));
+    }
+    entries
+}
+
+pub fn tar_gz(entries: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    for (path, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o755);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        tar.append_data(&mut header, path, data.as_slice()).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap()
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// How a backup is laid out on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Archive,
+    Directory,
+    /// With the PodVolumeBackup file beside the tarball.
+    Bucket,
+}
+
+/// Writes the backup of `apps` under `dir` in `layout`; returns the path to pass to `--backup`.
+pub fn write_backup(dir: &Path, apps: &[App], layout: Layout) -> PathBuf {
+    let entries = backup_entries(apps, "1.1.0");
+    match layout {
+        Layout::Archive => {
+            let path = dir.join("bk-data.tar.gz");
+            std::fs::write(&path, tar_gz(&entries)).unwrap();
+            path
+        }
+        Layout::Directory => {
+            let root = dir.join("extracted");
+            for (p, data) in &entries {
+                let file = root.join(p);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(file, data).unwrap();
+            }
+            root
+        }
+        Layout::Bucket => {
+            let folder = dir.join("backups").join("bk");
+            std::fs::create_dir_all(&folder).unwrap();
+            std::fs::write(folder.join("bk.tar.gz"), tar_gz(&entries)).unwrap();
+            let pvbs: Vec<Value> = apps.iter().flat_map(App::pvbs).collect();
+            std::fs::write(
+                folder.join("bk-podvolumebackups.json.gz"),
+                gzip(&serde_json::to_vec(&pvbs).unwrap()),
+            )
+            .unwrap();
+            std::fs::write(
+                folder.join("velero-backup.json"),
+                serde_json::to_vec_pretty(&json!({"apiVersion": "velero.io/v1", "kind": "Backup",
+                    "metadata": {"name": "bk", "namespace": "velero"},
+                    "status": {"formatVersion": "1.1.0", "phase": "Completed"}}))
+                .unwrap(),
+            )
+            .unwrap();
+            folder
+        }
+    }
+}
+
+/// Writes the PodVolumeBackups of `apps` as a plain JSON list; returns the path.
+pub fn write_pvbs(dir: &Path, apps: &[App]) -> PathBuf {
+    let path = dir.join("pvbs.json");
+    let pvbs: Vec<Value> = apps.iter().flat_map(App::pvbs).collect();
+    std::fs::write(&path, serde_json::to_vec(&pvbs).unwrap()).unwrap();
+    path
+}
+
+/// Writes `text` to `dir/name`; returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Reads a JSON file written by `--output-dir`.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap()
+}
+
+/// Container `name` of a pod or template spec.
+pub fn container<'a>(spec: &'a Value, name: &str) -> &'a Value {
+    spec["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no container {name}"))
+}
