@@ -153,7 +153,9 @@ impl<C: GuardCluster> TemplateGuard<C> {
         {
             Ok(data) => data,
             Err(e) => {
-                tracing::warn!("reading the guard's plugin-config ConfigMap: {e}; defaults used");
+                // Unknown settings (unreadable, or several ConfigMaps match): the user may have
+                // switched the guard off, so doing nothing is the only safe reading.
+                failure = Some(format!("plugin-config ConfigMap: {e}"));
                 None
             }
         };
@@ -166,7 +168,7 @@ impl<C: GuardCluster> TemplateGuard<C> {
             tracing::warn!("{w}");
         }
         let mut rules = None;
-        if settings.mode != Mode::Off {
+        if settings.mode != Mode::Off && failure.is_none() {
             match self.read_rules(restore).await {
                 Ok(r) => rules = r.map(Arc::new),
                 Err(e) => failure = Some(e.to_string()),
@@ -419,6 +421,7 @@ resourceModifierRules:
     /// connection refused.
     struct FakeCluster {
         unreachable: bool,
+        settings_error: bool,
         plugin_config: Option<Value>,
         rules: &'static str,
         app: App,
@@ -430,6 +433,7 @@ resourceModifierRules:
         fn new(app: App) -> Self {
             Self {
                 unreachable: false,
+                settings_error: false,
                 plugin_config: None,
                 rules: RULES,
                 app,
@@ -454,6 +458,11 @@ resourceModifierRules:
     impl GuardCluster for FakeCluster {
         async fn plugin_settings(&self, ns: &str) -> Result<Option<Value>> {
             self.record(format!("list configmaps {ns}"))?;
+            if self.settings_error {
+                return Err(Error::Cluster(
+                    "found more than one ConfigMap matching label selector".to_owned(),
+                ));
+            }
             Ok(self.plugin_config.clone())
         }
         async fn configmap(&self, ns: &str, name: &str) -> Result<Value> {
@@ -627,6 +636,22 @@ resourceModifierRules:
         for out in run_restore(&guard, &restore).await {
             out.unwrap();
         }
+        assert_eq!(guard.cluster.calls(), ["list configmaps velero"]);
+    }
+
+    #[tokio::test]
+    async fn ambiguous_settings_leave_items_unchanged() {
+        let mut cluster = FakeCluster::new(web());
+        cluster.settings_error = true;
+        let guard = TemplateGuard::new(cluster, None);
+        let app = web();
+        let pod = &app.pods()[0];
+        let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
+        let out = guard
+            .execute(input(item.clone(), pod, &restore(json!({}))))
+            .await
+            .unwrap();
+        assert_eq!(out.item, item);
         assert_eq!(guard.cluster.calls(), ["list configmaps velero"]);
     }
 
