@@ -18,6 +18,7 @@ run_stage() {
 run_stage "rust: cargo test --workspace" cargo test --workspace --all-targets
 run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.1)" bash tests/conformance/run.sh
 run_stage "go: engine oracle (json-patch v5, strategicpatch at Velero's pins)" bash tests/oracle/run.sh
+run_stage "e2e: real kube-apiserver + kube-controller-manager (no rollout)" bash tests/e2e/run.sh
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo
