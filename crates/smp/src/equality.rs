@@ -6,6 +6,10 @@
 //! - nil ≡ empty for lists and maps;
 //! - `resource.Quantity` by value (`1000m` = `1`), `metav1.Time` by instant;
 //! - keys the Go type does not have are ignored (decoding drops them).
+//!
+//! Inputs Go cannot decode (an unparseable quantity, `30.0` for an int field) make Go's comparison
+//! fail; here they compare by their JSON text. Field names match exactly (the apiserver's decoder is
+//! case-sensitive; plain `encoding/json` would also accept other cases).
 
 use serde_json::{Map, Value};
 

@@ -14,6 +14,22 @@
 //! Patch strategies, merge keys and Go pointer-ness come from a table generated from the Go types
 //! (`k8s.io/api` as pinned by Velero); [`Root`] picks the type a document is read as. Everything is
 //! pure and does no I/O. Inputs are never modified.
+//!
+//! Conformance: `tests/oracle/smp/run.sh` runs a corpus (`tests/corpus/smp`) through apimachinery
+//! at the versions Velero v1.18.1 and v1.15.2 pin and through this crate; results must be identical
+//! after canonical JSON. Numbers follow apimachinery's `util/json` (an integral literal is an int64,
+//! anything else a float64, and the two never compare equal, e.g. as merge keys).
+//!
+//! Things callers must know:
+//! - Only `StrategicMergeMapPatch` is here. Velero's wrapper also strict-decodes the patch and
+//!   re-decodes the result as `Unstructured` (which needs `kind`); that glue is the caller's.
+//! - When a merged list has no live position for a new member, apimachinery puts patch members
+//!   before server-only ones: a delta that adds an init container places it *before* a pod's
+//!   `restore-wait` container. Atomic lists (e.g. `tolerations`) are replaced whole.
+//! - Known divergences from Go, all on invalid or pathological input: Go iterates patch maps in
+//!   random order (only observable when `x` and `$deleteFromPrimitiveList/x` overlap); lists of more
+//!   than 12 elements with repeated merge keys sort stably here; Go's in-place dedupe of a
+//!   primitive list with duplicates can reorder the live list it later orders by.
 
 mod apply;
 mod diff;
