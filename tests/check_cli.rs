@@ -1,0 +1,140 @@
+//! The binary: `velero-fsb-guard check` on the embedded sample from any directory, exit codes,
+//! JSON output, usage errors, and `install --to`.
+
+mod check_support;
+
+use std::process::{Command, Output};
+
+use check_support::{Layout, app, write, write_backup};
+use serde_json::Value;
+
+fn bin(args: &[&str], cwd: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_velero-fsb-guard"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("VELERO_PLUGIN")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn embedded_default_from_any_directory() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = bin(&["check"], cwd.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    // The sample (examples/README.md): growi and elasticsearch have FSB data and the 8578 rules
+    // change their templates; web has no FSB data and no matching rule.
+    assert!(stdout.contains("shop-20260302"), "{stdout}");
+    assert!(stdout.contains("growi-5d894cc6b7-5cv99 (data)"), "{stdout}");
+    assert!(stdout.contains("elasticsearch-75fd944486-jkbl2 (data)"), "{stdout}");
+    let verdict = stdout.lines().find(|l| l.starts_with("VERDICT:")).unwrap();
+    assert!(verdict.contains("AT RISK") && verdict.contains("shop/growi") && verdict.contains("shop/elasticsearch"), "{verdict}");
+    assert!(!verdict.contains("shop/web"), "{verdict}");
+    assert!(stdout.contains("FSB volumes from:   PodVolumeBackups"), "{stdout}");
+}
+
+#[test]
+fn exit_code_three_only_when_fsb_pods_would_be_deleted() {
+    let cwd = tempfile::tempdir().unwrap();
+    assert_eq!(bin(&["check", "--exit-code"], cwd.path()).status.code(), Some(3));
+    // Rules that only roll a Deployment without FSB data: reported, exit 0.
+    let dir = tempfile::tempdir().unwrap();
+    let backup = write_backup(
+        dir.path(),
+        &[app("shop", "growi", "5d894cc6b7").fsb_volume("data"), app("shop", "web", "6d4cf56db6")],
+        Layout::Bucket,
+    );
+    let rules = write(
+        dir.path(),
+        "r.yaml",
+        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps, resourceNameRegex: ^web$}\n  patches:\n  - {operation: replace, path: /spec/template/spec/containers/0/image, value: x:2}\n",
+    );
+    let args = ["check", "--backup", backup.to_str().unwrap(), "--resource-modifiers", rules.to_str().unwrap(), "--exit-code"];
+    let out = bin(&args, cwd.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("shop/web"));
+}
+
+#[test]
+fn json_output_follows_the_documented_schema() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = bin(&["check", "--format", "json"], cwd.path());
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schemaVersion"], 1);
+    assert_eq!(v["backup"]["layout"], "bucket-folder");
+    assert_eq!(v["fsbSource"]["kind"], "bucket-pod-volume-backups");
+    assert_eq!(v["summary"]["deploymentsAtRisk"], 2);
+    assert_eq!(v["summary"]["fsbDataAtRisk"], true);
+    let growi = v["deployments"].as_array().unwrap().iter().find(|d| d["name"] == "growi").unwrap();
+    for key in ["namespace", "fsbPods", "rolloutWithoutPlugin", "templatePaths", "ruleErrors", "atRisk", "plugin", "rolloutWithPlugin", "verdict"] {
+        assert!(growi.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(growi["plugin"]["action"], "corrects");
+    assert_eq!(growi["plugin"]["currentReplicaSet"], "growi-5d894cc6b7");
+    let rs: Vec<&str> = growi["plugin"]["replicaSets"].as_array().unwrap().iter()
+        .filter(|r| r["action"] == "retemplated").map(|r| r["replicaSet"].as_str().unwrap()).collect();
+    assert_eq!(rs, ["growi-5d894cc6b7"]);
+    // Every key named in docs/check.md appears in the output (and the doc names the codes).
+    let doc = include_str!("../docs/check.md");
+    for key in ["schemaVersion", "fsbSource", "rolloutWithoutPlugin", "atRisk", "rolloutWithPlugin", "fsbDataAtRisk", "lint"] {
+        assert!(doc.contains(key), "docs/check.md does not document {key}");
+    }
+}
+
+#[test]
+fn output_dir_and_pod_rules_from_the_binary() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out_dir = cwd.path().join("out");
+    let rules = cwd.path().join("pod-rules.yaml");
+    let out = bin(
+        &["check", "--output-dir", out_dir.to_str().unwrap(), "--emit-pod-rules", rules.to_str().unwrap()],
+        cwd.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for p in [
+        "pods/shop/growi-5d894cc6b7-5cv99.json",
+        "replicasets.apps/shop/growi-5d894cc6b7.json",
+        "deployments.apps/shop/growi.json",
+        "pods/shop/web-66c9f47c67-5f86b.json",
+    ] {
+        assert!(out_dir.join(p).is_file(), "{p} missing");
+    }
+    let pod: Value = serde_json::from_slice(&std::fs::read(out_dir.join("pods/shop/growi-5d894cc6b7-5cv99.json")).unwrap()).unwrap();
+    assert_eq!(pod["spec"]["tolerations"][0]["key"], "storage.example.com/dedicated");
+    assert!(pod["metadata"].get("uid").is_none(), "metadata reset as Velero does");
+    assert!(pod.get("status").is_none());
+    assert!(std::fs::read_to_string(rules).unwrap().contains("kind: ConfigMap"));
+}
+
+#[test]
+fn usage_and_input_errors() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = bin(&["check", "--bogus"], cwd.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--bogus"));
+    let out = bin(&["check", "--backup", "/nonexistent/b.tar.gz", "--resource-modifiers", "/nonexistent/r.yaml"], cwd.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("/nonexistent/b.tar.gz"), "{}", text(&out.stderr));
+    let out = bin(&["check", "--help"], cwd.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("--emit-pod-rules"));
+}
+
+#[test]
+fn install_to_copies_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin(&["install", "--to", dir.path().to_str().unwrap()], dir.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let installed = dir.path().join("velero-fsb-guard");
+    assert_eq!(
+        std::fs::read(installed).unwrap(),
+        std::fs::read(env!("CARGO_BIN_EXE_velero-fsb-guard")).unwrap()
+    );
+    assert_eq!(bin(&["install"], dir.path()).status.code(), Some(2));
+}
