@@ -81,8 +81,47 @@ pub(crate) fn translate(pattern: &str) -> Result<String, String> {
     };
     let mut depth = 0usize;
     let mut last = Last::Nothing;
+    // Go's `repeatIsValid(re, 1000)`: nested counted repetitions may not multiply beyond 1000.
+    // Per open group: (largest budget needed by any item so far, budget of the last operand).
+    let mut budgets: Vec<(u64, u64)> = vec![(1, 1)];
     while let Some(&c) = t.s.get(t.i) {
         t.i += 1;
+        let frame = budgets.len() - 1;
+        match c {
+            '(' if t.s.get(t.i) != Some(&'?') => budgets.push((1, 1)),
+            '(' if t.peek_opens_group() => budgets.push((1, 1)),
+            ')' if budgets.len() > 1 => {
+                let (inner, _) = budgets.pop().unwrap_or((1, 1));
+                let f = budgets.len() - 1;
+                budgets[f].0 = budgets[f].0.max(inner);
+                budgets[f].1 = inner;
+            }
+            '{' => {}
+            '*' | '+' | '?' => {}
+            _ => budgets[frame].1 = 1,
+        }
+        if c == '{' {
+            let save = t.i;
+            match t.counted_repeat() {
+                Some((_, min, max)) => {
+                    let sub = budgets[frame].1.max(1);
+                    let need = match max {
+                        Some(0) => 1,
+                        _ => match max.unwrap_or(min) {
+                            0 => sub,
+                            m => m.saturating_mul(sub),
+                        },
+                    };
+                    if (min >= 2 || max.is_some_and(|m| m >= 2)) && need > 1000 {
+                        return err("invalid repeat count");
+                    }
+                    budgets[frame].0 = budgets[frame].0.max(need);
+                    budgets[frame].1 = need;
+                }
+                None => budgets[frame].1 = 1,
+            }
+            t.i = save;
+        }
         match c {
             '(' => {
                 last = Last::Nothing;
@@ -156,6 +195,23 @@ pub(crate) fn translate(pattern: &str) -> Result<String, String> {
 }
 
 impl Tr<'_> {
+    /// After `(` with `?` next: does this `(?…` open a group (rather than set flags)?
+    fn peek_opens_group(&self) -> bool {
+        let rest: String = self.s[self.i..].iter().take(64).collect();
+        let body = &rest[1..];
+        if body.starts_with("P<") || body.starts_with('<') {
+            return true;
+        }
+        for c in body.chars() {
+            match c {
+                ':' => return true,
+                ')' => return false,
+                _ => {}
+            }
+        }
+        false
+    }
+
     fn repeat_check(&self, last: Last) -> Result<(), String> {
         match last {
             Last::Nothing => err("missing argument to repetition operator"),
