@@ -559,3 +559,35 @@ resourceModifierRules:
         "a patch value reached the log:\n{text}"
     );
 }
+
+#[test]
+fn removing_the_whole_volume_list_keeps_the_fsb_volume_on_the_pod() {
+    let app = a_deployment("shop", "web")
+        .with_fsb_volume("data")
+        .with_volume(json!({"name": "scratch", "emptyDir": {}}), "/scratch");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: remove, path: /spec/template/spec/containers/0/volumeMounts}
+  - {operation: remove, path: /spec/template/spec/volumes}
+"#,
+    );
+    assert_rolls_without_guard(&app, &rules_doc);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    let pod = &restored.pods[0];
+    let names: Vec<&str> = pod["spec"]["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"data"), "{names:?}");
+    let withheld = pod["metadata"]["annotations"][ANNOTATION_WITHHELD]
+        .as_str()
+        .unwrap();
+    assert!(withheld.contains("spec.volumes"), "{withheld}");
+}
