@@ -392,6 +392,26 @@ IDX = [
 for name, ops in IDX:
     add(f"jsonpatch: {name}", jp("deployments.apps", ops), ["deploy"])
 
+# Paths and froms are formatted into the operation JSON unescaped, like values.
+for name, ops in [
+    ("path with quote", [("add", '/metadata/annotations/a"b', "x")]),
+    ("path with escaped backslash", [("add", "/metadata/annotations/a\\\\b", "x")]),
+    ("path with backslash n", [("add", "/metadata/annotations/a\\nb", "x")]),
+    ("path with unicode", [("add", "/metadata/annotations/ключ", "x")]),
+    ("path with ~2", [("add", "/metadata/annotations/a~2", "x")]),
+    ("path with ~01", [("add", "/metadata/annotations/a~01", "x")]),
+    ("path injects op", [("add", '/metadata/annotations/foo", "op": "remove', "x")]),
+    ("from injects op", [("add", "/metadata/annotations/z", "x", '", "op": "remove", "path": "/metadata/annotations/foo')]),
+    ("path without leading slash", [("add", "metadata/annotations/x", "x")]),
+    ("path //", [("add", "//", "x")]),
+    ("huge integer value", [("add", "/metadata/annotations/n", "12345678901234567890")]),
+    ("huge integer replicas", [("replace", "/spec/replicas", "12345678901234567890")]),
+    ("negative zero float", [("replace", "/spec/replicas", "-0.0")]),
+    ("exponent value", [("replace", "/spec/replicas", "1E2")]),
+    ("value dash", [("add", "/metadata/annotations/d", "-")]),
+]:
+    add(f"jsonpatch: {name}", jp("deployments.apps", ops), ["deploy"])
+
 # Same ops on pods and statefulsets paths
 for name, ops in [
     ("pod image by index", [("replace", "/spec/containers/0/image", "nginx:1.27")]),

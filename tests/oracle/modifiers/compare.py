@@ -11,6 +11,10 @@ import sys
 
 
 def canon(v):
+    # Beyond 2^53 Go prints a float64 in shortest form (12345678901234567000) and Rust in
+    # exponent form; compare such numbers as doubles.
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) >= 2**53:
+        return float(v)
     if isinstance(v, float) and v.is_integer():
         return int(v)
     if isinstance(v, list):
