@@ -24,6 +24,7 @@
 //! A denied call fails open like any other API error; the `warn` line names the verb and resource.
 //! A restore without `spec.resourceModifier` makes no API call at all.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,8 +37,8 @@ use super::engine_impl::VeleroEngine;
 use super::error::{Error, Result};
 use super::settings::{FailurePolicy, Mode, Scope, Settings};
 use super::steps::{
-    BackupObjects, Level, Note, RestoreInputs, deployment_step, deployment_target, pod_step,
-    replicaset_step,
+    BackupObjects, Level, Note, RestoreInputs, deployment_step, deployment_target, fsb_workloads,
+    pod_step, replicaset_step,
 };
 use super::workload::{FsbIndex, name_of, namespace_of};
 use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
@@ -92,6 +93,8 @@ struct RestoreState {
     failure: Option<String>,
     fsb: OnceCell<Result<Arc<FsbIndex>, String>>,
     backup: OnceCell<Result<Arc<BackupObjects>, String>>,
+    /// Deployments with FSB pods, computed once from `fsb` and `backup`.
+    fsb_workloads: OnceCell<Arc<BTreeSet<(String, String)>>>,
 }
 
 /// The guard as a Velero RestoreItemAction.
@@ -144,6 +147,7 @@ impl<C: GuardCluster> TemplateGuard<C> {
                 failure,
                 fsb: OnceCell::new(),
                 backup: OnceCell::new(),
+                fsb_workloads: OnceCell::new(),
             };
         }
         let data = match self
@@ -181,6 +185,7 @@ impl<C: GuardCluster> TemplateGuard<C> {
             failure,
             fsb: OnceCell::new(),
             backup: OnceCell::new(),
+            fsb_workloads: OnceCell::new(),
         }
     }
 
@@ -271,12 +276,18 @@ impl<C: GuardCluster> TemplateGuard<C> {
         }
         let backup = self.backup_objects(state, &input.restore).await?;
         let engine = VeleroEngine;
+        let workloads = state
+            .fsb_workloads
+            .get_or_init(|| async { Arc::new(fsb_workloads(&backup, &fsb)) })
+            .await
+            .clone();
         let inputs = RestoreInputs {
             engine: &engine,
             rules,
             settings: &state.settings,
             backup: &backup,
             fsb: &fsb,
+            fsb_workloads: Some(&workloads),
         };
         let dry_run = state.settings.mode == Mode::DryRun;
         let kind = input

@@ -55,7 +55,7 @@ pub use error::{Error, Result};
 pub use settings::{FailurePolicy, MODE_ANNOTATION, Mode, Scope, Settings, glob_match};
 pub use steps::{
     BackupObjects, DeploymentOutcome, Level, Note, RestoreInputs, StepOutcome, deployment_step,
-    deployment_target, pod_step, replicaset_step,
+    deployment_target, fsb_workloads, pod_step, replicaset_step,
 };
 pub use workload::{
     FsbIndex, PodLineage, RESTORE_WAIT_CONTAINERS, as_velero_hands_it, name_of, namespace_of,

@@ -419,6 +419,7 @@ resourceModifierRules:
         settings: &settings,
         backup: &backup,
         fsb: &fsb,
+        fsb_workloads: None,
     };
     // The RS step ran with T' from the backup.
     let rs_item = as_velero_hands_it(&backup.replicasets[0]);
@@ -508,6 +509,7 @@ resourceModifierRules:
         settings: &settings,
         backup: &backup,
         fsb: &fsb,
+        fsb_workloads: None,
     };
     let pod = &backup.pods[0];
     let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));

@@ -2,6 +2,8 @@
 //! backed-up copy and the restore's inputs. The plugin shell gathers the inputs and performs the
 //! API calls; tests drive these to simulate a whole restore.
 
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use super::decide::{
@@ -40,6 +42,21 @@ pub struct RestoreInputs<'a, E: Engine> {
     pub settings: &'a Settings,
     pub backup: &'a BackupObjects,
     pub fsb: &'a FsbIndex,
+    /// `(namespace, Deployment)` pairs with FSB pods, precomputed once per restore by
+    /// [`fsb_workloads`]; `None` scans the backed-up pods on every call (fine for small inputs).
+    pub fsb_workloads: Option<&'a BTreeSet<(String, String)>>,
+}
+
+/// Every backed-up Deployment (`(namespace, name)`) that has a pod with FSB data.
+pub fn fsb_workloads(backup: &BackupObjects, fsb: &FsbIndex) -> BTreeSet<(String, String)> {
+    backup
+        .pods
+        .iter()
+        .filter_map(|pod| {
+            let lineage = pod_lineage(pod)?;
+            (!fsb.volumes_of(pod).is_empty()).then_some((lineage.namespace, lineage.deployment))
+        })
+        .collect()
 }
 
 /// Log level of a step note.
@@ -89,9 +106,14 @@ fn out_of_scope<E: Engine>(inputs: &RestoreInputs<'_, E>, deployment: &Value) ->
     if !inputs.settings.namespace_in_scope(namespace_of(deployment)) {
         return Some("namespace out of scope".to_owned());
     }
-    if inputs.settings.scope == Scope::FsbOnly
-        && fsb_pods_of(deployment, &inputs.backup.pods, inputs.fsb).is_empty()
-    {
+    let has_fsb_pods = match inputs.fsb_workloads {
+        Some(set) => set.contains(&(
+            namespace_of(deployment).to_owned(),
+            name_of(deployment).to_owned(),
+        )),
+        None => !fsb_pods_of(deployment, &inputs.backup.pods, inputs.fsb).is_empty(),
+    };
+    if inputs.settings.scope == Scope::FsbOnly && !has_fsb_pods {
         return Some("no pod with file-system-backup data; nothing to protect".to_owned());
     }
     None

@@ -264,12 +264,15 @@ pub fn restore_with_guard(
     let engine = VeleroEngine;
     let backup = app.backup();
     let fsb = app.fsb_index();
+    // As the plugin shell does: the FSB workloads are computed once per restore.
+    let workloads = super::steps::fsb_workloads(&backup, &fsb);
     let inputs = RestoreInputs {
         engine: &engine,
         rules: rules_doc,
         settings,
         backup: &backup,
         fsb: &fsb,
+        fsb_workloads: Some(&workloads),
     };
     let modifiers = |obj: &Value, gr: &str| engine.apply_rules(rules_doc, obj, gr).unwrap().object;
     let pods = backup
