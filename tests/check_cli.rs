@@ -31,22 +31,39 @@ fn embedded_default_from_any_directory() {
     // change their templates; web has no FSB data and no matching rule.
     assert!(stdout.contains("shop-20260302"), "{stdout}");
     assert!(stdout.contains("growi-5d894cc6b7-5cv99 (data)"), "{stdout}");
-    assert!(stdout.contains("elasticsearch-75fd944486-jkbl2 (data)"), "{stdout}");
+    assert!(
+        stdout.contains("elasticsearch-75fd944486-jkbl2 (data)"),
+        "{stdout}"
+    );
     let verdict = stdout.lines().find(|l| l.starts_with("VERDICT:")).unwrap();
-    assert!(verdict.contains("AT RISK") && verdict.contains("shop/growi") && verdict.contains("shop/elasticsearch"), "{verdict}");
+    assert!(
+        verdict.contains("AT RISK")
+            && verdict.contains("shop/growi")
+            && verdict.contains("shop/elasticsearch"),
+        "{verdict}"
+    );
     assert!(!verdict.contains("shop/web"), "{verdict}");
-    assert!(stdout.contains("FSB volumes from:   PodVolumeBackups"), "{stdout}");
+    assert!(
+        stdout.contains("FSB volumes from:   PodVolumeBackups"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn exit_code_three_only_when_fsb_pods_would_be_deleted() {
     let cwd = tempfile::tempdir().unwrap();
-    assert_eq!(bin(&["check", "--exit-code"], cwd.path()).status.code(), Some(3));
+    assert_eq!(
+        bin(&["check", "--exit-code"], cwd.path()).status.code(),
+        Some(3)
+    );
     // Rules that only roll a Deployment without FSB data: reported, exit 0.
     let dir = tempfile::tempdir().unwrap();
     let backup = write_backup(
         dir.path(),
-        &[app("shop", "growi", "5d894cc6b7").fsb_volume("data"), app("shop", "web", "6d4cf56db6")],
+        &[
+            app("shop", "growi", "5d894cc6b7").fsb_volume("data"),
+            app("shop", "web", "6d4cf56db6"),
+        ],
         Layout::Bucket,
     );
     let rules = write(
@@ -54,7 +71,14 @@ fn exit_code_three_only_when_fsb_pods_would_be_deleted() {
         "r.yaml",
         "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps, resourceNameRegex: ^web$}\n  patches:\n  - {operation: replace, path: /spec/template/spec/containers/0/image, value: x:2}\n",
     );
-    let args = ["check", "--backup", backup.to_str().unwrap(), "--resource-modifiers", rules.to_str().unwrap(), "--exit-code"];
+    let args = [
+        "check",
+        "--backup",
+        backup.to_str().unwrap(),
+        "--resource-modifiers",
+        rules.to_str().unwrap(),
+        "--exit-code",
+    ];
     let out = bin(&args, cwd.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("shop/web"));
@@ -71,18 +95,46 @@ fn json_output_follows_the_documented_schema() {
     assert_eq!(v["fsbSource"]["kind"], "bucket-pod-volume-backups");
     assert_eq!(v["summary"]["deploymentsAtRisk"], 2);
     assert_eq!(v["summary"]["fsbDataAtRisk"], true);
-    let growi = v["deployments"].as_array().unwrap().iter().find(|d| d["name"] == "growi").unwrap();
-    for key in ["namespace", "fsbPods", "rolloutWithoutPlugin", "templatePaths", "ruleErrors", "atRisk", "plugin", "rolloutWithPlugin", "verdict"] {
+    let growi = v["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "growi")
+        .unwrap();
+    for key in [
+        "namespace",
+        "fsbPods",
+        "rolloutWithoutPlugin",
+        "templatePaths",
+        "ruleErrors",
+        "atRisk",
+        "plugin",
+        "rolloutWithPlugin",
+        "verdict",
+    ] {
         assert!(growi.get(key).is_some(), "missing {key}");
     }
     assert_eq!(growi["plugin"]["action"], "corrects");
     assert_eq!(growi["plugin"]["currentReplicaSet"], "growi-5d894cc6b7");
-    let rs: Vec<&str> = growi["plugin"]["replicaSets"].as_array().unwrap().iter()
-        .filter(|r| r["action"] == "retemplated").map(|r| r["replicaSet"].as_str().unwrap()).collect();
+    let rs: Vec<&str> = growi["plugin"]["replicaSets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "retemplated")
+        .map(|r| r["replicaSet"].as_str().unwrap())
+        .collect();
     assert_eq!(rs, ["growi-5d894cc6b7"]);
     // Every key named in docs/check.md appears in the output (and the doc names the codes).
     let doc = include_str!("../docs/check.md");
-    for key in ["schemaVersion", "fsbSource", "rolloutWithoutPlugin", "atRisk", "rolloutWithPlugin", "fsbDataAtRisk", "lint"] {
+    for key in [
+        "schemaVersion",
+        "fsbSource",
+        "rolloutWithoutPlugin",
+        "atRisk",
+        "rolloutWithPlugin",
+        "fsbDataAtRisk",
+        "lint",
+    ] {
         assert!(doc.contains(key), "docs/check.md does not document {key}");
     }
 }
@@ -93,7 +145,13 @@ fn output_dir_and_pod_rules_from_the_binary() {
     let out_dir = cwd.path().join("out");
     let rules = cwd.path().join("pod-rules.yaml");
     let out = bin(
-        &["check", "--output-dir", out_dir.to_str().unwrap(), "--emit-pod-rules", rules.to_str().unwrap()],
+        &[
+            "check",
+            "--output-dir",
+            out_dir.to_str().unwrap(),
+            "--emit-pod-rules",
+            rules.to_str().unwrap(),
+        ],
         cwd.path(),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -105,11 +163,39 @@ fn output_dir_and_pod_rules_from_the_binary() {
     ] {
         assert!(out_dir.join(p).is_file(), "{p} missing");
     }
-    let pod: Value = serde_json::from_slice(&std::fs::read(out_dir.join("pods/shop/growi-5d894cc6b7-5cv99.json")).unwrap()).unwrap();
-    assert_eq!(pod["spec"]["tolerations"][0]["key"], "storage.example.com/dedicated");
-    assert!(pod["metadata"].get("uid").is_none(), "metadata reset as Velero does");
+    let pod: Value = serde_json::from_slice(
+        &std::fs::read(out_dir.join("pods/shop/growi-5d894cc6b7-5cv99.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        pod["spec"]["tolerations"][0]["key"],
+        "storage.example.com/dedicated"
+    );
+    assert!(
+        pod["metadata"].get("uid").is_none(),
+        "metadata reset as Velero does"
+    );
     assert!(pod.get("status").is_none());
-    assert!(std::fs::read_to_string(rules).unwrap().contains("kind: ConfigMap"));
+    assert!(
+        std::fs::read_to_string(rules)
+            .unwrap()
+            .contains("kind: ConfigMap")
+    );
+    // No rollout: each created current ReplicaSet carries its created Deployment's template.
+    let read = |p: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(out_dir.join(p)).unwrap()).unwrap()
+    };
+    for (d, rs) in [
+        ("growi", "growi-5d894cc6b7"),
+        ("elasticsearch", "elasticsearch-75fd944486"),
+    ] {
+        let d = read(&format!("deployments.apps/shop/{d}.json"));
+        let rs = read(&format!("replicasets.apps/shop/{rs}.json"));
+        assert!(fsb_smp::pod_templates_semantically_equal(
+            &d["spec"]["template"],
+            &rs["spec"]["template"]
+        ));
+    }
 }
 
 #[test]
@@ -118,9 +204,22 @@ fn usage_and_input_errors() {
     let out = bin(&["check", "--bogus"], cwd.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--bogus"));
-    let out = bin(&["check", "--backup", "/nonexistent/b.tar.gz", "--resource-modifiers", "/nonexistent/r.yaml"], cwd.path());
+    let out = bin(
+        &[
+            "check",
+            "--backup",
+            "/nonexistent/b.tar.gz",
+            "--resource-modifiers",
+            "/nonexistent/r.yaml",
+        ],
+        cwd.path(),
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("/nonexistent/b.tar.gz"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/b.tar.gz"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = bin(&["check", "--help"], cwd.path());
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("--emit-pod-rules"));
@@ -129,7 +228,10 @@ fn usage_and_input_errors() {
 #[test]
 fn install_to_copies_the_binary() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin(&["install", "--to", dir.path().to_str().unwrap()], dir.path());
+    let out = bin(
+        &["install", "--to", dir.path().to_str().unwrap()],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let installed = dir.path().join("velero-fsb-guard");
     assert_eq!(

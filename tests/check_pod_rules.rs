@@ -13,7 +13,10 @@ use velero_fsb_guard::guard::{Engine, VeleroEngine, as_velero_hands_it};
 /// Drops the plugin's own `fsb-guard.io/` bookkeeping annotations (rules cannot and need not
 /// reproduce them).
 fn without_guard_annotations(mut pod: Value) -> Value {
-    if let Some(a) = pod.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+    if let Some(a) = pod
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
         a.retain(|k, _| !k.starts_with("fsb-guard.io/"));
     }
     pod
@@ -56,7 +59,11 @@ fn assert_equivalent(apps: &[App], rules_text: &str) -> String {
                 .unwrap()
                 .object;
             if correction.is_some_and(|c| !c.re_emitted.is_empty()) {
-                assert_ne!(with_rules, as_velero_hands_it(&pod), "pod {name}: rules changed nothing");
+                assert_ne!(
+                    with_rules,
+                    as_velero_hands_it(&pod),
+                    "pod {name}: rules changed nothing"
+                );
             }
             assert!(
                 fsb_smp::semantically_equal(
@@ -71,11 +78,19 @@ fn assert_equivalent(apps: &[App], rules_text: &str) -> String {
             corrected += 1;
             // ReplicaSet and Deployment created from the emitted rules: equal templates.
             let rs = engine
-                .apply_rules(&emitted.rules, &as_velero_hands_it(&app.replicaset()), "replicasets.apps")
+                .apply_rules(
+                    &emitted.rules,
+                    &as_velero_hands_it(&app.replicaset()),
+                    "replicasets.apps",
+                )
                 .unwrap()
                 .object;
             let d = engine
-                .apply_rules(&emitted.rules, &as_velero_hands_it(&app.deployment()), "deployments.apps")
+                .apply_rules(
+                    &emitted.rules,
+                    &as_velero_hands_it(&app.deployment()),
+                    "deployments.apps",
+                )
                 .unwrap()
                 .object;
             assert!(
@@ -99,7 +114,9 @@ fn doc(rules: &str) -> String {
 fn issue_8578_rules() {
     let text = assert_equivalent(
         &[
-            app("shop", "growi", "5d894cc6b7").fsb_volume("data").replicas(2),
+            app("shop", "growi", "5d894cc6b7")
+                .fsb_volume("data")
+                .replicas(2),
             app("shop", "elasticsearch", "75fd944486").fsb_volume("data"),
         ],
         include_str!("../examples/modifiers-8578.yaml"),
@@ -114,16 +131,24 @@ fn issue_8578_rules() {
 #[test]
 fn index_based_patch_with_sidecar_becomes_a_by_name_pod_patch() {
     assert_equivalent(
-        &[app("shop", "web", "6d4cf56db6").fsb_volume("data").sidecar("istio-proxy", "proxy:1")],
-        &doc("- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/template/spec/containers/0/image, value: registry.example/app:2.0}\n"),
+        &[app("shop", "web", "6d4cf56db6")
+            .fsb_volume("data")
+            .sidecar("istio-proxy", "proxy:1")],
+        &doc(
+            "- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/template/spec/containers/0/image, value: registry.example/app:2.0}\n",
+        ),
     );
 }
 
 #[test]
 fn strategic_env_and_merge_node_selector() {
     assert_equivalent(
-        &[app("shop", "web", "6d4cf56db6").fsb_volume("data").env("LOG", "debug")],
-        &doc("- conditions: {groupResource: deployments.apps}\n  strategicPatches:\n  - patchData: '{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\",\"env\":[{\"name\":\"MODE\",\"value\":\"fast\"}]}]}}}}'\n- conditions: {groupResource: deployments.apps}\n  mergePatches:\n  - patchData: '{\"spec\":{\"template\":{\"spec\":{\"nodeSelector\":{\"disk\":\"ssd\"}}}}}'\n"),
+        &[app("shop", "web", "6d4cf56db6")
+            .fsb_volume("data")
+            .env("LOG", "debug")],
+        &doc(
+            "- conditions: {groupResource: deployments.apps}\n  strategicPatches:\n  - patchData: '{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"app\",\"env\":[{\"name\":\"MODE\",\"value\":\"fast\"}]}]}}}}'\n- conditions: {groupResource: deployments.apps}\n  mergePatches:\n  - patchData: '{\"spec\":{\"template\":{\"spec\":{\"nodeSelector\":{\"disk\":\"ssd\"}}}}}'\n",
+        ),
     );
 }
 
@@ -133,7 +158,9 @@ fn withheld_fsb_volume_removal_stays_withheld_in_the_rules() {
         &[app("shop", "web", "6d4cf56db6")
             .fsb_volume("data")
             .volume(json!({"name": "cache", "emptyDir": {}}), "/cache")],
-        &doc("- conditions: {groupResource: deployments.apps}\n  strategicPatches:\n  - patchData: '{\"spec\":{\"template\":{\"spec\":{\"volumes\":[{\"name\":\"data\",\"$patch\":\"delete\"}],\"containers\":[{\"name\":\"app\",\"image\":\"registry.example/app:2.0\"}]}}}}'\n"),
+        &doc(
+            "- conditions: {groupResource: deployments.apps}\n  strategicPatches:\n  - patchData: '{\"spec\":{\"template\":{\"spec\":{\"volumes\":[{\"name\":\"data\",\"$patch\":\"delete\"}],\"containers\":[{\"name\":\"app\",\"image\":\"registry.example/app:2.0\"}]}}}}'\n",
+        ),
     );
     assert!(text.contains("withheld spec.volumes[name=data]"), "{text}");
 }

@@ -39,14 +39,24 @@ impl Run {
             .unwrap()
     }
     fn object(&self, gr: &str, name: &str) -> Value {
-        read_json(&self.out.path().join(gr).join("shop").join(format!("{name}.json")))
+        read_json(
+            &self
+                .out
+                .path()
+                .join(gr)
+                .join("shop")
+                .join(format!("{name}.json")),
+        )
     }
     /// The created ReplicaSet's template equals the created Deployment's: no rollout.
     fn assert_no_rollout(&self, app: &App) {
         let d = self.object("deployments.apps", &app.name);
         let rs = self.object("replicasets.apps", &app.rs_name());
         assert!(
-            fsb_smp::pod_templates_semantically_equal(&d["spec"]["template"], &rs["spec"]["template"]),
+            fsb_smp::pod_templates_semantically_equal(
+                &d["spec"]["template"],
+                &rs["spec"]["template"]
+            ),
             "created ReplicaSet template differs from the Deployment's: the controller would roll out"
         );
     }
@@ -66,18 +76,31 @@ fn issue_8578_affinity_and_tolerations_reach_pod_and_replicaset() {
     assert_eq!(d.at_risk.len(), 1);
     assert_eq!(d.at_risk[0].volumes, ["data"]);
     assert_eq!(d.plugin.action, "corrects");
-    assert!(d.template_paths.iter().any(|p| p.starts_with("spec.affinity.nodeAffinity")));
+    assert!(
+        d.template_paths
+            .iter()
+            .any(|p| p.starts_with("spec.affinity.nodeAffinity"))
+    );
     assert!(d.template_paths.contains(&"spec.tolerations".to_owned()));
     let pod = r.object("pods", &es.pod_names()[0]);
     assert_eq!(
-        pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-            ["nodeSelectorTerms"][0]["matchExpressions"][0]["key"],
+        pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            [0]["matchExpressions"][0]["key"],
         "storage.example.com/tier"
     );
-    assert_eq!(pod["spec"]["tolerations"][0]["key"], "storage.example.com/dedicated");
+    assert_eq!(
+        pod["spec"]["tolerations"][0]["key"],
+        "storage.example.com/dedicated"
+    );
     // The pod keeps its name and FSB volume.
     assert_eq!(pod["metadata"]["name"], es.pod_names()[0]);
-    assert!(pod["spec"]["volumes"].as_array().unwrap().iter().any(|v| v["name"] == "data"));
+    assert!(
+        pod["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "data")
+    );
     r.assert_no_rollout(&es);
     assert!(r.analysis.summary.fsb_data_at_risk);
 }
@@ -94,9 +117,15 @@ fn index_based_container_patch_lands_on_the_app_container_not_the_sidecar() {
         ),
     );
     let pod = r.object("pods", &web.pod_names()[0]);
-    assert_eq!(container(&pod["spec"], "app")["image"], "registry.example/app:2.0");
+    assert_eq!(
+        container(&pod["spec"], "app")["image"],
+        "registry.example/app:2.0"
+    );
     assert_eq!(container(&pod["spec"], "istio-proxy")["image"], "proxy:1");
-    assert_eq!(pod["spec"]["containers"][0]["name"], "istio-proxy", "order kept");
+    assert_eq!(
+        pod["spec"]["containers"][0]["name"], "istio-proxy",
+        "order kept"
+    );
     r.assert_no_rollout(&web);
     // The lint names the index-based path whose element differs in the pod.
     assert!(
@@ -111,7 +140,9 @@ fn index_based_container_patch_lands_on_the_app_container_not_the_sidecar() {
 
 #[test]
 fn strategic_env_patch_merges_by_name() {
-    let web = app("shop", "web", "6d4cf56db6").fsb_volume("data").env("LOG", "debug");
+    let web = app("shop", "web", "6d4cf56db6")
+        .fsb_volume("data")
+        .env("LOG", "debug");
     let r = run(
         std::slice::from_ref(&web),
         &rules_doc(
@@ -120,8 +151,16 @@ fn strategic_env_patch_merges_by_name() {
     );
     let pod = r.object("pods", &web.pod_names()[0]);
     let env = &container(&pod["spec"], "app")["env"];
-    assert!(env.as_array().unwrap().contains(&json!({"name": "LOG", "value": "debug"})));
-    assert!(env.as_array().unwrap().contains(&json!({"name": "MODE", "value": "fast"})));
+    assert!(
+        env.as_array()
+            .unwrap()
+            .contains(&json!({"name": "LOG", "value": "debug"}))
+    );
+    assert!(
+        env.as_array()
+            .unwrap()
+            .contains(&json!({"name": "MODE", "value": "fast"}))
+    );
     let d = r.deployment("web");
     // The path names the env entry by its merge key, not by index.
     assert!(
@@ -145,13 +184,18 @@ fn merge_patch_on_node_selector() {
     );
     let pod = r.object("pods", &web.pod_names()[0]);
     assert_eq!(pod["spec"]["nodeSelector"], json!({"disk": "ssd"}));
-    assert_eq!(r.deployment("web").template_paths, ["spec.nodeSelector.disk"]);
+    assert_eq!(
+        r.deployment("web").template_paths,
+        ["spec.nodeSelector.disk"]
+    );
     r.assert_no_rollout(&web);
 }
 
 #[test]
 fn rule_selected_by_a_deployment_label_the_pods_do_not_carry() {
-    let web = app("shop", "web", "6d4cf56db6").fsb_volume("data").deployment_label("tier", "gold");
+    let web = app("shop", "web", "6d4cf56db6")
+        .fsb_volume("data")
+        .deployment_label("tier", "gold");
     let other = app("shop", "api", "7f8c9d0e1a").fsb_volume("data");
     let r = run(
         &[web.clone(), other.clone()],
@@ -177,9 +221,14 @@ fn rule_guarded_by_a_test_on_replicas_applies_only_when_the_test_holds() {
     let one = app("shop", "web", "6d4cf56db6").fsb_volume("data");
     let r = run(std::slice::from_ref(&one), &rules);
     let d = r.deployment("web");
-    assert!(!d.rollout_without_plugin, "replicas is 1: the test fails, the rule is skipped");
+    assert!(
+        !d.rollout_without_plugin,
+        "replicas is 1: the test fails, the rule is skipped"
+    );
     assert!(!r.analysis.summary.fsb_data_at_risk);
-    let two = app("shop", "web", "6d4cf56db6").fsb_volume("data").replicas(2);
+    let two = app("shop", "web", "6d4cf56db6")
+        .fsb_volume("data")
+        .replicas(2);
     let r = run(std::slice::from_ref(&two), &rules);
     let d = r.deployment("web");
     assert!(d.rollout_without_plugin);
@@ -187,7 +236,10 @@ fn rule_guarded_by_a_test_on_replicas_applies_only_when_the_test_holds() {
     assert_eq!(d.plugin.pods.len(), 2);
     for pod in two.pod_names() {
         let pod = r.object("pods", &pod);
-        assert_eq!(container(&pod["spec"], "app")["image"], "registry.example/app:2.0");
+        assert_eq!(
+            container(&pod["spec"], "app")["image"],
+            "registry.example/app:2.0"
+        );
     }
     r.assert_no_rollout(&two);
 }
@@ -208,8 +260,19 @@ fn patch_removing_an_fsb_volume_is_withheld_from_the_pod_and_reported() {
     assert_eq!(d.plugin.withheld, ["spec.volumes[name=data]"]);
     assert!(d.verdict.contains("withheld"), "{}", d.verdict);
     let pod = r.object("pods", &web.pod_names()[0]);
-    assert!(pod["spec"]["volumes"].as_array().unwrap().iter().any(|v| v["name"] == "data"), "FSB volume kept");
-    assert_eq!(container(&pod["spec"], "app")["image"], "registry.example/app:2.0", "the rest applied");
+    assert!(
+        pod["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "data"),
+        "FSB volume kept"
+    );
+    assert_eq!(
+        container(&pod["spec"], "app")["image"],
+        "registry.example/app:2.0",
+        "the rest applied"
+    );
     // The ReplicaSet carries the Deployment's final template (without the volume): no rollout.
     r.assert_no_rollout(&web);
 }
@@ -231,5 +294,8 @@ fn deployment_without_fsb_pods_rolls_but_does_not_count() {
     assert_eq!(r.analysis.summary.rollouts_without_fsb, 1);
     // Its pod is created as backed up (the plugin does not touch it).
     let pod = r.object("pods", &web.pod_names()[0]);
-    assert_eq!(container(&pod["spec"], "app")["image"], "registry.example/app:1.0");
+    assert_eq!(
+        container(&pod["spec"], "app")["image"],
+        "registry.example/app:1.0"
+    );
 }

@@ -11,7 +11,11 @@ use velero_fsb_guard::check::{self, CheckArgs};
 
 const IMAGE_RULE: &str = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/template/spec/containers/0/image, value: registry.example/app:2.0}\n";
 
-fn analyse(dir: &std::path::Path, backup: std::path::PathBuf, extra: impl FnOnce(&mut CheckArgs)) -> check::Analysis {
+fn analyse(
+    dir: &std::path::Path,
+    backup: std::path::PathBuf,
+    extra: impl FnOnce(&mut CheckArgs),
+) -> check::Analysis {
     let mut args = CheckArgs {
         backup: Some(backup),
         resource_modifiers: Some(write(dir, "rules.yaml", IMAGE_RULE)),
@@ -25,7 +29,12 @@ fn analyse(dir: &std::path::Path, backup: std::path::PathBuf, extra: impl FnOnce
 fn fsb_of(a: &check::Analysis) -> BTreeMap<String, Vec<Vec<String>>> {
     a.deployments
         .iter()
-        .map(|d| (d.name.clone(), d.fsb_pods.iter().map(|p| p.volumes.clone()).collect()))
+        .map(|d| {
+            (
+                d.name.clone(),
+                d.fsb_pods.iter().map(|p| p.volumes.clone()).collect(),
+            )
+        })
         .collect()
 }
 
@@ -55,10 +64,17 @@ fn every_layout_gives_the_same_analysis() {
         };
         assert_eq!(a.backup.layout, expected_layout);
         assert_eq!(a.backup.format_version, "1.1.0");
-        assert_eq!((a.backup.deployments, a.backup.replica_sets, a.backup.pods), (2, 2, 2));
+        assert_eq!(
+            (a.backup.deployments, a.backup.replica_sets, a.backup.pods),
+            (2, 2, 2)
+        );
         assert_eq!(
             a.fsb_source.kind,
-            if layout == Layout::Bucket { "bucket-pod-volume-backups" } else { "pod-volume-backups-file" }
+            if layout == Layout::Bucket {
+                "bucket-pod-volume-backups"
+            } else {
+                "pod-volume-backups-file"
+            }
         );
         assert_eq!(fsb_of(&a)["growi"], [vec!["data".to_owned()]]);
         assert!(fsb_of(&a)["web"].is_empty());
@@ -76,7 +92,9 @@ fn pod_volume_backups_flag_wins_over_the_bucket_file_and_accepts_gzip() {
     let pvb = json!([{"metadata": {"name": "x"}, "spec": {"pod": {"namespace": "shop", "name": web.pod_names()[0]}, "volume": "cache"}, "status": {"snapshotID": "s"}}]);
     let file = dir.path().join("other.json.gz");
     std::fs::write(&file, gzip(pvb.to_string().as_bytes())).unwrap();
-    let a = analyse(dir.path(), backup, |args| args.pod_volume_backups = Some(file));
+    let a = analyse(dir.path(), backup, |args| {
+        args.pod_volume_backups = Some(file)
+    });
     assert_eq!(a.fsb_source.kind, "pod-volume-backups-file");
     assert!(fsb_of(&a)["growi"].is_empty());
     assert_eq!(fsb_of(&a)["web"], [vec!["cache".to_owned()]]);
@@ -91,7 +109,11 @@ fn legacy_snapshot_annotations() {
             .pod_annotation("snapshot.velero.io/data", "abc123"),
         app("shop", "web", "6d4cf56db6"),
     ];
-    let a = analyse(dir.path(), write_backup(dir.path(), &apps, Layout::Archive), |_| {});
+    let a = analyse(
+        dir.path(),
+        write_backup(dir.path(), &apps, Layout::Archive),
+        |_| {},
+    );
     assert_eq!(a.fsb_source.kind, "legacy-snapshot-annotations");
     assert_eq!(fsb_of(&a)["growi"], [vec!["data".to_owned()]]);
     assert_eq!(a.summary.deployments_at_risk, 1);
@@ -107,31 +129,57 @@ fn opt_in_backup_volumes_annotation() {
             .pod_annotation("backup.velero.io/backup-volumes", "data"),
         app("shop", "web", "6d4cf56db6"),
     ];
-    let a = analyse(dir.path(), write_backup(dir.path(), &apps, Layout::Directory), |_| {});
+    let a = analyse(
+        dir.path(),
+        write_backup(dir.path(), &apps, Layout::Directory),
+        |_| {},
+    );
     assert_eq!(a.fsb_source.kind, "backup-volumes-annotation");
-    assert_eq!(fsb_of(&a)["growi"], [vec!["data".to_owned()]], "cache was not opted in");
+    assert_eq!(
+        fsb_of(&a)["growi"],
+        [vec!["data".to_owned()]],
+        "cache was not opted in"
+    );
 }
 
 #[test]
 fn default_volumes_to_fs_backup_uses_velero_eligibility() {
     let dir = tempfile::tempdir().unwrap();
     let growi = app("shop", "growi", "5d894cc6b7")
-        .volume(json!({"name": "data", "persistentVolumeClaim": {"claimName": "growi-data"}}), "/data")
+        .volume(
+            json!({"name": "data", "persistentVolumeClaim": {"claimName": "growi-data"}}),
+            "/data",
+        )
         .volume(json!({"name": "scratch", "emptyDir": {}}), "/scratch")
         .volume(json!({"name": "logs", "emptyDir": {}}), "/logs")
-        .volume(json!({"name": "host", "hostPath": {"path": "/var/log"}}), "/host")
+        .volume(
+            json!({"name": "host", "hostPath": {"path": "/var/log"}}),
+            "/host",
+        )
         .volume(json!({"name": "cfg", "configMap": {"name": "c"}}), "/cfg")
-        .volume(json!({"name": "sec", "secret": {"secretName": "s"}}), "/sec")
-        .volume(json!({"name": "info", "downwardAPI": {"items": []}}), "/info")
+        .volume(
+            json!({"name": "sec", "secret": {"secretName": "s"}}),
+            "/sec",
+        )
+        .volume(
+            json!({"name": "info", "downwardAPI": {"items": []}}),
+            "/info",
+        )
         .pod_annotation("backup.velero.io/backup-volumes-excludes", "logs");
     let apps = [growi, app("shop", "web", "6d4cf56db6")];
     let backup = write_backup(dir.path(), &apps, Layout::Archive);
     // Without the flag and without any other source: nothing is known, said so.
     let none = analyse(dir.path(), backup.clone(), |_| {});
     assert_eq!(none.fsb_source.kind, "none");
-    assert!(none.fsb_source.description.contains("--default-volumes-to-fs-backup"));
+    assert!(
+        none.fsb_source
+            .description
+            .contains("--default-volumes-to-fs-backup")
+    );
     assert!(!none.summary.fsb_data_at_risk);
-    let a = analyse(dir.path(), backup, |args| args.default_volumes_to_fs_backup = true);
+    let a = analyse(dir.path(), backup, |args| {
+        args.default_volumes_to_fs_backup = true
+    });
     assert_eq!(a.fsb_source.kind, "default-volumes-to-fs-backup");
     // PVC and emptyDir volumes; not excluded "logs", not hostPath/configMap/secret/downwardAPI,
     // not the projected service-account token volume.
@@ -139,7 +187,10 @@ fn default_volumes_to_fs_backup_uses_velero_eligibility() {
         fsb_of(&a)["growi"],
         [vec!["data".to_owned(), "scratch".to_owned()]]
     );
-    assert!(fsb_of(&a)["web"].is_empty(), "web has only the projected token volume");
+    assert!(
+        fsb_of(&a)["web"].is_empty(),
+        "web has only the projected token volume"
+    );
 }
 
 #[test]
@@ -167,7 +218,10 @@ fn rules_as_configmap_manifest_or_bare_document() {
         ..CheckArgs::default()
     };
     let err = check::check(&args, &mut |_, _| {}).unwrap_err().to_string();
-    assert!(err.contains("exactly one data key") && err.contains("two.yaml"), "{err}");
+    assert!(
+        err.contains("exactly one data key") && err.contains("two.yaml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -195,7 +249,11 @@ fn errors_name_what_and_where() {
     assert!(e.contains("not a Velero backup"), "{e}");
     // Unknown format version.
     let future = dir.path().join("future.tar.gz");
-    std::fs::write(&future, tar_gz(&check_support::backup_entries(&apps(), "9.0.0"))).unwrap();
+    std::fs::write(
+        &future,
+        tar_gz(&check_support::backup_entries(&apps(), "9.0.0")),
+    )
+    .unwrap();
     let e = try_backup(future);
     assert!(e.contains("9.0.0") && e.contains("format version"), "{e}");
     // Missing path.
@@ -203,7 +261,11 @@ fn errors_name_what_and_where() {
     assert!(e.contains("nope"), "{e}");
     // YAML error with line and column.
     let backup = write_backup(dir.path(), &apps(), Layout::Archive);
-    let bad = write(dir.path(), "bad.yaml", "version: v1\nresourceModifierRules:\n- conditions: {groupResource: pods\n");
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: pods\n",
+    );
     let args = CheckArgs {
         backup: Some(backup),
         resource_modifiers: Some(bad),

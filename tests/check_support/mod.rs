@@ -64,7 +64,8 @@ impl App {
         self
     }
     pub fn sidecar(mut self, name: &str, image: &str) -> Self {
-        self.pod_sidecars.push(json!({"name": name, "image": image}));
+        self.pod_sidecars
+            .push(json!({"name": name, "image": image}));
         self
     }
     pub fn deployment_label(mut self, k: &str, v: &str) -> Self {
@@ -166,8 +167,18 @@ impl App {
     /// Every object of this app: (group-resource, namespace, name, object).
     pub fn objects(&self) -> Vec<(String, String, String, Value)> {
         let mut out = vec![
-            ("deployments.apps".into(), self.namespace.clone(), self.name.clone(), self.deployment()),
-            ("replicasets.apps".into(), self.namespace.clone(), self.rs_name(), self.replicaset()),
+            (
+                "deployments.apps".into(),
+                self.namespace.clone(),
+                self.name.clone(),
+                self.deployment(),
+            ),
+            (
+                "replicasets.apps".into(),
+                self.namespace.clone(),
+                self.rs_name(),
+                self.replicaset(),
+            ),
         ];
         for pod in self.pods() {
             let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
@@ -187,7 +198,10 @@ fn push(target: &mut Value, key: &str, v: Value) {
 /// The files of a backup tarball, in Velero's order: `metadata/version`, then each item at its
 /// unversioned path and its `v1-preferredversion` copy.
 pub fn backup_entries(apps: &[App], version: &str) -> Vec<(String, Vec<u8>)> {
-    let mut entries = vec![("metadata/version".to_owned(), format!("{version}\n").into_bytes())];
+    let mut entries = vec![(
+        "metadata/version".to_owned(),
+        format!("{version}\n").into_bytes(),
+    )];
     let mut extra = vec![(
         "namespaces".to_owned(),
         String::new(),
@@ -203,7 +217,10 @@ pub fn backup_entries(apps: &[App], version: &str) -> Vec<(String, Vec<u8>)> {
             format!("namespaces/{ns}")
         };
         entries.push((format!("resources/{gr}/{scope}/{name}.json"), body.clone()));
-        entries.push((format!("resources/{gr}/v1-preferredversion/{scope}/{name}.json"), body));
+        entries.push((
+            format!("resources/{gr}/v1-preferredversion/{scope}/{name}.json"),
+            body,
+        ));
     }
     entries
 }
@@ -295,8 +312,10 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Reads a JSON file written by `--output-dir`.
 pub fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap()
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
 }
 
 /// Container `name` of a pod or template spec.
