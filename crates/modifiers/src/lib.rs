@@ -48,6 +48,13 @@
 //!
 //! A rule that fails leaves the item as it was before that rule; later rules still run
 //! (Velero records the error and restores the item anyway).
+//!
+//! Known limits (checked against the Go libraries by `tests/oracle/run.sh`): gobwas' optimising
+//! glob compiler deviates from the pattern's meaning for some `{…}` shapes (wildcards or empty
+//! alternatives inside braces, unclosed braces); such rules are listed by
+//! [`ResourceModifiers::inexact_rules`] so callers can fail open. Inputs on which the Go side
+//! panics (a `test` comparing arrays that contain `null`) get a plain answer here. Go `regexp`
+//! rejects some Unicode property names that Rust accepts (`\p{Alphabetic}`).
 
 mod config;
 mod error;
