@@ -404,26 +404,15 @@ fn annotate(item: &mut Value, key: &str, value: Value) {
 
 /// Sets `value` at `path`, creating (or replacing non-object) intermediate maps.
 fn set_path(target: &mut Value, path: &[&str], value: Value) {
-    let Some((last, parents)) = path.split_last() else {
+    let Some((first, rest)) = path.split_first() else {
+        *target = value;
         return;
     };
-    let mut cursor = target;
-    for key in parents {
-        if !cursor.is_object() {
-            *cursor = Value::Object(Map::new());
-        }
-        cursor = cursor
-            .as_object_mut()
-            .map(|m| m.entry((*key).to_owned()).or_insert_with(|| json!({})))
-            .expect("object ensured above");
-        if cursor.is_null() {
-            *cursor = json!({});
-        }
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
     }
-    if !cursor.is_object() {
-        *cursor = Value::Object(Map::new());
-    }
-    if let Some(map) = cursor.as_object_mut() {
-        map.insert((*last).to_owned(), value);
+    if let Value::Object(map) = target {
+        let child = map.entry((*first).to_owned()).or_insert(Value::Null);
+        set_path(child, rest, value);
     }
 }
