@@ -148,6 +148,11 @@ fn rule_that_also_targets_the_pods_the_plugin_corrects() {
         "{}",
         twice[0].message
     );
+    // A pod rule that changes something else (a label) does not repeat the template change.
+    let w = lint(&format!(
+        "- conditions: {{groupResource: deployments.apps, resourceNameRegex: ^growi$}}\n{IMAGE}- conditions: {{groupResource: pods, resourceNameRegex: ^growi-}}\n  patches:\n  - {{operation: add, path: /metadata/labels/restored, value: yes-it-is}}\n"
+    ));
+    assert!(!codes(&w).contains(&"lands-twice"), "{w:?}");
     // The same pod rule without a Deployment change: the plugin corrects nothing, no warning.
     let w = lint(
         "- conditions: {groupResource: pods, resourceNameRegex: ^growi-}\n  patches:\n  - {operation: replace, path: /spec/containers/0/image, value: x:2}\n",

@@ -61,7 +61,7 @@ pub struct FsbSource {
 pub fn resolve(
     flag_pvbs: Option<(String, Vec<Value>)>,
     bucket_pvbs: Option<(String, Vec<Value>)>,
-    pods: &[Value],
+    pods: &[&Value],
     default_volumes_to_fs_backup: bool,
 ) -> FsbSource {
     if let Some((label, pvbs)) = flag_pvbs {
@@ -96,7 +96,7 @@ pub fn resolve(
     }
     let opt_in: Vec<Value> = pods
         .iter()
-        .flat_map(|pod| {
+        .flat_map(|&pod| {
             volumes_selected_for_fs_backup(pod, false, false)
                 .into_iter()
                 .map(move |v| synthetic_pvb(pod, &v, "opt-in"))
@@ -115,7 +115,7 @@ pub fn resolve(
     if default_volumes_to_fs_backup {
         let all: Vec<Value> = pods
             .iter()
-            .flat_map(|pod| {
+            .flat_map(|&pod| {
                 volumes_selected_for_fs_backup(pod, true, false)
                     .into_iter()
                     .map(move |v| synthetic_pvb(pod, &v, "default"))

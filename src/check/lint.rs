@@ -75,7 +75,7 @@ pub fn lint(
         value_types(i, rule, &mut out);
         test_paths(i, rule, index, &mut out);
         index_paths(i, rule, index, &matches, plans, &mut out);
-        lands_twice(i, rule, rules, &matches, plans, &mut out);
+        lands_twice(i, rules, &matches, plans, &mut out);
         for e in matches.errors[i].iter().take(5) {
             out.push(LintWarning {
                 rule: Some(i),
@@ -439,53 +439,66 @@ fn index_paths(
     }
 }
 
+/// JSON pointers (first two levels, e.g. `/spec/containers`) of the template paths a change
+/// touches, as they appear in a pod.
+fn touched_pointers(paths: &[String]) -> BTreeSet<String> {
+    paths
+        .iter()
+        .filter_map(|p| {
+            let mut parts = p.split('.');
+            let top = parts.next()?;
+            let field = parts.next()?.split('[').next()?;
+            Some(format!("/{top}/{field}"))
+        })
+        .collect()
+}
+
 fn lands_twice(
     i: usize,
-    rule: &Rule,
     rules: &ResourceModifiers,
     matches: &Matches,
     plans: &[WorkloadPlan],
     out: &mut Vec<LintWarning>,
 ) {
-    let _ = rule;
-    let touches_pods = rules.rules_touching(PODS, "/spec").contains(&i)
-        || rules.rules_touching(PODS, "/metadata/labels").contains(&i)
-        || rules
-            .rules_touching(PODS, "/metadata/annotations")
-            .contains(&i);
-    let touches_rs = rules
-        .rules_touching(REPLICA_SETS, "/spec/template")
-        .contains(&i);
-    let corrected: BTreeMap<(&str, &str), &WorkloadPlan> = plans
+    // (namespace, object) → (group-resource, plan) for the pods and ReplicaSets the plugin corrects.
+    let mut corrected: BTreeMap<(&str, &str, &str), &WorkloadPlan> = BTreeMap::new();
+    for p in plans
         .iter()
         .filter(|p| p.change.is_some() && p.skipped.is_none())
-        .flat_map(|p| {
-            p.pods
-                .iter()
-                .map(move |(n, _)| ((p.namespace.as_str(), n.as_str()), p))
-                .chain(
-                    p.replicasets
-                        .iter()
-                        .map(move |(n, _)| ((p.namespace.as_str(), n.as_str()), p)),
-                )
-        })
-        .collect();
-    for (gr, ns, name) in &matches.matched[i] {
-        let relevant = match *gr {
-            PODS => touches_pods,
-            REPLICA_SETS => touches_rs,
-            _ => false,
-        };
-        if !relevant {
-            continue;
+    {
+        for (n, _) in &p.pods {
+            corrected.insert((PODS, p.namespace.as_str(), n.as_str()), p);
         }
-        if let Some(plan) = corrected.get(&(ns.as_str(), name.as_str())) {
+        for (n, _) in &p.replicasets {
+            corrected.insert((REPLICA_SETS, p.namespace.as_str(), n.as_str()), p);
+        }
+    }
+    for (gr, ns, name) in &matches.matched[i] {
+        let Some(plan) = corrected.get(&(*gr, ns.as_str(), name.as_str())) else {
+            continue;
+        };
+        let paths = plan
+            .change
+            .as_ref()
+            .map(|c| c.paths.as_slice())
+            .unwrap_or_default();
+        // Only a rule that changes what the template change changes lands twice.
+        let overlapping = touched_pointers(paths).into_iter().any(|ptr| {
+            let ptr = if *gr == REPLICA_SETS {
+                format!("/spec/template{ptr}")
+            } else {
+                ptr
+            };
+            rules.rules_touching(gr, &ptr).contains(&i)
+        });
+        if overlapping {
             out.push(LintWarning {
                 rule: Some(i),
                 code: "lands-twice",
                 message: format!(
-                    "also patches {gr} {ns}/{name} of Deployment {ns}/{}, which the plugin already corrects with the Deployment's template change: the change would land twice (drop this rule when the plugin is installed, or check the result with --output-dir)",
-                    plan.deployment
+                    "also patches {gr} {ns}/{name} of Deployment {ns}/{}, where the plugin already re-emits the Deployment's template change ({}): the change would land twice (drop this rule when the plugin is installed, or check the result with --output-dir)",
+                    plan.deployment,
+                    paths.join(", ")
                 ),
             });
         }

@@ -64,10 +64,10 @@ pub fn check(
         Some(path) => Some((path.display().to_string(), input::read_pvb_file(path)?)),
         None => None,
     };
-    let pods: Vec<serde_json::Value> = backup
+    let pods: Vec<&serde_json::Value> = backup
         .index
         .items_of(crate::backup::PODS)
-        .map(|(_, p)| p.clone())
+        .map(|(_, p)| p)
         .collect();
     let fsb = fsb::resolve(
         flag_pvbs,
