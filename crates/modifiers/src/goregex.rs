@@ -427,10 +427,16 @@ impl Tr<'_> {
             Some(n) => (!negate, n.to_owned()),
             None => (negate, name),
         };
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let canon = go_canonical_name(&name);
+        if crate::unicode_names::GO_UNICODE_CLASSES
+            .binary_search(&canon.as_str())
+            .is_err()
+        {
             return err("invalid character class range");
         }
-        Ok(format!("\\{}{{{name}}}", if neg { 'P' } else { 'p' }))
+        // Rust matches property names loosely (UTS #18), so Go's canonical form resolves to the
+        // same category, script or alias.
+        Ok(format!("\\{}{{{canon}}}", if neg { 'P' } else { 'p' }))
     }
 
     fn escape_outside(&mut self) -> Result<(), String> {
@@ -563,6 +569,24 @@ impl Tr<'_> {
         }
         Ok(c)
     }
+}
+
+/// Go's `canonicalName`: drop `_`, `-` and spaces, upper-case the first letter, lower-case the
+/// rest (ASCII only).
+fn go_canonical_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut first = true;
+    for c in name.chars() {
+        match c {
+            '_' | '-' | ' ' => {}
+            c if first => {
+                out.push(c.to_ascii_uppercase());
+                first = false;
+            }
+            c => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    out
 }
 
 /// Go's ASCII Perl classes, as a standalone class (`top`) or as items inside a class.

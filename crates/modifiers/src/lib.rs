@@ -53,8 +53,9 @@
 //! glob compiler deviates from the pattern's meaning for some `{…}` shapes (wildcards or empty
 //! alternatives inside braces, unclosed braces); such rules are listed by
 //! [`ResourceModifiers::inexact_rules`] so callers can fail open. Inputs on which the Go side
-//! panics (a `test` comparing arrays that contain `null`) get a plain answer here. Go `regexp`
-//! rejects some Unicode property names that Rust accepts (`\p{Alphabetic}`).
+//! panics (a `test` comparing arrays that contain `null`) get a plain answer here. Regex syntax
+//! follows the Go 1.25+ `regexp` (Velero v1.18's toolchain; older toolchains accept fewer
+//! Unicode class spellings).
 
 mod config;
 mod error;
@@ -64,6 +65,7 @@ mod goregex;
 mod jsonpatch;
 mod mergepatch;
 mod selector;
+mod unicode_names;
 mod yaml;
 
 use std::collections::BTreeMap;
