@@ -319,7 +319,20 @@ impl<C: GuardCluster> TemplateGuard<C> {
                     );
                     return Ok(unchanged());
                 };
-                let live = self.cluster.get_replicaset(&namespace, &name).await?;
+                let mut live = self.cluster.get_replicaset(&namespace, &name).await?;
+                if dry_run && let Some(current) = live.take() {
+                    // Dry-run left the ReplicaSet as backed up; judge it as enforce would have
+                    // restored it, so the summary says exactly what enforce would do.
+                    let backed_up = backup.replicasets.iter().find(|rs| {
+                        namespace_of(rs) == namespace_of(from_backup) && name_of(rs) == name
+                    });
+                    live = Some(match backed_up {
+                        Some(rs) => replicaset_step(&inputs, &current, rs)?
+                            .item
+                            .unwrap_or(current),
+                        None => current,
+                    });
+                }
                 let outcome = deployment_step(&inputs, &input.item, from_backup, live.as_ref())?;
                 log_notes(&outcome.notes, dry_run);
                 if let DeploymentDecision::Align { patch, .. } = &outcome.decision
