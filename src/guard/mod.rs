@@ -17,10 +17,21 @@
 //! # Layout
 //!
 //! The decisions (`decide`, `delta`, `workload`, `settings`) are pure functions over
-//! `serde_json::Value` behind an [`Engine`] (rules, strategic patch, semantic equality). The plugin
-//! shell ([`action`]) gathers inputs per restore and maps errors at the edge. The offline `check`
-//! command uses [`plan_workload`], which runs all three steps for one Deployment over backed-up
-//! objects.
+//! `serde_json::Value` behind an [`Engine`] (rules, strategic patch, semantic equality;
+//! [`VeleroEngine`] is the production one). One pure function per restored item
+//! ([`pod_step`], [`replicaset_step`], [`deployment_target`] + [`deployment_step`]) composes them as
+//! the plugin does. The plugin shell ([`action::TemplateGuard`], over [`action::GuardCluster`];
+//! [`kube::KubeCluster`] is the live implementation, [`kube::plugin_action`] what the binary serves)
+//! gathers inputs per restore and maps errors at the edge.
+//!
+//! # For the offline `check`
+//!
+//! [`plan_workload`] runs all three steps for one Deployment over backed-up objects and returns a
+//! [`WorkloadPlan`]: whether the rules change the template ([`WorkloadPlan::change`], with the
+//! changed paths), the FSB pods, the corrected pod items and the ReplicaSet decisions. Rules come
+//! from [`VeleroEngine::rules_from_yaml`] / [`VeleroEngine::rules_from_configmap`]; the FSB index
+//! from [`FsbIndex::from_pod_volume_backups`]. Apply the rules to the plan's items
+//! ([`Engine::apply_rules`]) to get the objects as Velero creates them.
 
 pub mod action;
 mod decide;
