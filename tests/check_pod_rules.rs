@@ -164,3 +164,38 @@ fn withheld_fsb_volume_removal_stays_withheld_in_the_rules() {
     );
     assert!(text.contains("withheld spec.volumes[name=data]"), "{text}");
 }
+
+#[test]
+fn past_revision_is_set_apart_by_the_rules_too() {
+    let mut old_spec = app("shop", "web", "x").fsb_volume("data").template_spec;
+    old_spec["containers"][0]["image"] = json!("registry.example/app:2.0");
+    let web = app("shop", "web", "6d4cf56db6")
+        .fsb_volume("data")
+        .past_revision("59c8f7b6d5", old_spec);
+    let rules = doc(
+        "- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/template/spec/containers/0/image, value: registry.example/app:2.0}\n",
+    );
+    let text = assert_equivalent(std::slice::from_ref(&web), &rules);
+    let emitted = input::parse_rules(&text, "emitted").unwrap();
+    let engine = VeleroEngine;
+    let past = engine
+        .apply_rules(
+            &emitted.rules,
+            &as_velero_hands_it(&web.past_replicaset(0)),
+            "replicasets.apps",
+        )
+        .unwrap()
+        .object;
+    let d = engine
+        .apply_rules(
+            &emitted.rules,
+            &as_velero_hands_it(&web.deployment()),
+            "deployments.apps",
+        )
+        .unwrap()
+        .object;
+    assert!(
+        !engine.templates_equal(&past["spec"]["template"], &d["spec"]["template"]),
+        "the past revision would be adopted instead of the ReplicaSet holding the FSB pod"
+    );
+}

@@ -299,3 +299,45 @@ fn deployment_without_fsb_pods_rolls_but_does_not_count() {
         "registry.example/app:1.0"
     );
 }
+
+#[test]
+fn past_revision_equal_to_the_new_template_is_set_apart() {
+    // Revision 1 ran image 2.0; revision 2 (current, with the FSB pod) went back to 1.0. A rule
+    // moving the Deployment to 2.0 makes revision 1 equal to the new template: the controller
+    // would adopt that old, empty ReplicaSet and scale the FSB pod's ReplicaSet down.
+    let mut old_spec = app("shop", "web", "x").fsb_volume("data").template_spec;
+    old_spec["containers"][0]["image"] = json!("registry.example/app:2.0");
+    let web = app("shop", "web", "6d4cf56db6")
+        .fsb_volume("data")
+        .past_revision("59c8f7b6d5", old_spec);
+    let r = run(
+        std::slice::from_ref(&web),
+        &rules_doc(
+            "- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/template/spec/containers/0/image, value: registry.example/app:2.0}\n",
+        ),
+    );
+    let d = r.deployment("web");
+    let actions: Vec<(&str, &str)> = d
+        .plugin
+        .replica_sets
+        .iter()
+        .map(|rs| (rs.replica_set.as_str(), rs.action))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("web-59c8f7b6d5", "past-revision-set-apart"),
+            ("web-6d4cf56db6", "retemplated")
+        ]
+    );
+    let past = r.object("replicasets.apps", "web-59c8f7b6d5");
+    let deployment = r.object("deployments.apps", "web");
+    assert!(
+        !fsb_smp::pod_templates_semantically_equal(
+            &past["spec"]["template"],
+            &deployment["spec"]["template"]
+        ),
+        "the past revision must no longer equal the new template"
+    );
+    r.assert_no_rollout(&web);
+}

@@ -504,3 +504,31 @@ fn lands_twice(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Velero's `addQuotes` (resource modifiers, v1.13+), per facts/velero.md §6.4.
+    #[test]
+    fn value_kinds_follow_velero() {
+        use ValueKind::*;
+        for (value, kind) in [
+            ("", String),
+            ("\"1\"", ForcedString),
+            ("null", Null),
+            ("true", Bool),
+            ("FALSE", Bool),
+            ("{}", RawJson),
+            ("[1]", RawJson),
+            ("1", Number),
+            ("1.5e3", Number),
+            ("-2", Number),
+            ("1.0.0", String),
+            ("yes", String),
+            ("ssd", String),
+        ] {
+            assert_eq!(velero_value_kind(value), kind, "{value:?}");
+        }
+    }
+}

@@ -22,6 +22,8 @@ pub struct App {
     pub pod_annotations: Value,
     /// Volumes with FSB data (PodVolumeBackups are generated for them).
     pub fsb_volumes: Vec<String>,
+    /// Past revisions (hash, template spec): ReplicaSets scaled to 0, created earlier.
+    pub past: Vec<(String, Value)>,
 }
 
 pub fn app(namespace: &str, name: &str, hash: &str) -> App {
@@ -36,6 +38,7 @@ pub fn app(namespace: &str, name: &str, hash: &str) -> App {
         pod_sidecars: Vec::new(),
         pod_annotations: json!({}),
         fsb_volumes: Vec::new(),
+        past: Vec::new(),
     }
 }
 
@@ -76,6 +79,25 @@ impl App {
         self.pod_annotations[k] = json!(v);
         self
     }
+    pub fn past_revision(mut self, hash: &str, template_spec: Value) -> Self {
+        self.past.push((hash.into(), template_spec));
+        self
+    }
+
+    /// The ReplicaSet of past revision `i` (0 replicas, older).
+    pub fn past_replicaset(&self, i: usize) -> Value {
+        let (hash, spec) = &self.past[i];
+        let mut past = self.clone();
+        past.hash = hash.clone();
+        past.template_spec = spec.clone();
+        let mut rs = past.replicaset();
+        rs["spec"]["replicas"] = json!(0);
+        rs["status"]["replicas"] = json!(0);
+        rs["metadata"]["creationTimestamp"] = json!("2025-12-01T00:00:00Z");
+        rs["metadata"]["uid"] = json!(format!("uid-rs-{}-{hash}", self.name));
+        rs
+    }
+
     pub fn replicas(mut self, n: u64) -> Self {
         self.replicas = n;
         self
@@ -180,6 +202,11 @@ impl App {
                 self.replicaset(),
             ),
         ];
+        for i in 0..self.past.len() {
+            let rs = self.past_replicaset(i);
+            let name = rs["metadata"]["name"].as_str().unwrap().to_owned();
+            out.push(("replicasets.apps".into(), self.namespace.clone(), name, rs));
+        }
         for pod in self.pods() {
             let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
             out.push(("pods".into(), self.namespace.clone(), name, pod));
