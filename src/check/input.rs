@@ -137,9 +137,15 @@ pub fn parse_rules(text: &str, label: &str) -> Result<LoadedRules> {
             return Err(bad(format!("data key {key:?} is not a string")));
         };
         let rules = ResourceModifiers::from_yaml(document).map_err(|e| {
-            bad(format!(
-                "in data key {key:?} (line numbers count from the first line of that value): {e}"
-            ))
+            match block_scalar_start(text, key) {
+                Some((lines, indent)) => bad(format!(
+                    "in data key {key:?}: {}",
+                    shift_positions(&e.to_string(), lines, indent)
+                )),
+                None => bad(format!(
+                    "in data key {key:?} (line numbers count from the first line of that value): {e}"
+                )),
+            }
         })?;
         return Ok(LoadedRules {
             label: label.to_owned(),
@@ -155,6 +161,58 @@ pub fn parse_rules(text: &str, label: &str) -> Result<LoadedRules> {
         document: text.to_owned(),
         configmap_name: None,
     })
+}
+
+/// Where the block scalar holding data key `key` starts in a ConfigMap manifest: (lines before its
+/// first content line, indentation of its content), so positions inside the rules document can be
+/// reported as positions in the file. `None` when the value is not a `|`/`>` block.
+fn block_scalar_start(text: &str, key: &str) -> Option<(usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().position(|l| {
+        let t = l.trim_start();
+        [
+            format!("{key}:"),
+            format!("\"{key}\":"),
+            format!("'{key}':"),
+        ]
+        .iter()
+        .any(|k| t.starts_with(k.as_str()))
+            && t.split(':').nth(1).is_some_and(|rest| {
+                let rest = rest.trim();
+                rest.starts_with('|') || rest.starts_with('>')
+            })
+    })?;
+    let first = lines[header + 1..].iter().find(|l| !l.trim().is_empty())?;
+    Some((header + 1, first.len() - first.trim_start().len()))
+}
+
+/// Rewrites `line N, column M` / `line N column M` by adding `lines` and `indent`.
+fn shift_positions(message: &str, lines: usize, indent: usize) -> String {
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(at) = rest.find("line ") {
+        out.push_str(&rest[..at + 5]);
+        rest = &rest[at + 5..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(line) = rest[..digits].parse::<usize>() else {
+            continue;
+        };
+        out.push_str(&(line + lines).to_string());
+        rest = &rest[digits..];
+        for sep in [", column ", " column "] {
+            if let Some(after) = rest.strip_prefix(sep) {
+                let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+                if let Ok(col) = after[..digits].parse::<usize>() {
+                    out.push_str(sep);
+                    out.push_str(&(col + indent).to_string());
+                    rest = &after[digits..];
+                }
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The text as a ConfigMap object, when it is one (`kind: ConfigMap`).
@@ -175,4 +233,22 @@ pub fn embedded_rules() -> Result<LoadedRules> {
         SAMPLE_MODIFIERS,
         "embedded examples/modifiers-8578.yaml (ConfigMap storage-node-move)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configmap_yaml_errors_point_into_the_file() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: r\ndata:\n  rules.yaml: |\n    version: v1\n    resourceModifierRules:\n    - conditions: {groupResource: pods\n";
+        let e = parse_rules(text, "r.yaml").unwrap_err().to_string();
+        // The unclosed `{` sits on file line 9; its column in the file is 4 more than in the value.
+        assert!(e.contains("line 9"), "{e}");
+        assert!(e.contains("r.yaml") && e.contains("rules.yaml"), "{e}");
+        assert_eq!(
+            shift_positions("yaml: line 3, column 15: x at line 3 column 15", 6, 4),
+            "yaml: line 9, column 19: x at line 9 column 19"
+        );
+    }
 }
