@@ -240,3 +240,58 @@ fn install_to_copies_the_binary() {
     );
     assert_eq!(bin(&["install"], dir.path()).status.code(), Some(2));
 }
+
+#[test]
+fn no_progress_on_a_pipe_and_own_rules_against_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = write_backup(
+        dir.path(),
+        &[app("shop", "growi", "5d894cc6b7").fsb_volume("data")],
+        Layout::Archive,
+    );
+    let rules = write(
+        dir.path(),
+        "r.yaml",
+        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps, resourceNameRegex: ^growi$}\n  patches:\n  - {operation: replace, path: /spec/template/spec/containers/0/image, value: x:2}\n",
+    );
+    let out = bin(
+        &[
+            "check",
+            "--backup",
+            backup.to_str().unwrap(),
+            "--resource-modifiers",
+            rules.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // stderr is a pipe here: no progress indicator, nothing at all.
+    assert_eq!(text(&out.stderr), "");
+    // --resource-modifiers alone: the user's rules against the embedded sample (growi only).
+    let out = bin(
+        &[
+            "check",
+            "--format",
+            "json",
+            "--resource-modifiers",
+            rules.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["backup"]["source"]
+            .as_str()
+            .unwrap()
+            .contains("shop-20260302")
+    );
+    let rolling: Vec<&str> = v["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["rolloutWithoutPlugin"] == true)
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(rolling, ["growi"]);
+}
