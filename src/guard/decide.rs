@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::delta::{broken_invariants, patch_paths, template_digest, withhold_unsafe_parts};
+use super::delta::{
+    broken_invariants, keep_restore_wait_first, patch_paths, template_digest, withhold_unsafe_parts,
+};
 use super::engine::Engine;
 use super::error::{Error, Result};
 use super::workload::{POD_TEMPLATE_HASH, name_of, replicaset_hash, replicaset_owner};
@@ -133,7 +135,9 @@ pub fn correct_pod<E: Engine>(
     let after = if re_emitted.is_empty() {
         before.clone()
     } else {
-        engine.apply_to_pod(&before, &delta)?
+        let mut after = engine.apply_to_pod(&before, &delta)?;
+        keep_restore_wait_first(&before, &mut after);
+        after
     };
     let broken = broken_invariants(&before, &after, fsb_volumes);
     let after = if broken.is_empty() {

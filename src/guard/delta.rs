@@ -186,6 +186,40 @@ fn prune_empty(delta: &mut Value) {
     }
 }
 
+/// Puts `restore-wait`/`restic-wait` back where they were in `before` (index 0 as Velero inserts
+/// it) when the patch only moved them: merging a new init container by key can place it ahead of
+/// them (strategic merge patch follows the template's order, which does not know `restore-wait`).
+/// They must run first so no app init container touches a volume before its data is restored.
+/// A wait container whose content changed is left where it is (the invariant check reports it).
+pub fn keep_restore_wait_first(before: &Value, after: &mut Value) {
+    let Some(original) = before
+        .pointer("/spec/initContainers")
+        .and_then(Value::as_array)
+    else {
+        return;
+    };
+    let Some(list) = after
+        .pointer_mut("/spec/initContainers")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    let is_wait = |c: &Value| {
+        c.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| RESTORE_WAIT_CONTAINERS.contains(&n))
+    };
+    for (index, wait) in original.iter().enumerate().filter(|(_, c)| is_wait(c)) {
+        let Some(at) = list.iter().position(|c| c == wait) else {
+            continue;
+        };
+        if at != index && index < list.len() {
+            let moved = list.remove(at);
+            list.insert(index, moved);
+        }
+    }
+}
+
 /// Why a corrected pod would break an FSB restore (empty = safe).
 pub fn broken_invariants(
     before: &Value,

@@ -69,8 +69,8 @@ pub use steps::{
     deployment_target, fsb_workloads, pod_step, replicaset_step,
 };
 pub use workload::{
-    FsbIndex, PodLineage, RESTORE_WAIT_CONTAINERS, as_velero_hands_it, name_of, namespace_of,
-    pod_lineage, replicaset_owner,
+    FsbIndex, PodLineage, RESTORE_WAIT_CONTAINERS, as_velero_hands_it,
+    has_legacy_snapshot_annotations, name_of, namespace_of, pod_lineage, replicaset_owner,
 };
 
 /// Backed-up objects of one Deployment, for [`plan_workload`].

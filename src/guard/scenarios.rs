@@ -593,3 +593,74 @@ resourceModifierRules:
         .unwrap();
     assert!(withheld.contains("spec.volumes"), "{withheld}");
 }
+
+fn init_container_names(pod: &Value) -> Vec<&str> {
+    pod["spec"]["initContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["name"].as_str().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn an_init_container_added_by_a_rule_runs_after_restore_wait() {
+    // Velero's node agent restores the data while restore-wait runs; an app init container placed
+    // before it would run on an empty volume. The rule's container is the user's intent: applied,
+    // after restore-wait, nothing withheld.
+    let app = a_deployment("shop", "web").with_fsb_volume("data");
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - operation: add
+    path: /spec/template/spec/initContainers
+    value: '[{"name": "migrate", "image": "registry.example/migrate:1"}]'
+"#,
+    );
+    assert_rolls_without_guard(&app, &rules_doc);
+    let plan = plan_of(&app, &rules_doc, &Settings::default());
+    let (_, pod_plan) = &plan.pods[0];
+    assert!(pod_plan.withheld.is_empty(), "{:?}", pod_plan.withheld);
+    assert!(pod_plan.broken.is_empty(), "{:?}", pod_plan.broken);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    let pod = &restored.pods[0];
+    assert_eq!(init_container_names(pod), ["restore-wait", "migrate"]);
+    let fsb = app.fsb_index();
+    let prepared = velero_prepares_pod(&app.pods()[0], &fsb.volumes_of(&app.pods()[0]));
+    assert_eq!(
+        pod["spec"]["initContainers"][0], prepared["spec"]["initContainers"][0],
+        "restore-wait unchanged"
+    );
+    assert!(
+        pod["metadata"]["annotations"]
+            .get(ANNOTATION_WITHHELD)
+            .is_none()
+    );
+}
+
+#[test]
+fn a_rule_that_changes_restore_wait_itself_is_still_withheld() {
+    // The template names an init container `restore-wait` (as a Velero-restored workload might):
+    // changing it would change the container Velero inserted, so that part stays withheld.
+    let mut app = a_deployment("shop", "web").with_fsb_volume("data");
+    app.template_spec["initContainers"] = json!([{"name": "restore-wait", "image": "old"}]);
+    let rules_doc = rules(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: replace, path: /spec/template/spec/initContainers/0/image, value: new}
+"#,
+    );
+    let plan = plan_of(&app, &rules_doc, &Settings::default());
+    let (_, pod_plan) = &plan.pods[0];
+    assert_eq!(
+        pod_plan.withheld,
+        ["spec.initContainers[name=restore-wait]"]
+    );
+}

@@ -3,16 +3,17 @@
 //! Restored items have lost their `ownerReferences` (Velero resets metadata before actions run), so
 //! ownership always comes from the backed-up copy (`itemFromBackup`, or the backup contents).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
+
+pub use crate::backup::fsb_volumes::LEGACY_SNAPSHOT_ANNOTATION_PREFIX;
+use crate::backup::fsb_volumes::PodVolumeBackups;
 
 /// Label the Deployment controller puts on its ReplicaSets and their pods.
 pub const POD_TEMPLATE_HASH: &str = "pod-template-hash";
 /// Init containers Velero inserts into pods with FSB data (current and legacy name).
 pub const RESTORE_WAIT_CONTAINERS: [&str; 2] = ["restore-wait", "restic-wait"];
-/// Legacy pod annotation prefix naming a volume's snapshot (`snapshot.velero.io/<volume>`).
-pub const LEGACY_SNAPSHOT_ANNOTATION_PREFIX: &str = "snapshot.velero.io/";
 
 /// Metadata fields Velero's `resetMetadataAndStatus` deletes before actions and modifiers run.
 const RESET_METADATA_FIELDS: [&str; 9] = [
@@ -118,85 +119,50 @@ pub fn replicaset_hash(replicaset: &Value) -> Option<&str> {
     .or_else(|| str_at(replicaset, "/metadata/labels/pod-template-hash"))
 }
 
-/// Volumes with file-system-backup data, per pod, matched the way Velero matches them at restore
-/// time: PodVolumeBackup `spec.pod.namespace` + `spec.pod.name` (no UID), non-empty
-/// `status.snapshotID`, key `spec.volume`; projected and downwardAPI pod volumes excluded; the legacy
-/// `snapshot.velero.io/<volume>` pod annotations when no PodVolumeBackup matches the pod.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Volumes with file-system-backup data, per pod, decided by the shared implementation of Velero's
+/// restore-time rules ([`crate::backup::fsb_volumes`]): PodVolumeBackup `spec.pod.name` + original
+/// namespace (no UID), non-empty `status.snapshotID`, projected/downwardAPI pod volumes skipped
+/// (`"projected": null` is not projected), the legacy `snapshot.velero.io/<volume>` pod annotations
+/// when no PodVolumeBackup matches the pod.
+#[derive(Debug, Clone, Default)]
 pub struct FsbIndex {
-    /// (namespace, pod name) → volume names with a snapshot.
-    by_pod: BTreeMap<(String, String), BTreeSet<String>>,
+    pvbs: PodVolumeBackups,
 }
 
 impl FsbIndex {
     /// Index of PodVolumeBackup objects (as listed from the cluster or read from the backup's
     /// `<backup>-podvolumebackups.json.gz`).
     pub fn from_pod_volume_backups<'a>(pvbs: impl IntoIterator<Item = &'a Value>) -> Self {
-        let mut by_pod: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-        for pvb in pvbs {
-            let snapshot = str_at(pvb, "/status/snapshotID").unwrap_or_default();
-            let (Some(ns), Some(pod), Some(volume)) = (
-                str_at(pvb, "/spec/pod/namespace"),
-                str_at(pvb, "/spec/pod/name"),
-                str_at(pvb, "/spec/volume"),
-            ) else {
-                continue;
-            };
-            if snapshot.is_empty() {
-                continue;
-            }
-            by_pod
-                .entry((ns.to_owned(), pod.to_owned()))
-                .or_default()
-                .insert(volume.to_owned());
+        Self {
+            pvbs: PodVolumeBackups::new(pvbs.into_iter().cloned()),
         }
-        Self { by_pod }
     }
 
-    /// Whether any PodVolumeBackup matched a pod (a cheap "no FSB at all" test).
+    /// No PodVolumeBackup at all: only legacy pod annotations can name FSB volumes (see
+    /// [`has_legacy_snapshot_annotations`]).
     pub fn is_empty(&self) -> bool {
-        self.by_pod.is_empty()
+        self.pvbs.is_empty()
     }
 
     /// The FSB volumes Velero will restore into `pod` (a backed-up pod; its namespace is the
     /// original one).
     pub fn volumes_of(&self, pod: &Value) -> BTreeSet<String> {
-        let key = (namespace_of(pod).to_owned(), name_of(pod).to_owned());
-        let excluded = non_fsb_volume_names(pod);
-        match self.by_pod.get(&key) {
-            Some(volumes) => volumes
-                .iter()
-                .filter(|v| !excluded.contains(v.as_str()))
-                .cloned()
-                .collect(),
-            None => legacy_snapshot_volumes(pod)
-                .into_iter()
-                .filter(|v| !excluded.contains(v.as_str()))
-                .collect(),
-        }
+        self.pvbs
+            .fsb_volumes_for_pod(pod, namespace_of(pod))
+            .into_keys()
+            .collect()
     }
 }
 
-/// Pod volumes FSB never restores (projected, downwardAPI).
-fn non_fsb_volume_names(pod: &Value) -> BTreeSet<&str> {
-    pod.pointer("/spec/volumes")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|v| v.get("projected").is_some() || v.get("downwardAPI").is_some())
-        .filter_map(|v| v.get("name").and_then(Value::as_str))
-        .collect()
-}
-
-fn legacy_snapshot_volumes(pod: &Value) -> BTreeSet<String> {
+/// Whether `pod` carries a legacy `snapshot.velero.io/<volume>` annotation — FSB data Velero
+/// restores even when the cluster holds no PodVolumeBackup for the backup.
+pub fn has_legacy_snapshot_annotations(pod: &Value) -> bool {
     pod.pointer("/metadata/annotations")
         .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, _)| k.strip_prefix(LEGACY_SNAPSHOT_ANNOTATION_PREFIX))
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-        .collect()
+        .is_some_and(|a| {
+            a.keys()
+                .any(|k| k.starts_with(LEGACY_SNAPSHOT_ANNOTATION_PREFIX))
+        })
 }
 
 #[cfg(test)]
@@ -253,6 +219,35 @@ mod tests {
             .unwrap()
             .remove("ownerReferences");
         assert_eq!(pod_lineage(&bare), None);
+    }
+
+    #[test]
+    fn a_null_projected_source_is_not_projected() {
+        // Go decodes `"projected": null` as a nil pointer: Velero restores the volume.
+        let pvbs = [
+            json!({"spec": {"pod": {"namespace": "shop", "name": "web-1"}, "volume": "data"}, "status": {"snapshotID": "s1"}}),
+        ];
+        let index = FsbIndex::from_pod_volume_backups(&pvbs);
+        let pod = json!({"metadata": {"name": "web-1", "namespace": "shop"},
+            "spec": {"volumes": [{"name": "data", "projected": null, "emptyDir": {}}]}});
+        assert_eq!(index.volumes_of(&pod), BTreeSet::from(["data".to_owned()]));
+    }
+
+    #[test]
+    fn legacy_annotations_are_used_only_when_no_pvb_matches_and_even_without_any_pvb() {
+        let pod = json!({"metadata": {"name": "web-1", "namespace": "shop",
+            "annotations": {"snapshot.velero.io/data": "abc", "other": "x"}},
+            "spec": {"volumes": [{"name": "data", "emptyDir": {}}, {"name": "cache", "emptyDir": {}}]}});
+        assert!(has_legacy_snapshot_annotations(&pod));
+        let none = FsbIndex::from_pod_volume_backups(&[]);
+        assert!(none.is_empty());
+        assert_eq!(none.volumes_of(&pod), BTreeSet::from(["data".to_owned()]));
+        // A matching PVB wins over the annotations.
+        let pvbs = [
+            json!({"spec": {"pod": {"namespace": "shop", "name": "web-1"}, "volume": "cache"}, "status": {"snapshotID": "s1"}}),
+        ];
+        let index = FsbIndex::from_pod_volume_backups(&pvbs);
+        assert_eq!(index.volumes_of(&pod), BTreeSet::from(["cache".to_owned()]));
     }
 
     #[test]
