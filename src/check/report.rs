@@ -205,5 +205,12 @@ pub fn render_table(a: &Analysis) -> String {
     }
     out.push('\n');
     let _ = writeln!(out, "VERDICT: {}", a.summary.verdict);
+    if a.summary.fsb_data_at_risk {
+        out.push_str(
+            "\nNext: install the plugin (velero plugin add <image>), or write equivalent pod and ReplicaSet\n\
+             rules for a cluster without it with --emit-pod-rules FILE; see every object as it will be\n\
+             created with --output-dir DIR; in CI use --exit-code (exits 3 when FSB data is at risk).\n",
+        );
+    }
     out
 }
