@@ -63,7 +63,9 @@ pub use delta::{broken_invariants, patch_paths, template_digest, withhold_unsafe
 pub use engine::{Engine, RulesOutcome};
 pub use engine_impl::VeleroEngine;
 pub use error::{Error, Result};
-pub use settings::{FailurePolicy, MODE_ANNOTATION, Mode, Scope, Settings, glob_match};
+pub use settings::{
+    FailurePolicy, MODE_ANNOTATION, Mode, NamespaceGlobs, Scope, Settings, glob_match,
+};
 pub use steps::{
     BackupObjects, DeploymentOutcome, Level, Note, RestoreInputs, StepOutcome, deployment_step,
     deployment_target, fsb_workloads, pod_step, replicaset_step,

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use fsb_modifiers::Glob;
 use serde_json::Value;
 
 /// Restore annotation that overrides [`Settings::mode`] for one restore.
@@ -69,10 +70,11 @@ pub struct Settings {
     pub mode: Mode,
     pub failure_policy: FailurePolicy,
     pub scope: Scope,
-    /// Namespace globs (`*`, `?`) on the backup's (original) namespace; empty = all.
-    pub include_namespaces: Vec<String>,
+    /// Namespace globs (gobwas syntax as in Velero: `*`, `?`, `[...]`, `{a,b}`) on the backup's
+    /// (original) namespace; empty = all.
+    pub include_namespaces: NamespaceGlobs,
     /// Namespace globs excluded after inclusion.
-    pub exclude_namespaces: Vec<String>,
+    pub exclude_namespaces: NamespaceGlobs,
     /// Bound on the whole backup-contents download.
     pub download_timeout: Duration,
 }
@@ -86,8 +88,8 @@ impl Default for Settings {
             mode: Mode::Enforce,
             failure_policy: FailurePolicy::Open,
             scope: Scope::FsbOnly,
-            include_namespaces: Vec::new(),
-            exclude_namespaces: Vec::new(),
+            include_namespaces: NamespaceGlobs::default(),
+            exclude_namespaces: NamespaceGlobs::default(),
             download_timeout: DEFAULT_DOWNLOAD_TIMEOUT,
         }
     }
@@ -127,8 +129,21 @@ impl Settings {
                     "all-workloads" => settings.scope = Scope::AllWorkloads,
                     _ => invalid("fsb-only|all-workloads"),
                 },
-                "includeNamespaces" => settings.include_namespaces = glob_list(text),
-                "excludeNamespaces" => settings.exclude_namespaces = glob_list(text),
+                "includeNamespaces" | "excludeNamespaces" => match NamespaceGlobs::parse(text) {
+                    Ok((globs, inexact)) => {
+                        for pattern in inexact {
+                            warnings.push(format!(
+                                "setting {key:?}: pattern {pattern:?} uses {{…}} in a shape Velero's glob library may match differently"
+                            ));
+                        }
+                        if key == "includeNamespaces" {
+                            settings.include_namespaces = globs;
+                        } else {
+                            settings.exclude_namespaces = globs;
+                        }
+                    }
+                    Err(e) => invalid(&format!("namespace globs ({e})")),
+                },
                 "downloadTimeout" => match parse_duration(text) {
                     Some(d) if !d.is_zero() => settings.download_timeout = d,
                     _ => invalid("a duration such as 90s, 5m or 1m30s"),
@@ -166,50 +181,93 @@ impl Settings {
 
     /// Whether objects of the backup namespace `namespace` are in scope.
     pub fn namespace_in_scope(&self, namespace: &str) -> bool {
-        let included = self.include_namespaces.is_empty()
-            || self
-                .include_namespaces
-                .iter()
-                .any(|g| glob_match(g, namespace));
-        included
-            && !self
-                .exclude_namespaces
-                .iter()
-                .any(|g| glob_match(g, namespace))
+        (self.include_namespaces.is_empty() || self.include_namespaces.matches(namespace))
+            && !self.exclude_namespaces.matches(namespace)
     }
 }
 
-fn glob_list(text: &str) -> Vec<String> {
-    text.split([',', '\n', ' '])
+/// Namespace patterns compiled once (gobwas globs without separators, as Velero matches
+/// namespaces), compared by their text.
+#[derive(Debug, Clone, Default)]
+pub struct NamespaceGlobs {
+    patterns: Vec<String>,
+    globs: Vec<Glob>,
+}
+
+impl PartialEq for NamespaceGlobs {
+    fn eq(&self, other: &Self) -> bool {
+        self.patterns == other.patterns
+    }
+}
+
+impl Eq for NamespaceGlobs {}
+
+impl NamespaceGlobs {
+    /// Patterns separated by commas, spaces or newlines. Returns the globs and the patterns whose
+    /// `{…}` shape gobwas may compile differently; an invalid pattern is an error.
+    pub fn parse(text: &str) -> Result<(Self, Vec<String>), String> {
+        let mut out = Self::default();
+        let mut inexact = Vec::new();
+        for pattern in split_patterns(text) {
+            let glob = Glob::compile(pattern, &[]).map_err(|e| format!("{pattern:?}: {e}"))?;
+            if !glob.is_exact() {
+                inexact.push(pattern.to_owned());
+            }
+            out.patterns.push(pattern.to_owned());
+            out.globs.push(glob);
+        }
+        Ok((out, inexact))
+    }
+
+    /// The patterns as written.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.globs.is_empty()
+    }
+
+    /// Whether any pattern matches `namespace`.
+    pub fn matches(&self, namespace: &str) -> bool {
+        self.globs.iter().any(|g| g.is_match(namespace))
+    }
+}
+
+/// Splits a pattern list on commas, spaces and newlines outside `{…}` and `[…]` (a comma inside
+/// `{a,b}` separates alternatives) and not escaped by `\`.
+fn split_patterns(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut braces, mut in_class, mut escaped, mut start) = (0usize, false, false, 0);
+    for (i, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '{' if !in_class => braces += 1,
+            '}' if !in_class && braces > 0 => braces -= 1,
+            ',' | ' ' | '\n' | '\t' if braces == 0 && !in_class => {
+                out.push(&text[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    out.push(&text[start..]);
+    out.into_iter()
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(str::to_owned)
         .collect()
 }
 
-/// `*` = any run of characters, `?` = one character, everything else literal.
+/// Whether the gobwas glob `pattern` (no separators) matches `text`; an invalid pattern matches
+/// nothing.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    // Iterative matcher with single backtrack point for the last `*`.
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
+    Glob::compile(pattern, &[]).is_ok_and(|g| g.is_match(text))
 }
 
 /// Go-style durations (`90s`, `5m`, `1m30s`, `1h`) or a bare number of seconds.
@@ -272,7 +330,7 @@ mod tests {
         assert_eq!(s.mode, Mode::DryRun);
         assert_eq!(s.failure_policy, FailurePolicy::Closed);
         assert_eq!(s.scope, Scope::AllWorkloads);
-        assert_eq!(s.include_namespaces, ["team-*", "prod"]);
+        assert_eq!(s.include_namespaces.patterns(), ["team-*", "prod"]);
         assert_eq!(s.download_timeout, Duration::from_secs(90));
         assert!(s.namespace_in_scope("team-a"));
         assert!(s.namespace_in_scope("prod"));
@@ -308,5 +366,26 @@ mod tests {
         assert!(!glob_match("a?c", "ac"));
         assert!(glob_match("*-prod-*", "x-prod-y"));
         assert!(!glob_match("prod", "production"));
+    }
+
+    #[test]
+    fn namespace_globs_follow_gobwas_like_velero() {
+        // gobwas syntax (Velero's namespace matching): classes, negated classes, alternatives.
+        let data = json!({"includeNamespaces": "team-{a,b}, ns[0-9], app-[!x]?",
+            "excludeNamespaces": "team-b"});
+        let (s, w) = Settings::from_config_data(Some(&data));
+        assert!(w.is_empty(), "{w:?}");
+        assert!(s.namespace_in_scope("team-a"));
+        assert!(!s.namespace_in_scope("team-b"), "excluded");
+        assert!(!s.namespace_in_scope("team-c"));
+        assert!(!s.namespace_in_scope("team-{a,b}"));
+        assert!(s.namespace_in_scope("ns7"));
+        assert!(!s.namespace_in_scope("nsx"));
+        assert!(s.namespace_in_scope("app-yz"));
+        assert!(!s.namespace_in_scope("app-xz"));
+        // An invalid pattern: warning, default (all namespaces) kept.
+        let (s, w) = Settings::from_config_data(Some(&json!({"includeNamespaces": "ns[a-"})));
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(s.include_namespaces.is_empty());
     }
 }
