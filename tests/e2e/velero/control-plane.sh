@@ -1,0 +1,95 @@
+# Sourced by tests/e2e/velero/run.sh: "start the control plane and give me a kubeconfig".
+#
+# Stage 1's tests/e2e/run.sh starts etcd, kube-apiserver and kube-controller-manager inline, between
+# its scenario steps, so it cannot be called for just that; this file repeats its start-up (same
+# binaries from tests/e2e/build-k8s.sh, same flags, certificates made with openssl, loopback only)
+# as a function. Keep the flags in step with tests/e2e/run.sh.
+#
+# Needs from the caller: arrays/vars `pids` (PIDs to stop, appended to), `work` (temp dir),
+# `logs` (log dir), functions `step`, `free_port`, `wait_for`.
+# Sets: KAPI_SERVER, KAPI_CA, KAPI_CERT, KAPI_KEY (admin client), kubeconfig (path).
+
+cp_start() { # cp_start <dir with etcd, kube-apiserver, kube-controller-manager>
+  local bin="$1" pki="$work/pki"
+  step "generating certificates and the service-account key"
+  mkdir -p "$pki"
+  (
+    cd "$pki"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=fsb-e2e-ca" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' > server.ext
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=kube-apiserver" 2>/dev/null
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' > client.ext
+    openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=fsb-e2e-admin" 2>/dev/null
+    openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 2 -extfile client.ext 2>/dev/null
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  )
+
+  local etcd_client etcd_peer api_port kcm_port
+  etcd_client=$(free_port); etcd_peer=$(free_port)
+  step "starting etcd on 127.0.0.1:$etcd_client"
+  "$bin/etcd" --name fsb-e2e --data-dir "$work/etcd" \
+    --listen-client-urls "http://127.0.0.1:$etcd_client" --advertise-client-urls "http://127.0.0.1:$etcd_client" \
+    --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
+    --initial-cluster "fsb-e2e=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync \
+    > "$logs/etcd.log" 2>&1 &
+  pids+=($!)
+  wait_for 30 etcd curl -sf "http://127.0.0.1:$etcd_client/health"
+
+  api_port=$(free_port)
+  KAPI_SERVER="https://127.0.0.1:$api_port"
+  KAPI_CA="$pki/ca.crt" KAPI_CERT="$pki/admin.crt" KAPI_KEY="$pki/admin.key"
+  export KAPI_SERVER KAPI_CA KAPI_CERT KAPI_KEY
+  step "starting kube-apiserver on $KAPI_SERVER"
+  "$bin/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_client" \
+    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
+    --tls-cert-file "$pki/server.crt" --tls-private-key-file "$pki/server.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-cluster-ip-range 10.96.0.0/16 \
+    --authorization-mode RBAC --allow-privileged=true --profiling=false \
+    --endpoint-reconciler-type none \
+    > "$logs/kube-apiserver.log" 2>&1 &
+  pids+=($!)
+
+  kubeconfig="$work/kubeconfig"
+  cat > "$kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: fsb-e2e
+  cluster:
+    server: $KAPI_SERVER
+    certificate-authority-data: $(base64 -w0 < "$pki/ca.crt")
+users:
+- name: admin
+  user:
+    client-certificate-data: $(base64 -w0 < "$pki/admin.crt")
+    client-key-data: $(base64 -w0 < "$pki/admin.key")
+contexts:
+- name: fsb-e2e
+  context: {cluster: fsb-e2e, user: admin}
+current-context: fsb-e2e
+EOF
+  wait_for 90 "kube-apiserver /readyz" curl_api /readyz
+
+  kcm_port=$(free_port)
+  step "starting kube-controller-manager (deployment, replicaset, garbagecollector, serviceaccount)"
+  "$bin/kube-controller-manager" \
+    --kubeconfig "$kubeconfig" \
+    --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port "$kcm_port" \
+    --controllers deployment,replicaset,garbagecollector,serviceaccount \
+    --leader-elect=false --use-service-account-credentials=false \
+    --root-ca-file "$pki/ca.crt" \
+    > "$logs/kube-controller-manager.log" 2>&1 &
+  pids+=($!)
+  wait_for 60 "kube-controller-manager (default service account)" \
+    curl_api /api/v1/namespaces/default/serviceaccounts/default
+  step "control plane ready"
+}
+
+curl_api() { curl -sf --cacert "$KAPI_CA" --cert "$KAPI_CERT" --key "$KAPI_KEY" "$KAPI_SERVER$1"; }
