@@ -27,6 +27,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -37,10 +38,10 @@ use super::engine_impl::VeleroEngine;
 use super::error::{Error, Result};
 use super::settings::{FailurePolicy, Mode, Scope, Settings};
 use super::steps::{
-    BackupObjects, Level, Note, RestoreInputs, deployment_step, deployment_target, fsb_workloads,
-    pod_step, replicaset_step,
+    BackupObjects, ChangeCache, Level, Note, RestoreInputs, deployment_step, deployment_target,
+    fsb_workloads, pod_step, replicaset_step,
 };
-use super::workload::{FsbIndex, name_of, namespace_of};
+use super::workload::{FsbIndex, has_legacy_snapshot_annotations, name_of, namespace_of};
 use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
 
 /// The Kubernetes reads and writes the guard needs. Each call is bounded by the implementation
@@ -95,6 +96,27 @@ struct RestoreState {
     backup: OnceCell<Result<Arc<BackupObjects>, String>>,
     /// Deployments with FSB pods, computed once from `fsb` and `backup`.
     fsb_workloads: OnceCell<Arc<BTreeSet<(String, String)>>>,
+    /// Template changes per Deployment, computed once.
+    changes: ChangeCache,
+    /// A restored pod carried legacy `snapshot.velero.io/<volume>` annotations: FSB data exists
+    /// even though the cluster holds no PodVolumeBackup for the backup.
+    legacy_fsb_seen: AtomicBool,
+}
+
+impl RestoreState {
+    fn new(uid: String, settings: Settings) -> Self {
+        Self {
+            uid,
+            settings,
+            rules: None,
+            failure: None,
+            fsb: OnceCell::new(),
+            backup: OnceCell::new(),
+            fsb_workloads: OnceCell::new(),
+            changes: ChangeCache::default(),
+            legacy_fsb_seen: AtomicBool::new(false),
+        }
+    }
 }
 
 /// The guard as a Velero RestoreItemAction.
@@ -137,19 +159,11 @@ impl<C: GuardCluster> TemplateGuard<C> {
     }
 
     async fn read_restore_state(&self, uid: String, restore: &Value) -> RestoreState {
-        let mut failure = None;
         if modifier_configmap(restore).is_none() {
             // No resource modifiers: no template can change, so no API call at all.
-            return RestoreState {
-                uid,
-                settings: Settings::default(),
-                rules: None,
-                failure,
-                fsb: OnceCell::new(),
-                backup: OnceCell::new(),
-                fsb_workloads: OnceCell::new(),
-            };
+            return RestoreState::new(uid, Settings::default());
         }
+        let mut failure = None;
         let data = match self
             .cluster
             .plugin_settings(self.velero_namespace(restore))
@@ -179,13 +193,9 @@ impl<C: GuardCluster> TemplateGuard<C> {
             }
         }
         RestoreState {
-            uid,
-            settings,
             rules,
             failure,
-            fsb: OnceCell::new(),
-            backup: OnceCell::new(),
-            fsb_workloads: OnceCell::new(),
+            ..RestoreState::new(uid, settings)
         }
     }
 
@@ -258,21 +268,36 @@ impl<C: GuardCluster> TemplateGuard<C> {
             .map_err(Error::Backup)
     }
 
-    /// Decides for one item; `Ok(output)` in every non-error case.
-    async fn decide(&self, input: &ExecuteInput, state: &RestoreState) -> Result<ExecuteOutput> {
-        let unchanged = || ExecuteOutput::unchanged(input.item.clone());
+    /// Whether FSB data can exist for this item when the cluster holds no PodVolumeBackup: only
+    /// legacy pod annotations can name FSB volumes then. Pods come first in a restore, so a pod
+    /// item decides from its own backed-up annotations (and records what it saw); ReplicaSets and
+    /// Deployments follow the pods. Keeps restores without any FSB data free of downloads.
+    fn legacy_fsb_possible(state: &RestoreState, input: &ExecuteInput) -> bool {
+        if input.item.get("kind").and_then(Value::as_str) == Some("Pod")
+            && has_legacy_snapshot_annotations(&input.item_from_backup)
+        {
+            state.legacy_fsb_seen.store(true, Ordering::Relaxed);
+        }
+        state.legacy_fsb_seen.load(Ordering::Relaxed)
+    }
+
+    /// Decides for one item: `Some(item)` when it changes, `None` to restore it as received.
+    async fn decide(&self, input: &ExecuteInput, state: &RestoreState) -> Result<Option<Value>> {
         if state.settings.mode == Mode::Off {
-            return Ok(unchanged());
+            return Ok(None);
         }
         if let Some(failure) = &state.failure {
             return Err(Error::Rules(failure.clone()));
         }
         let Some(rules) = state.rules.as_deref() else {
-            return Ok(unchanged());
+            return Ok(None);
         };
         let fsb = self.fsb_index(state, &input.restore).await?;
-        if fsb.is_empty() && state.settings.scope == Scope::FsbOnly {
-            return Ok(unchanged());
+        if fsb.is_empty()
+            && state.settings.scope == Scope::FsbOnly
+            && !Self::legacy_fsb_possible(state, input)
+        {
+            return Ok(None);
         }
         let backup = self.backup_objects(state, &input.restore).await?;
         let engine = VeleroEngine;
@@ -288,6 +313,7 @@ impl<C: GuardCluster> TemplateGuard<C> {
             backup: &backup,
             fsb: &fsb,
             fsb_workloads: Some(&workloads),
+            changes: Some(&state.changes),
         };
         let dry_run = state.settings.mode == Mode::DryRun;
         let kind = input
@@ -304,10 +330,7 @@ impl<C: GuardCluster> TemplateGuard<C> {
                     replicaset_step(&inputs, &input.item, from_backup)?
                 };
                 log_notes(&outcome.notes, dry_run);
-                Ok(match outcome.item {
-                    Some(item) if !dry_run => ExecuteOutput::unchanged(item),
-                    _ => unchanged(),
-                })
+                Ok(outcome.item.filter(|_| !dry_run))
             }
             "Deployment" => {
                 let Some((namespace, name)) =
@@ -317,35 +340,76 @@ impl<C: GuardCluster> TemplateGuard<C> {
                         workload = %format!("Deployment {}/{}", namespace_of(from_backup), name_of(from_backup)),
                         "not guarded"
                     );
-                    return Ok(unchanged());
+                    return Ok(None);
                 };
-                let mut live = self.cluster.get_replicaset(&namespace, &name).await?;
-                if dry_run && let Some(current) = live.take() {
-                    // Dry-run left the ReplicaSet as backed up; judge it as enforce would have
-                    // restored it, so the summary says exactly what enforce would do.
-                    let backed_up = backup.replicasets.iter().find(|rs| {
-                        namespace_of(rs) == namespace_of(from_backup) && name_of(rs) == name
-                    });
-                    live = Some(match backed_up {
-                        Some(rs) => replicaset_step(&inputs, &current, rs)?
-                            .item
-                            .unwrap_or(current),
-                        None => current,
-                    });
-                }
-                let outcome = deployment_step(&inputs, &input.item, from_backup, live.as_ref())?;
-                log_notes(&outcome.notes, dry_run);
-                if let DeploymentDecision::Align { patch, .. } = &outcome.decision
-                    && !dry_run
-                {
-                    self.cluster
-                        .patch_replicaset(&namespace, &name, patch)
+                // One re-read and a second decision when the ReplicaSet changed between our read
+                // and our patch (the patch carries a resourceVersion precondition).
+                for attempt in 0..2 {
+                    let live = self
+                        .live_replicaset(&inputs, &backup, from_backup, &namespace, &name)
                         .await?;
+                    let outcome =
+                        deployment_step(&inputs, &input.item, from_backup, live.as_ref())?;
+                    let DeploymentDecision::Align { patch, .. } = &outcome.decision else {
+                        log_notes(&outcome.notes, dry_run);
+                        break;
+                    };
+                    if dry_run {
+                        log_notes(&outcome.notes, dry_run);
+                        break;
+                    }
+                    match self
+                        .cluster
+                        .patch_replicaset(&namespace, &name, patch)
+                        .await
+                    {
+                        Ok(()) => {
+                            log_notes(&outcome.notes, dry_run);
+                            break;
+                        }
+                        Err(Error::Conflict(why)) if attempt == 0 => {
+                            tracing::debug!(
+                                workload = %format!("Deployment {}/{}", namespace_of(from_backup), name_of(from_backup)),
+                                "ReplicaSet {namespace}/{name} changed while aligning it; reading it again: {why}"
+                            );
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
-                Ok(unchanged())
+                Ok(None)
             }
-            _ => Ok(unchanged()),
+            _ => Ok(None),
         }
+    }
+
+    /// The live current ReplicaSet; in dry-run judged as enforce would have restored it.
+    async fn live_replicaset(
+        &self,
+        inputs: &RestoreInputs<'_, VeleroEngine>,
+        backup: &BackupObjects,
+        from_backup: &Value,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Value>> {
+        let live = self.cluster.get_replicaset(namespace, name).await?;
+        if inputs.settings.mode != Mode::DryRun {
+            return Ok(live);
+        }
+        let Some(current) = live else {
+            return Ok(None);
+        };
+        // Dry-run left the ReplicaSet as backed up; judge it as enforce would have restored it,
+        // so the summary says exactly what enforce would do.
+        let backed_up = backup
+            .replicasets
+            .iter()
+            .find(|rs| namespace_of(rs) == namespace_of(from_backup) && name_of(rs) == name);
+        Ok(Some(match backed_up {
+            Some(rs) => replicaset_step(inputs, &current, rs)?
+                .item
+                .unwrap_or(current),
+            None => current,
+        }))
     }
 }
 
@@ -399,7 +463,8 @@ impl<C: GuardCluster> RestoreItemAction for TemplateGuard<C> {
     async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
         let state = self.restore_state(&input.restore).await;
         match self.decide(&input, &state).await {
-            Ok(output) => Ok(output),
+            Ok(Some(item)) => Ok(ExecuteOutput::unchanged(item)),
+            Ok(None) => Ok(ExecuteOutput::unchanged(input.item)),
             Err(error) => {
                 let workload = workload_of(&input);
                 match state.settings.failure_policy {
@@ -430,7 +495,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::guard::testkit::{App, a_deployment, velero_prepares_pod};
+    use crate::guard::testkit::{App, a_deployment, try_apply_json_patch, velero_prepares_pod};
     use crate::guard::workload::as_velero_hands_it;
 
     const RULES: &str = r#"
@@ -451,6 +516,9 @@ resourceModifierRules:
         app: App,
         live: StdMutex<HashMap<(String, String), Value>>,
         calls: StdMutex<Vec<String>>,
+        /// How many of the next PATCHes another writer beats: it changes the ReplicaSet (new
+        /// resourceVersion, one more template label) right before the guard's PATCH arrives.
+        concurrent_writes: StdMutex<usize>,
     }
 
     impl FakeCluster {
@@ -463,6 +531,7 @@ resourceModifierRules:
                 app,
                 live: StdMutex::new(HashMap::new()),
                 calls: StdMutex::new(Vec::new()),
+                concurrent_writes: StdMutex::new(0),
             }
         }
 
@@ -515,9 +584,30 @@ resourceModifierRules:
                 .get(&(ns.to_owned(), name.to_owned()))
                 .cloned())
         }
-        async fn patch_replicaset(&self, ns: &str, name: &str, _: &Value) -> Result<()> {
+        async fn patch_replicaset(&self, ns: &str, name: &str, patch: &Value) -> Result<()> {
             self.record(format!("patch replicaset {ns}/{name}"))?;
-            Ok(())
+            let mut live = self.live.lock().unwrap();
+            let Some(object) = live.get_mut(&(ns.to_owned(), name.to_owned())) else {
+                return Err(Error::Cluster("patch replicaset: HTTP 404".to_owned()));
+            };
+            let mut writes = self.concurrent_writes.lock().unwrap();
+            if *writes > 0 {
+                *writes -= 1;
+                let version: u64 = object["metadata"]["resourceVersion"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                object["metadata"]["resourceVersion"] = json!((version + 1).to_string());
+                object["spec"]["template"]["metadata"]["labels"]["touched"] = json!("yes");
+            }
+            // As the API server: the patch applies atomically or not at all (422 on a failed test).
+            match try_apply_json_patch(object, patch) {
+                Ok(patched) => {
+                    *object = patched;
+                    Ok(())
+                }
+                Err(e) => Err(Error::Conflict(format!("patch replicaset: HTTP 422: {e}"))),
+            }
         }
     }
 
@@ -557,9 +647,11 @@ resourceModifierRules:
                 .await;
             if let Ok(o) = &out {
                 // What Velero creates becomes the live object (in the mapped namespace).
+                let mut created = o.item.clone();
+                created["metadata"]["resourceVersion"] = json!("500");
                 guard.cluster.live.lock().unwrap().insert(
                     ("shop-dr".to_owned(), crate::guard::name_of(&rs).to_owned()),
-                    o.item.clone(),
+                    created,
                 );
             }
             outputs.push(out);
@@ -740,5 +832,114 @@ resourceModifierRules:
             panic!("expected an item failure")
         };
         assert!(message.contains("Deployment shop/web"), "{message}");
+    }
+
+    /// A ReplicaSet as the API server holds it after Velero created it from `rs` (the backup copy)
+    /// without the guard's correction.
+    fn created_without_correction(rs: &Value) -> Value {
+        let mut live = as_velero_hands_it(rs);
+        live["metadata"]["resourceVersion"] = json!("500");
+        live
+    }
+
+    #[tokio::test]
+    async fn the_alignment_patch_is_conditional_on_the_resource_version_read() {
+        let guard = TemplateGuard::new(FakeCluster::new(web()), None);
+        let rs = web().replicasets()[0].clone();
+        guard.cluster.live.lock().unwrap().insert(
+            ("shop-dr".to_owned(), "web-5d894cc6b7".to_owned()),
+            created_without_correction(&rs),
+        );
+        *guard.cluster.concurrent_writes.lock().unwrap() = 1;
+        let d = web().deployment();
+        let out = guard
+            .execute(input(as_velero_hands_it(&d), &d, &restore(json!({}))))
+            .await
+            .unwrap();
+        assert_eq!(out.item, as_velero_hands_it(&d));
+        // The first PATCH met a newer ReplicaSet and was refused; the guard read it again and
+        // aligned the version it had just read.
+        let calls = guard.cluster.calls();
+        assert_eq!(
+            calls[calls.len() - 4..],
+            [
+                "get replicaset shop-dr/web-5d894cc6b7",
+                "patch replicaset shop-dr/web-5d894cc6b7",
+                "get replicaset shop-dr/web-5d894cc6b7",
+                "patch replicaset shop-dr/web-5d894cc6b7",
+            ]
+        );
+        let live = guard.cluster.live.lock().unwrap()
+            [&("shop-dr".to_owned(), "web-5d894cc6b7".to_owned())]
+            .clone();
+        assert_eq!(live["spec"]["template"]["spec"]["hostname"], "restored");
+        assert_eq!(live["metadata"]["resourceVersion"], "501");
+    }
+
+    #[tokio::test]
+    async fn a_second_conflict_fails_open_without_a_blind_write() {
+        let guard = TemplateGuard::new(FakeCluster::new(web()), None);
+        let rs = web().replicasets()[0].clone();
+        guard.cluster.live.lock().unwrap().insert(
+            ("shop-dr".to_owned(), "web-5d894cc6b7".to_owned()),
+            created_without_correction(&rs),
+        );
+        *guard.cluster.concurrent_writes.lock().unwrap() = 2;
+        let d = web().deployment();
+        let out = guard
+            .execute(input(as_velero_hands_it(&d), &d, &restore(json!({}))))
+            .await
+            .unwrap();
+        assert_eq!(out.item, as_velero_hands_it(&d));
+        let patches = guard
+            .cluster
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("patch"))
+            .count();
+        assert_eq!(patches, 2, "one retry, no more");
+        let live = guard.cluster.live.lock().unwrap()
+            [&("shop-dr".to_owned(), "web-5d894cc6b7".to_owned())]
+            .clone();
+        assert!(live["spec"]["template"]["spec"].get("hostname").is_none());
+        assert_eq!(
+            live["spec"]["template"]["metadata"]["labels"]["touched"],
+            "yes"
+        );
+    }
+
+    #[tokio::test]
+    async fn legacy_annotation_pods_are_fsb_pods_without_any_pod_volume_backup() {
+        // Velero restores `snapshot.velero.io/<volume>` annotated pods' data even when no
+        // PodVolumeBackup exists for the backup: the guard must protect them too.
+        let app = a_deployment("shop", "web").with_legacy_fsb_volume("data");
+        assert!(app.pod_volume_backups().is_empty());
+        let guard = TemplateGuard::new(FakeCluster::new(app), None);
+        let outputs = run_restore(&guard, &restore(json!({}))).await;
+        let pod = outputs[0].as_ref().unwrap();
+        assert_eq!(pod.item["spec"]["hostname"], "restored");
+        assert_eq!(
+            pod.item["spec"]["initContainers"][0]["name"],
+            "restore-wait"
+        );
+        let rs = outputs[1].as_ref().unwrap();
+        assert_eq!(rs.item["spec"]["template"]["spec"]["hostname"], "restored");
+    }
+
+    #[tokio::test]
+    async fn no_fsb_data_at_all_costs_no_download() {
+        let guard = TemplateGuard::new(FakeCluster::new(a_deployment("shop", "web")), None);
+        for out in run_restore(&guard, &restore(json!({}))).await {
+            out.unwrap();
+        }
+        assert!(
+            !guard
+                .cluster
+                .calls()
+                .iter()
+                .any(|c| c.starts_with("download")),
+            "{:?}",
+            guard.cluster.calls()
+        );
     }
 }

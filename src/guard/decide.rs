@@ -310,8 +310,8 @@ pub enum DeploymentDecision {
     NoLiveReplicaSet,
     /// Patch the live ReplicaSet (JSON patch, one call) so no rollout can start.
     Align {
-        /// RFC 6902 patch for the live ReplicaSet: replaces `/spec/template` (own hash label kept)
-        /// and records the digest.
+        /// RFC 6902 patch for the live ReplicaSet: tests `/metadata/resourceVersion` (the version
+        /// read), replaces `/spec/template` (own hash label kept) and records the digest.
         patch: Value,
         /// Template paths the pods did not receive (they differ between what the pod step applied
         /// and the Deployment's final template).
@@ -370,7 +370,13 @@ pub fn check_deployment<E: Engine>(
             json!(hash),
         );
     }
-    let mut ops = vec![json!({"op": "replace", "path": "/spec/template", "value": emitted})];
+    let mut ops = Vec::with_capacity(4);
+    if let Some(version) = super::workload::str_at(live, "/metadata/resourceVersion") {
+        // Precondition: a concurrent change to the ReplicaSet since it was read makes the PATCH
+        // fail instead of being overwritten; the caller re-reads and decides again.
+        ops.push(json!({"op": "test", "path": "/metadata/resourceVersion", "value": version}));
+    }
+    ops.push(json!({"op": "replace", "path": "/spec/template", "value": emitted}));
     let key = |k: &str| {
         format!(
             "/metadata/annotations/{}",

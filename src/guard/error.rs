@@ -13,6 +13,10 @@ pub enum Error {
     /// A Kubernetes API call failed (message names verb and resource).
     #[error("kubernetes API: {0}")]
     Cluster(String),
+    /// A write was refused because the object changed since it was read (resourceVersion
+    /// precondition failed, HTTP 409/422): re-read and decide again.
+    #[error("kubernetes API: {0}: the object changed since it was read")]
+    Conflict(String),
     /// The backup contents could not be downloaded or indexed.
     #[error("backup contents: {0}")]
     Backup(String),

@@ -125,7 +125,26 @@ impl GuardCluster for KubeCluster {
             .json_patch(Resource::REPLICA_SETS, namespace, name, patch)
             .await
             .map(|_| ())
-            .map_err(api)
+            .map_err(|e| {
+                if is_stale_write(&e) {
+                    Error::Conflict(e.to_string())
+                } else {
+                    api(e)
+                }
+            })
+    }
+}
+
+/// A write refused because the object moved on: 409 Conflict, or 422 from a failed JSON-patch
+/// `test` on `/metadata/resourceVersion` (the API server reports patch application errors as 422
+/// with the failing path in the message).
+fn is_stale_write(e: &cluster::Error) -> bool {
+    match e {
+        cluster::Error::Api { code: 409, .. } => true,
+        cluster::Error::Api {
+            code: 422, message, ..
+        } => message.contains("/metadata/resourceVersion"),
+        _ => false,
     }
 }
 

@@ -67,8 +67,9 @@ pub use settings::{
     FailurePolicy, MODE_ANNOTATION, Mode, NamespaceGlobs, Scope, Settings, glob_match,
 };
 pub use steps::{
-    BackupObjects, DeploymentOutcome, Level, Note, RestoreInputs, StepOutcome, deployment_step,
-    deployment_target, fsb_workloads, pod_step, replicaset_step,
+    BackupObjects, ChangeCache, DeploymentChange, DeploymentOutcome, Level, Note, RestoreInputs,
+    StepOutcome, deployment_change, deployment_step, deployment_target, fsb_workloads, pod_step,
+    replicaset_step,
 };
 pub use workload::{
     FsbIndex, PodLineage, RESTORE_WAIT_CONTAINERS, as_velero_hands_it,

@@ -420,6 +420,7 @@ resourceModifierRules:
         backup: &backup,
         fsb: &fsb,
         fsb_workloads: None,
+        changes: None,
     };
     // The RS step ran with T' from the backup.
     let rs_item = as_velero_hands_it(&backup.replicasets[0]);
@@ -510,6 +511,7 @@ resourceModifierRules:
         backup: &backup,
         fsb: &fsb,
         fsb_workloads: None,
+        changes: None,
     };
     let pod = &backup.pods[0];
     let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
@@ -663,4 +665,76 @@ resourceModifierRules:
         pod_plan.withheld,
         ["spec.initContainers[name=restore-wait]"]
     );
+}
+
+/// [`VeleroEngine`] counting the expensive calls (rule evaluation on Deployments, diffs).
+#[derive(Default)]
+struct CountingEngine {
+    deployment_rule_runs: std::sync::atomic::AtomicUsize,
+    diffs: std::sync::atomic::AtomicUsize,
+}
+
+impl Engine for CountingEngine {
+    type Rules = fsb_modifiers::ResourceModifiers;
+    fn apply_rules(
+        &self,
+        rules: &Self::Rules,
+        object: &Value,
+        group_resource: &str,
+    ) -> Result<RulesOutcome> {
+        if group_resource == DEPLOYMENTS {
+            self.deployment_rule_runs
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        VeleroEngine.apply_rules(rules, object, group_resource)
+    }
+    fn rules_select(&self, rules: &Self::Rules, group_resource: &str) -> bool {
+        VeleroEngine.rules_select(rules, group_resource)
+    }
+    fn template_diff(&self, from: &Value, to: &Value) -> Result<Value> {
+        self.diffs
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        VeleroEngine.template_diff(from, to)
+    }
+    fn apply_to_pod(&self, pod: &Value, patch: &Value) -> Result<Value> {
+        VeleroEngine.apply_to_pod(pod, patch)
+    }
+    fn templates_equal(&self, a: &Value, b: &Value) -> bool {
+        VeleroEngine.templates_equal(a, b)
+    }
+}
+
+#[test]
+fn the_template_change_is_computed_once_per_deployment_not_per_pod() {
+    // Three pods and a ReplicaSet of one Deployment: T' and diff(T, T') are the same for all four
+    // items, so one rule evaluation on the Deployment and one diff serve the restore.
+    let app = a_deployment("shop", "web")
+        .with_fsb_volume("data")
+        .with_replicas(3);
+    let rules_doc = rules(RULES_8578.replace("elasticsearch", "web").as_str());
+    let backup = app.backup();
+    let fsb = app.fsb_index();
+    let engine = CountingEngine::default();
+    let settings = Settings::default();
+    let changes = ChangeCache::default();
+    let inputs = RestoreInputs {
+        engine: &engine,
+        rules: &rules_doc,
+        settings: &settings,
+        backup: &backup,
+        fsb: &fsb,
+        fsb_workloads: None,
+        changes: Some(&changes),
+    };
+    for pod in &backup.pods {
+        let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
+        let out = pod_step(&inputs, &item, pod).unwrap();
+        assert!(out.item.is_some(), "pod corrected");
+    }
+    let rs = &backup.replicasets[0];
+    let out = replicaset_step(&inputs, &as_velero_hands_it(rs), rs).unwrap();
+    assert!(out.item.is_some(), "ReplicaSet corrected");
+    let count = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(count(&engine.deployment_rule_runs), 1);
+    assert_eq!(count(&engine.diffs), 1);
 }

@@ -2,13 +2,14 @@
 //! backed-up copy and the restore's inputs. The plugin shell gathers the inputs and performs the
 //! API calls; tests drive these to simulate a whole restore.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
 use super::decide::{
-    DeploymentDecision, ReplicaSetDecision, check_deployment, correct_pod, correct_replicaset,
-    current_replicaset, template_change,
+    DeploymentDecision, ReplicaSetDecision, TemplateChange, check_deployment, correct_pod,
+    correct_replicaset, current_replicaset, template_change,
 };
 use super::engine::Engine;
 use super::error::Result;
@@ -45,6 +46,69 @@ pub struct RestoreInputs<'a, E: Engine> {
     /// `(namespace, Deployment)` pairs with FSB pods, precomputed once per restore by
     /// [`fsb_workloads`]; `None` scans the backed-up pods on every call (fine for small inputs).
     pub fsb_workloads: Option<&'a BTreeSet<(String, String)>>,
+    /// Per-Deployment template changes computed once per restore; `None` recomputes them for
+    /// every item.
+    pub changes: Option<&'a ChangeCache>,
+}
+
+/// What the rules do to one backed-up Deployment's template, and which backed-up ReplicaSet holds
+/// its pods: the same for every pod and ReplicaSet of the Deployment during one restore.
+#[derive(Debug)]
+pub struct DeploymentChange {
+    /// `T`, `T'`, the delta and its paths; `None` when the rules leave the template equal.
+    pub change: Option<TemplateChange>,
+    /// Name of the backed-up ReplicaSet whose template `≡ T` (computed only when `change` is set).
+    pub current: Option<String>,
+}
+
+/// [`DeploymentChange`]s by backup namespace and Deployment name, filled on first use. Valid for
+/// one restore (one set of rules and backed-up objects).
+#[derive(Debug, Default)]
+pub struct ChangeCache {
+    by_namespace: Mutex<HashMap<String, HashMap<String, Arc<DeploymentChange>>>>,
+}
+
+impl ChangeCache {
+    fn get(&self, namespace: &str, name: &str) -> Option<Arc<DeploymentChange>> {
+        let map = self.by_namespace.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(namespace)?.get(name).cloned()
+    }
+
+    fn put(&self, namespace: &str, name: &str, change: Arc<DeploymentChange>) {
+        let mut map = self.by_namespace.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(namespace.to_owned())
+            .or_default()
+            .insert(name.to_owned(), change);
+    }
+}
+
+/// The template change of the backed-up `deployment` (cached per restore when `inputs.changes`).
+pub fn deployment_change<E: Engine>(
+    inputs: &RestoreInputs<'_, E>,
+    deployment: &Value,
+    template: &Value,
+) -> Result<Arc<DeploymentChange>> {
+    let (namespace, name) = (namespace_of(deployment), name_of(deployment));
+    if let Some(cached) = inputs.changes.and_then(|c| c.get(namespace, name)) {
+        return Ok(cached);
+    }
+    let engine = inputs.engine;
+    let change = template_change(
+        engine,
+        inputs.rules,
+        &as_velero_hands_it(deployment),
+        template,
+    )?;
+    let current = match change {
+        Some(_) => current_replicaset(engine, deployment, template, &inputs.backup.replicasets)
+            .map(|rs| name_of(rs).to_owned()),
+        None => None,
+    };
+    let computed = Arc::new(DeploymentChange { change, current });
+    if let Some(cache) = inputs.changes {
+        cache.put(namespace, name, computed.clone());
+    }
+    Ok(computed)
 }
 
 /// Every backed-up Deployment (`(namespace, name)`) that has a pod with FSB data.
@@ -155,22 +219,15 @@ pub fn pod_step<E: Engine>(
             "Deployment has no template",
         ));
     };
-    let engine = inputs.engine;
-    let Some(change) = template_change(
-        engine,
-        inputs.rules,
-        &as_velero_hands_it(deployment),
-        template,
-    )?
-    else {
+    let computed = deployment_change(inputs, deployment, template)?;
+    let Some(change) = &computed.change else {
         return Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
             "template unchanged by the rules",
         ));
     };
-    let current = current_replicaset(engine, deployment, template, &inputs.backup.replicasets);
-    if current.map(name_of) != Some(lineage.replicaset.as_str()) {
+    if computed.current.as_deref() != Some(lineage.replicaset.as_str()) {
         return Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
@@ -178,7 +235,7 @@ pub fn pod_step<E: Engine>(
         ));
     }
     let volumes = inputs.fsb.volumes_of(from_backup);
-    let corrected = correct_pod(engine, item, &change, &volumes)?;
+    let corrected = correct_pod(inputs.engine, item, change, &volumes)?;
     let mut notes = Vec::new();
     if !corrected.withheld.is_empty() {
         notes.push(Note {
@@ -242,30 +299,22 @@ pub fn replicaset_step<E: Engine>(
             "Deployment has no template",
         ));
     };
-    let engine = inputs.engine;
-    let Some(change) = template_change(
-        engine,
-        inputs.rules,
-        &as_velero_hands_it(deployment),
-        template,
-    )?
-    else {
+    let computed = deployment_change(inputs, deployment, template)?;
+    let Some(change) = &computed.change else {
         return Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
             "template unchanged by the rules",
         ));
     };
-    let Some(current) =
-        current_replicaset(engine, deployment, template, &inputs.backup.replicasets)
-    else {
+    let Some(current) = computed.current.as_deref() else {
         return Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
             "no backed-up ReplicaSet carries the Deployment's template",
         ));
     };
-    let decision = correct_replicaset(engine, inputs.rules, item, &change, name_of(current))?;
+    let decision = correct_replicaset(inputs.engine, inputs.rules, item, change, current)?;
     Ok(match decision {
         ReplicaSetDecision::Unchanged => {
             StepOutcome::unchanged(Level::Debug, workload, format!("{rs}: unchanged"))
@@ -299,8 +348,7 @@ pub fn replicaset_step<E: Engine>(
                 level: Level::Info,
                 workload,
                 message: format!(
-                    "{rs}: past revision equal to the new template set apart so the controller keeps {}",
-                    name_of(current)
+                    "{rs}: past revision equal to the new template set apart so the controller keeps {current}"
                 ),
             }],
         },

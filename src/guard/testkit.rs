@@ -27,6 +27,9 @@ pub struct App {
     pub hash: String,
     /// Past revisions: (hash, template spec) — restored beside the current one with 0 replicas.
     pub past: Vec<(String, Value)>,
+    /// FSB volumes recorded the pre-PodVolumeBackup way: `snapshot.velero.io/<volume>` pod
+    /// annotations, no PodVolumeBackup objects.
+    pub legacy_annotations: bool,
 }
 
 /// `a_deployment("shop", "web")`: one replica, labels `app: <name>`, one container `app`.
@@ -41,6 +44,7 @@ pub fn a_deployment(namespace: &str, name: &str) -> App {
         fsb_volumes: Vec::new(),
         hash: "5d894cc6b7".into(),
         past: Vec::new(),
+        legacy_annotations: false,
     }
 }
 
@@ -53,6 +57,13 @@ impl App {
         );
         self.fsb_volumes.push(volume.into());
         self
+    }
+
+    /// Like [`App::with_fsb_volume`], recorded as a legacy `snapshot.velero.io/<volume>` pod
+    /// annotation instead of a PodVolumeBackup.
+    pub fn with_legacy_fsb_volume(mut self, volume: &str) -> Self {
+        self.legacy_annotations = true;
+        self.with_fsb_volume(volume)
     }
 
     /// Adds a volume (mounted into the first container at `mount_path`) without FSB data.
@@ -153,7 +164,7 @@ impl App {
             .map(|i| {
                 let mut spec = self.template_spec.clone();
                 spec["nodeName"] = json!("node-1");
-                json!({
+                let mut pod = json!({
                     "apiVersion": "v1", "kind": "Pod",
                     "metadata": {"name": format!("{}-{}-pod{i}", self.name, self.hash),
                         "namespace": self.namespace, "uid": format!("pod-{i}"),
@@ -163,13 +174,23 @@ impl App {
                             "controller": true, "blockOwnerDeletion": true}]},
                     "spec": spec,
                     "status": {"phase": "Running"}
-                })
+                });
+                if self.legacy_annotations {
+                    for v in &self.fsb_volumes {
+                        pod["metadata"]["annotations"][format!("snapshot.velero.io/{v}")] =
+                            json!(format!("snap-{v}"));
+                    }
+                }
+                pod
             })
             .collect()
     }
 
     /// PodVolumeBackups of every pod's FSB volumes.
     pub fn pod_volume_backups(&self) -> Vec<Value> {
+        if self.legacy_annotations {
+            return Vec::new();
+        }
         self.pods()
             .iter()
             .flat_map(|pod| {
@@ -266,6 +287,7 @@ pub fn restore_with_guard(
     let fsb = app.fsb_index();
     // As the plugin shell does: the FSB workloads are computed once per restore.
     let workloads = super::steps::fsb_workloads(&backup, &fsb);
+    let changes = super::steps::ChangeCache::default();
     let inputs = RestoreInputs {
         engine: &engine,
         rules: rules_doc,
@@ -273,6 +295,7 @@ pub fn restore_with_guard(
         backup: &backup,
         fsb: &fsb,
         fsb_workloads: Some(&workloads),
+        changes: Some(&changes),
     };
     let modifiers = |obj: &Value, gr: &str| engine.apply_rules(rules_doc, obj, gr).unwrap().object;
     let pods = backup
@@ -319,12 +342,23 @@ pub fn restore_with_guard(
     }
 }
 
-/// Applies the guard's RFC 6902 patch (ops `replace`, `add`, `remove` on object members only) the
-/// way the API server would.
+/// Applies the guard's RFC 6902 patch (ops `test`, `replace`, `add`, `remove` on object members
+/// only) the way the API server would; panics when a `test` fails (no concurrent writer here).
 pub fn apply_json_patch(target: &Value, patch: &Value) -> Value {
+    try_apply_json_patch(target, patch).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`apply_json_patch`], with a failed `test` reported as an error (the API server answers 422).
+pub fn try_apply_json_patch(target: &Value, patch: &Value) -> Result<Value, String> {
     let mut out = target.clone();
     for op in patch.as_array().unwrap() {
         let path = op["path"].as_str().unwrap();
+        if op["op"] == "test" {
+            if out.pointer(path) != Some(&op["value"]) {
+                return Err(format!("testing value {path} failed"));
+            }
+            continue;
+        }
         let tokens: Vec<String> = path
             .split('/')
             .skip(1)
@@ -346,7 +380,7 @@ pub fn apply_json_patch(target: &Value, patch: &Value) -> Value {
             other => panic!("unexpected op {other}"),
         }
     }
-    out
+    Ok(out)
 }
 
 /// The controller's view after the restore: does the Deployment adopt the ReplicaSet holding the
