@@ -3,7 +3,11 @@
 # file-system backup from an S3 server on loopback (moto), with the Velero issue 8578 resource
 # modifiers, through velero-plugin-for-aws and our plugin; the real Deployment controller watches.
 #
-#   tests/e2e/velero/run.sh
+#   tests/e2e/velero/run.sh [--without-plugin]
+#
+# --without-plugin: the control run. Same restore with only the aws plugin in the plugin dir; the
+# Deployment controller must then roll out (a new ReplicaSet), which shows the checks can see a
+# rollout. Ends with `VELERO-RESTORE-CONTROL: ok (...)` when it does, `failed (...)` when it does not.
 #
 # Env: FSB_CACHE (build cache), FSB_PLUGIN_BIN (our plugin binary; default: cargo build, then
 # target/debug/velero-fsb-guard), E2E_WINDOW (seconds with no new ReplicaSet, default 30),
@@ -27,12 +31,25 @@ MODIFIERS="$repo/examples/modifiers-8578.yaml"
 RESTORE=fsb-e2e-8578
 NS=shop
 
+inside=false control=false
+for a in "$@"; do
+  case "$a" in
+    --in-netns) inside=true ;;
+    --without-plugin) control=true ;;
+    *) echo "usage: $0 [--without-plugin]" >&2; exit 2 ;;
+  esac
+done
+
 t0=$(date +%s)
 step() { printf '[velero-e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-result() { echo "VELERO-RESTORE: $*"; }
+if $control; then
+  result() { echo "VELERO-RESTORE-CONTROL: $*"; }
+else
+  result() { echo "VELERO-RESTORE: $*"; }
+fi
 
 # ------------------------------------------------------------------ phase 1: builds (network allowed)
-if [[ "${1:-}" != "--in-netns" ]]; then
+if ! $inside; then
   buildlog="$(mktemp /tmp/fsb-velero-build.XXXXXX)"
   fail_build() { cat "$buildlog"; rm -f "$buildlog"; result "failed ($1)"; exit 1; }
   step "building/finding velero $VELERO_VERSION, velero-plugin-for-aws, moto (build.sh)"
@@ -40,17 +57,19 @@ if [[ "${1:-}" != "--in-netns" ]]; then
   grep '^build:' "$buildlog" || true
   step "building/finding kube-apiserver, kube-controller-manager, etcd $K8S_VERSION (stage 1's build-k8s.sh)"
   "$here/../build-k8s.sh" >> "$buildlog" 2>&1 || fail_build "build-k8s.sh"
-  if [[ -z "${FSB_PLUGIN_BIN:-}" ]]; then
+  if $control; then
+    FSB_PLUGIN_BIN=/dev/null
+  elif [[ -z "${FSB_PLUGIN_BIN:-}" ]]; then
     step "building the plugin (cargo build)"
     (cd "$repo" && cargo build -p velero-fsb-guard --bin velero-fsb-guard) >> "$buildlog" 2>&1 \
       || fail_build "cargo build of the plugin"
     FSB_PLUGIN_BIN="$repo/target/debug/velero-fsb-guard"
   fi
-  [[ -x "$FSB_PLUGIN_BIN" ]] || fail_build "no plugin binary at $FSB_PLUGIN_BIN"
+  $control || [[ -x "$FSB_PLUGIN_BIN" ]] || fail_build "no plugin binary at $FSB_PLUGIN_BIN"
   rm -f "$buildlog"
   export FSB_PLUGIN_BIN
   if unshare -n true 2>/dev/null; then
-    exec unshare -n -- "$0" --in-netns
+    exec unshare -n -- "$0" --in-netns "$@"
   fi
   result "failed (cannot create a private network namespace with unshare -n; refusing to run Velero with listeners outside loopback)"
   exit 1
@@ -65,7 +84,7 @@ work="$(mktemp -d /tmp/fsb-velero-e2e.XXXXXX)"
 logs="$work/logs"
 mkdir -p "$logs" "$work/plugins"
 pids=()
-reason=""
+reason="" control_seen=""
 
 cleanup() {
   local rc=$?
@@ -86,7 +105,7 @@ cleanup() {
     exit 1
   fi
   if [[ -n "${E2E_KEEP_LOGS:-}" ]]; then echo "logs kept in $logs"; else rm -rf "$work"; fi
-  result "ok"
+  if $control; then result "ok (without the plugin the Deployment controller rolled out: $control_seen)"; else result "ok"; fi
 }
 trap cleanup EXIT
 fail() { reason="$1"; exit 1; }
@@ -143,7 +162,7 @@ velero backup-location create default --provider aws --bucket velero --default \
   || fail "creating the BackupStorageLocation"
 
 cp "$vbin/velero-plugin-for-aws" "$work/plugins/velero-plugin-for-aws"
-cp "$FSB_PLUGIN_BIN" "$work/plugins/velero-fsb-guard"
+$control || cp "$FSB_PLUGIN_BIN" "$work/plugins/velero-fsb-guard"
 
 metrics_port=$(free_port); profiler_port=$(free_port)
 step "starting velero server (plugins: $(ls "$work/plugins" | tr '\n' ' '))"
@@ -191,9 +210,17 @@ step "velero restore logs: $(wc -l < "$work/restore.log") lines, $(grep -c 'plug
 grep 'pluginName=velero-fsb-guard' "$work/restore.log" | grep -E 'level=(info|warning|error)' | head -20 || true
 
 step "checks (window ${WINDOW}s after the Deployments were created)"
-if ! "$py" "$here/e2e.py" check --namespace "$NS" --backup-dir "$BACKUP_DIR" --modifiers "$MODIFIERS" \
+checks_rc=0
+"$py" "$here/e2e.py" check --namespace "$NS" --backup-dir "$BACKUP_DIR" --modifiers "$MODIFIERS" \
   --restore "$RESTORE" --restore-log "$work/restore.log" --seen-rs "$work/seen-rs.jsonl" --window "$WINDOW" \
-  | tee "$logs/checks.log"; then
+  > "$logs/checks.log" || checks_rc=$?
+cat "$logs/checks.log"
+if $control; then
+  # Without the plugin the 8578 rules must roll both FSB Deployments out: the checks that a plugin
+  # run needs must fail here, or they could not have caught a rollout.
+  control_seen=$(grep -E '^CHECK FAIL no new ReplicaSet' "$logs/checks.log" | sed 's/.*new: //' || true)
+  [[ -n "$control_seen" ]] || fail "control: no new ReplicaSet appeared without the plugin"
+elif [[ $checks_rc -ne 0 ]]; then
   cp "$work/restore.log" "$logs/restore.log"
   fail "$(sed -n 's/^failed: //p' "$logs/checks.log" | cut -c1-300)"
 fi
