@@ -16,6 +16,7 @@ run_stage() {
 }
 
 run_stage "rust: cargo test --workspace" cargo test --workspace --all-targets
+run_stage "readme: the main job (offline check on the embedded sample)" cargo run --release -q -- check
 run_stage "examples: sample backup is reproducible and in Velero's layout" python3 examples/generate-sample-backup.py --check
 run_stage "image: Dockerfile lint (hadolint)" bash scripts/lint-dockerfile.sh
 run_stage "image: static musl build (x86_64)" bash scripts/build-static.sh x86_64-unknown-linux-musl
