@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Benchmarks (issue 6): our plugin against a Go plugin on Velero's framework, in one run, through
+# Velero's own plugin client; the backup index against gzip -dc | tar -x; criterion benches of the
+# pure engine. Writes BENCHMARKS.md at the repository root. Prints figures; asserts none.
+#
+#   tests/bench/run.sh                 everything
+#   tests/bench/run.sh --no-criterion  skip the criterion benches (their last figures are reused)
+#
+# Environment:
+#   FSB_CACHE          build outputs and generated backups under $FSB_CACHE/bench
+#                      (default /var/cache/velero-fsb-guard)
+#   FSB_BENCH_COLD     cold starts per plugin (default 20)
+#   FSB_BENCH_ITERS    timed Execute calls per item and plugin (default 400)
+#   FSB_BENCH_SIZES    backup sizes in MB for the index benchmark (default "50 200")
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+out="${FSB_CACHE:-/var/cache/velero-fsb-guard}/bench"
+mkdir -p "$out"
+target_dir="${CARGO_TARGET_DIR:-$repo/target}"
+run_criterion=true
+for arg in "$@"; do
+  case "$arg" in
+    --no-criterion) run_criterion=false ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+command -v go >/dev/null || { echo "go is not installed (need Go >= 1.25)" >&2; exit 1; }
+
+echo "=== build: release plugin, benchmark examples"
+(cd "$repo" && cargo build --release -p velero-fsb-guard --bin velero-fsb-guard \
+  --example bench_rules_plugin --example bench_index)
+plugin="$target_dir/release/velero-fsb-guard"
+rules_plugin="$target_dir/release/examples/bench_rules_plugin"
+index_bin="$target_dir/release/examples/bench_index"
+
+echo "=== build: Go harness and reference plugin (Velero v1.18 module file)"
+(cd "$repo/tests/conformance" &&
+  nice -n 10 go test -mod=readonly -modfile=go.v1.18.mod -c -o "$out/bench-harness.test" . &&
+  nice -n 10 go build -mod=readonly -modfile=go.v1.18.mod -o "$out/goplugin" ./goplugin)
+
+rules="$here/rules.yaml"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo "=== plugins through Velero's plugin client"
+targets="go-echo=$out/goplugin=fsb-reference.io/echo"
+targets+=";rust-guard=$plugin=fsb-guard.io/template-guard"
+targets+=";go-rules=$out/goplugin=fsb-reference.io/echo=FSB_GOPLUGIN_RULES=$rules"
+targets+=";rust-rules=$rules_plugin=fsb-guard.io/template-guard=FSB_BENCH_RULES=$rules"
+(cd "$out" && FSB_BENCH_OUT="$out/plugins.json" FSB_BENCH_TARGETS="$targets" \
+  timeout 900 "$out/bench-harness.test" -test.run '^TestBench$' -test.v -test.timeout 880s) \
+  >"$out/plugins.log" 2>&1 || { tail -n 40 "$out/plugins.log"; echo "plugin benchmark failed"; exit 1; }
+
+echo "=== backup index vs gzip -dc | tar -x"
+: >"$out/index.txt"
+for mb in ${FSB_BENCH_SIZES:-50 200}; do
+  backup="$out/backup-${mb}mb.tar.gz"
+  [ -s "$backup" ] || nice -n 5 python3 "$here/gen_backup.py" "$backup" "$mb"
+  tar_bytes="$(gzip -dc "$backup" | wc -c)"
+  for round in 1 2 3; do
+    line="$("$index_bin" "$backup")"
+    echo "ours mb=$mb round=$round tar_bytes=$tar_bytes $line" | tee -a "$out/index.txt"
+    rm -rf "$out/untar" && mkdir -p "$out/untar"
+    # %e wall seconds, %M max RSS (KiB) of the largest process of the pipeline.
+    tm="$( { /usr/bin/time -f '%e %M' sh -c "gzip -dc '$backup' | tar -x -C '$out/untar'" ; } 2>&1 | tail -n1)"
+    # Decompression alone (no tar, no disk): the floor any reader of this file pays.
+    tm="$( { /usr/bin/time -f '%e %M' sh -c "gzip -dc '$backup' >/dev/null" ; } 2>&1 | tail -n1)"
+    echo "gzipnull mb=$mb round=$round tar_bytes=$tar_bytes bytes=$(stat -c %s "$backup") seconds=${tm% *} peak_rss_kib=${tm#* }" |
+      tee -a "$out/index.txt"
+    echo "gunzip mb=$mb round=$round tar_bytes=$tar_bytes bytes=$(stat -c %s "$backup") seconds=${tm% *} peak_rss_kib=${tm#* }" |
+      tee -a "$out/index.txt"
+  done
+done
+rm -rf "$out/untar"
+
+if $run_criterion; then
+  echo "=== criterion (pure engine), baseline saved as 'bench'"
+  : >"$out/criterion.log"
+  for bench in "fsb-smp strategic" "fsb-modifiers rules"; do
+    read -r package name <<<"$bench"
+    (cd "$repo" && cargo bench -p "$package" --bench "$name" -- --save-baseline bench \
+      --warm-up-time 0.5 --measurement-time 2 --noplot) >>"$out/criterion.log" 2>&1 ||
+      { tail -n 20 "$out/criterion.log"; echo "criterion bench $name failed"; exit 1; }
+  done
+  grep -E 'time:' "$out/criterion.log" || true
+fi
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 "$here/report.py" --plugins "$out/plugins.json" --index "$out/index.txt" \
+  --criterion "$target_dir/criterion" --load "$load_before" --load "$load_after" \
+  --plugin-bin "$plugin" --repo "$repo" >"$repo/BENCHMARKS.md"
+echo "=== wrote $repo/BENCHMARKS.md"
+tail -n 1 "$repo/BENCHMARKS.md"
