@@ -40,7 +40,8 @@ for a in "$@"; do
   esac
 done
 
-t0=$(date +%s)
+t0=${FSB_VELERO_E2E_T0:-$(date +%s)}
+export FSB_VELERO_E2E_T0=$t0   # the run inside the network namespace keeps counting from here
 step() { printf '[velero-e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
 if $control; then
   result() { echo "VELERO-RESTORE-CONTROL: $*"; }
