@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end, stage 1: a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager
 # built from their Go modules), Velero's CRDs, and the restore scenarios driven through Velero's plugin
-# client (tests/e2e/driver). Stage 2 (the real Velero server) is not built yet: velero-restore=not-run.
+# client (tests/e2e/driver); then stage 2, a real Velero restore (tests/e2e/velero/run.sh), unless
+# --control-only (then velero-restore=not-run).
 #
 #   tests/e2e/run.sh [--control-only]
 #
@@ -9,7 +10,7 @@
 # detects rollouts) and the reference runs (the driver itself corrects like the plugin should: proves
 # "no rollout" is reachable). Without it, the with-plugin runs join them (each FSB scenario must show none).
 # Ends with one line:
-#   E2E-SUMMARY: scenarios=<n> with-plugin-rollouts=<n|not-run> control-rollouts=<n> velero-restore=not-run
+#   E2E-SUMMARY: scenarios=<n> with-plugin-rollouts=<n|not-run> control-rollouts=<n> velero-restore=<ok|failed|not-run>
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,7 +32,7 @@ logs="$work/logs"
 mkdir -p "$logs"
 pids=()
 status=1
-scenarios=0 control_rollouts=0 plugin_rollouts=not-run
+scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
 
 cleanup() {
   local rc=$?
@@ -55,7 +56,7 @@ cleanup() {
   else
     rm -rf "$work"
   fi
-  echo "E2E-SUMMARY: scenarios=$scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts velero-restore=not-run"
+  echo "E2E-SUMMARY: scenarios=$scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts velero-restore=$velero_restore"
   [[ $status -eq 0 && $rc -eq 0 ]] || exit 1
 }
 trap cleanup EXIT
@@ -240,6 +241,17 @@ else
   grep -E '^(--- FAIL|\s+\S+_test.go)' "$logs/kubeapi-test.log" || true
   echo "driver go tests failed"
   failed=1
+fi
+if ! $control_only; then
+  # Stage 2 starts its own control plane inside its own network namespace: no port clashes.
+  step "stage 2: a real Velero server restore (tests/e2e/velero/run.sh)"
+  if "$here/velero/run.sh" > "$logs/velero-restore.log" 2>&1; then
+    velero_restore=ok
+  else
+    velero_restore=failed
+    failed=1
+  fi
+  grep -E '^(CHECK|VELERO-RESTORE)' "$logs/velero-restore.log" || true
 fi
 step "done"
 status=$failed
