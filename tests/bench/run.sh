@@ -65,8 +65,8 @@ for mb in ${FSB_BENCH_SIZES:-50 200}; do
     # %e wall seconds, %M max RSS (KiB) of the largest process of the pipeline.
     tm="$( { /usr/bin/time -f '%e %M' sh -c "gzip -dc '$backup' | tar -x -C '$out/untar'" ; } 2>&1 | tail -n1)"
     # Decompression alone (no tar, no disk): the floor any reader of this file pays.
-    tm="$( { /usr/bin/time -f '%e %M' sh -c "gzip -dc '$backup' >/dev/null" ; } 2>&1 | tail -n1)"
-    echo "gzipnull mb=$mb round=$round tar_bytes=$tar_bytes bytes=$(stat -c %s "$backup") seconds=${tm% *} peak_rss_kib=${tm#* }" |
+    tz="$( { /usr/bin/time -f '%e %M' sh -c "gzip -dc '$backup' >/dev/null" ; } 2>&1 | tail -n1)"
+    echo "gzipnull mb=$mb round=$round tar_bytes=$tar_bytes bytes=$(stat -c %s "$backup") seconds=${tz% *} peak_rss_kib=${tz#* }" |
       tee -a "$out/index.txt"
     echo "gunzip mb=$mb round=$round tar_bytes=$tar_bytes bytes=$(stat -c %s "$backup") seconds=${tm% *} peak_rss_kib=${tm#* }" |
       tee -a "$out/index.txt"
