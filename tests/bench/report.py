@@ -154,6 +154,7 @@ def main():
     w("| backup (.tar.gz / tar) | ours s | ours MB/s | ours peak RSS (MiB) | gunzip+untar s | gunzip+untar MB/s | its peak RSS (MiB) | throughput ratio | gzip -dc >/dev/null s | ratio to it |")
     w("|---|---|---|---|---|---|---|---|---|---|")
     index_ratio = {}
+    floor_ratio = {}
     ours_rss = {}
     for mb in sorted({k[1] for k in rows}):
         o, g = rows.get(("ours", mb), []), rows.get(("gunzip", mb), [])
@@ -165,6 +166,8 @@ def main():
         gs = med([float(x["seconds"]) for x in g])
         ours_rss[mb] = max(int(x["peak_rss_kib"]) for x in o) / 1024
         index_ratio[mb] = ratio(gs, os_)
+        if ("gzipnull", mb) in rows:
+            floor_ratio[mb] = ratio(med([float(x["seconds"]) for x in rows[("gzipnull", mb)]]), os_)
         w(f"| {size:.0f} MB / {tar:.0f} MB | {os_:.2f} | {size / os_:.0f} | {ours_rss[mb]:.1f} | {gs:.2f} | "
           f"{size / gs:.0f} | {max(int(x['peak_rss_kib']) for x in g) / 1024:.1f} | {index_ratio[mb]:.2f} | "
           + (f"{med([float(x['seconds']) for x in rows[('gzipnull', mb)]]):.2f} | "
@@ -200,7 +203,9 @@ def main():
     rss_ratio = max(ratio(peak[x], peak[y]) for x, y in pairs)
     kill_ms = kill["rust-guard"]
     biggest = max(index_ratio) if index_ratio else None
-    idx = index_ratio.get(biggest, float("nan"))
+    # `tar -x` writes every file to disk, so that ratio swings with the disk load of the machine;
+    # the summary keeps the lower of it and the decompression-only ratio.
+    idx = min(index_ratio.get(biggest, float("nan")), floor_ratio.get(biggest, float("inf")))
     sizes = sorted(ours_rss)
     flat = len(sizes) < 2 or ours_rss[sizes[-1]] <= ours_rss[sizes[0]] * 1.15 + 4
     w("## Targets")
@@ -215,8 +220,32 @@ def main():
     w(f"| peak RSS ≤ 0.5× Go (worse of the two pairs) | {rss_ratio:.2f}× | {'yes' if rss_ratio <= 0.5 else 'no'} |")
     w(f"| kill-to-exit ≤ 50 ms (release plugin, median) | {kill_ms:.1f} ms | {'yes' if kill_ms <= 50 else 'no'} |")
     rss_text = ", ".join(f"{ours_rss[s]:.1f} MiB at {s} MB" for s in sizes)
-    w(f"| index throughput ≥ 0.8× gunzip+untar ({biggest} MB), flat memory | {idx:.2f}×; peak RSS {rss_text} | "
+    w(f"| index throughput ≥ 0.8× gunzip+untar ({biggest} MB), flat memory | {index_ratio.get(biggest, float('nan')):.2f}× "
+      f"gunzip+untar, {floor_ratio.get(biggest, float('nan')):.2f}× gzip -dc alone (summary: the lower, {idx:.2f}×); "
+      f"peak RSS {rss_text} | "
       f"{'yes' if idx >= 0.8 and flat else 'no'} |")
+    w("")
+    w("## What bounds the figures")
+    w("")
+    w("- Execute: every figure includes Velero's host side (encoding item, itemFromBackup and restore to")
+    w("  JSON, decoding the reply into an Unstructured), the same code for both plugins; it is most of")
+    w("  the echo pair's time, which is why that pair's ratio stays near 0.6-0.9. The `rule evaluation")
+    w("  alone` rows take it out.")
+    w("- Our rule evaluation (perf over `rules/bench_10_rules`): about half the samples are malloc/free,")
+    w("  from deep copies of the item (`ResourceModifiers::apply` clones it twice up front, converts it")
+    w("  to the Go-JSON `Node` model and back for every JSON and merge patch, and re-decodes the")
+    w("  JSON-patch text per item) and from")
+    w("  `fsb_smp::list::index`, which clones each list element's merge-key value (a String) for every")
+    w("  comparison while looking a patch element up in a list (O(patch × list) allocations on 200-entry")
+    w("  env lists). Comparing by reference there, and cloning the item lazily in `apply` (only when a")
+    w("  rule matches), would remove most of them; both are in fsb-smp / fsb-modifiers, not here.")
+    w("- Cold start and RSS: ours is one static binary with a 2-worker tokio runtime; the Go side is a")
+    w("  ~60 MB binary linking client-go/apimachinery (scheme registration at init), which dominates its")
+    w("  start and its ~49 MiB idle RSS.")
+    w("- Kill-to-exit: both exit on go-plugin's `Controller.Shutdown` call; ours waits at most")
+    w("  `SHUTDOWN_GRACE` (40 ms) for in-flight replies, typically ~2 ms.")
+    w("- Index: decompression-bound (flate2); nothing but Deployments and ReplicaSets is parsed or")
+    w("  kept, so memory stays flat as the backup grows. `tar -x` additionally writes every file.")
     w("")
     w(f"BENCH-SUMMARY: execute_p50_ratio={exec_ratio:.2f} cold_start_ratio={cold_ratio:.2f} "
       f"rss_ratio={rss_ratio:.2f} kill_ms={kill_ms:.1f} index_ratio={idx:.2f}")
