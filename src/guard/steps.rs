@@ -183,26 +183,18 @@ fn out_of_scope<E: Engine>(inputs: &RestoreInputs<'_, E>, deployment: &Value) ->
     None
 }
 
-/// Pod step. `item` as received (Velero's actions ran: `restore-wait` inserted), `from_backup` the
-/// backed-up pod.
-pub fn pod_step<E: Engine>(
+/// What the pod and ReplicaSet steps share: the backed-up Deployment `namespace/name`, in scope,
+/// with a template the restore's rules change (computed once per Deployment). `step` gets the
+/// workload label, the template change and the backed-up ReplicaSet whose template `≡ T`; any other
+/// case leaves the item unchanged with a debug note saying why.
+fn for_guarded_change<E: Engine>(
     inputs: &RestoreInputs<'_, E>,
-    item: &Value,
-    from_backup: &Value,
+    namespace: &str,
+    deployment_name: &str,
+    step: impl FnOnce(String, &TemplateChange, Option<&str>) -> Result<StepOutcome>,
 ) -> Result<StepOutcome> {
-    let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
-    let Some(lineage) = pod_lineage(from_backup) else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            pod,
-            "not managed by a Deployment",
-        ));
-    };
-    let workload = workload_label(&lineage.namespace, &lineage.deployment);
-    let Some(deployment) = inputs
-        .backup
-        .deployment(&lineage.namespace, &lineage.deployment)
-    else {
+    let workload = workload_label(namespace, deployment_name);
+    let Some(deployment) = inputs.backup.deployment(namespace, deployment_name) else {
         return Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
@@ -227,43 +219,68 @@ pub fn pod_step<E: Engine>(
             "template unchanged by the rules",
         ));
     };
-    if computed.current.as_deref() != Some(lineage.replicaset.as_str()) {
+    step(workload, change, computed.current.as_deref())
+}
+
+/// Pod step. `item` as received (Velero's actions ran: `restore-wait` inserted), `from_backup` the
+/// backed-up pod.
+pub fn pod_step<E: Engine>(
+    inputs: &RestoreInputs<'_, E>,
+    item: &Value,
+    from_backup: &Value,
+) -> Result<StepOutcome> {
+    let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
+    let Some(lineage) = pod_lineage(from_backup) else {
         return Ok(StepOutcome::unchanged(
             Level::Debug,
-            workload,
-            format!("{pod} belongs to a past revision; left as is"),
+            pod,
+            "not managed by a Deployment",
         ));
-    }
-    let volumes = inputs.fsb.volumes_of(from_backup);
-    let corrected = correct_pod(inputs.engine, item, change, &volumes)?;
-    let mut notes = Vec::new();
-    if !corrected.withheld.is_empty() {
-        notes.push(Note {
-            level: Level::Warn,
-            workload: workload.clone(),
-            message: format!(
-                "{pod}: withheld template paths {:?} to keep its file-system restore working{}",
-                corrected.withheld,
-                if corrected.broken.is_empty() {
+    };
+    for_guarded_change(
+        inputs,
+        &lineage.namespace,
+        &lineage.deployment,
+        |workload, change, current| {
+            if current != Some(lineage.replicaset.as_str()) {
+                return Ok(StepOutcome::unchanged(
+                    Level::Debug,
+                    workload,
+                    format!("{pod} belongs to a past revision; left as is"),
+                ));
+            }
+            let volumes = inputs.fsb.volumes_of(from_backup);
+            let corrected = correct_pod(inputs.engine, item, change, &volumes)?;
+            let mut notes = Vec::new();
+            if !corrected.withheld.is_empty() {
+                let broken = if corrected.broken.is_empty() {
                     String::new()
                 } else {
                     format!(" ({})", corrected.broken.join("; "))
-                }
-            ),
-        });
-    }
-    notes.push(Note {
-        level: Level::Debug,
-        workload,
-        message: format!(
-            "{pod}: re-emitted template paths {:?} (FSB volumes {:?})",
-            corrected.re_emitted, volumes
-        ),
-    });
-    Ok(StepOutcome {
-        item: (corrected.item != *item).then_some(corrected.item),
-        notes,
-    })
+                };
+                notes.push(Note {
+                    level: Level::Warn,
+                    workload: workload.clone(),
+                    message: format!(
+                        "{pod}: withheld template paths {:?} to keep its file-system restore working{broken}",
+                        corrected.withheld,
+                    ),
+                });
+            }
+            notes.push(Note {
+                level: Level::Debug,
+                workload,
+                message: format!(
+                    "{pod}: re-emitted template paths {:?} (FSB volumes {:?})",
+                    corrected.re_emitted, volumes
+                ),
+            });
+            Ok(StepOutcome {
+                item: (corrected.item != *item).then_some(corrected.item),
+                notes,
+            })
+        },
+    )
 }
 
 /// ReplicaSet step. `item` as received, `from_backup` the backed-up ReplicaSet.
@@ -281,77 +298,53 @@ pub fn replicaset_step<E: Engine>(
             "not owned by a Deployment",
         ));
     };
-    let workload = workload_label(namespace, owner);
-    let Some(deployment) = inputs.backup.deployment(namespace, owner) else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            workload,
-            "Deployment not in the backup",
-        ));
-    };
-    if let Some(why) = out_of_scope(inputs, deployment) {
-        return Ok(StepOutcome::unchanged(Level::Debug, workload, why));
-    }
-    let Some(template) = deployment.pointer("/spec/template") else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            workload,
-            "Deployment has no template",
-        ));
-    };
-    let computed = deployment_change(inputs, deployment, template)?;
-    let Some(change) = &computed.change else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            workload,
-            "template unchanged by the rules",
-        ));
-    };
-    let Some(current) = computed.current.as_deref() else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            workload,
-            "no backed-up ReplicaSet carries the Deployment's template",
-        ));
-    };
-    let decision = correct_replicaset(inputs.engine, inputs.rules, item, change, current)?;
-    Ok(match decision {
-        ReplicaSetDecision::Unchanged => {
-            StepOutcome::unchanged(Level::Debug, workload, format!("{rs}: unchanged"))
-        }
-        ReplicaSetDecision::Retemplated {
-            item,
-            rules_change_it_after,
-        } => {
-            let mut notes = vec![Note {
-                level: Level::Debug,
-                workload: workload.clone(),
-                message: format!("{rs}: template re-emitted ({} paths)", change.paths.len()),
-            }];
-            if rules_change_it_after {
-                notes.push(Note {
-                    level: Level::Warn,
+    for_guarded_change(inputs, namespace, owner, |workload, change, current| {
+        let Some(current) = current else {
+            return Ok(StepOutcome::unchanged(
+                Level::Debug,
+                workload,
+                "no backed-up ReplicaSet carries the Deployment's template",
+            ));
+        };
+        let decision = correct_replicaset(inputs.engine, inputs.rules, item, change, current)?;
+        Ok(match decision {
+            ReplicaSetDecision::Unchanged => {
+                StepOutcome::unchanged(Level::Debug, workload, format!("{rs}: unchanged"))
+            }
+            ReplicaSetDecision::Retemplated {
+                item,
+                rules_change_it_after,
+            } => {
+                let mut notes = vec![Note {
+                    level: Level::Debug,
+                    workload: workload.clone(),
+                    message: format!("{rs}: template re-emitted ({} paths)", change.paths.len()),
+                }];
+                if rules_change_it_after {
+                    notes.push(Note {
+                        level: Level::Warn,
+                        workload,
+                        message: format!(
+                            "{rs}: the restore's ReplicaSet rules change its template after the guard; the Deployment step will align the live ReplicaSet"
+                        ),
+                    });
+                }
+                StepOutcome {
+                    item: Some(item),
+                    notes,
+                }
+            }
+            ReplicaSetDecision::PastRevisionSetApart { item } => StepOutcome {
+                item: Some(item),
+                notes: vec![Note {
+                    level: Level::Info,
                     workload,
                     message: format!(
-                        "{rs}: the restore's ReplicaSet rules change its template after the guard; the Deployment step will align the live ReplicaSet"
+                        "{rs}: past revision equal to the new template set apart so the controller keeps {current}"
                     ),
-                });
-            }
-            StepOutcome {
-                item: Some(item),
-                notes,
-            }
-        }
-        ReplicaSetDecision::PastRevisionSetApart { item } => StepOutcome {
-            item: Some(item),
-            notes: vec![Note {
-                level: Level::Info,
-                workload,
-                message: format!(
-                    "{rs}: past revision equal to the new template set apart so the controller keeps {current}"
-                ),
-            }],
-        },
+                }],
+            },
+        })
     })
 }
 
