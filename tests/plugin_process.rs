@@ -141,7 +141,14 @@ async fn serves_every_velero_call_then_exits_on_shutdown() {
         .expect("a selector (an absent one would match everything)");
     assert_eq!(
         selector.included_resources,
-        ["pods", "replicasets.apps", "deployments.apps"]
+        [
+            "pods",
+            "replicasets.apps",
+            "deployments.apps",
+            "controllerrevisions.apps",
+            "daemonsets.apps",
+            "statefulsets.apps"
+        ]
     );
     assert!(selector.excluded_resources.is_empty());
     assert!(selector.included_namespaces.is_empty());

@@ -32,3 +32,9 @@ pub const DEPLOYMENTS: &str = "deployments.apps";
 pub const REPLICA_SETS: &str = "replicasets.apps";
 /// Group-resource of pods (core group: no suffix).
 pub const PODS: &str = "pods";
+/// Group-resource of StatefulSets.
+pub const STATEFUL_SETS: &str = "statefulsets.apps";
+/// Group-resource of DaemonSets.
+pub const DAEMON_SETS: &str = "daemonsets.apps";
+/// Group-resource of ControllerRevisions (StatefulSet and DaemonSet history).
+pub const CONTROLLER_REVISIONS: &str = "controllerrevisions.apps";

@@ -33,13 +33,16 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::{Mutex, OnceCell};
 
-use super::decide::{DEPLOYMENTS, DeploymentDecision, PODS, REPLICASETS};
+use super::decide::{
+    CONTROLLERREVISIONS, DAEMONSETS, DEPLOYMENTS, DeploymentDecision, PODS, REPLICASETS,
+    STATEFULSETS,
+};
 use super::engine_impl::VeleroEngine;
 use super::error::{Error, Result};
 use super::settings::{FailurePolicy, Mode, Scope, Settings};
 use super::steps::{
-    BackupObjects, ChangeCache, Level, Note, RestoreInputs, deployment_step, deployment_target,
-    fsb_workloads, pod_step, replicaset_step,
+    BackupObjects, ChangeCache, Level, Note, RestoreInputs, StepOutcome, deployment_step,
+    deployment_target, fsb_workloads, pod_step, replicaset_step,
 };
 use super::workload::{FsbIndex, has_legacy_snapshot_annotations, name_of, namespace_of};
 use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
@@ -82,6 +85,43 @@ pub trait GuardCluster: Send + Sync + 'static {
         name: &str,
         patch: &Value,
     ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The workload fields whose change by a rule puts restored FSB pods at risk: `(group resource,
+/// JSON pointer)`. A restore whose rules touch none of them needs no API call at all.
+pub const GUARDED_FIELDS: [(&str, &str); 5] = [
+    (DEPLOYMENTS, "/spec/template"),
+    (DEPLOYMENTS, "/spec/replicas"),
+    (STATEFULSETS, "/spec/template"),
+    (STATEFULSETS, "/spec/replicas"),
+    (DAEMONSETS, "/spec/template"),
+];
+
+/// What the guard answers for one item.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Answer {
+    /// `Some` when the item changes; `None` restores it as received.
+    pub item: Option<Value>,
+    /// Ask Velero not to create the item.
+    pub skip_restore: bool,
+}
+
+impl Answer {
+    /// Restore the item as received.
+    pub fn as_received() -> Self {
+        Self::default()
+    }
+
+    /// What enforce mode answers for a step outcome; dry-run only logs.
+    fn from_outcome(outcome: StepOutcome, dry_run: bool) -> Self {
+        if dry_run {
+            return Self::default();
+        }
+        Self {
+            item: outcome.item,
+            skip_restore: outcome.skip_restore,
+        }
+    }
 }
 
 /// Per-restore inputs, read once.
@@ -199,7 +239,7 @@ impl<C: GuardCluster> TemplateGuard<C> {
         }
     }
 
-    /// The restore's rules, `None` when none can change a `deployments.apps` pod template.
+    /// The restore's rules, `None` when none can change a field in [`GUARDED_FIELDS`].
     async fn read_rules(
         &self,
         restore: &Value,
@@ -209,13 +249,10 @@ impl<C: GuardCluster> TemplateGuard<C> {
         };
         let configmap = self.cluster.configmap(namespace_of(restore), name).await?;
         let rules = VeleroEngine::rules_from_configmap(&configmap)?;
-        if rules
-            .rules_touching(DEPLOYMENTS, "/spec/template")
-            .is_empty()
-        {
-            return Ok(None);
-        }
-        Ok(Some(rules))
+        let guarded = GUARDED_FIELDS
+            .iter()
+            .any(|(resource, path)| !rules.rules_touching(resource, path).is_empty());
+        Ok(guarded.then_some(rules))
     }
 
     async fn fsb_index(&self, state: &RestoreState, restore: &Value) -> Result<Arc<FsbIndex>> {
@@ -281,23 +318,23 @@ impl<C: GuardCluster> TemplateGuard<C> {
         state.legacy_fsb_seen.load(Ordering::Relaxed)
     }
 
-    /// Decides for one item: `Some(item)` when it changes, `None` to restore it as received.
-    async fn decide(&self, input: &ExecuteInput, state: &RestoreState) -> Result<Option<Value>> {
+    /// Decides for one item.
+    async fn decide(&self, input: &ExecuteInput, state: &RestoreState) -> Result<Answer> {
         if state.settings.mode == Mode::Off {
-            return Ok(None);
+            return Ok(Answer::as_received());
         }
         if let Some(failure) = &state.failure {
             return Err(Error::Rules(failure.clone()));
         }
         let Some(rules) = state.rules.as_deref() else {
-            return Ok(None);
+            return Ok(Answer::as_received());
         };
         let fsb = self.fsb_index(state, &input.restore).await?;
         if fsb.is_empty()
             && state.settings.scope == Scope::FsbOnly
             && !Self::legacy_fsb_possible(state, input)
         {
-            return Ok(None);
+            return Ok(Answer::as_received());
         }
         let backup = self.backup_objects(state, &input.restore).await?;
         let engine = VeleroEngine;
@@ -330,7 +367,7 @@ impl<C: GuardCluster> TemplateGuard<C> {
                     replicaset_step(&inputs, &input.item, from_backup)?
                 };
                 log_notes(&outcome.notes, dry_run);
-                Ok(outcome.item.filter(|_| !dry_run))
+                Ok(Answer::from_outcome(outcome, dry_run))
             }
             "Deployment" => {
                 let Some((namespace, name)) =
@@ -340,7 +377,7 @@ impl<C: GuardCluster> TemplateGuard<C> {
                         workload = %format!("Deployment {}/{}", namespace_of(from_backup), name_of(from_backup)),
                         "not guarded"
                     );
-                    return Ok(None);
+                    return Ok(Answer::as_received());
                 };
                 // One re-read and a second decision when the ReplicaSet changed between our read
                 // and our patch (the patch carries a resourceVersion precondition).
@@ -376,9 +413,9 @@ impl<C: GuardCluster> TemplateGuard<C> {
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(None)
+                Ok(Answer::as_received())
             }
-            _ => Ok(None),
+            _ => Ok(Answer::as_received()),
         }
     }
 
@@ -463,8 +500,10 @@ impl<C: GuardCluster> RestoreItemAction for TemplateGuard<C> {
     async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
         let state = self.restore_state(&input.restore).await;
         match self.decide(&input, &state).await {
-            Ok(Some(item)) => Ok(ExecuteOutput::unchanged(item)),
-            Ok(None) => Ok(ExecuteOutput::unchanged(input.item)),
+            Ok(answer) => Ok(ExecuteOutput {
+                skip_restore: answer.skip_restore,
+                ..ExecuteOutput::unchanged(answer.item.unwrap_or(input.item))
+            }),
             Err(error) => {
                 let workload = workload_of(&input);
                 match state.settings.failure_policy {
@@ -485,7 +524,14 @@ impl<C: GuardCluster> RestoreItemAction for TemplateGuard<C> {
 }
 
 /// The group resources the guard acts on (what the plugin registers in `AppliesTo`).
-pub const APPLIES_TO: [&str; 3] = [PODS, REPLICASETS, DEPLOYMENTS];
+pub const APPLIES_TO: [&str; 6] = [
+    PODS,
+    REPLICASETS,
+    DEPLOYMENTS,
+    CONTROLLERREVISIONS,
+    DAEMONSETS,
+    STATEFULSETS,
+];
 
 #[cfg(test)]
 mod tests {
@@ -786,9 +832,9 @@ resourceModifierRules:
     }
 
     #[tokio::test]
-    async fn rules_that_cannot_change_a_deployment_template_cost_no_download() {
+    async fn rules_that_touch_no_guarded_field_cost_no_download() {
         let mut cluster = FakeCluster::new(web());
-        cluster.rules = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/replicas, value: \"2\"}\n";
+        cluster.rules = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/revisionHistoryLimit, value: \"2\"}\n";
         let guard = TemplateGuard::new(cluster, None);
         for out in run_restore(&guard, &restore(json!({}))).await {
             out.unwrap();

@@ -19,6 +19,9 @@ use super::workload::{POD_TEMPLATE_HASH, name_of, replicaset_hash, replicaset_ow
 pub const DEPLOYMENTS: &str = "deployments.apps";
 pub const REPLICASETS: &str = "replicasets.apps";
 pub const PODS: &str = "pods";
+pub const STATEFULSETS: &str = "statefulsets.apps";
+pub const DAEMONSETS: &str = "daemonsets.apps";
+pub const CONTROLLERREVISIONS: &str = "controllerrevisions.apps";
 
 /// Annotation (pods, ReplicaSets): JSON list of template paths the guard re-emitted.
 pub const ANNOTATION_RE_EMITTED: &str = "fsb-guard.io/re-emitted";

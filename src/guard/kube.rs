@@ -13,7 +13,9 @@ use super::action::{GuardCluster, TemplateGuard};
 use super::error::{Error, Result};
 use super::steps::BackupObjects;
 use crate::backup::download::{DownloadOptions, process_backup_contents};
-use crate::backup::{DEPLOYMENTS, IndexOptions, PODS, REPLICA_SETS};
+use crate::backup::{
+    CONTROLLER_REVISIONS, DAEMON_SETS, DEPLOYMENTS, IndexOptions, PODS, REPLICA_SETS, STATEFUL_SETS,
+};
 use crate::cluster::{self, Cluster, Resource};
 
 /// The live cluster, connected lazily (in-cluster config, else kubeconfig).
@@ -98,7 +100,11 @@ impl GuardCluster for KubeCluster {
         let options = DownloadOptions {
             transfer_timeout: timeout,
             // The guard needs the pods too: which Deployments own FSB pods.
-            index: IndexOptions::workloads().with_pods(),
+            index: IndexOptions::workloads()
+                .with_pods()
+                .keep(STATEFUL_SETS)
+                .keep(DAEMON_SETS)
+                .keep(CONTROLLER_REVISIONS),
             ..DownloadOptions::default()
         };
         let index = process_backup_contents()
@@ -110,6 +116,9 @@ impl GuardCluster for KubeCluster {
             deployments: collect(DEPLOYMENTS),
             replicasets: collect(REPLICA_SETS),
             pods: collect(PODS),
+            statefulsets: collect(STATEFUL_SETS),
+            daemonsets: collect(DAEMON_SETS),
+            controllerrevisions: collect(CONTROLLER_REVISIONS),
         })
     }
 

@@ -25,6 +25,10 @@ pub struct BackupObjects {
     pub deployments: Vec<Value>,
     pub replicasets: Vec<Value>,
     pub pods: Vec<Value>,
+    pub statefulsets: Vec<Value>,
+    pub daemonsets: Vec<Value>,
+    /// StatefulSet and DaemonSet history.
+    pub controllerrevisions: Vec<Value>,
 }
 
 impl BackupObjects {
@@ -145,6 +149,8 @@ pub struct Note {
 pub struct StepOutcome {
     /// `Some` when the item changes (enforce mode returns it, dry-run logs and drops it).
     pub item: Option<Value>,
+    /// Ask Velero not to create the item (enforce mode only).
+    pub skip_restore: bool,
     pub notes: Vec<Note>,
 }
 
@@ -152,6 +158,7 @@ impl StepOutcome {
     fn unchanged(level: Level, workload: String, message: impl Into<String>) -> Self {
         Self {
             item: None,
+            skip_restore: false,
             notes: vec![Note {
                 level,
                 workload,
@@ -277,6 +284,7 @@ pub fn pod_step<E: Engine>(
             });
             Ok(StepOutcome {
                 item: (corrected.item != *item).then_some(corrected.item),
+                skip_restore: false,
                 notes,
             })
         },
@@ -331,11 +339,13 @@ pub fn replicaset_step<E: Engine>(
                 }
                 StepOutcome {
                     item: Some(item),
+                    skip_restore: false,
                     notes,
                 }
             }
             ReplicaSetDecision::PastRevisionSetApart { item } => StepOutcome {
                 item: Some(item),
+                skip_restore: false,
                 notes: vec![Note {
                     level: Level::Info,
                     workload,

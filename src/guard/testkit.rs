@@ -212,6 +212,7 @@ impl App {
             deployments: vec![self.deployment()],
             replicasets: self.replicasets(),
             pods: self.pods(),
+            ..BackupObjects::default()
         }
     }
 

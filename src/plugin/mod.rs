@@ -43,7 +43,14 @@ pub const PLUGIN_NAME: &str = "fsb-guard.io/template-guard";
 /// The plugin kind we register (Velero's v2 RestoreItemAction).
 pub const PLUGIN_KIND: &str = "RestoreItemActionV2";
 /// What our RestoreItemAction applies to (Velero's `resource.group` spelling).
-pub const APPLIES_TO_RESOURCES: [&str; 3] = ["pods", "replicasets.apps", "deployments.apps"];
+pub const APPLIES_TO_RESOURCES: [&str; 6] = [
+    "pods",
+    "replicasets.apps",
+    "deployments.apps",
+    "controllerrevisions.apps",
+    "daemonsets.apps",
+    "statefulsets.apps",
+];
 
 /// How long in-flight calls (the Shutdown reply itself, an Execute) get to finish once a stop was
 /// requested. The host waits 2 s before SIGKILL; we promise exit within 100 ms.

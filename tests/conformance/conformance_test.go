@@ -222,7 +222,7 @@ func runTarget(t *testing.T, tg target) {
 		}
 		got := append([]string(nil), sel.IncludedResources...)
 		sort.Strings(got)
-		want := []string{"deployments.apps", "pods", "replicasets.apps"}
+		want := []string{"controllerrevisions.apps", "daemonsets.apps", "deployments.apps", "pods", "replicasets.apps", "statefulsets.apps"}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("includedResources (-want +got):\n%s", diff)
 		}

@@ -21,7 +21,7 @@ type echoAction struct {
 // for the same items.
 func (a *echoAction) AppliesTo() (velero.ResourceSelector, error) {
 	return velero.ResourceSelector{
-		IncludedResources: []string{"pods", "replicasets.apps", "deployments.apps"},
+		IncludedResources: []string{"pods", "replicasets.apps", "deployments.apps", "controllerrevisions.apps", "daemonsets.apps", "statefulsets.apps"},
 	}, nil
 }
 
