@@ -10,6 +10,7 @@
 
 mod error;
 pub mod label;
+pub mod pods;
 
 use std::path::Path;
 use std::time::Duration;

@@ -76,7 +76,18 @@ pub fn template_after_rules<E: Engine>(
     rules: &E::Rules,
     deployment: &Value,
 ) -> Result<(Value, Vec<String>)> {
-    let outcome = engine.apply_rules(rules, deployment, DEPLOYMENTS)?;
+    template_after_rules_for(engine, rules, DEPLOYMENTS, deployment)
+}
+
+/// [`template_after_rules`] for any workload that owns a pod template (`group_resource` as Velero
+/// passes it to the modifiers: `deployments.apps`, `daemonsets.apps`, `statefulsets.apps`).
+pub fn template_after_rules_for<E: Engine>(
+    engine: &E,
+    rules: &E::Rules,
+    group_resource: &str,
+    workload: &Value,
+) -> Result<(Value, Vec<String>)> {
+    let outcome = engine.apply_rules(rules, workload, group_resource)?;
     let target = template_of(&outcome.object)?.clone();
     Ok((target, outcome.rule_errors))
 }
@@ -91,6 +102,17 @@ pub fn template_change<E: Engine>(
     template: &Value,
 ) -> Result<Option<TemplateChange>> {
     let (target, rule_errors) = template_after_rules(engine, rules, deployment)?;
+    template_change_between(engine, template, target, rule_errors)
+}
+
+/// The change from pod template `template` (`T`) to `target` (`T'`) of any workload; `None` when
+/// they are semantically equal. `rule_errors` are recorded as they are.
+pub fn template_change_between<E: Engine>(
+    engine: &E,
+    template: &Value,
+    target: Value,
+    rule_errors: Vec<String>,
+) -> Result<Option<TemplateChange>> {
     if engine.templates_equal(template, &target) {
         return Ok(None);
     }
