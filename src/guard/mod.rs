@@ -40,6 +40,7 @@ mod engine;
 mod engine_impl;
 mod error;
 pub mod kube;
+pub mod revision;
 mod settings;
 mod steps;
 mod workload;

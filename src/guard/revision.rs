@@ -1,0 +1,362 @@
+//! ControllerRevision bytes, hashes and names, as the StatefulSet controller computes them.
+//!
+//! The controller finds "its" revision by comparing `ControllerRevision.data` *bytes* and names a
+//! new revision after an FNV-1 hash of those bytes (facts: statefulsets-daemonsets §2.1–§2.3). To
+//! write a revision the controller accepts, or to predict the name it will create, the guard must
+//! produce the exact bytes Go's `encoding/json` emits for the revision's `data` value:
+//! [`go_canonical`].
+
+use serde_json::{Map, Number, Value};
+
+/// Label the history package puts on every ControllerRevision: the hash in its name. When both
+/// revisions compared carry a numeric one that differs, they are "not equal" whatever the data.
+pub const HASH_LABEL: &str = "controller.kubernetes.io/hash";
+/// Pod label naming the ControllerRevision a StatefulSet (or DaemonSet) pod was created from.
+pub const REVISION_HASH_LABEL: &str = "controller-revision-hash";
+/// Longest parent-name prefix a revision name keeps (`ControllerRevisionName`).
+const MAX_NAME_PREFIX: usize = 223;
+/// `rand.SafeEncodeString`'s alphabet: no vowels, no confusable characters.
+const SAFE_ALPHABET: &[u8; 27] = b"bcdfghjklmnpqrstvwxz2456789";
+
+/// The bytes Go's `encoding/json.Marshal` emits for `value` decoded the way Velero and client-go
+/// decode items (apimachinery `util/json`: integers that fit `int64` stay integers, other numbers
+/// are `float64`): object keys sorted bytewise at every level, no whitespace, `<`, `>`, `&`,
+/// U+2028 and U+2029 escaped as `\u003c`…, control characters as `\b \f \n \r \t` or `\u00XX`.
+///
+/// This is the form the API server stores a ControllerRevision's `data` in when Velero (or
+/// client-go) creates it, and the form the StatefulSet controller's `getPatch` produces.
+pub fn go_canonical(value: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_value(value, &mut out);
+    out
+}
+
+/// [`go_canonical`] as text (the bytes are always UTF-8).
+pub fn go_canonical_string(value: &Value) -> String {
+    String::from_utf8(go_canonical(value)).unwrap_or_default()
+}
+
+fn write_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => write_object(map, out),
+    }
+}
+
+fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
+    // Go sorts map keys with strings.Compare (bytewise), which is Rust's `str` order.
+    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    out.push(b'{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_string(key, out);
+        out.push(b':');
+        write_value(value, out);
+    }
+    out.push(b'}');
+}
+
+fn write_number(n: &Number, out: &mut Vec<u8>) {
+    if let Some(i) = n.as_i64() {
+        out.extend_from_slice(i.to_string().as_bytes());
+    } else if let Some(f) = n.as_f64() {
+        // Integers beyond int64 (u64 > i64::MAX) do not survive apimachinery's decoder as
+        // integers: they become float64, printed as Go prints floats.
+        out.extend_from_slice(go_float(f).as_bytes());
+    }
+}
+
+/// A float64 as `encoding/json` prints it: shortest round-trip digits, `'f'` notation, except
+/// `'e'` notation below 1e-6 and from 1e21 on, with a one-digit negative exponent unpadded.
+pub fn go_float(f: f64) -> String {
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
+    }
+    // `{:e}` gives the shortest round-trip digits: `d[.ddd]e[-]x`.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let abs = f.abs();
+    if !(1e-6..1e21).contains(&abs) {
+        let mut text = String::from(sign);
+        text.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            text.push('.');
+            text.push_str(&digits[1..]);
+        }
+        let magnitude = exponent.unsigned_abs();
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        // strconv pads the exponent to two digits; encoding/json strips the pad of `e-0X`.
+        if exponent < 0 && magnitude < 10 {
+            text.push_str(&format!("e-{magnitude}"));
+        } else {
+            text.push_str(&format!("e{exp_sign}{magnitude:02}"));
+        }
+        return text;
+    }
+    let n = digits.len() as i32;
+    let body = if exponent >= n - 1 {
+        format!("{digits}{}", "0".repeat((exponent - (n - 1)) as usize))
+    } else if exponent < 0 {
+        format!("0.{}{digits}", "0".repeat((-exponent - 1) as usize))
+    } else {
+        let split = (exponent + 1) as usize;
+        format!("{}.{}", &digits[..split], &digits[split..])
+    };
+    format!("{sign}{body}")
+}
+
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let mut buf = [0u8; 4];
+    for c in s.chars() {
+        match c {
+            '"' => out.extend_from_slice(b"\\\""),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '\n' => out.extend_from_slice(b"\\n"),
+            '\r' => out.extend_from_slice(b"\\r"),
+            '\t' => out.extend_from_slice(b"\\t"),
+            // Short forms since Go 1.22 (every Kubernetes and Velero release in scope).
+            '\u{8}' => out.extend_from_slice(b"\\b"),
+            '\u{c}' => out.extend_from_slice(b"\\f"),
+            '\u{0}'..='\u{1f}' | '<' | '>' | '&' => {
+                let b = c as u8;
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
+            }
+            '\u{2028}' => out.extend_from_slice(b"\\u2028"),
+            '\u{2029}' => out.extend_from_slice(b"\\u2029"),
+            _ => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
+/// FNV-1 (not FNV-1a) 32-bit: Go's `hash/fnv.New32`.
+pub fn fnv1_32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, b| {
+        hash.wrapping_mul(0x0100_0193) ^ u32::from(*b)
+    })
+}
+
+/// `rand.SafeEncodeString`: each byte `c` becomes `SAFE_ALPHABET[c % 27]`.
+pub fn safe_encode(text: &str) -> String {
+    text.bytes()
+        .map(|c| char::from(SAFE_ALPHABET[usize::from(c) % SAFE_ALPHABET.len()]))
+        .collect()
+}
+
+/// `HashControllerRevision`: FNV-1 over the revision's `data` bytes then the decimal collision
+/// count, the decimal sum passed through [`safe_encode`].
+pub fn revision_hash(data_bytes: &[u8], collision_count: i32) -> String {
+    let mut input = Vec::with_capacity(data_bytes.len() + 11);
+    input.extend_from_slice(data_bytes);
+    input.extend_from_slice(collision_count.to_string().as_bytes());
+    safe_encode(&fnv1_32(&input).to_string())
+}
+
+/// `ControllerRevisionName`: the parent's name cut to 223 bytes, `-`, the hash.
+pub fn revision_name(parent: &str, hash: &str) -> String {
+    let mut cut = parent.len().min(MAX_NAME_PREFIX);
+    // Object names are ASCII; stay on a char boundary for anything else.
+    while !parent.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}-{hash}", &parent[..cut])
+}
+
+/// The `data` value a StatefulSet's revision holds for pod template `template`
+/// (`getPatch`): `{"spec":{"template": template + "$patch":"replace"}}`.
+pub fn revision_data(template: &Value) -> Value {
+    let mut template = template.clone();
+    if let Some(map) = template.as_object_mut() {
+        map.insert("$patch".to_owned(), Value::String("replace".to_owned()));
+    }
+    let mut spec = Map::new();
+    spec.insert("template".to_owned(), template);
+    let mut data = Map::new();
+    data.insert("spec".to_owned(), Value::Object(spec));
+    Value::Object(data)
+}
+
+/// The name the StatefulSet controller gives the revision whose data is `data`, with the
+/// collision count a restored StatefulSet starts with (0: its status is not restored).
+pub fn predicted_revision_name(statefulset: &str, data: &Value) -> String {
+    revision_name(statefulset, &revision_hash(&go_canonical(data), 0))
+}
+
+/// Whether two revision `data` values are the same bytes once Go-encoded (what the controller
+/// compares).
+pub fn same_revision_data(a: &Value, b: &Value) -> bool {
+    go_canonical(a) == go_canonical(b)
+}
+
+/// The pod template as a controller of the target cluster encodes it without server defaulting:
+/// `metadata.creationTimestamp: null` present for Kubernetes ≤ 1.33, absent from 1.34 on (the
+/// field became `omitzero`).
+pub fn template_for_version(template: &Value, creation_timestamp_null: bool) -> Value {
+    let mut template = template.clone();
+    if let Some(map) = template.as_object_mut() {
+        let meta = map
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(meta) = meta.as_object_mut() {
+            if creation_timestamp_null {
+                meta.entry("creationTimestamp").or_insert(Value::Null);
+            } else if meta.get("creationTimestamp") == Some(&Value::Null) {
+                meta.remove("creationTimestamp");
+            }
+        }
+    }
+    template
+}
+
+/// Whether an API server reporting `major`/`minor` (GET /version; minor may carry a `+`)
+/// encodes a zero `creationTimestamp` as `null` (≤ 1.33).
+pub fn encodes_null_creation_timestamp(major: &str, minor: &str) -> Option<bool> {
+    let major: u32 = major.trim_end_matches('+').parse().ok()?;
+    let minor: u32 = minor.trim_end_matches('+').parse().ok()?;
+    Some(major < 1 || (major == 1 && minor <= 33))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The upstream 1.33 compatibility fixture (`stateful_set_compatibility_test.go`), facts §2.1.
+    const FIXTURE_133: &str = r#"{"spec":{"template":{"$patch":"replace","metadata":{"annotations":{"test":"value"},"creationTimestamp":null,"labels":{"app":"foo"}},"spec":{"containers":[{"image":"test","imagePullPolicy":"Always","name":"test","resources":{},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File"}],"dnsPolicy":"ClusterFirst","restartPolicy":"Always","schedulerName":"default-scheduler","securityContext":{},"terminationGracePeriodSeconds":30}}}}"#;
+
+    fn fixture_134() -> String {
+        FIXTURE_133.replace(r#""creationTimestamp":null,"#, "")
+    }
+
+    #[test]
+    fn revision_hash_vectors_from_the_facts() {
+        assert_eq!(revision_hash(FIXTURE_133.as_bytes(), 0), "c77f6d978");
+        assert_eq!(revision_hash(fixture_134().as_bytes(), 0), "776999688b");
+        assert_eq!(revision_name("test", "c77f6d978"), "test-c77f6d978");
+    }
+
+    #[test]
+    fn canonical_bytes_of_the_fixture_values_are_the_fixtures() {
+        // The fixtures are Go's own output: decoding and re-encoding must be the identity, even
+        // from a differently ordered, indented document.
+        for fixture in [FIXTURE_133.to_owned(), fixture_134()] {
+            let value: Value = serde_json::from_str(&fixture).unwrap();
+            assert_eq!(go_canonical_string(&value), fixture);
+        }
+        let shuffled = json!({"spec": {"template": {"spec": {"terminationGracePeriodSeconds": 30,
+            "securityContext": {}, "schedulerName": "default-scheduler", "restartPolicy": "Always",
+            "dnsPolicy": "ClusterFirst", "containers": [{"terminationMessagePolicy": "File",
+            "terminationMessagePath": "/dev/termination-log", "resources": {}, "name": "test",
+            "imagePullPolicy": "Always", "image": "test"}]},
+            "metadata": {"labels": {"app": "foo"}, "creationTimestamp": null,
+            "annotations": {"test": "value"}}, "$patch": "replace"}}});
+        assert_eq!(go_canonical_string(&shuffled), FIXTURE_133);
+    }
+
+    #[test]
+    fn revision_data_wraps_the_template_like_get_patch() {
+        let template: Value =
+            serde_json::from_str::<Value>(FIXTURE_133).unwrap()["spec"]["template"].clone();
+        let mut bare = template.clone();
+        bare.as_object_mut().unwrap().remove("$patch");
+        assert_eq!(go_canonical_string(&revision_data(&bare)), FIXTURE_133);
+        assert_eq!(
+            predicted_revision_name("test", &revision_data(&bare)),
+            "test-c77f6d978"
+        );
+        let without = template_for_version(&bare, false);
+        assert_eq!(
+            predicted_revision_name("test", &revision_data(&without)),
+            "test-776999688b"
+        );
+        assert_eq!(template_for_version(&without, true), bare);
+    }
+
+    #[test]
+    fn html_and_line_separators_are_escaped_like_go() {
+        // Hand-derived from encoding/json's encodeState.string with escapeHTML on.
+        let value = json!({"k": "a<b>&c\u{2028}\u{2029}\"\\\n\r\t\u{8}\u{c}\u{1}\u{1f}\u{7f}é"});
+        assert_eq!(
+            go_canonical_string(&value),
+            "{\"k\":\"a\\u003cb\\u003e\\u0026c\\u2028\\u2029\\\"\\\\\\n\\r\\t\\b\\f\\u0001\\u001f\u{7f}é\"}"
+        );
+    }
+
+    #[test]
+    fn keys_sort_bytewise_and_numbers_print_like_go() {
+        let value = json!({"b": 1, "B": 2, "a": [], "$": {}, "é": null, "aa": [true, false]});
+        assert_eq!(
+            go_canonical_string(&value),
+            r#"{"$":{},"B":2,"a":[],"aa":[true,false],"b":1,"é":null}"#
+        );
+        // strconv.AppendFloat(f, 'f' or 'e', -1, 64) + encoding/json's exponent cleanup.
+        for (f, go) in [
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (123.456, "123.456"),
+            (1e20, "100000000000000000000"),
+            (1e21, "1e+21"),
+            (1.5e-7, "1.5e-7"),
+            (1e-6, "0.000001"),
+            (2.5e-10, "2.5e-10"),
+            (-3.25, "-3.25"),
+            (1.2345e100, "1.2345e+100"),
+        ] {
+            assert_eq!(go_float(f), go, "{f}");
+        }
+        // Integers beyond int64 are floats after apimachinery's decoder.
+        let big: Value = serde_json::from_str("12345678901234567890").unwrap();
+        assert_eq!(go_canonical_string(&big), "12345678901234567000");
+        let min: Value = serde_json::from_str("-9223372036854775808").unwrap();
+        assert_eq!(go_canonical_string(&min), "-9223372036854775808");
+    }
+
+    #[test]
+    fn safe_encode_maps_digits_like_rand() {
+        // '0' is byte 48: 48 % 27 = 21 → '4'; … '9' = 57 % 27 = 3 → 'f' (facts §2.2).
+        assert_eq!(safe_encode("0123456789"), "456789bcdf");
+        assert_eq!(fnv1_32(b""), 0x811c_9dc5);
+        // FNV-1 of "a": (offset * prime) ^ 'a' — differs from FNV-1a's 0xe40c292c.
+        assert_eq!(fnv1_32(b"a"), 0x050c_5d7e);
+    }
+
+    #[test]
+    fn long_parent_names_are_cut_to_223_bytes() {
+        let parent = "x".repeat(300);
+        let name = revision_name(&parent, "abc");
+        assert_eq!(name.len(), 223 + 4);
+        assert!(name.ends_with("x-abc"));
+    }
+
+    #[test]
+    fn creation_timestamp_rule_by_server_version() {
+        assert_eq!(encodes_null_creation_timestamp("1", "33"), Some(true));
+        assert_eq!(encodes_null_creation_timestamp("1", "33+"), Some(true));
+        assert_eq!(encodes_null_creation_timestamp("1", "34"), Some(false));
+        assert_eq!(encodes_null_creation_timestamp("1", "x"), None);
+    }
+}
