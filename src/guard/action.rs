@@ -85,6 +85,38 @@ pub trait GuardCluster: Send + Sync + 'static {
         name: &str,
         patch: &Value,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// A live DaemonSet, `None` if not found.
+    fn get_daemonset(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Value>>> + Send {
+        let call = format!("get daemonsets.apps {namespace}/{name}");
+        async move { Err(Error::Cluster(format!("{call}: not supported"))) }
+    }
+    /// Live pods in `namespace` matching `label_selector` (`""` = all).
+    fn list_pods(
+        &self,
+        namespace: &str,
+        label_selector: &str,
+    ) -> impl Future<Output = Result<Vec<Value>>> + Send {
+        let call = format!("list pods {namespace} {label_selector}");
+        async move { Err(Error::Cluster(format!("{call}: not supported"))) }
+    }
+    /// Sets (`Some`) or removes (`None`) labels on a live pod with one JSON merge patch; with
+    /// `expected_resource_version` a concurrent change fails with [`Error::Conflict`]. Labels are
+    /// mutable on a running pod: the patch never restarts it.
+    fn patch_pod_labels(
+        &self,
+        namespace: &str,
+        name: &str,
+        labels: &crate::cluster::pods::LabelChanges,
+        expected_resource_version: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (labels, expected_resource_version);
+        let call = format!("patch pods {namespace}/{name}");
+        async move { Err(Error::Cluster(format!("{call}: not supported"))) }
+    }
 }
 
 /// The workload fields whose change by a rule puts restored FSB pods at risk: `(group resource,

@@ -142,6 +142,40 @@ impl GuardCluster for KubeCluster {
                 }
             })
     }
+
+    async fn get_daemonset(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
+        self.connected()?
+            .get_daemon_set(namespace, name)
+            .await
+            .map_err(api)
+    }
+
+    async fn list_pods(&self, namespace: &str, label_selector: &str) -> Result<Vec<Value>> {
+        self.connected()?
+            .list_pods(namespace, label_selector)
+            .await
+            .map_err(api)
+    }
+
+    async fn patch_pod_labels(
+        &self,
+        namespace: &str,
+        name: &str,
+        labels: &crate::cluster::pods::LabelChanges,
+        expected_resource_version: Option<&str>,
+    ) -> Result<()> {
+        self.connected()?
+            .patch_pod_labels(namespace, name, labels, expected_resource_version)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                if is_stale_write(&e) {
+                    Error::Conflict(e.to_string())
+                } else {
+                    api(e)
+                }
+            })
+    }
 }
 
 /// A write refused because the object moved on: 409 Conflict, or 422 from a failed JSON-patch

@@ -72,6 +72,7 @@ pub use steps::{
     StepOutcome, deployment_change, deployment_step, deployment_target, fsb_workloads, pod_step,
     replicaset_step,
 };
+pub use workload::daemonset_owner;
 pub use workload::{
     FsbIndex, PodLineage, RESTORE_WAIT_CONTAINERS, as_velero_hands_it,
     has_legacy_snapshot_annotations, name_of, namespace_of, pod_lineage, replicaset_owner,

@@ -110,6 +110,11 @@ pub fn replicaset_owner(replicaset_from_backup: &Value) -> Option<&str> {
     controller_owner(replicaset_from_backup, "Deployment")
 }
 
+/// The controlling DaemonSet of a backed-up pod or ControllerRevision, from its `ownerReferences`.
+pub fn daemonset_owner(object_from_backup: &Value) -> Option<&str> {
+    controller_owner(object_from_backup, "DaemonSet")
+}
+
 /// The `pod-template-hash` a ReplicaSet carries (template label, else object label).
 pub fn replicaset_hash(replicaset: &Value) -> Option<&str> {
     str_at(
