@@ -40,6 +40,7 @@ mod engine;
 mod engine_impl;
 mod error;
 pub mod kube;
+mod replicas;
 pub mod revision;
 mod settings;
 mod steps;
@@ -64,6 +65,10 @@ pub use delta::{broken_invariants, patch_paths, template_digest, withhold_unsafe
 pub use engine::{Engine, RulesOutcome};
 pub use engine_impl::VeleroEngine;
 pub use error::{Error, Result};
+pub use replicas::{
+    ANNOTATION_DESIRED_REPLICAS, ANNOTATION_REPLICAS_LOWERED, PodChoice, ReplicaPlan, Replicas,
+    SkippedPod, choose_pods, replica_plan, replicas_after_rules, replicas_of,
+};
 pub use settings::{
     FailurePolicy, MODE_ANNOTATION, Mode, NamespaceGlobs, Scope, Settings, glob_match,
 };
@@ -120,6 +125,10 @@ pub struct WorkloadPlan {
     pub pods: Vec<(String, PodCorrection)>,
     /// Decisions for each ReplicaSet of the Deployment.
     pub replicasets: Vec<(String, ReplicaSetDecision)>,
+    /// The replica count before and after the rules, and the pods restored when it drops below the
+    /// current ReplicaSet's pods (`choice` is `None` when the guard leaves the Deployment alone).
+    /// Skipped pods are not in [`WorkloadPlan::pods`].
+    pub replicas: ReplicaPlan,
 }
 
 /// Pods of `deployment` (namespace + name) with FSB data, by name.
@@ -162,10 +171,25 @@ pub fn plan_workload<E: Engine>(
             "Deployment {namespace}/{name} has no spec.template"
         ))
     })?;
-    let change = template_change(engine, rules, &as_velero_hands_it(deployment), template)?;
+    let handed = as_velero_hands_it(deployment);
+    let (change, to) =
+        replicas::template_and_replicas_after_rules(engine, rules, &handed, template)?;
     let fsb_pods = fsb_pods_of(deployment, inputs.pods, inputs.fsb);
     let current = current_replicaset(engine, deployment, template, inputs.replicasets)
         .map(|rs| name_of(rs).to_owned());
+    let mut replicas = replica_plan(
+        deployment,
+        to,
+        current.as_deref(),
+        inputs.replicasets,
+        inputs.pods,
+        inputs.fsb,
+    );
+    let in_scope = inputs.settings.namespace_in_scope(&namespace)
+        && !(inputs.settings.scope == Scope::FsbOnly && fsb_pods.is_empty());
+    if !in_scope {
+        replicas.choice = None;
+    }
     let mut plan = WorkloadPlan {
         rolls_without_guard: change.is_some(),
         namespace,
@@ -176,6 +200,7 @@ pub fn plan_workload<E: Engine>(
         skipped: None,
         pods: Vec::new(),
         replicasets: Vec::new(),
+        replicas,
     };
     let Some(change) = plan.change.clone() else {
         return Ok(plan);
@@ -197,6 +222,10 @@ pub fn plan_workload<E: Engine>(
             continue;
         };
         if lineage.namespace != plan.namespace || lineage.replicaset != current {
+            continue;
+        }
+        let skipped = plan.replicas.choice.as_ref();
+        if skipped.is_some_and(|c| c.skipped(name_of(pod)).is_some()) {
             continue;
         }
         let volumes = inputs.fsb.volumes_of(pod);

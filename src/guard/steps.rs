@@ -5,17 +5,21 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::decide::{
     DeploymentDecision, ReplicaSetDecision, TemplateChange, check_deployment, correct_pod,
-    correct_replicaset, current_replicaset, template_change,
+    correct_replicaset, current_replicaset,
 };
 use super::engine::Engine;
 use super::error::Result;
+use super::replicas::{
+    ReplicaPlan, Replicas, align_desired_replicas, live_replica_ops, lower_replicaset,
+    replica_plan, template_and_replicas_after_rules,
+};
 use super::settings::{Scope, Settings};
 use super::workload::{
-    FsbIndex, as_velero_hands_it, name_of, namespace_of, pod_lineage, replicaset_owner,
+    FsbIndex, as_velero_hands_it, name_of, namespace_of, pod_lineage, replicaset_owner, str_at,
 };
 use super::{WorkloadInputs, WorkloadPlan, fsb_pods_of, plan_workload};
 
@@ -55,14 +59,17 @@ pub struct RestoreInputs<'a, E: Engine> {
     pub changes: Option<&'a ChangeCache>,
 }
 
-/// What the rules do to one backed-up Deployment's template, and which backed-up ReplicaSet holds
-/// its pods: the same for every pod and ReplicaSet of the Deployment during one restore.
+/// What the rules do to one backed-up Deployment's template and replica count, and which
+/// backed-up ReplicaSet holds its pods: the same for every pod and ReplicaSet of the Deployment
+/// during one restore.
 #[derive(Debug)]
 pub struct DeploymentChange {
     /// `T`, `T'`, the delta and its paths; `None` when the rules leave the template equal.
     pub change: Option<TemplateChange>,
-    /// Name of the backed-up ReplicaSet whose template `≡ T` (computed only when `change` is set).
+    /// Name of the backed-up ReplicaSet whose template `≡ T`.
     pub current: Option<String>,
+    /// `R → R'` and, when `R'` is below the current ReplicaSet's restored pods, which pods stay.
+    pub replicas: ReplicaPlan,
 }
 
 /// [`DeploymentChange`]s by backup namespace and Deployment name, filled on first use. Valid for
@@ -97,18 +104,24 @@ pub fn deployment_change<E: Engine>(
         return Ok(cached);
     }
     let engine = inputs.engine;
-    let change = template_change(
-        engine,
-        inputs.rules,
-        &as_velero_hands_it(deployment),
-        template,
-    )?;
-    let current = match change {
-        Some(_) => current_replicaset(engine, deployment, template, &inputs.backup.replicasets)
-            .map(|rs| name_of(rs).to_owned()),
-        None => None,
-    };
-    let computed = Arc::new(DeploymentChange { change, current });
+    let handed = as_velero_hands_it(deployment);
+    let (change, to) = template_and_replicas_after_rules(engine, inputs.rules, &handed, template)?;
+    // The current ReplicaSet is needed for replica changes too, template change or not.
+    let current = current_replicaset(engine, deployment, template, &inputs.backup.replicasets)
+        .map(|rs| name_of(rs).to_owned());
+    let replicas = replica_plan(
+        deployment,
+        to,
+        current.as_deref(),
+        &inputs.backup.replicasets,
+        &inputs.backup.pods,
+        inputs.fsb,
+    );
+    let computed = Arc::new(DeploymentChange {
+        change,
+        current,
+        replicas,
+    });
     if let Some(cache) = inputs.changes {
         cache.put(namespace, name, computed.clone());
     }
@@ -191,14 +204,14 @@ fn out_of_scope<E: Engine>(inputs: &RestoreInputs<'_, E>, deployment: &Value) ->
 }
 
 /// What the pod and ReplicaSet steps share: the backed-up Deployment `namespace/name`, in scope,
-/// with a template the restore's rules change (computed once per Deployment). `step` gets the
-/// workload label, the template change and the backed-up ReplicaSet whose template `≡ T`; any other
-/// case leaves the item unchanged with a debug note saying why.
+/// whose template the restore's rules change or whose final replica count leaves restored pods of
+/// its current ReplicaSet to skip (computed once per Deployment). `step` gets the workload label and
+/// the [`DeploymentChange`]; any other case leaves the item unchanged with a debug note saying why.
 fn for_guarded_change<E: Engine>(
     inputs: &RestoreInputs<'_, E>,
     namespace: &str,
     deployment_name: &str,
-    step: impl FnOnce(String, &TemplateChange, Option<&str>) -> Result<StepOutcome>,
+    step: impl FnOnce(String, &DeploymentChange) -> Result<StepOutcome>,
 ) -> Result<StepOutcome> {
     let workload = workload_label(namespace, deployment_name);
     let Some(deployment) = inputs.backup.deployment(namespace, deployment_name) else {
@@ -219,14 +232,52 @@ fn for_guarded_change<E: Engine>(
         ));
     };
     let computed = deployment_change(inputs, deployment, template)?;
-    let Some(change) = &computed.change else {
+    if computed.change.is_none() && computed.replicas.lowered_to().is_none() {
         return Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
             "template unchanged by the rules",
         ));
+    }
+    step(workload, &computed)
+}
+
+/// A pod of the current ReplicaSet beyond the final replica count: not restored. One `warn` per
+/// FSB volume whose data is dropped with it, else one `info`.
+fn skip_pod(
+    workload: &str,
+    pod: &str,
+    plan: &ReplicaPlan,
+    fsb_volumes: &BTreeSet<String>,
+) -> StepOutcome {
+    let kept = plan.choice.as_ref().map_or(0, |c| c.kept.len());
+    let head = format!(
+        "{pod}: not restored (skipRestore): replicas lowered {}",
+        plan.change_text()
+    );
+    let notes = if fsb_volumes.is_empty() {
+        vec![Note {
+            level: Level::Info,
+            workload: workload.to_owned(),
+            message: format!("{head}, {kept} of {} pods kept", plan.pods),
+        }]
+    } else {
+        fsb_volumes
+            .iter()
+            .map(|volume| Note {
+                level: Level::Warn,
+                workload: workload.to_owned(),
+                message: format!(
+                    "{head}; file-system-backup data of volume {volume} will not be restored (more pods with their own FSB data than replicas)"
+                ),
+            })
+            .collect()
     };
-    step(workload, change, computed.current.as_deref())
+    StepOutcome {
+        item: None,
+        skip_restore: true,
+        notes,
+    }
 }
 
 /// Pod step. `item` as received (Velero's actions ran: `restore-wait` inserted), `from_backup` the
@@ -248,8 +299,30 @@ pub fn pod_step<E: Engine>(
         inputs,
         &lineage.namespace,
         &lineage.deployment,
-        |workload, change, current| {
-            if current != Some(lineage.replicaset.as_str()) {
+        |workload, computed| {
+            let in_current = computed.current.as_deref() == Some(lineage.replicaset.as_str());
+            if let Some(skipped) = computed
+                .replicas
+                .choice
+                .as_ref()
+                .filter(|_| in_current)
+                .and_then(|c| c.skipped(name_of(from_backup)))
+            {
+                return Ok(skip_pod(
+                    &workload,
+                    &pod,
+                    &computed.replicas,
+                    &skipped.fsb_volumes,
+                ));
+            }
+            let Some(change) = &computed.change else {
+                return Ok(StepOutcome::unchanged(
+                    Level::Debug,
+                    workload,
+                    format!("{pod}: kept (template unchanged by the rules)"),
+                ));
+            };
+            if !in_current {
                 return Ok(StepOutcome::unchanged(
                     Level::Debug,
                     workload,
@@ -291,14 +364,75 @@ pub fn pod_step<E: Engine>(
     )
 }
 
-/// ReplicaSet step. `item` as received, `from_backup` the backed-up ReplicaSet.
+/// The template part of the ReplicaSet step (the Deployment's template changes by `change`).
+fn retemplate_replicaset<E: Engine>(
+    inputs: &RestoreInputs<'_, E>,
+    item: &Value,
+    rs: &str,
+    workload: String,
+    change: &TemplateChange,
+    current: Option<&str>,
+) -> Result<StepOutcome> {
+    let Some(current) = current else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "no backed-up ReplicaSet carries the Deployment's template",
+        ));
+    };
+    let decision = correct_replicaset(inputs.engine, inputs.rules, item, change, current)?;
+    Ok(match decision {
+        ReplicaSetDecision::Unchanged => {
+            StepOutcome::unchanged(Level::Debug, workload, format!("{rs}: unchanged"))
+        }
+        ReplicaSetDecision::Retemplated {
+            item,
+            rules_change_it_after,
+        } => {
+            let mut notes = vec![Note {
+                level: Level::Debug,
+                workload: workload.clone(),
+                message: format!("{rs}: template re-emitted ({} paths)", change.paths.len()),
+            }];
+            if rules_change_it_after {
+                notes.push(Note {
+                    level: Level::Warn,
+                    workload,
+                    message: format!(
+                        "{rs}: the restore's ReplicaSet rules change its template after the guard; the Deployment step will align the live ReplicaSet"
+                    ),
+                });
+            }
+            StepOutcome {
+                item: Some(item),
+                skip_restore: false,
+                notes,
+            }
+        }
+        ReplicaSetDecision::PastRevisionSetApart { item } => StepOutcome {
+            item: Some(item),
+            skip_restore: false,
+            notes: vec![Note {
+                level: Level::Info,
+                workload,
+                message: format!(
+                    "{rs}: past revision equal to the new template set apart so the controller keeps {current}"
+                ),
+            }],
+        },
+    })
+}
+
+/// ReplicaSet step. `item` as received, `from_backup` the backed-up ReplicaSet. The template
+/// correction and the replica change both apply to the same item when both are due.
 pub fn replicaset_step<E: Engine>(
     inputs: &RestoreInputs<'_, E>,
     item: &Value,
     from_backup: &Value,
 ) -> Result<StepOutcome> {
     let namespace = namespace_of(from_backup);
-    let rs = format!("ReplicaSet {namespace}/{}", name_of(from_backup));
+    let name = name_of(from_backup);
+    let rs = format!("ReplicaSet {namespace}/{name}");
     let Some(owner) = replicaset_owner(from_backup) else {
         return Ok(StepOutcome::unchanged(
             Level::Debug,
@@ -306,55 +440,48 @@ pub fn replicaset_step<E: Engine>(
             "not owned by a Deployment",
         ));
     };
-    for_guarded_change(inputs, namespace, owner, |workload, change, current| {
-        let Some(current) = current else {
-            return Ok(StepOutcome::unchanged(
+    for_guarded_change(inputs, namespace, owner, |workload, computed| {
+        let current = computed.current.as_deref();
+        let mut outcome = match &computed.change {
+            Some(change) => {
+                retemplate_replicaset(inputs, item, &rs, workload.clone(), change, current)?
+            }
+            None => StepOutcome::unchanged(
                 Level::Debug,
-                workload,
-                "no backed-up ReplicaSet carries the Deployment's template",
-            ));
+                workload.clone(),
+                format!("{rs}: template unchanged by the rules"),
+            ),
         };
-        let decision = correct_replicaset(inputs.engine, inputs.rules, item, change, current)?;
-        Ok(match decision {
-            ReplicaSetDecision::Unchanged => {
-                StepOutcome::unchanged(Level::Debug, workload, format!("{rs}: unchanged"))
-            }
-            ReplicaSetDecision::Retemplated {
-                item,
-                rules_change_it_after,
-            } => {
-                let mut notes = vec![Note {
-                    level: Level::Debug,
-                    workload: workload.clone(),
-                    message: format!("{rs}: template re-emitted ({} paths)", change.paths.len()),
-                }];
-                if rules_change_it_after {
-                    notes.push(Note {
-                        level: Level::Warn,
-                        workload,
-                        message: format!(
-                            "{rs}: the restore's ReplicaSet rules change its template after the guard; the Deployment step will align the live ReplicaSet"
-                        ),
-                    });
-                }
-                StepOutcome {
-                    item: Some(item),
-                    skip_restore: false,
-                    notes,
-                }
-            }
-            ReplicaSetDecision::PastRevisionSetApart { item } => StepOutcome {
-                item: Some(item),
-                skip_restore: false,
-                notes: vec![Note {
-                    level: Level::Info,
-                    workload,
-                    message: format!(
-                        "{rs}: past revision equal to the new template set apart so the controller keeps {current}"
-                    ),
-                }],
-            },
-        })
+        let plan = &computed.replicas;
+        let Some((lowered_to, choice)) = plan.lowered_to().zip(plan.choice.as_ref()) else {
+            return Ok(outcome);
+        };
+        let base = outcome.item.take().unwrap_or_else(|| item.clone());
+        if current == Some(name) {
+            outcome.item = Some(lower_replicaset(&base, plan, lowered_to));
+            outcome.notes.push(Note {
+                level: Level::Info,
+                workload,
+                message: format!(
+                    "{rs}: replicas set to {lowered_to} (replicas lowered {}); {} restored pods kept, {} skipped",
+                    plan.change_text(),
+                    choice.kept.len(),
+                    choice.skipped.len()
+                ),
+            });
+        } else if plan.older_active.iter().any(|n| n == name) {
+            outcome.item = Some(align_desired_replicas(&base, lowered_to));
+            outcome.notes.push(Note {
+                level: Level::Info,
+                workload,
+                message: format!(
+                    "{rs}: older revision with pods (backup taken mid-rollout) restored with its pods; desired-replicas set to {lowered_to} so the controller resumes the rollout instead of scaling every ReplicaSet down"
+                ),
+            });
+        } else {
+            outcome.item = (base != *item).then_some(base);
+        }
+        Ok(outcome)
     })
 }
 
@@ -431,7 +558,7 @@ pub fn deployment_step<E: Engine>(
             settings: inputs.settings,
         },
     )?;
-    let decision = check_deployment(
+    let template_decision = check_deployment(
         engine,
         inputs.rules,
         item,
@@ -440,6 +567,33 @@ pub fn deployment_step<E: Engine>(
         live,
         plan.change.as_ref(),
     )?;
+    let current_name = name_of(current);
+    // The replica change: the live ReplicaSet must hold `R'` replicas (the ReplicaSet step set
+    // them; an earlier plugin or a ReplicaSet rule may have changed them since).
+    let replicas = &plan.replicas;
+    let lowered = replicas.lowered_to().zip(replicas.choice.as_ref());
+    let replica_ops = match (lowered, live) {
+        (Some((r, _)), Some(live)) => live_replica_ops(live, r),
+        _ => Vec::new(),
+    };
+    let replica_text = lowered.map(|(r, choice)| {
+        let dropped: Vec<String> = choice
+            .fsb_dropped()
+            .flat_map(|p| p.fsb_volumes.iter().map(|v| format!("{}/{v}", p.name)))
+            .collect();
+        let live_state = if replica_ops.is_empty() {
+            format!("ReplicaSet {current_name} already at {r} replicas")
+        } else {
+            format!("ReplicaSet {current_name} scaled to {r} replicas")
+        };
+        format!(
+            "replicas lowered {}: {} of {} pods restored, {} skipped (skipRestore), FSB volumes not restored {dropped:?}; {live_state}",
+            replicas.change_text(),
+            choice.kept.len(),
+            replicas.pods,
+            choice.skipped.len(),
+        )
+    });
     let volumes: Vec<String> = plan
         .fsb_pods
         .iter()
@@ -450,10 +604,14 @@ pub fn deployment_step<E: Engine>(
         .iter()
         .flat_map(|(_, c)| c.withheld.iter())
         .collect();
+    let with_replicas = |text: String| match &replica_text {
+        Some(r) => format!("{text}; {r}"),
+        None => text,
+    };
     let summary = |live_state: String| Note {
         level: Level::Info,
         workload: workload.clone(),
-        message: format!(
+        message: with_replicas(format!(
             "template change kept off the rollout path: {} pods, FSB volumes {:?}, template paths re-emitted {:?}, withheld {:?}; {live_state}",
             plan.pods.len(),
             volumes,
@@ -462,32 +620,36 @@ pub fn deployment_step<E: Engine>(
                 .map(|c| c.paths.clone())
                 .unwrap_or_default(),
             withheld,
-        ),
+        )),
     };
-    let notes = match &decision {
-        DeploymentDecision::NothingToDo => vec![Note {
-            level: Level::Debug,
-            workload: workload.clone(),
-            message: "template unchanged by the rules; nothing to do".to_owned(),
-        }],
+    let mut notes = match &template_decision {
+        DeploymentDecision::NothingToDo => match &replica_text {
+            Some(text) => vec![Note {
+                level: Level::Info,
+                workload: workload.clone(),
+                message: format!("replica change kept off the scale-down path: {text}"),
+            }],
+            None => vec![Note {
+                level: Level::Debug,
+                workload: workload.clone(),
+                message: "template unchanged by the rules; nothing to do".to_owned(),
+            }],
+        },
         DeploymentDecision::AlreadyAligned => {
             vec![summary(format!(
-                "ReplicaSet {} already carries the new template",
-                name_of(current)
+                "ReplicaSet {current_name} already carries the new template"
             ))]
         }
         DeploymentDecision::NoLiveReplicaSet => vec![Note {
             level: Level::Warn,
             workload: workload.clone(),
             message: format!(
-                "ReplicaSet {} not found in the cluster; the Deployment will create a new one",
-                name_of(current)
+                "ReplicaSet {current_name} not found in the cluster; the Deployment will create a new one"
             ),
         }],
         DeploymentDecision::Align { pods_lack, .. } => {
             let mut notes = vec![summary(format!(
-                "ReplicaSet {} aligned with the Deployment's final template",
-                name_of(current)
+                "ReplicaSet {current_name} aligned with the Deployment's final template"
             ))];
             if !pods_lack.is_empty() {
                 notes.push(Note {
@@ -499,6 +661,42 @@ pub fn deployment_step<E: Engine>(
                 });
             }
             notes
+        }
+    };
+    if let Replicas::Unparseable(kind) = replicas.to {
+        notes.push(Note {
+            level: Level::Warn,
+            workload: workload.clone(),
+            message: format!(
+                "spec.replicas after the rules is not a replica count ({kind}); replica changes left to the controller"
+            ),
+        });
+    }
+    let decision = match template_decision {
+        _ if replica_ops.is_empty() => template_decision,
+        DeploymentDecision::Align {
+            mut patch,
+            pods_lack,
+        } => {
+            if let Some(ops) = patch.as_array_mut() {
+                ops.extend(replica_ops);
+            }
+            DeploymentDecision::Align { patch, pods_lack }
+        }
+        _ => {
+            let mut ops = Vec::with_capacity(2);
+            if let Some(version) = live.and_then(|l| str_at(l, "/metadata/resourceVersion")) {
+                // Same precondition as the template alignment: a concurrent change makes the
+                // PATCH fail and the shell reads the ReplicaSet again.
+                ops.push(
+                    json!({"op": "test", "path": "/metadata/resourceVersion", "value": version}),
+                );
+            }
+            ops.extend(replica_ops);
+            DeploymentDecision::Align {
+                patch: Value::Array(ops),
+                pods_lack: Vec::new(),
+            }
         }
     };
     Ok(DeploymentOutcome { decision, notes })
