@@ -43,6 +43,7 @@ pub mod kube;
 mod replicas;
 pub mod revision;
 mod settings;
+pub mod statefulset;
 mod steps;
 mod workload;
 
@@ -71,6 +72,9 @@ pub use replicas::{
 };
 pub use settings::{
     FailurePolicy, MODE_ANNOTATION, Mode, NamespaceGlobs, Scope, Settings, glob_match,
+};
+pub use statefulset::{
+    RevisionPlan, ScaledAwayPod, StatefulSetInputs, StatefulSetPlan, plan_statefulset,
 };
 pub use steps::{
     BackupObjects, ChangeCache, DeploymentChange, DeploymentOutcome, Level, Note, RestoreInputs,

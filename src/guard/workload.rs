@@ -124,6 +124,45 @@ pub fn replicaset_hash(replicaset: &Value) -> Option<&str> {
     .or_else(|| str_at(replicaset, "/metadata/labels/pod-template-hash"))
 }
 
+/// The controlling StatefulSet of a backed-up pod or ControllerRevision, from its
+/// `ownerReferences`.
+pub fn statefulset_owner(object_from_backup: &Value) -> Option<&str> {
+    controller_owner(object_from_backup, "StatefulSet")
+}
+
+/// A StatefulSet pod's lineage, as read from its backed-up copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatefulPodLineage {
+    /// Original (backup) namespace.
+    pub namespace: String,
+    pub statefulset: String,
+    /// `n` of the pod name `<statefulset>-<n>`: the controller removes the highest first.
+    pub ordinal: u64,
+    /// The pod's `controller-revision-hash` label: the name of the ControllerRevision it was
+    /// created from.
+    pub revision: Option<String>,
+}
+
+/// The StatefulSet behind a pod: its controlling owner (from `ownerReferences` of the backed-up
+/// pod) and the ordinal from the pod name `<statefulset>-<n>`, as the controller's
+/// `getParentNameAndOrdinal` reads it. `None` for other pods.
+pub fn statefulset_pod_lineage(pod_from_backup: &Value) -> Option<StatefulPodLineage> {
+    let statefulset = statefulset_owner(pod_from_backup)?;
+    let ordinal = name_of(pod_from_backup)
+        .strip_prefix(statefulset)?
+        .strip_prefix('-')?;
+    if ordinal.is_empty() || !ordinal.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(StatefulPodLineage {
+        namespace: namespace_of(pod_from_backup).to_owned(),
+        statefulset: statefulset.to_owned(),
+        ordinal: ordinal.parse().ok()?,
+        revision: str_at(pod_from_backup, "/metadata/labels/controller-revision-hash")
+            .map(str::to_owned),
+    })
+}
+
 /// Volumes with file-system-backup data, per pod, decided by the shared implementation of Velero's
 /// restore-time rules ([`crate::backup::fsb_volumes`]): PodVolumeBackup `spec.pod.name` + original
 /// namespace (no UID), non-empty `status.snapshotID`, projected/downwardAPI pod volumes skipped
@@ -224,6 +263,32 @@ mod tests {
             .unwrap()
             .remove("ownerReferences");
         assert_eq!(pod_lineage(&bare), None);
+    }
+
+    #[test]
+    fn statefulset_pod_lineage_from_owner_and_ordinal() {
+        let pod = json!({"metadata": {"name": "db-12", "namespace": "shop",
+            "labels": {"controller-revision-hash": "db-7b9c"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "controller": true}]}});
+        assert_eq!(
+            statefulset_pod_lineage(&pod),
+            Some(StatefulPodLineage {
+                namespace: "shop".into(),
+                statefulset: "db".into(),
+                ordinal: 12,
+                revision: Some("db-7b9c".into()),
+            })
+        );
+        // A name that is not `<statefulset>-<n>`: not a member (the controller ignores it too).
+        let mut stray = pod.clone();
+        stray["metadata"]["name"] = json!("db-x1");
+        assert_eq!(statefulset_pod_lineage(&stray), None);
+        stray["metadata"]["name"] = json!("dbx-1");
+        assert_eq!(statefulset_pod_lineage(&stray), None);
+        // Owned by a ReplicaSet: not a StatefulSet pod.
+        let mut rs = pod;
+        rs["metadata"]["ownerReferences"][0]["kind"] = json!("ReplicaSet");
+        assert_eq!(statefulset_pod_lineage(&rs), None);
     }
 
     #[test]
