@@ -34,6 +34,7 @@
 //! ([`Engine::apply_rules`]) to get the objects as Velero creates them.
 
 pub mod action;
+pub mod daemonset;
 mod decide;
 mod delta;
 mod engine;
@@ -61,6 +62,9 @@ pub use decide::{
     ANNOTATION_TEMPLATE_DIGEST, ANNOTATION_WITHHELD, DEPLOYMENTS, DeploymentDecision, PODS,
     PodCorrection, REPLICASETS, ReplicaSetDecision, TemplateChange, check_deployment, correct_pod,
     correct_replicaset, current_replicaset, template_after_rules, template_change,
+};
+pub use daemonset::{
+    DaemonSetInputs, DaemonSetPlan, DaemonSetPodCorrection, RestoredGeneration, plan_daemonset,
 };
 pub use delta::{broken_invariants, patch_paths, template_digest, withhold_unsafe_parts};
 pub use engine::{Engine, RulesOutcome};

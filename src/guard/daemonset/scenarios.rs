@@ -1,0 +1,1 @@
+//! DaemonSet restores simulated in Velero order.
