@@ -47,7 +47,13 @@ fn assert_no_rollout_and_fsb_intact(app: &App, restored: &Restored) {
         "the Deployment would roll"
     );
     let fsb = app.fsb_index();
-    for (pod, backed_up) in restored.pods.iter().zip(app.pods()) {
+    let backed_up_pods = app.pods();
+    for pod in &restored.pods {
+        let backed_up = backed_up_pods
+            .iter()
+            .find(|p| name_of(p) == name_of(pod))
+            .cloned()
+            .expect("restored pod was backed up");
         let vols = fsb.volumes_of(&backed_up);
         let prepared = velero_prepares_pod(&backed_up, &vols);
         assert!(
@@ -737,4 +743,280 @@ fn the_template_change_is_computed_once_per_deployment_not_per_pod() {
     let count = |c: &std::sync::atomic::AtomicUsize| c.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(count(&engine.deployment_rule_runs), 1);
     assert_eq!(count(&engine.diffs), 1);
+}
+
+// ---- Replica-count changes (issue 8). Expected values follow from the rule (the replica count
+// the user asks for) and from which pod holds the backup data, never from running the guard.
+
+fn replicas_rule(to: u64) -> fsb_modifiers::ResourceModifiers {
+    rules(&format!(
+        "version: v1\nresourceModifierRules:\n- conditions: {{groupResource: deployments.apps, resourceNameRegex: \"^web$\"}}\n  patches:\n  - {{operation: replace, path: /spec/replicas, value: \"{to}\"}}\n"
+    ))
+}
+
+fn names(pods: &[Value]) -> Vec<&str> {
+    pods.iter().map(name_of).collect()
+}
+
+/// What the controllers do with the restored objects: the ReplicaSet controller deletes pods
+/// beyond `spec.replicas` of the current ReplicaSet, the Deployment controller scales it to the
+/// Deployment's replicas. Nothing is deleted when both equal the restored pods of that ReplicaSet.
+fn assert_controllers_delete_nothing(app: &App, restored: &Restored) {
+    let current = app.current_replicaset_name();
+    let restored_current = restored
+        .pods
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["pod-template-hash"] == app.hash.as_str())
+        .count() as u64;
+    assert_eq!(
+        restored.live_current_replicaset["spec"]["replicas"],
+        json!(restored_current),
+        "ReplicaSet {current} would delete or create pods"
+    );
+    assert_eq!(
+        restored.deployment["spec"]["replicas"],
+        restored.live_current_replicaset["spec"]["replicas"],
+        "the Deployment would scale ReplicaSet {current}"
+    );
+}
+
+#[test]
+fn lowering_replicas_keeps_the_pod_holding_a_shared_volume_backup_and_deletes_nothing() {
+    // Three pods share one RWX claim; Velero backed it up once, through pod 2.
+    let app = a_deployment("shop", "web")
+        .with_replicas(3)
+        .with_shared_fsb_claim("shared", 2);
+    let restored = restore_with_guard(&app, &replicas_rule(1), &Settings::default(), |_| {});
+    assert_eq!(names(&restored.pods), ["web-5d894cc6b7-pod2"]);
+    assert_eq!(
+        restored.skipped_pods,
+        ["web-5d894cc6b7-pod0", "web-5d894cc6b7-pod1"]
+    );
+    assert_eq!(restored.replicasets[0]["spec"]["replicas"], 1);
+    assert_eq!(
+        restored.replicasets[0]["metadata"]["annotations"][ANNOTATION_DESIRED_REPLICAS],
+        "1"
+    );
+    assert_controllers_delete_nothing(&app, &restored);
+    assert!(controller_keeps_current(&restored), "no rollout either");
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+}
+
+#[test]
+fn per_pod_data_beyond_the_new_count_is_dropped_with_a_warning_per_pod_and_volume() {
+    let app = a_deployment("shop", "web")
+        .with_replicas(3)
+        .with_fsb_volume("data")
+        .with_fsb_volume("logs");
+    let rules_doc = replicas_rule(2);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    // Every pod holds its own data: the first two by name are kept.
+    assert_eq!(
+        names(&restored.pods),
+        ["web-5d894cc6b7-pod0", "web-5d894cc6b7-pod1"]
+    );
+    assert_eq!(restored.skipped_pods, ["web-5d894cc6b7-pod2"]);
+    assert_controllers_delete_nothing(&app, &restored);
+    // The pod step's notes: one warn per dropped volume, naming pod and volume, counts only.
+    let backup = app.backup();
+    let fsb = app.fsb_index();
+    let settings = Settings::default();
+    let inputs = RestoreInputs {
+        engine: &VeleroEngine,
+        rules: &rules_doc,
+        settings: &settings,
+        backup: &backup,
+        fsb: &fsb,
+        fsb_workloads: None,
+        changes: None,
+    };
+    let pod = &backup.pods[2];
+    let out = pod_step(
+        &inputs,
+        &velero_prepares_pod(pod, &fsb.volumes_of(pod)),
+        pod,
+    )
+    .unwrap();
+    assert!(out.skip_restore && out.item.is_none());
+    let warns: Vec<&str> = out
+        .notes
+        .iter()
+        .filter(|n| n.level == Level::Warn)
+        .map(|n| n.message.as_str())
+        .collect();
+    assert_eq!(warns.len(), 2, "{warns:?}");
+    assert!(warns[0].starts_with("pod shop/web-5d894cc6b7-pod2: not restored (skipRestore)"));
+    assert!(warns[0].contains("volume data will not be restored"));
+    assert!(warns[1].contains("volume logs will not be restored"));
+    assert!(warns[0].contains("3 -> 2"));
+    // The Deployment step's summary names the change and the lost data.
+    let d = &backup.deployments[0];
+    let live = restored.live_current_replicaset.clone();
+    let d_out = deployment_step(&inputs, &as_velero_hands_it(d), d, Some(&live)).unwrap();
+    assert_eq!(d_out.decision, DeploymentDecision::NothingToDo);
+    let summary = &d_out.notes[0];
+    assert_eq!(summary.level, Level::Info);
+    assert!(
+        summary.message.starts_with(
+            "replica change kept off the scale-down path: replicas lowered 3 -> 2: 2 of 3 pods restored, 1 skipped (skipRestore)"
+        ),
+        "{}",
+        summary.message
+    );
+    assert!(
+        summary
+            .message
+            .contains(r#"["web-5d894cc6b7-pod2/data", "web-5d894cc6b7-pod2/logs"]"#)
+    );
+}
+
+#[test]
+fn lowering_replicas_to_zero_restores_no_pod() {
+    let app = a_deployment("shop", "web")
+        .with_replicas(2)
+        .with_fsb_volume("data");
+    let restored = restore_with_guard(&app, &replicas_rule(0), &Settings::default(), |_| {});
+    assert!(restored.pods.is_empty());
+    assert_eq!(restored.skipped_pods.len(), 2);
+    assert_eq!(restored.replicasets[0]["spec"]["replicas"], 0);
+    assert_controllers_delete_nothing(&app, &restored);
+}
+
+#[test]
+fn raising_replicas_needs_nothing() {
+    let app = a_deployment("shop", "web")
+        .with_replicas(1)
+        .with_fsb_volume("data");
+    let restored = restore_with_guard(&app, &replicas_rule(3), &Settings::default(), |_| {});
+    assert!(restored.skipped_pods.is_empty());
+    // Restored as backed up: the controller creates the two new pods.
+    assert_eq!(
+        restored.replicasets[0],
+        as_velero_hands_it(&app.replicasets()[0])
+    );
+    assert_eq!(restored.deployment["spec"]["replicas"], 3);
+}
+
+#[test]
+fn the_live_replicaset_is_scaled_to_the_new_count_when_it_missed_the_step() {
+    let app = a_deployment("shop", "web")
+        .with_replicas(3)
+        .with_fsb_volume("data");
+    let rules_doc = replicas_rule(1);
+    let backup = app.backup();
+    let fsb = app.fsb_index();
+    let settings = Settings::default();
+    let inputs = RestoreInputs {
+        engine: &VeleroEngine,
+        rules: &rules_doc,
+        settings: &settings,
+        backup: &backup,
+        fsb: &fsb,
+        fsb_workloads: None,
+        changes: None,
+    };
+    // Created as backed up (another plugin undid the guard's ReplicaSet step): 3 replicas.
+    let mut live = as_velero_hands_it(&backup.replicasets[0]);
+    live["metadata"]["resourceVersion"] = json!("500");
+    let d = &backup.deployments[0];
+    let out = deployment_step(&inputs, &as_velero_hands_it(d), d, Some(&live)).unwrap();
+    let DeploymentDecision::Align { patch, pods_lack } = &out.decision else {
+        panic!("expected an alignment, got {:?}", out.decision)
+    };
+    assert!(pods_lack.is_empty());
+    let aligned = apply_json_patch(&live, patch);
+    assert_eq!(aligned["spec"]["replicas"], 1);
+    assert_eq!(aligned["spec"]["template"], live["spec"]["template"]);
+    assert!(
+        out.notes[0]
+            .message
+            .ends_with("ReplicaSet web-5d894cc6b7 scaled to 1 replicas"),
+        "{}",
+        out.notes[0].message
+    );
+}
+
+#[test]
+fn template_and_replica_changes_land_on_the_same_replicaset() {
+    let app = a_deployment("shop", "elasticsearch")
+        .with_replicas(3)
+        .with_fsb_volume("data");
+    let doc = format!(
+        "{}- conditions: {{groupResource: deployments.apps}}\n  patches:\n  - {{operation: replace, path: /spec/replicas, value: \"1\"}}\n",
+        RULES_8578.trim_start()
+    );
+    let rules_doc = rules(&doc);
+    assert_rolls_without_guard(&app, &rules_doc);
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert_eq!(names(&restored.pods), ["elasticsearch-5d894cc6b7-pod0"]);
+    assert!(restored.pods[0]["spec"]["tolerations"].is_array());
+    let rs = &restored.replicasets[0];
+    assert_eq!(rs["spec"]["replicas"], 1);
+    assert!(rs["spec"]["template"]["spec"]["tolerations"].is_array());
+    assert_no_rollout_and_fsb_intact(&app, &restored);
+    assert_controllers_delete_nothing(&app, &restored);
+    assert_eq!(
+        restored.deployment_decision,
+        DeploymentDecision::AlreadyAligned
+    );
+}
+
+#[test]
+fn mid_rollout_backup_keeps_older_pods_and_stops_the_proportional_scale_down() {
+    // The backup caught a rollout: the current ReplicaSet runs 2 pods, the older one 2 more.
+    let older = json!({"containers": [{"name": "app", "image": "registry.example/app:0.9",
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        "volumes": [{"name": "data", "emptyDir": {}}]});
+    let app = a_deployment("shop", "web")
+        .with_replicas(2)
+        .with_fsb_volume("data")
+        .with_older_revision_running("6f7c8d9b5", older, 2);
+    let restored = restore_with_guard(&app, &replicas_rule(1), &Settings::default(), |_| {});
+    assert_eq!(
+        names(&restored.pods),
+        [
+            "web-5d894cc6b7-pod0",
+            "web-6f7c8d9b5-pod0",
+            "web-6f7c8d9b5-pod1"
+        ]
+    );
+    assert_eq!(restored.skipped_pods, ["web-5d894cc6b7-pod1"]);
+    let (current, older) = (&restored.replicasets[0], &restored.replicasets[1]);
+    assert_eq!(current["spec"]["replicas"], 1);
+    // The older ReplicaSet keeps its pods and replicas; its desired-replicas equals the
+    // Deployment's so the controller resumes the rollout (scaling only older ReplicaSets down)
+    // instead of scaling every active ReplicaSet proportionally.
+    assert_eq!(older["spec"]["replicas"], 2);
+    for rs in [current, older] {
+        assert_eq!(
+            rs["metadata"]["annotations"][ANNOTATION_DESIRED_REPLICAS],
+            restored.deployment["spec"]["replicas"].to_string()
+        );
+    }
+    assert_controllers_delete_nothing(&app, &restored);
+}
+
+#[test]
+fn a_deployment_without_fsb_pods_keeps_all_its_pods_when_lowered() {
+    // Scope fsb-only: nothing to protect, the controller scales as it likes.
+    let app = a_deployment("shop", "web").with_replicas(3);
+    let restored = restore_with_guard(&app, &replicas_rule(1), &Settings::default(), |_| {});
+    assert!(restored.skipped_pods.is_empty());
+    assert_eq!(restored.pods.len(), 3);
+    assert_eq!(restored.replicasets[0]["spec"]["replicas"], 3);
+}
+
+#[test]
+fn an_unparseable_replica_count_is_reported_and_left_alone() {
+    let app = a_deployment("shop", "web")
+        .with_replicas(3)
+        .with_fsb_volume("data");
+    let rules_doc = rules(
+        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/replicas, value: '\"1\"'}\n",
+    );
+    let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
+    assert!(restored.skipped_pods.is_empty());
+    let plan = plan_of(&app, &rules_doc, &Settings::default());
+    assert_eq!(plan.replicas.to, Replicas::Unparseable("string"));
+    assert_eq!(plan.replicas.choice, None);
 }

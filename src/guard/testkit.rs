@@ -30,6 +30,10 @@ pub struct App {
     /// FSB volumes recorded the pre-PodVolumeBackup way: `snapshot.velero.io/<volume>` pod
     /// annotations, no PodVolumeBackup objects.
     pub legacy_annotations: bool,
+    /// FSB volumes backed up through one pod only (a shared claim): volume → pod index.
+    pub backed_up_through: Vec<(String, u64)>,
+    /// Past revisions that still run pods (a backup taken mid-rollout): hash → pod count.
+    pub past_running: Vec<(String, u64)>,
 }
 
 /// `a_deployment("shop", "web")`: one replica, labels `app: <name>`, one container `app`.
@@ -45,6 +49,8 @@ pub fn a_deployment(namespace: &str, name: &str) -> App {
         hash: "5d894cc6b7".into(),
         past: Vec::new(),
         legacy_annotations: false,
+        backed_up_through: Vec::new(),
+        past_running: Vec::new(),
     }
 }
 
@@ -64,6 +70,25 @@ impl App {
     pub fn with_legacy_fsb_volume(mut self, volume: &str) -> Self {
         self.legacy_annotations = true;
         self.with_fsb_volume(volume)
+    }
+
+    /// A ReadWriteMany claim mounted by every pod, backed up (once, as Velero does for a shared
+    /// volume) through pod `index` only.
+    pub fn with_shared_fsb_claim(mut self, volume: &str, index: u64) -> Self {
+        self = self.with_volume(
+            json!({"name": volume, "persistentVolumeClaim": {"claimName": format!("{volume}-claim")}}),
+            &format!("/{volume}"),
+        );
+        self.fsb_volumes.push(volume.into());
+        self.backed_up_through.push((volume.into(), index));
+        self
+    }
+
+    /// A past revision that still runs `pods` pods (backup taken mid-rollout).
+    pub fn with_older_revision_running(mut self, hash: &str, spec: Value, pods: u64) -> Self {
+        self.past.push((hash.into(), spec));
+        self.past_running.push((hash.into(), pods));
+        self
     }
 
     /// Adds a volume (mounted into the first container at `mount_path`) without FSB data.
@@ -147,30 +172,46 @@ impl App {
             "2026-01-02T00:00:00Z",
         )];
         for (hash, spec) in &self.past {
-            out.push(self.replicaset_with(hash, spec, 0, "2026-01-01T00:00:00Z"));
+            let running = self.running(hash);
+            out.push(self.replicaset_with(hash, spec, running, "2026-01-01T00:00:00Z"));
         }
         out
+    }
+
+    fn running(&self, hash: &str) -> u64 {
+        self.past_running
+            .iter()
+            .find(|(h, _)| h == hash)
+            .map_or(0, |(_, n)| *n)
     }
 
     pub fn current_replicaset_name(&self) -> String {
         format!("{}-{}", self.name, self.hash)
     }
 
-    /// The pods of the current ReplicaSet, as backed up.
+    /// The pods of the current ReplicaSet, then those of past revisions still running, as backed up.
     pub fn pods(&self) -> Vec<Value> {
+        let mut out = self.pods_of(&self.hash, &self.template_spec, self.replicas);
+        for (hash, spec) in &self.past {
+            out.extend(self.pods_of(hash, spec, self.running(hash)));
+        }
+        out
+    }
+
+    fn pods_of(&self, hash: &str, template_spec: &Value, count: u64) -> Vec<Value> {
         let mut labels = self.labels.clone();
-        labels["pod-template-hash"] = json!(self.hash);
-        (0..self.replicas)
+        labels["pod-template-hash"] = json!(hash);
+        (0..count)
             .map(|i| {
-                let mut spec = self.template_spec.clone();
+                let mut spec = template_spec.clone();
                 spec["nodeName"] = json!("node-1");
                 let mut pod = json!({
                     "apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": format!("{}-{}-pod{i}", self.name, self.hash),
-                        "namespace": self.namespace, "uid": format!("pod-{i}"),
+                    "metadata": {"name": format!("{}-{hash}-pod{i}", self.name),
+                        "namespace": self.namespace, "uid": format!("pod-{hash}-{i}"),
                         "labels": labels,
                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                            "name": self.current_replicaset_name(), "uid": format!("rs-{}", self.hash),
+                            "name": format!("{}-{hash}", self.name), "uid": format!("rs-{hash}"),
                             "controller": true, "blockOwnerDeletion": true}]},
                     "spec": spec,
                     "status": {"phase": "Running"}
@@ -191,10 +232,21 @@ impl App {
         if self.legacy_annotations {
             return Vec::new();
         }
+        let current = self.pods_of(&self.hash, &self.template_spec, self.replicas);
+        let through = |v: &str, pod: &Value| {
+            self.backed_up_through
+                .iter()
+                .find(|(volume, _)| volume == v)
+                .is_none_or(|(_, i)| name_of(pod) == name_of(&current[*i as usize]))
+        };
+        let through = &through;
         self.pods()
             .iter()
             .flat_map(|pod| {
-                self.fsb_volumes.iter().map(move |v| {
+                self.fsb_volumes
+                    .iter()
+                    .filter(move |v| through(v, pod))
+                    .map(move |v| {
                     json!({"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
                         "metadata": {"name": format!("b-{}", name_of(pod)), "namespace": "velero",
                             "labels": {"velero.io/backup-name": "nightly"}},
@@ -264,7 +316,10 @@ pub fn velero_prepares_pod(pod: &Value, fsb_volumes: &BTreeSet<String>) -> Value
 /// The objects as created in the cluster after a simulated restore.
 #[derive(Debug, Clone)]
 pub struct Restored {
+    /// Pods Velero creates (skipped ones left out).
     pub pods: Vec<Value>,
+    /// Pods the plugin asked Velero not to restore (`skipRestore`).
+    pub skipped_pods: Vec<String>,
     /// Current ReplicaSet first, then past revisions, as restored (before any live alignment).
     pub replicasets: Vec<Value>,
     /// The current ReplicaSet after the Deployment step (live object, aligned if it patched).
@@ -299,16 +354,18 @@ pub fn restore_with_guard(
         changes: Some(&changes),
     };
     let modifiers = |obj: &Value, gr: &str| engine.apply_rules(rules_doc, obj, gr).unwrap().object;
-    let pods = backup
-        .pods
-        .iter()
-        .map(|pod| {
-            let mut item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
-            mutate_pod(&mut item);
-            let out = pod_step(&inputs, &item, pod).unwrap();
-            modifiers(&out.item.unwrap_or(item), "pods")
-        })
-        .collect();
+    let mut pods = Vec::new();
+    let mut skipped_pods = Vec::new();
+    for pod in &backup.pods {
+        let mut item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
+        mutate_pod(&mut item);
+        let out = pod_step(&inputs, &item, pod).unwrap();
+        if out.skip_restore {
+            skipped_pods.push(name_of(pod).to_owned());
+            continue;
+        }
+        pods.push(modifiers(&out.item.unwrap_or(item), "pods"));
+    }
     let replicasets: Vec<Value> = backup
         .replicasets
         .iter()
@@ -336,6 +393,7 @@ pub fn restore_with_guard(
     };
     Restored {
         pods,
+        skipped_pods,
         replicasets,
         live_current_replicaset: live,
         deployment: modifiers(&item, "deployments.apps"),
