@@ -47,6 +47,9 @@ use super::steps::{
 use super::workload::{FsbIndex, has_legacy_snapshot_annotations, name_of, namespace_of};
 use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
 
+#[path = "action_daemonset.rs"]
+mod action_daemonset;
+
 /// The Kubernetes reads and writes the guard needs. Each call is bounded by the implementation
 /// (≤ 10 s per API call); errors name the verb and resource.
 pub trait GuardCluster: Send + Sync + 'static {
@@ -170,6 +173,8 @@ struct RestoreState {
     fsb_workloads: OnceCell<Arc<BTreeSet<(String, String)>>>,
     /// Template changes per Deployment, computed once.
     changes: ChangeCache,
+    /// DaemonSet changes, computed once per DaemonSet.
+    daemonsets: super::daemonset::DaemonSetCache,
     /// A restored pod carried legacy `snapshot.velero.io/<volume>` annotations: FSB data exists
     /// even though the cluster holds no PodVolumeBackup for the backup.
     legacy_fsb_seen: AtomicBool,
@@ -186,6 +191,7 @@ impl RestoreState {
             backup: OnceCell::new(),
             fsb_workloads: OnceCell::new(),
             changes: ChangeCache::default(),
+            daemonsets: Default::default(),
             legacy_fsb_seen: AtomicBool::new(false),
         }
     }
@@ -392,6 +398,13 @@ impl<C: GuardCluster> TemplateGuard<C> {
             .unwrap_or_default();
         let from_backup = &input.item_from_backup;
         match kind {
+            "Pod" if super::workload::daemonset_owner(from_backup).is_some() => {
+                self.decide_daemonset_pod(&inputs, &state.daemonsets, input, dry_run)
+            }
+            "DaemonSet" => {
+                self.decide_daemonset(&inputs, &state.daemonsets, input, dry_run)
+                    .await
+            }
             "Pod" | "ReplicaSet" => {
                 let outcome = if kind == "Pod" {
                     pod_step(&inputs, &input.item, from_backup)?
@@ -516,6 +529,11 @@ fn workload_of(input: &ExecuteInput) -> String {
         .and_then(Value::as_str)
         .unwrap_or("item");
     match kind {
+        "Pod" if super::workload::daemonset_owner(from).is_some() => format!(
+            "DaemonSet {}/{}",
+            namespace_of(from),
+            super::workload::daemonset_owner(from).unwrap_or_default()
+        ),
         "Pod" => super::workload::pod_lineage(from).map_or_else(
             || format!("pod {}/{}", namespace_of(from), name_of(from)),
             |l| format!("Deployment {}/{}", l.namespace, l.deployment),
