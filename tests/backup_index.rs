@@ -385,3 +385,68 @@ fn unrelated_directory_is_refused_with_a_reason() {
     let err = open_local(&dir.path().join("missing"), &IndexOptions::default()).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
 }
+
+/// A pod with one `ownerReference` (`kind`, `apiVersion`, `controller`).
+fn owned_pod(name: &str, owner: Option<(&str, &str, bool)>) -> serde_json::Value {
+    let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop"},
+        "spec": {"containers": [{"name": "main", "image": "busybox"}]}});
+    if let Some((kind, api_version, controller)) = owner {
+        pod["metadata"]["ownerReferences"] = json!([{"apiVersion": api_version, "kind": kind,
+            "name": "owner", "uid": "u", "controller": controller}]);
+    }
+    pod
+}
+
+#[test]
+fn only_pods_controlled_by_workloads_are_kept_when_asked() {
+    let mut b = BackupBuilder::velero();
+    let pods = [
+        owned_pod("rs-pod", Some(("ReplicaSet", "apps/v1", true))),
+        owned_pod("sts-pod", Some(("StatefulSet", "apps/v1", true))),
+        owned_pod("ds-pod", Some(("DaemonSet", "apps/v1", true))),
+        owned_pod("bare-pod", None),
+        owned_pod("job-pod", Some(("Job", "batch/v1", true))),
+        // Not the controller: the ReplicaSet does not manage it.
+        owned_pod("adopted-pod", Some(("ReplicaSet", "apps/v1", false))),
+        // Same kind name in another group: not a workload controller we read.
+        owned_pod("crd-pod", Some(("StatefulSet", "example.com/v1", true))),
+    ];
+    for pod in &pods {
+        b.item("pods", "v1", "shop", pod);
+    }
+    let opts = IndexOptions::workloads().with_pods().only_controlled_pods();
+    let index = read_tar_gz(b.tar_gz().as_slice(), &opts).unwrap();
+    let kept: Vec<&str> = index.items_of(PODS).map(|(k, _)| k.name.as_str()).collect();
+    assert_eq!(kept, ["ds-pod", "rs-pod", "sts-pod"]);
+    // Every pod is still counted.
+    assert_eq!(index.resource_counts().get(PODS), Some(&7));
+    // Only kept pods count against the total cap: three pods' bytes are enough.
+    let three: u64 = pods[..3]
+        .iter()
+        .map(|p| serde_json::to_vec(p).unwrap().len() as u64)
+        .sum();
+    assert_eq!(index.kept_bytes(), three);
+    let capped = read_tar_gz(
+        b.tar_gz().as_slice(),
+        &opts.clone().with_max_total_bytes(three),
+    );
+    assert!(capped.is_ok(), "{capped:?}");
+    let err = read_tar_gz(
+        b.tar_gz().as_slice(),
+        &opts.clone().with_max_total_bytes(three - 1),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }), "{err}");
+    // Without the filter every pod is kept; the directory walk filters like the archive.
+    let all = read_tar_gz(
+        b.tar_gz().as_slice(),
+        &IndexOptions::workloads().with_pods(),
+    )
+    .unwrap();
+    assert_eq!(all.items_of(PODS).count(), 7);
+    let dir = tempfile::tempdir().unwrap();
+    b.extract_to(dir.path());
+    let from_dir = read_dir(dir.path(), &opts).unwrap();
+    assert_eq!(from_dir.items_of(PODS).count(), 3);
+}

@@ -27,6 +27,10 @@ pub struct IndexOptions {
     pub max_entry_bytes: u64,
     /// Largest sum of kept entries, in bytes (the JSON text).
     pub max_total_bytes: u64,
+    /// Keep only pods controlled by a workload (a controller `ownerReference` of kind ReplicaSet,
+    /// StatefulSet or DaemonSet in group `apps`): the only pods a restore decision reads. Other
+    /// pods are still counted in [`BackupIndex::resource_counts`].
+    pub controlled_pods_only: bool,
 }
 
 impl IndexOptions {
@@ -42,6 +46,7 @@ impl IndexOptions {
             resources: [DEPLOYMENTS, REPLICA_SETS].map(String::from).into(),
             max_entry_bytes: Self::DEFAULT_MAX_ENTRY_BYTES,
             max_total_bytes: Self::DEFAULT_MAX_TOTAL_BYTES,
+            controlled_pods_only: false,
         }
     }
 
@@ -54,6 +59,18 @@ impl IndexOptions {
     pub fn keep(mut self, group_resource: &str) -> Self {
         self.resources.insert(group_resource.to_owned());
         self
+    }
+
+    /// Keep only pods owned by a ReplicaSet, StatefulSet or DaemonSet (see
+    /// [`IndexOptions::controlled_pods_only`]).
+    pub fn only_controlled_pods(mut self) -> Self {
+        self.controlled_pods_only = true;
+        self
+    }
+
+    /// Whether the filter drops this kept-resource item.
+    fn drops(&self, group_resource: &str, item: &Value) -> bool {
+        self.controlled_pods_only && group_resource == PODS && !controlled_by_workload(item)
     }
 
     pub fn with_max_entry_bytes(mut self, limit: u64) -> Self {
@@ -71,6 +88,27 @@ impl Default for IndexOptions {
     fn default() -> Self {
         Self::workloads()
     }
+}
+
+/// Kinds of the workload controllers whose pods a restore decision reads.
+const POD_CONTROLLER_KINDS: [&str; 3] = ["ReplicaSet", "StatefulSet", "DaemonSet"];
+
+/// `true` when `pod` has a controller `ownerReference` of a kind in [`POD_CONTROLLER_KINDS`] in
+/// the `apps` group (any version).
+fn controlled_by_workload(pod: &Value) -> bool {
+    pod.pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| {
+            refs.iter().any(|r| {
+                r.get("controller").and_then(Value::as_bool) == Some(true)
+                    && r.get("kind")
+                        .and_then(Value::as_str)
+                        .is_some_and(|k| POD_CONTROLLER_KINDS.contains(&k))
+                    && r.get("apiVersion")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.starts_with("apps/"))
+            })
+        })
 }
 
 /// Identifies a namespaced item as the backup stores it (original namespace).
@@ -267,7 +305,12 @@ impl<'o> IndexBuilder<'o> {
                         limit: self.opts.max_entry_bytes,
                     });
                 }
-                if self.index.kept_bytes.saturating_add(size) > self.opts.max_total_bytes {
+                // A filtered resource is read before it is known to be kept: only the kept
+                // entries count, so its total is checked after the filter.
+                let filtered = self.opts.controlled_pods_only && group_resource == PODS;
+                if !filtered
+                    && self.index.kept_bytes.saturating_add(size) > self.opts.max_total_bytes
+                {
                     return Err(Error::TooLarge {
                         entry: entry(),
                         limit: self.opts.max_total_bytes,
@@ -287,7 +330,7 @@ impl<'o> IndexBuilder<'o> {
                         limit: self.opts.max_entry_bytes,
                     });
                 }
-                if self.index.kept_bytes + read > self.opts.max_total_bytes {
+                if !filtered && self.index.kept_bytes + read > self.opts.max_total_bytes {
                     return Err(Error::TooLarge {
                         entry: entry(),
                         limit: self.opts.max_total_bytes,
@@ -300,6 +343,15 @@ impl<'o> IndexBuilder<'o> {
                     })?;
                 if !value.is_object() {
                     return Err(Error::NotAnObject { entry: entry() });
+                }
+                if self.opts.drops(group_resource, &value) {
+                    return Ok(());
+                }
+                if filtered && self.index.kept_bytes + read > self.opts.max_total_bytes {
+                    return Err(Error::TooLarge {
+                        entry: entry(),
+                        limit: self.opts.max_total_bytes,
+                    });
                 }
                 self.index.kept_bytes += read;
                 self.index.items.insert(
