@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # End to end, stage 1: a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager
 # built from their Go modules), Velero's CRDs, and the restore scenarios driven through Velero's plugin
-# client (tests/e2e/driver); then stage 2, a real Velero restore (tests/e2e/velero/run.sh), unless
-# --control-only (then velero-restore=not-run).
+# client (tests/e2e/driver), once per Kubernetes version in K8S_VERSIONS; then stage 2, a real Velero
+# restore (tests/e2e/velero/run.sh), unless --control-only (then velero-restore=not-run).
 #
 #   tests/e2e/run.sh [--control-only]
 #
+# K8S_VERSIONS (default "v1.34.4 v1.33.13": they differ in StatefulSet revision encoding) — the first
+# version runs every scenario, later ones only the StatefulSet/DaemonSet scenarios. Missing versions
+# are built by build-k8s.sh (~30 min each, cold). K8S_VERSION=<v> alone still selects one version.
 # --control-only: only the runs without our plugin (each must show a rollout: proves the harness
 # detects rollouts) and the reference runs (the driver itself corrects like the plugin should: proves
 # "no rollout" is reachable). Without it, the with-plugin runs join them (each FSB scenario must show none).
 # Ends with one line:
-#   E2E-SUMMARY: scenarios=<n> with-plugin-rollouts=<n|not-run> control-rollouts=<n> velero-restore=<ok|failed|not-run>
+#   E2E-SUMMARY: scenarios=<n> sts-scenarios=<n> ds=<n> replicas=<n> with-plugin-rollouts=<n|not-run>
+#                control-rollouts=<n> versions=<v,...> velero-restore=<ok|failed|not-run>
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
-K8S_VERSION="${K8S_VERSION:-v1.34.4}"
+K8S_VERSIONS="${K8S_VERSIONS:-${K8S_VERSION:-v1.34.4 v1.33.13}}"
+read -r -a versions <<< "$K8S_VERSIONS"
 WINDOW="${E2E_WINDOW:-30s}"   # E2E_KEEP_LOGS=1 keeps the temp dir (logs, kubeconfig) on success too
 control_only=false
 for a in "$@"; do
@@ -33,6 +38,7 @@ mkdir -p "$logs"
 pids=()
 status=1
 scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
+sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
 
 cleanup() {
   local rc=$?
@@ -46,9 +52,9 @@ cleanup() {
   done
   if [[ $status -ne 0 || $rc -ne 0 ]]; then
     echo "--- e2e failed; logs in $logs ---"
-    for f in "$logs"/*.log; do
+    for f in $(find "$logs" -name '*.log' | sort); do
       [[ -f "$f" ]] || continue
-      echo "===== $(basename "$f") (last 40 lines) ====="
+      echo "===== ${f#"$logs"/} (last 40 lines) ====="
       tail -n 40 "$f"
     done
   elif [[ -n "${E2E_KEEP_LOGS:-}" ]]; then
@@ -56,7 +62,7 @@ cleanup() {
   else
     rm -rf "$work"
   fi
-  echo "E2E-SUMMARY: scenarios=$scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts velero-restore=$velero_restore"
+  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore"
   [[ $status -eq 0 && $rc -eq 0 ]] || exit 1
 }
 trap cleanup EXIT
@@ -86,9 +92,10 @@ wait_for() { # wait_for <seconds> <description> <command...>
 }
 
 # ---------------------------------------------------------------- binaries
-step "building/finding kube-apiserver, kube-controller-manager, etcd $K8S_VERSION"
-"$here/build-k8s.sh" > "$logs/build-k8s.log" 2>&1 || { echo "build-k8s.sh failed"; exit 1; }
-bin="$CACHE/k8s-$K8S_VERSION/bin"
+for v in "${versions[@]}"; do
+  step "building/finding kube-apiserver, kube-controller-manager, etcd $v"
+  K8S_VERSION="$v" "$here/build-k8s.sh" > "$logs/build-k8s-$v.log" 2>&1 || { echo "build-k8s.sh $v failed"; exit 1; }
+done
 
 step "building the scenario driver"
 drv_bin="$CACHE/e2e/driver"
@@ -107,100 +114,18 @@ if ! $control_only; then
 fi
 mkdir -p "$work/no-plugins"
 
-# ---------------------------------------------------------------- PKI
-step "generating certificates and the service-account key"
-pki="$work/pki"
-mkdir -p "$pki"
-(
-  cd "$pki"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj "/CN=fsb-e2e-ca" 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n' > server.ext
-  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=kube-apiserver" 2>/dev/null
-  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext 2>/dev/null
-  printf 'extendedKeyUsage=clientAuth\n' > client.ext
-  openssl req -newkey rsa:2048 -nodes -keyout admin.key -out admin.csr -subj "/O=system:masters/CN=fsb-e2e-admin" 2>/dev/null
-  openssl x509 -req -in admin.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out admin.crt -days 2 -extfile client.ext 2>/dev/null
-  openssl genrsa -out sa.key 2048 2>/dev/null
-  openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-)
+# shellcheck source=velero/control-plane.sh
+source "$here/velero/control-plane.sh"
 
-# ---------------------------------------------------------------- etcd
-etcd_client=$(free_port); etcd_peer=$(free_port)
-step "starting etcd on 127.0.0.1:$etcd_client"
-"$bin/etcd" --name fsb-e2e --data-dir "$work/etcd" \
-  --listen-client-urls "http://127.0.0.1:$etcd_client" --advertise-client-urls "http://127.0.0.1:$etcd_client" \
-  --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
-  --initial-cluster "fsb-e2e=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync \
-  > "$logs/etcd.log" 2>&1 &
-pids+=($!)
-wait_for 30 etcd curl -sf "http://127.0.0.1:$etcd_client/health"
-
-# ---------------------------------------------------------------- kube-apiserver
-api_port=$(free_port)
-server="https://127.0.0.1:$api_port"
-step "starting kube-apiserver on $server"
-"$bin/kube-apiserver" \
-  --etcd-servers "http://127.0.0.1:$etcd_client" \
-  --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$api_port" \
-  --tls-cert-file "$pki/server.crt" --tls-private-key-file "$pki/server.key" \
-  --client-ca-file "$pki/ca.crt" \
-  --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-  --service-account-issuer https://kubernetes.default.svc \
-  --service-cluster-ip-range 10.96.0.0/16 \
-  --authorization-mode RBAC --allow-privileged=true --profiling=false \
-  --endpoint-reconciler-type none \
-  > "$logs/kube-apiserver.log" 2>&1 &
-pids+=($!)
-
-kubeconfig="$work/kubeconfig"
-b64() { base64 -w0 < "$1"; }
-cat > "$kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: fsb-e2e
-  cluster:
-    server: $server
-    certificate-authority-data: $(b64 "$pki/ca.crt")
-users:
-- name: admin
-  user:
-    client-certificate-data: $(b64 "$pki/admin.crt")
-    client-key-data: $(b64 "$pki/admin.key")
-contexts:
-- name: fsb-e2e
-  context: {cluster: fsb-e2e, user: admin}
-current-context: fsb-e2e
-EOF
-curl_api() { curl -sf --cacert "$pki/ca.crt" --cert "$pki/admin.crt" --key "$pki/admin.key" "$server$1"; }
-wait_for 90 "kube-apiserver /readyz" curl_api /readyz
-
-# ---------------------------------------------------------------- kube-controller-manager
-kcm_port=$(free_port)
-step "starting kube-controller-manager (deployment, replicaset, garbagecollector, serviceaccount)"
-"$bin/kube-controller-manager" \
-  --kubeconfig "$kubeconfig" \
-  --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
-  --bind-address 127.0.0.1 --secure-port "$kcm_port" \
-  --controllers deployment,replicaset,garbagecollector,serviceaccount \
-  --leader-elect=false --use-service-account-credentials=false \
-  --root-ca-file "$pki/ca.crt" \
-  > "$logs/kube-controller-manager.log" 2>&1 &
-pids+=($!)
-# The serviceaccount controller creating default/default proves the controller manager is syncing.
-wait_for 60 "kube-controller-manager (default service account)" curl_api /api/v1/namespaces/default/serviceaccounts/default
-step "control plane ready"
-echo "KUBECONFIG=$kubeconfig" > "$logs/env.log"
-
-# ---------------------------------------------------------------- scenarios
-# The modes run side by side (own namespaces, backups and restores each), so the 30 s windows overlap.
-start_driver() { # start_driver <mode> <plugin dir>; sets drv_pid
-  local mode="$1" dir="$2"
+# ---------------------------------------------------------------- one Kubernetes version
+# The modes run side by side (own namespaces, backups and restores each), so the windows overlap.
+start_driver() { # start_driver <mode> <plugin dir> <scenario set>; sets drv_pid
+  local mode="$1" dir="$2" set="$3"
   # Plugin processes inherit this environment, as they inherit the Velero server pod's: the
   # kubeconfig stands in for the in-cluster service account, VELERO_NAMESPACE is what Velero's pod sets.
   KUBECONFIG="$kubeconfig" VELERO_NAMESPACE=velero \
   "$drv_bin" --kubeconfig "$kubeconfig" --mode "$mode" --plugin-dir "$dir" --crd-dir "$crd_dir" \
-    --window "$WINDOW" --run-id "$$" > "$logs/driver-$mode.out" 2> "$logs/driver-$mode.log" &
+    --window "$WINDOW" --run-id "$$" --set "$set" > "$logs/driver-$mode.out" 2> "$logs/driver-$mode.log" &
   drv_pid=$!
   pids+=("$drv_pid")
 }
@@ -214,34 +139,64 @@ finish_driver() { # finish_driver <mode> <pid>
 }
 field() { sed -n "s/^DRIVER-RESULT .* $1=\([0-9]*\).*/\1/p" "$logs/driver-$2.out" 2>/dev/null | tail -1; }
 
-# CRDs first (one driver installs them), then the modes in parallel.
-"$drv_bin" --kubeconfig "$kubeconfig" --crd-dir "$crd_dir" --install-only > "$logs/crds.log" 2>&1 \
-  || { echo "installing Velero CRDs failed"; exit 1; }
-modes=(control reference)
-$control_only || modes+=(plugin)
-step "scenarios, modes: ${modes[*]} (window $WINDOW)"
-declare -A mode_pid
-for m in "${modes[@]}"; do
-  dir="$work/no-plugins"; [[ $m == plugin ]] && dir="$work/plugins"
-  start_driver "$m" "$dir"
-  mode_pid[$m]=$drv_pid
-done
 failed=0
-for m in "${modes[@]}"; do finish_driver "$m" "${mode_pid[$m]}" || failed=1; done
-scenarios=$(field scenarios control); scenarios=${scenarios:-0}
-control_rollouts=$(field rollouts control); control_rollouts=${control_rollouts:-0}
-echo "reference correction (harness self-check): rollouts it had to prevent=$(field prevent-rollouts reference) failures=$(field failures reference)"
-if ! $control_only; then
-  plugin_rollouts=$(field prevent-rollouts plugin); plugin_rollouts=${plugin_rollouts:-unknown}
-fi
-step "driver go tests: kube API fixture checks (kubeapi_test.go) and unit tests"
-if (cd "$here/driver" && E2E_KUBECONFIG="$kubeconfig" nice -n 10 go test -count=1 -v .) > "$logs/kubeapi-test.log" 2>&1; then
-  echo "driver go tests: $(grep -c '^--- PASS' "$logs/kubeapi-test.log") passed"
-else
-  grep -E '^(--- FAIL|\s+\S+_test.go)' "$logs/kubeapi-test.log" || true
-  echo "driver go tests failed"
-  failed=1
-fi
+run_version() { # run_version <version> <scenario set: all|workloads> <with kubeapi tests: true|false>
+  local v="$1" set="$2" kubeapi="$3" outer_work="$work" outer_logs="$logs" m dir n
+  work="$outer_work/$v"; logs="$outer_logs/$v"
+  mkdir -p "$work" "$logs"
+  step "=== Kubernetes $v (scenarios: $set)"
+  cp_start "$CACHE/k8s-$v/bin"
+  echo "KUBECONFIG=$kubeconfig" > "$logs/env.log"
+  # CRDs and the DaemonSet node first (one driver installs them), then the modes in parallel.
+  if ! "$drv_bin" --kubeconfig "$kubeconfig" --crd-dir "$crd_dir" --install-only > "$logs/crds.log" 2>&1; then
+    echo "installing Velero CRDs failed"; failed=1
+  else
+    local modes=(control)
+    [[ $set == all ]] && modes+=(reference)
+    $control_only || modes+=(plugin)
+    step "scenarios, modes: ${modes[*]} (window $WINDOW)"
+    declare -A mode_pid
+    for m in "${modes[@]}"; do
+      dir="$outer_work/no-plugins"; [[ $m == plugin ]] && dir="$outer_work/plugins"
+      start_driver "$m" "$dir" "$set"
+      mode_pid[$m]=$drv_pid
+    done
+    for m in "${modes[@]}"; do finish_driver "$m" "${mode_pid[$m]}" || failed=1; done
+    n=$(field scenarios control); scenarios=$(( scenarios + ${n:-0} ))
+    n=$(field rollouts control); control_rollouts=$(( control_rollouts + ${n:-0} ))
+    n=$(field sts control); sts_scenarios=$(( sts_scenarios + ${n:-0} ))
+    n=$(field ds control); ds_scenarios=$(( ds_scenarios + ${n:-0} ))
+    n=$(field replicas control); replica_scenarios=$(( replica_scenarios + ${n:-0} ))
+    if [[ $set == all ]]; then
+      echo "reference correction (harness self-check): rollouts it had to prevent=$(field prevent-rollouts reference) failures=$(field failures reference)"
+    fi
+    if ! $control_only; then
+      n=$(field prevent-rollouts plugin)
+      if [[ -z $n ]]; then plugin_rollouts=unknown
+      elif [[ $plugin_rollouts != unknown ]]; then plugin_rollouts=$(( ${plugin_rollouts/not-run/0} + n )); fi
+    fi
+    if $kubeapi; then
+      step "driver go tests: kube API fixture checks (kubeapi_test.go) and unit tests"
+      if (cd "$here/driver" && E2E_KUBECONFIG="$kubeconfig" nice -n 10 go test -count=1 -v .) > "$logs/kubeapi-test.log" 2>&1; then
+        echo "driver go tests: $(grep -c '^--- PASS' "$logs/kubeapi-test.log") passed"
+      else
+        grep -E '^(--- FAIL|\s+\S+_test.go)' "$logs/kubeapi-test.log" || true
+        echo "driver go tests failed"
+        failed=1
+      fi
+    fi
+  fi
+  cp_stop
+  versions_done="${versions_done:+$versions_done,}$v"
+  work="$outer_work"; logs="$outer_logs"
+}
+
+first=true
+for v in "${versions[@]}"; do
+  if $first; then run_version "$v" all true; else run_version "$v" workloads false; fi
+  first=false
+done
+
 if ! $control_only; then
   # Stage 2 starts its own control plane inside its own network namespace: no port clashes.
   step "stage 2: a real Velero server restore (tests/e2e/velero/run.sh)"

@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -35,17 +36,21 @@ import (
 const veleroNamespace = "velero"
 
 var (
-	gvrPods        = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
-	gvrReplicaSets = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
-	gvrDeployments = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	gvrPVBs        = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "podvolumebackups"}
-	gvrBackups     = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backups"}
-	gvrRestores    = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "restores"}
-	gvrBSLs        = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backupstoragelocations"}
+	gvrPods                = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	gvrReplicaSets         = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
+	gvrDeployments         = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	gvrStatefulSets        = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}
+	gvrDaemonSets          = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}
+	gvrControllerRevisions = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "controllerrevisions"}
+	gvrPVBs                = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "podvolumebackups"}
+	gvrBackups             = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backups"}
+	gvrRestores            = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "restores"}
+	gvrBSLs                = schema.GroupVersionResource{Group: "velero.io", Version: "v1", Resource: "backupstoragelocations"}
 )
 
 type options struct {
 	kubeconfig, mode, pluginDir, crdDir, only, runID string
+	set                                              string
 	window                                           time.Duration
 	installOnly                                      bool
 	builtins                                         string
@@ -69,6 +74,7 @@ func main() {
 	flag.StringVar(&o.pluginDir, "plugin-dir", "", "Velero plugin directory (plugin mode)")
 	flag.StringVar(&o.crdDir, "crd-dir", "", "directory of Velero CRD YAMLs to install (idempotent)")
 	flag.StringVar(&o.only, "scenario", "", "run only this scenario")
+	flag.StringVar(&o.set, "set", "all", "all: every scenario; workloads: only the StatefulSet and DaemonSet ones (second Kubernetes version); deployments: only the Deployment template ones")
 	flag.StringVar(&o.runID, "run-id", fmt.Sprint(time.Now().Unix()%100000), "suffix making namespaces unique per run")
 	flag.StringVar(&o.builtins, "builtins", "velero", "velero: Velero's own restore item actions run first, as in production; emulated: the driver mimics velero.io/pod and pod-volume-restore")
 	flag.DurationVar(&o.window, "window", 30*time.Second, "how long the controllers get to roll out")
@@ -123,6 +129,9 @@ func run(o options) error {
 	if err := ensureStorageLocation(ctx, c); err != nil {
 		return err
 	}
+	if err := ensureDaemonNode(ctx, c); err != nil {
+		return err
+	}
 	if o.installOnly {
 		return nil
 	}
@@ -138,7 +147,7 @@ func run(o options) error {
 	results := make([]result, 0, len(scenarios))
 	var mu sync.Mutex
 	for _, s := range scenarios {
-		if o.only != "" && s.name != o.only {
+		if (o.only != "" && s.name != o.only) || o.set == "workloads" {
 			continue
 		}
 		obs, err := restoreScenario(ctx, c, o, s, store)
@@ -155,6 +164,36 @@ func run(o options) error {
 			mu.Unlock()
 		}(s, obs)
 	}
+	// The workload scenarios (issues 7 and 8) run in control and plugin mode; the reference
+	// correction covers Deployment templates only.
+	type wlResult struct {
+		line    string
+		group   string
+		rollout bool
+		pass    bool
+	}
+	var wlResults []wlResult
+	for _, s := range wlScenarios {
+		if (o.only != "" && s.name != o.only) || o.mode == "reference" || o.set == "deployments" {
+			continue
+		}
+		if o.set == "workloads" && s.group == "replicas" && s.kind == "Deployment" {
+			continue
+		}
+		r, err := restoreWorkload(ctx, c, o, s, store)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", s.name, err)
+		}
+		wg.Add(1)
+		go func(r *wlRun) {
+			defer wg.Done()
+			v, after := observeWorkload(ctx, c, o, r)
+			mu.Lock()
+			wlResults = append(wlResults, wlResult{line: wlLine(r, o.mode, v, after), group: r.s.group,
+				rollout: v.rollout, pass: len(v.problems) == 0})
+			mu.Unlock()
+		}(r)
+	}
 	wg.Wait()
 
 	rollouts, prevent, failures := 0, 0, 0
@@ -170,12 +209,25 @@ func run(o options) error {
 			failures++
 		}
 	}
+	groups := map[string]int{}
+	sort.Slice(wlResults, func(i, j int) bool { return wlResults[i].line < wlResults[j].line })
+	for _, r := range wlResults {
+		fmt.Println(r.line)
+		groups[r.group]++
+		if r.rollout {
+			rollouts++
+			prevent++ // the plugin must prevent every workload scenario's rollout or loss
+		}
+		if !r.pass {
+			failures++
+		}
+	}
 	stopAnswering()
 	store.mu.Lock()
 	downloads := store.served
 	store.mu.Unlock()
-	fmt.Printf("DRIVER-RESULT mode=%s scenarios=%d rollouts=%d prevent-rollouts=%d failures=%d backup-downloads=%d\n",
-		o.mode, len(results), rollouts, prevent, failures, downloads)
+	fmt.Printf("DRIVER-RESULT mode=%s scenarios=%d rollouts=%d prevent-rollouts=%d failures=%d backup-downloads=%d sts=%d ds=%d replicas=%d\n",
+		o.mode, len(results)+len(wlResults), rollouts, prevent, failures, downloads, groups["sts"], groups["ds"], groups["replicas"])
 	if failures > 0 {
 		os.Exit(1)
 	}
@@ -187,32 +239,109 @@ type observation struct {
 	targetNS       string
 	rsName         string
 	deployName     string
-	podUIDs        map[string]string // pod name → UID of the pod we created
-	pluginChanged  []string          // items the plugin returned modified
-	pluginCalls    int               // Execute calls made
+	podUIDs        map[string]string                     // pod name → UID of the pod we created
+	created        map[string]*unstructured.Unstructured // "Kind/name" → the object as created
+	skipped        []string                              // "Kind/name" of items a plugin asked to skip
+	pluginChanged  []string                              // items the plugin returned modified
+	pluginCalls    int                                   // Execute calls made
+	pluginLog      *logCapture                           // what the plugins logged during this restore
 	expected       *referenceCorrection
 	intentProblems []string
 	modifierErrs   []string
-	created        time.Time
+	restoredAt     time.Time
+	createdAt      time.Time // start of the observation window
 }
 
 func restoreScenario(ctx context.Context, c clients, o options, s scenario, store *backupStore) (*observation, error) {
-	backupName := fmt.Sprintf("bk-%s-%s-%s", s.name, o.mode, o.runID)
-	restoreName := fmt.Sprintf("rs-%s-%s-%s", s.name, o.mode, o.runID)
-	targetNS := fmt.Sprintf("%s-%s-%s", s.name, o.mode, o.runID)
-	cmName := restoreName + "-modifiers"
 	data := s.backup()
+	rules, err := parseModifierRules(s.rules)
+	if err != nil {
+		return nil, err
+	}
+	// T→T' is computed in every mode: reference mode applies it, plugin mode checks the pods carry it.
+	expected, err := newReferenceCorrection(s, data, rules)
+	if err != nil {
+		return nil, err
+	}
+	job := restoreJob{
+		name:       s.name,
+		items:      append(append([]*unstructured.Unstructured{}, data.pods...), data.replicaSet, data.deployment),
+		fsbVolumes: data.fsbVolumes,
+		rules:      s.rules,
+		correction: &referenceCorrection{},
+	}
+	if o.mode == "reference" {
+		job.correction = expected
+	}
+	// With a correction (plugin or reference), each pod must leave the modifiers already carrying the
+	// template change: applying the two-way strategic merge patch T→T' to it must change nothing.
+	if o.mode != "control" && s.pluginShouldPrevent && expected.active {
+		job.intentPatch = expected.podPatch
+	}
+	obs, err := restoreItems(ctx, c, o, job, store)
+	if err != nil {
+		return nil, err
+	}
+	obs.rsName, obs.deployName, obs.expected = data.replicaSet.GetName(), s.deploy, expected
+	if len(obs.skipped) > 0 {
+		return nil, fmt.Errorf("items skipped (skipRestore) in a scenario that skips none: %v", obs.skipped)
+	}
+	return obs, nil
+}
+
+// restoreJob is one Velero restore of one backup: the backup's items, the FSB volumes its
+// PodVolumeBackups name, the restore's resource-modifier rules.
+type restoreJob struct {
+	name        string
+	items       []*unstructured.Unstructured // the backup contents, in any order
+	fsbVolumes  map[string][]string          // pod name → FSB volume names (one PodVolumeBackup each)
+	rules       string
+	excluded    []string // Restore.spec.excludedResources: these items stay in the backup but are not restored
+	correction  *referenceCorrection
+	intentPatch []byte // non-nil: every pod must already carry this T→T' patch when created
+}
+
+// veleroOrder is the restore order of the kinds the scenarios use: Velero's high priorities (pods,
+// replicasets.apps), then the other resources sorted by name (facts/statefulsets-daemonsets.md §1).
+var veleroOrder = []struct {
+	gvr  schema.GroupVersionResource
+	kind string
+}{
+	{gvrPods, "Pod"},
+	{gvrReplicaSets, "ReplicaSet"},
+	{gvrControllerRevisions, "ControllerRevision"},
+	{gvrDaemonSets, "DaemonSet"},
+	{gvrDeployments, "Deployment"},
+	{gvrStatefulSets, "StatefulSet"},
+}
+
+func groupResource(gvr schema.GroupVersionResource) string {
+	if gvr.Group == "" {
+		return gvr.Resource
+	}
+	return gvr.Resource + "." + gvr.Group
+}
+
+// restoreItems creates the restore's surroundings (Backup, Restore, rules ConfigMap, PodVolumeBackups,
+// the backup tarball behind BackupContents downloads) and restores every item in Velero's order:
+// metadata reset, built-in actions, plugins (a skipRestore answer means the item is not created),
+// resource modifiers, namespace mapping, restore labels, create.
+func restoreItems(ctx context.Context, c clients, o options, job restoreJob, store *backupStore) (*observation, error) {
+	backupName := fmt.Sprintf("bk-%s-%s-%s", job.name, o.mode, o.runID)
+	restoreName := fmt.Sprintf("rs-%s-%s-%s", job.name, o.mode, o.runID)
+	targetNS := fmt.Sprintf("%s-%s-%s", job.name, o.mode, o.runID)
+	cmName := restoreName + "-modifiers"
 
 	if err := ensureNamespace(ctx, c, targetNS); err != nil {
 		return nil, err
 	}
-	tarball, err := backupTarball(append(append([]*unstructured.Unstructured{}, data.pods...), data.replicaSet, data.deployment))
+	tarball, err := backupTarball(job.items)
 	if err != nil {
 		return nil, err
 	}
 	store.add(backupName, tarball)
 	// The restore's surroundings as the Velero server would have them.
-	if _, err := c.kube.CoreV1().ConfigMaps(veleroNamespace).Create(ctx, configMap(cmName, s.rules), metav1.CreateOptions{}); err != nil {
+	if _, err := c.kube.CoreV1().ConfigMaps(veleroNamespace).Create(ctx, configMap(cmName, job.rules), metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
 	backupObj, err := createUnstructured(ctx, c, gvrBackups, veleroNamespace, map[string]interface{}{
@@ -224,15 +353,23 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 	if err != nil {
 		return nil, err
 	}
+	restoreSpec := map[string]interface{}{
+		"backupName":       backupName,
+		"namespaceMapping": map[string]interface{}{sourceNamespace: targetNS},
+		"resourceModifier": map[string]interface{}{"kind": "ConfigMap", "name": cmName},
+	}
+	if len(job.excluded) > 0 {
+		ex := []interface{}{}
+		for _, e := range job.excluded {
+			ex = append(ex, e)
+		}
+		restoreSpec["excludedResources"] = ex
+	}
 	restoreU, err := createUnstructured(ctx, c, gvrRestores, veleroNamespace, map[string]interface{}{
 		"apiVersion": "velero.io/v1", "kind": "Restore",
 		"metadata": map[string]interface{}{"name": restoreName, "namespace": veleroNamespace},
-		"spec": map[string]interface{}{
-			"backupName":       backupName,
-			"namespaceMapping": map[string]interface{}{sourceNamespace: targetNS},
-			"resourceModifier": map[string]interface{}{"kind": "ConfigMap", "name": cmName},
-		},
-		"status": map[string]interface{}{"phase": "InProgress"},
+		"spec":     restoreSpec,
+		"status":   map[string]interface{}{"phase": "InProgress"},
 	})
 	if err != nil {
 		return nil, err
@@ -241,8 +378,13 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(restoreU.Object, &restore); err != nil {
 		return nil, err
 	}
-	for podName, vols := range data.fsbVolumes {
-		for _, v := range vols {
+	podNames := make([]string, 0, len(job.fsbVolumes))
+	for podName := range job.fsbVolumes {
+		podNames = append(podNames, podName)
+	}
+	sort.Strings(podNames)
+	for _, podName := range podNames {
+		for _, v := range job.fsbVolumes[podName] {
 			pvb := map[string]interface{}{
 				"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
 				"metadata": map[string]interface{}{
@@ -262,25 +404,22 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 			}
 		}
 	}
-	rules, err := parseModifierRules(s.rules)
+	rules, err := parseModifierRules(job.rules)
 	if err != nil {
 		return nil, err
 	}
-
-	// T→T' is computed in every mode: reference mode applies it, plugin mode checks the pods carry it.
-	expected, err := newReferenceCorrection(s, data, rules)
-	if err != nil {
-		return nil, err
+	ref := job.correction
+	if ref == nil {
+		ref = &referenceCorrection{}
 	}
-	ref := &referenceCorrection{}
-	if o.mode == "reference" {
-		ref = expected
-	}
+	obs := &observation{targetNS: targetNS, podUIDs: map[string]string{}, created: map[string]*unstructured.Unstructured{},
+		pluginLog: &logCapture{}}
 	var plugins *pluginSession
 	if o.mode == "plugin" || o.builtins == "velero" {
 		log := logrus.New()
 		log.SetLevel(logrus.DebugLevel)
 		log.SetOutput(os.Stderr)
+		log.AddHook(obs.pluginLog)
 		plugins, err = openPlugins(o.pluginDir, log.WithField("restore", veleroNamespace+"/"+restoreName))
 		if err != nil {
 			return nil, err
@@ -289,16 +428,19 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 		if o.mode == "plugin" && len(plugins.external()) == 0 {
 			return nil, fmt.Errorf("no RestoreItemAction found in %s", o.pluginDir)
 		}
-		fmt.Fprintf(os.Stderr, "driver: %s: plugins %v\n", s.name, plugins.names())
+		fmt.Fprintf(os.Stderr, "driver: %s: plugins %v\n", job.name, plugins.names())
+	}
+	excluded := map[string]bool{}
+	for _, e := range job.excluded {
+		excluded[e] = true
 	}
 
-	obs := &observation{targetNS: targetNS, rsName: data.replicaSet.GetName(), deployName: s.deploy, podUIDs: map[string]string{}, expected: expected}
 	restoreOne := func(gvr schema.GroupVersionResource, kind string, fromBackup *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 		obj := fromBackup.DeepCopy()
 		resetMetadataAndStatus(obj)
 		if kind == "Pod" && o.builtins == "emulated" {
 			podAction(obj)
-			prependRestoreWait(obj, string(restore.UID), "velero/velero:v1.18.1", data.fsbVolumes[obj.GetName()])
+			prependRestoreWait(obj, string(restore.UID), "velero/velero:v1.18.1", job.fsbVolumes[obj.GetName()])
 		}
 		if plugins != nil {
 			for _, a := range plugins.actions {
@@ -319,7 +461,10 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 					return nil, fmt.Errorf("%s Execute %s/%s: %w", a.Name(), kind, obj.GetName(), err)
 				}
 				if out.SkipRestore {
-					return nil, fmt.Errorf("%s asked to skip %s/%s", a.Name(), kind, obj.GetName())
+					// Velero logs "Skipping restore because a registered plugin discarded it" and
+					// creates nothing; later actions do not run.
+					obs.skipped = append(obs.skipped, kind+"/"+obj.GetName())
+					return nil, nil
 				}
 				if u, ok := out.UpdatedItem.(*unstructured.Unstructured); ok {
 					obj = u
@@ -334,20 +479,14 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 		if err := ref.correct(kind, obj); err != nil {
 			return nil, fmt.Errorf("reference correction of %s/%s: %w", kind, obj.GetName(), err)
 		}
-		gr := gvr.Resource
-		if gvr.Group != "" {
-			gr += "." + gvr.Group
-		}
-		if _, errs := rules.apply(obj, gr); len(errs) > 0 {
+		if _, errs := rules.apply(obj, groupResource(gvr)); len(errs) > 0 {
 			for _, e := range errs {
 				obs.modifierErrs = append(obs.modifierErrs, fmt.Sprintf("%s/%s: %v", kind, obj.GetName(), e))
 			}
 		}
-		// With a correction (plugin or reference), each pod must leave the modifiers already carrying the
-		// template change: applying the two-way strategic merge patch T→T' to it must change nothing.
 		// Checked on the object Velero would create, before admission plugins add their defaults.
-		if kind == "Pod" && o.mode != "control" && s.pluginShouldPrevent && expected.active {
-			if err := checkCarriesIntent(obj, expected.podPatch); err != nil {
+		if kind == "Pod" && job.intentPatch != nil {
+			if err := checkCarriesIntent(obj, job.intentPatch); err != nil {
 				obs.intentProblems = append(obs.intentProblems, fmt.Sprintf("pod %s: %v", obj.GetName(), err))
 			}
 		}
@@ -355,21 +494,33 @@ func restoreScenario(ctx context.Context, c clients, o options, s scenario, stor
 		addRestoreLabels(obj, backupName, restoreName)
 		return c.dyn.Resource(gvr).Namespace(targetNS).Create(ctx, obj, metav1.CreateOptions{})
 	}
-	// Velero's priorities: pods, then replicasets.apps, then (unlisted, alphabetical) deployments.apps.
-	for _, p := range data.pods {
-		created, err := restoreOne(gvrPods, "Pod", p)
-		if err != nil {
-			return nil, err
+	for _, step := range veleroOrder {
+		var items []*unstructured.Unstructured
+		for _, it := range job.items {
+			if it.GetKind() == step.kind {
+				items = append(items, it)
+			}
 		}
-		obs.podUIDs[created.GetName()] = string(created.GetUID())
+		sort.SliceStable(items, func(i, j int) bool { return items[i].GetName() < items[j].GetName() })
+		for _, it := range items {
+			if excluded[groupResource(step.gvr)] {
+				continue
+			}
+			created, err := restoreOne(step.gvr, step.kind, it)
+			if err != nil {
+				return nil, err
+			}
+			if created == nil {
+				continue // skipped
+			}
+			obs.created[step.kind+"/"+created.GetName()] = created
+			if step.kind == "Pod" {
+				obs.podUIDs[created.GetName()] = string(created.GetUID())
+			}
+		}
 	}
-	if _, err := restoreOne(gvrReplicaSets, "ReplicaSet", data.replicaSet); err != nil {
-		return nil, err
-	}
-	if _, err := restoreOne(gvrDeployments, "Deployment", data.deployment); err != nil {
-		return nil, err
-	}
-	obs.created = time.Now()
+	obs.restoredAt = time.Now()
+	obs.createdAt = obs.restoredAt
 	return obs, nil
 }
 
@@ -418,11 +569,11 @@ func observe(ctx context.Context, c clients, o options, s scenario, obs *observa
 	expectRollout := !s.steady && (o.mode == "control" || !s.pluginShouldPrevent)
 	r := result{s: s, mode: o.mode, obs: obs, podsTotal: len(obs.podUIDs)}
 	shapeProblems := append(restoredPodShape(ctx, c, s, obs), obs.intentProblems...)
-	deadline := obs.created.Add(o.window)
+	deadline := obs.createdAt.Add(o.window)
 	for {
 		r.newReplicaSets, r.podsDeleted, r.adopted = snapshot(ctx, c, obs)
 		r.rollout = len(r.newReplicaSets) > 0 || r.podsDeleted > 0
-		r.decidedAfter = time.Since(obs.created)
+		r.decidedAfter = time.Since(obs.createdAt)
 		complete := len(r.newReplicaSets) > 0 && r.adopted && (s.strategy != "Recreate" || r.podsDeleted == r.podsTotal)
 		if expectRollout && complete {
 			break

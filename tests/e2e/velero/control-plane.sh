@@ -1,13 +1,14 @@
-# Sourced by tests/e2e/velero/run.sh: "start the control plane and give me a kubeconfig".
-#
-# Stage 1's tests/e2e/run.sh starts etcd, kube-apiserver and kube-controller-manager inline, between
-# its scenario steps, so it cannot be called for just that; this file repeats its start-up (same
-# binaries from tests/e2e/build-k8s.sh, same flags, certificates made with openssl, loopback only)
-# as a function. Keep the flags in step with tests/e2e/run.sh.
+# Sourced by tests/e2e/run.sh (stage 1, once per Kubernetes version) and tests/e2e/velero/run.sh
+# (stage 2): "start the control plane and give me a kubeconfig" — etcd, kube-apiserver and
+# kube-controller-manager from tests/e2e/build-k8s.sh, certificates made with openssl, loopback only.
 #
 # Needs from the caller: arrays/vars `pids` (PIDs to stop, appended to), `work` (temp dir),
 # `logs` (log dir), functions `step`, `free_port`, `wait_for`.
-# Sets: KAPI_SERVER, KAPI_CA, KAPI_CERT, KAPI_KEY (admin client), kubeconfig (path).
+# Sets: KAPI_SERVER, KAPI_CA, KAPI_CERT, KAPI_KEY (admin client), kubeconfig (path), cp_pids.
+# KCM_CONTROLLERS overrides the controller list (default: the workload controllers with their
+# ControllerRevision history, garbage collection, service accounts).
+KCM_CONTROLLERS="${KCM_CONTROLLERS:-deployment,replicaset,statefulset,daemonset,garbagecollector,serviceaccount}"
+cp_pids=()
 
 cp_start() { # cp_start <dir with etcd, kube-apiserver, kube-controller-manager>
   local bin="$1" pki="$work/pki"
@@ -34,7 +35,7 @@ cp_start() { # cp_start <dir with etcd, kube-apiserver, kube-controller-manager>
     --listen-peer-urls "http://127.0.0.1:$etcd_peer" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
     --initial-cluster "fsb-e2e=http://127.0.0.1:$etcd_peer" --unsafe-no-fsync \
     > "$logs/etcd.log" 2>&1 &
-  pids+=($!)
+  pids+=($!); cp_pids+=($!)
   wait_for 30 etcd curl -sf "http://127.0.0.1:$etcd_client/health"
 
   api_port=$(free_port)
@@ -53,7 +54,7 @@ cp_start() { # cp_start <dir with etcd, kube-apiserver, kube-controller-manager>
     --authorization-mode RBAC --allow-privileged=true --profiling=false \
     --endpoint-reconciler-type none \
     > "$logs/kube-apiserver.log" 2>&1 &
-  pids+=($!)
+  pids+=($!); cp_pids+=($!)
 
   kubeconfig="$work/kubeconfig"
   cat > "$kubeconfig" <<EOF
@@ -77,19 +78,31 @@ EOF
   wait_for 90 "kube-apiserver /readyz" curl_api /readyz
 
   kcm_port=$(free_port)
-  step "starting kube-controller-manager (deployment, replicaset, garbagecollector, serviceaccount)"
+  step "starting kube-controller-manager ($KCM_CONTROLLERS)"
   "$bin/kube-controller-manager" \
     --kubeconfig "$kubeconfig" \
     --authentication-kubeconfig "$kubeconfig" --authorization-kubeconfig "$kubeconfig" \
     --bind-address 127.0.0.1 --secure-port "$kcm_port" \
-    --controllers deployment,replicaset,garbagecollector,serviceaccount \
+    --controllers "$KCM_CONTROLLERS" \
     --leader-elect=false --use-service-account-credentials=false \
     --root-ca-file "$pki/ca.crt" \
     > "$logs/kube-controller-manager.log" 2>&1 &
-  pids+=($!)
+  pids+=($!); cp_pids+=($!)
   wait_for 60 "kube-controller-manager (default service account)" \
     curl_api /api/v1/namespaces/default/serviceaccounts/default
   step "control plane ready"
+}
+
+# cp_stop stops what cp_start started (newest first, by PID) and forgets it.
+cp_stop() {
+  local i p
+  for ((i=${#cp_pids[@]}-1; i>=0; i--)); do kill "${cp_pids[i]}" 2>/dev/null || true; done
+  for p in "${cp_pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
+  done
+  cp_pids=()
 }
 
 curl_api() { curl -sf --cacert "$KAPI_CA" --cert "$KAPI_CERT" --key "$KAPI_KEY" "$KAPI_SERVER$1"; }
