@@ -98,9 +98,11 @@ pub struct DaemonSetChange {
 }
 
 impl DaemonSetChange {
-    /// Nothing to do: same template, current pods keep matching the generation.
+    /// Nothing to do or report: same template, current pods keep matching the generation.
     pub fn is_noop(&self) -> bool {
-        self.change.is_none() && !self.relabels()
+        self.change.is_none()
+            && !self.relabels()
+            && self.restored_generation != RestoredGeneration::Unparseable
     }
 
     /// Current pods need another `pod-template-generation` label.

@@ -30,6 +30,8 @@ mod decide;
 mod steps;
 
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 mod scenarios;
 #[cfg(test)]
 mod tests;
