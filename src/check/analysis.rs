@@ -10,9 +10,14 @@ use super::error::{Error, Result};
 use super::fsb::FsbSource;
 use super::input::{LoadedBackup, LoadedRules};
 use super::lint::{self, LintWarning};
-use crate::backup::{BackupLayout, DEPLOYMENTS, PODS, REPLICA_SETS};
+use super::replicas::{ReplicaReport, deployment_replicas};
+use super::workloads::{self, DaemonSetReport, StatefulSetReport};
+use crate::backup::{
+    BackupLayout, CONTROLLER_REVISIONS, DAEMON_SETS, DEPLOYMENTS, PODS, REPLICA_SETS, STATEFUL_SETS,
+};
 use crate::guard::{
-    ReplicaSetDecision, Settings, VeleroEngine, WorkloadInputs, WorkloadPlan, plan_workload,
+    DaemonSetPlan, ReplicaSetDecision, Settings, StatefulSetPlan, VeleroEngine, WorkloadInputs,
+    WorkloadPlan, plan_workload,
 };
 
 /// Everything the check found.
@@ -25,11 +30,17 @@ pub struct Analysis {
     pub resource_modifiers: RulesInfo,
     pub fsb_source: FsbSourceInfo,
     pub deployments: Vec<DeploymentReport>,
+    pub stateful_sets: Vec<StatefulSetReport>,
+    pub daemon_sets: Vec<DaemonSetReport>,
     pub lint: Vec<LintWarning>,
     pub summary: Summary,
     /// The guard's plans, for the output writers.
     #[serde(skip)]
     pub plans: Vec<WorkloadPlan>,
+    #[serde(skip)]
+    pub statefulset_plans: Vec<StatefulSetPlan>,
+    #[serde(skip)]
+    pub daemonset_plans: Vec<DaemonSetPlan>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -42,6 +53,9 @@ pub struct BackupInfo {
     pub deployments: usize,
     pub replica_sets: usize,
     pub pods: usize,
+    pub stateful_sets: usize,
+    pub daemon_sets: usize,
+    pub controller_revisions: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,6 +137,8 @@ pub struct DeploymentReport {
     pub plugin: PluginReport,
     /// With the plugin, the Deployment still rolls out.
     pub rollout_with_plugin: bool,
+    /// The replica count before and after the rules, pods kept and skipped.
+    pub replicas: ReplicaReport,
     pub verdict: String,
 }
 
@@ -138,6 +154,17 @@ pub struct Summary {
     pub fsb_pods_at_risk: usize,
     /// Deployments with FSB data that roll out even with the plugin.
     pub at_risk_with_plugin: usize,
+    pub stateful_sets: usize,
+    pub stateful_sets_at_risk: usize,
+    pub daemon_sets: usize,
+    pub daemon_sets_at_risk: usize,
+    /// Workloads of every kind whose rollout or scale-down deletes pods holding FSB data.
+    pub workloads_at_risk: usize,
+    /// Workloads of every kind whose replica count the rules change.
+    pub replica_changes: usize,
+    /// Pod volumes whose FSB data is not restored even with the plugin (the final replica count
+    /// is below the pods holding their own data).
+    pub fsb_volumes_not_restored: usize,
     /// `true` when `--exit-code` exits 3.
     pub fsb_data_at_risk: bool,
     pub verdict: String,
@@ -187,8 +214,11 @@ pub fn analyse(backup: &LoadedBackup, rules: &LoadedRules, fsb: &FsbSource) -> R
         reports.push(report_for(&plan));
         plans.push(plan);
     }
+    let (stateful_sets, statefulset_plans) =
+        workloads::statefulsets(index, &rules.rules, &fsb.index)?;
+    let (daemon_sets, daemonset_plans) = workloads::daemonsets(index, &rules.rules, &fsb.index)?;
     let lint = lint::lint(&engine, &rules.rules, index, &plans);
-    let summary = summarise(&reports);
+    let summary = summarise(&reports, &stateful_sets, &daemon_sets);
     Ok(Analysis {
         schema_version: 1,
         backup: BackupInfo {
@@ -198,6 +228,9 @@ pub fn analyse(backup: &LoadedBackup, rules: &LoadedRules, fsb: &FsbSource) -> R
             deployments: index.items_of(DEPLOYMENTS).count(),
             replica_sets: index.items_of(REPLICA_SETS).count(),
             pods: index.items_of(PODS).count(),
+            stateful_sets: index.items_of(STATEFUL_SETS).count(),
+            daemon_sets: index.items_of(DAEMON_SETS).count(),
+            controller_revisions: index.items_of(CONTROLLER_REVISIONS).count(),
         },
         resource_modifiers: RulesInfo {
             source: rules.label.clone(),
@@ -208,9 +241,13 @@ pub fn analyse(backup: &LoadedBackup, rules: &LoadedRules, fsb: &FsbSource) -> R
             description: fsb.description.clone(),
         },
         deployments: reports,
+        stateful_sets,
+        daemon_sets,
         lint,
         summary,
         plans,
+        statefulset_plans,
+        daemonset_plans,
     })
 }
 
@@ -228,10 +265,13 @@ fn report_for(plan: &WorkloadPlan) -> DeploymentReport {
         })
         .collect();
     let rollout = plan.rolls_without_guard;
+    let replicas = deployment_replicas(plan);
+    // A rollout deletes every restored pod; a scale-down below the restored pods deletes some,
+    // not-ready (restoring) ones first.
     let at_risk = if rollout {
         fsb_pods.clone()
     } else {
-        Vec::new()
+        replicas.at_risk_without_plugin.clone()
     };
     let pods: Vec<PodAction> = plan
         .pods
@@ -271,6 +311,7 @@ fn report_for(plan: &WorkloadPlan) -> DeploymentReport {
         })
         .collect();
     let (action, reason) = match (&plan.change, &plan.skipped) {
+        (None, _) if !replicas.skipped.is_empty() => ("corrects", None),
         (None, _) => ("nothing-to-do", None),
         (Some(_), Some(why)) => ("leaves-alone", Some(why.clone())),
         (Some(_), None) => ("corrects", None),
@@ -278,7 +319,9 @@ fn report_for(plan: &WorkloadPlan) -> DeploymentReport {
     let rollout_with_plugin = rollout && action != "corrects";
     let change = plan.change.as_ref();
     let n_fsb = fsb_pods.len();
-    let verdict = if !rollout {
+    let mut verdict = if !rollout && !at_risk.is_empty() {
+        "AT RISK without the plugin: the replica count drops below the restored pods".to_owned()
+    } else if !rollout {
         if n_fsb > 0 {
             "safe: the rules leave the pod template as it is; no rollout".to_owned()
         } else {
@@ -307,6 +350,10 @@ fn report_for(plan: &WorkloadPlan) -> DeploymentReport {
         }
         v
     };
+    if replicas.change != "unchanged" || !replicas.skipped.is_empty() {
+        verdict.push_str("; ");
+        verdict.push_str(&replicas.summary);
+    }
     DeploymentReport {
         namespace: plan.namespace.clone(),
         name: plan.deployment.clone(),
@@ -324,11 +371,23 @@ fn report_for(plan: &WorkloadPlan) -> DeploymentReport {
             withheld,
         },
         rollout_with_plugin,
+        replicas,
         verdict,
     }
 }
 
-fn summarise(reports: &[DeploymentReport]) -> Summary {
+/// One workload in the summary, whatever its kind.
+struct Risk<'a> {
+    label: String,
+    at_risk: &'a [PodVolumes],
+    with_plugin: bool,
+}
+
+fn summarise(
+    reports: &[DeploymentReport],
+    stateful_sets: &[StatefulSetReport],
+    daemon_sets: &[DaemonSetReport],
+) -> Summary {
     let with_fsb = reports.iter().filter(|r| !r.fsb_pods.is_empty()).count();
     let at_risk: Vec<&DeploymentReport> =
         reports.iter().filter(|r| !r.at_risk.is_empty()).collect();
@@ -336,18 +395,63 @@ fn summarise(reports: &[DeploymentReport]) -> Summary {
         .iter()
         .filter(|r| r.rollout_without_plugin && r.fsb_pods.is_empty())
         .count();
-    let fsb_pods_at_risk: usize = at_risk.iter().map(|r| r.at_risk.len()).sum();
     let at_risk_with_plugin = at_risk.iter().filter(|r| r.rollout_with_plugin).count();
-    let names = |rs: &[&DeploymentReport]| {
+    let mut risks: Vec<Risk> = Vec::new();
+    for r in &at_risk {
+        risks.push(Risk {
+            label: format!("Deployment {}/{}", r.namespace, r.name),
+            at_risk: &r.at_risk,
+            with_plugin: r.rollout_with_plugin,
+        });
+    }
+    for r in stateful_sets.iter().filter(|r| !r.at_risk.is_empty()) {
+        risks.push(Risk {
+            label: format!("StatefulSet {}/{}", r.namespace, r.name),
+            at_risk: &r.at_risk,
+            with_plugin: r.rollout_with_plugin,
+        });
+    }
+    for r in daemon_sets.iter().filter(|r| !r.at_risk.is_empty()) {
+        risks.push(Risk {
+            label: format!("DaemonSet {}/{}", r.namespace, r.name),
+            at_risk: &r.at_risk,
+            with_plugin: r.rollout_with_plugin,
+        });
+    }
+    let fsb_pods_at_risk: usize = risks.iter().map(|r| r.at_risk.len()).sum();
+    let replica_reports = reports
+        .iter()
+        .map(|r| &r.replicas)
+        .chain(stateful_sets.iter().map(|r| &r.replicas));
+    let mut replica_changes = 0;
+    let mut not_restored: Vec<String> = Vec::new();
+    for r in replica_reports {
+        if r.change != "unchanged" {
+            replica_changes += 1;
+        }
+        for p in &r.fsb_data_not_restored {
+            not_restored.extend(p.volumes.iter().map(|v| format!("{}/{v}", p.pod)));
+        }
+    }
+    let workloads_with_fsb = with_fsb
+        + stateful_sets
+            .iter()
+            .filter(|r| !r.fsb_pods.is_empty())
+            .count()
+        + daemon_sets
+            .iter()
+            .filter(|r| !r.fsb_pods.is_empty())
+            .count();
+    let names = |rs: &[&Risk]| {
         rs.iter()
-            .map(|r| format!("{}/{}", r.namespace, r.name))
+            .map(|r| r.label.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let verdict = if at_risk.is_empty() {
+    let mut verdict = if risks.is_empty() {
         let mut v = format!(
-            "OK: no rollout would delete pods holding file-system-backup data ({} with FSB data checked)",
-            plural(with_fsb, "Deployment", "Deployments")
+            "OK: no rollout or scale-down would delete pods holding file-system-backup data ({} with FSB data checked)",
+            plural(workloads_with_fsb, "workload", "workloads")
         );
         if rollouts_without_fsb > 0 {
             v.push_str(&format!(
@@ -357,26 +461,30 @@ fn summarise(reports: &[DeploymentReport]) -> Summary {
         }
         v
     } else {
-        let with_plugin = if at_risk_with_plugin == 0 {
-            "with velero-fsb-guard installed none of them rolls out".to_owned()
+        let still: Vec<&Risk> = risks.iter().filter(|r| r.with_plugin).collect();
+        let with_plugin = if still.is_empty() {
+            "with velero-fsb-guard installed none of them deletes a pod while it restores"
+                .to_owned()
         } else {
-            let still: Vec<&DeploymentReport> = at_risk
-                .iter()
-                .copied()
-                .filter(|r| r.rollout_with_plugin)
-                .collect();
             format!(
                 "even with velero-fsb-guard {} still roll out",
                 names(&still)
             )
         };
+        let all: Vec<&Risk> = risks.iter().collect();
         format!(
-            "AT RISK: without the plugin, {} ({}) would roll out and delete {} holding file-system-backup data; {with_plugin}",
-            plural(at_risk.len(), "Deployment", "Deployments"),
-            names(&at_risk),
+            "AT RISK: without the plugin, {} ({}) would roll out or scale down and delete {} holding file-system-backup data; {with_plugin}",
+            plural(risks.len(), "workload", "workloads"),
+            names(&all),
             plural(fsb_pods_at_risk, "pod", "pods"),
         )
     };
+    if !not_restored.is_empty() {
+        verdict.push_str(&format!(
+            "; the final replica counts leave FSB data unrestored even with the plugin: {}",
+            not_restored.join(", ")
+        ));
+    }
     Summary {
         deployments: reports.len(),
         deployments_with_fsb: with_fsb,
@@ -384,7 +492,17 @@ fn summarise(reports: &[DeploymentReport]) -> Summary {
         rollouts_without_fsb,
         fsb_pods_at_risk,
         at_risk_with_plugin,
-        fsb_data_at_risk: !at_risk.is_empty(),
+        stateful_sets: stateful_sets.len(),
+        stateful_sets_at_risk: stateful_sets
+            .iter()
+            .filter(|r| !r.at_risk.is_empty())
+            .count(),
+        daemon_sets: daemon_sets.len(),
+        daemon_sets_at_risk: daemon_sets.iter().filter(|r| !r.at_risk.is_empty()).count(),
+        workloads_at_risk: risks.len(),
+        replica_changes,
+        fsb_volumes_not_restored: not_restored.len(),
+        fsb_data_at_risk: !risks.is_empty(),
         verdict,
     }
 }

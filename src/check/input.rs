@@ -36,9 +36,14 @@ pub struct LoadedBackup {
     pub bucket_pvbs: Option<(String, Vec<Value>)>,
 }
 
-/// What the index keeps: the three workload resources the guard reasons about.
+/// What the index keeps: the workload resources the guard reasons about (Deployments,
+/// ReplicaSets, StatefulSets, DaemonSets, ControllerRevisions) and pods.
 pub fn index_options() -> IndexOptions {
-    IndexOptions::workloads().with_pods()
+    IndexOptions::workloads()
+        .with_pods()
+        .keep(backup::STATEFUL_SETS)
+        .keep(backup::DAEMON_SETS)
+        .keep(backup::CONTROLLER_REVISIONS)
 }
 
 /// The embedded sample (a bucket folder copy: tarball + PodVolumeBackup file).

@@ -18,7 +18,9 @@ pub mod input;
 pub mod lint;
 pub mod output_dir;
 pub mod pod_rules;
+pub mod replicas;
 pub mod report;
+pub mod workloads;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -78,7 +80,12 @@ pub fn check(
     let analysis = analyse(&backup, &rules, &fsb)?;
     let mut notes = Vec::new();
     if let Some(dir) = &args.output_dir {
-        let written = output_dir::write_objects(dir, &backup.index, &rules.rules, &analysis.plans)?;
+        let plans = output_dir::Plans {
+            deployments: &analysis.plans,
+            statefulsets: &analysis.statefulset_plans,
+            daemonsets: &analysis.daemonset_plans,
+        };
+        let written = output_dir::write_objects(dir, &backup.index, &rules.rules, plans)?;
         notes.push(format!(
             "wrote {} objects as they will be created to {}",
             written.len(),

@@ -1,33 +1,103 @@
-//! `--output-dir`: every pod, ReplicaSet and Deployment of the analysed workloads as they will be
-//! created — the plugin's output (what the guard returns for the item), then Velero's resource
-//! modifiers applied to it — at `DIR/<group-resource>/<namespace>/<name>.json`.
+//! `--output-dir`: every pod, ReplicaSet and Deployment, StatefulSet, DaemonSet and their
+//! ControllerRevisions of the analysed workloads as they will be created — the plugin's output
+//! (what the guard returns for the item), then Velero's resource modifiers applied to it — at
+//! `DIR/<group-resource>/<namespace>/<name>.json`. Pods the plugin skips (`skipRestore`: the final
+//! replica count removes them) are not written: Velero does not create them.
 //!
 //! Not simulated: the `restore-wait` init container Velero's own actions add to pods with FSB data,
-//! the namespace mapping and the restore labels (both applied after the modifiers).
+//! the namespace mapping and the restore labels (both applied after the modifiers), and what the
+//! plugin changes on live objects after they are created (alignment patches, pod relabelling when
+//! ControllerRevisions are not part of the restore).
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::error::{Error, Result};
-use crate::backup::{BackupIndex, DEPLOYMENTS, PODS, REPLICA_SETS};
-use crate::guard::{
-    Engine, ReplicaSetDecision, VeleroEngine, WorkloadPlan, as_velero_hands_it, pod_lineage,
-    replicaset_owner,
+use crate::backup::{
+    BackupIndex, CONTROLLER_REVISIONS, DAEMON_SETS, DEPLOYMENTS, PODS, REPLICA_SETS, STATEFUL_SETS,
 };
+use crate::guard::statefulset::RevisionDecision;
+use crate::guard::{
+    DaemonSetPlan, Engine, ReplicaSetDecision, StatefulSetPlan, VeleroEngine, WorkloadPlan,
+    align_desired_replicas, as_velero_hands_it, lower_replicaset, pod_lineage, replicaset_owner,
+};
+
+/// The plans of every kind, for [`write_objects`].
+#[derive(Debug, Clone, Copy)]
+pub struct Plans<'a> {
+    pub deployments: &'a [WorkloadPlan],
+    pub statefulsets: &'a [StatefulSetPlan],
+    pub daemonsets: &'a [DaemonSetPlan],
+}
+
+/// The controller of `kind` named in an object's `ownerReferences`.
+fn controlled_by(object: &Value, kind: &str, name: &str) -> bool {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| {
+            refs.iter().any(|r| {
+                r.get("controller").and_then(Value::as_bool) == Some(true)
+                    && r.get("kind").and_then(Value::as_str) == Some(kind)
+                    && r.get("name").and_then(Value::as_str) == Some(name)
+            })
+        })
+}
 
 /// Writes the objects; returns the paths written.
 pub fn write_objects(
     dir: &Path,
     index: &BackupIndex,
     rules: &<VeleroEngine as Engine>::Rules,
-    plans: &[WorkloadPlan],
+    plans: Plans<'_>,
 ) -> Result<Vec<PathBuf>> {
-    let engine = VeleroEngine;
     let mut written = Vec::new();
-    for plan in plans {
+    for plan in plans.deployments {
+        let objects = deployment_objects(index, plan);
+        let workload = format!("{}/{}", plan.namespace, plan.deployment);
+        write(
+            dir,
+            rules,
+            &plan.namespace,
+            &workload,
+            objects,
+            &mut written,
+        )?;
+    }
+    for plan in plans.statefulsets {
+        let objects = statefulset_objects(index, plan);
+        let workload = format!("StatefulSet {}/{}", plan.namespace, plan.statefulset);
+        write(
+            dir,
+            rules,
+            &plan.namespace,
+            &workload,
+            objects,
+            &mut written,
+        )?;
+    }
+    for plan in plans.daemonsets {
+        let objects = daemonset_objects(index, plan);
+        let workload = format!("DaemonSet {}/{}", plan.namespace, plan.daemonset);
+        write(
+            dir,
+            rules,
+            &plan.namespace,
+            &workload,
+            objects,
+            &mut written,
+        )?;
+    }
+    Ok(written)
+}
+
+type Objects = Vec<(&'static str, String, Value)>;
+
+fn deployment_objects(index: &BackupIndex, plan: &WorkloadPlan) -> Objects {
+    let mut objects: Objects = Vec::new();
+    {
         let ns = plan.namespace.as_str();
-        let mut objects: Vec<(&str, String, Value)> = Vec::new();
         if let Some(d) = index.deployment(ns, &plan.deployment) {
             objects.push((DEPLOYMENTS, plan.deployment.clone(), as_velero_hands_it(d)));
         }
@@ -35,15 +105,27 @@ pub fn write_objects(
             if replicaset_owner(rs) != Some(plan.deployment.as_str()) {
                 continue;
             }
-            let item = match plan.replicasets.iter().find(|(n, _)| *n == key.name) {
+            let mut item = match plan.replicasets.iter().find(|(n, _)| *n == key.name) {
                 Some((_, ReplicaSetDecision::Retemplated { item, .. }))
                 | Some((_, ReplicaSetDecision::PastRevisionSetApart { item })) => item.clone(),
                 _ => as_velero_hands_it(rs),
             };
+            // The replica change lands on the same item (the ReplicaSet step does both).
+            if let Some(lowered_to) = plan.replicas.lowered_to() {
+                if plan.replicas.current_replicaset.as_deref() == Some(key.name.as_str()) {
+                    item = lower_replicaset(&item, &plan.replicas, lowered_to);
+                } else if plan.replicas.older_active.contains(&key.name) {
+                    item = align_desired_replicas(&item, lowered_to);
+                }
+            }
             objects.push((REPLICA_SETS, key.name.clone(), item));
         }
         for (key, pod) in index.items_in(PODS, ns) {
             if pod_lineage(pod).is_none_or(|l| l.deployment != plan.deployment) {
+                continue;
+            }
+            let skipped = plan.replicas.choice.as_ref();
+            if skipped.is_some_and(|c| c.skipped(&key.name).is_some()) {
                 continue;
             }
             let item = match plan.pods.iter().find(|(n, _)| *n == key.name) {
@@ -52,28 +134,107 @@ pub fn write_objects(
             };
             objects.push((PODS, key.name.clone(), item));
         }
-        for (gr, name, item) in objects {
-            let created = engine
-                .apply_rules(rules, &item, gr)
-                .map_err(|source| Error::Guard {
-                    workload: format!("{ns}/{}", plan.deployment),
-                    source,
-                })?
-                .object;
-            let folder = dir.join(gr).join(ns);
-            std::fs::create_dir_all(&folder).map_err(|source| Error::Write {
-                path: folder.clone(),
-                source,
-            })?;
-            let path = folder.join(format!("{name}.json"));
-            let mut text = serde_json::to_string_pretty(&created).unwrap_or_default();
-            text.push('\n');
-            std::fs::write(&path, text).map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
-            written.push(path);
+    }
+    objects
+}
+
+fn statefulset_objects(index: &BackupIndex, plan: &StatefulSetPlan) -> Objects {
+    let ns = plan.namespace.as_str();
+    let name = plan.statefulset.as_str();
+    let mut objects: Objects = Vec::new();
+    if let Some(sts) = index.get(STATEFUL_SETS, ns, name) {
+        objects.push((STATEFUL_SETS, name.to_owned(), as_velero_hands_it(sts)));
+    }
+    for (key, rev) in index.items_in(CONTROLLER_REVISIONS, ns) {
+        if !controlled_by(rev, "StatefulSet", name) {
+            continue;
+        }
+        let rewritten = plan
+            .revision
+            .as_ref()
+            .filter(|r| r.name == key.name)
+            .and_then(|r| match &r.decision {
+                Some(RevisionDecision::Rewritten { item, .. }) => Some(item.clone()),
+                _ => None,
+            });
+        let item = rewritten.unwrap_or_else(|| as_velero_hands_it(rev));
+        objects.push((CONTROLLER_REVISIONS, key.name.clone(), item));
+    }
+    for (key, pod) in index.items_in(PODS, ns) {
+        if !controlled_by(pod, "StatefulSet", name)
+            || plan.skipped_pods.iter().any(|p| p.name == key.name)
+        {
+            continue;
+        }
+        let item = match plan.pods.iter().find(|(n, _)| *n == key.name) {
+            Some((_, c)) => c.item.clone(),
+            None => as_velero_hands_it(pod),
+        };
+        objects.push((PODS, key.name.clone(), item));
+    }
+    objects
+}
+
+fn daemonset_objects(index: &BackupIndex, plan: &DaemonSetPlan) -> Objects {
+    let ns = plan.namespace.as_str();
+    let name = plan.daemonset.as_str();
+    let mut objects: Objects = Vec::new();
+    if let Some(ds) = index.get(DAEMON_SETS, ns, name) {
+        objects.push((DAEMON_SETS, name.to_owned(), as_velero_hands_it(ds)));
+    }
+    for (key, rev) in index.items_in(CONTROLLER_REVISIONS, ns) {
+        if controlled_by(rev, "DaemonSet", name) {
+            objects.push((
+                CONTROLLER_REVISIONS,
+                key.name.clone(),
+                as_velero_hands_it(rev),
+            ));
         }
     }
-    Ok(written)
+    for (key, pod) in index.items_in(PODS, ns) {
+        if !controlled_by(pod, "DaemonSet", name) {
+            continue;
+        }
+        let item = match plan.pods.iter().find(|(n, _)| *n == key.name) {
+            Some((_, c)) => c.pod.item.clone(),
+            None => as_velero_hands_it(pod),
+        };
+        objects.push((PODS, key.name.clone(), item));
+    }
+    objects
+}
+
+/// Applies the rules to each item as Velero does and writes it.
+fn write(
+    dir: &Path,
+    rules: &<VeleroEngine as Engine>::Rules,
+    ns: &str,
+    workload: &str,
+    objects: Objects,
+    written: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let engine = VeleroEngine;
+    for (gr, name, item) in objects {
+        let created = engine
+            .apply_rules(rules, &item, gr)
+            .map_err(|source| Error::Guard {
+                workload: workload.to_owned(),
+                source,
+            })?
+            .object;
+        let folder = dir.join(gr).join(ns);
+        std::fs::create_dir_all(&folder).map_err(|source| Error::Write {
+            path: folder.clone(),
+            source,
+        })?;
+        let path = folder.join(format!("{name}.json"));
+        let mut text = serde_json::to_string_pretty(&created).unwrap_or_default();
+        text.push('\n');
+        std::fs::write(&path, text).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(())
 }

@@ -72,7 +72,8 @@ pub use engine_impl::VeleroEngine;
 pub use error::{Error, Result};
 pub use replicas::{
     ANNOTATION_DESIRED_REPLICAS, ANNOTATION_REPLICAS_LOWERED, PodChoice, ReplicaPlan, Replicas,
-    SkippedPod, choose_pods, replica_plan, replicas_after_rules, replicas_of,
+    SkippedPod, align_desired_replicas, choose_pods, lower_replicaset, replica_plan,
+    replicas_after_rules, replicas_of,
 };
 pub use settings::{
     FailurePolicy, MODE_ANNOTATION, Mode, NamespaceGlobs, Scope, Settings, glob_match,
