@@ -20,6 +20,8 @@
 //! | `create`, `get`, `delete` | `downloadrequests.velero.io` | Velero namespace | backup contents |
 //! | `get` | `backups.velero.io`, `backupstoragelocations.velero.io` | Velero namespace | object-store TLS settings |
 //! | `get`, `patch` | `replicasets.apps` | restore target namespaces | verify/align the live ReplicaSet |
+//! | `get` | `daemonsets.apps` | restore target namespaces | a DaemonSet that already exists is left alone |
+//! | `list`, `patch` | `pods` | restore target namespaces | relabel restored DaemonSet pods (`pod-template-generation`) |
 //!
 //! A denied call fails open like any other API error; the `warn` line names the verb and resource.
 //! A restore without `spec.resourceModifier` makes no API call at all.
@@ -124,12 +126,18 @@ pub trait GuardCluster: Send + Sync + 'static {
 
 /// The workload fields whose change by a rule puts restored FSB pods at risk: `(group resource,
 /// JSON pointer)`. A restore whose rules touch none of them needs no API call at all.
-pub const GUARDED_FIELDS: [(&str, &str); 5] = [
+pub const GUARDED_FIELDS: [(&str, &str); 6] = [
     (DEPLOYMENTS, "/spec/template"),
     (DEPLOYMENTS, "/spec/replicas"),
     (STATEFULSETS, "/spec/template"),
     (STATEFULSETS, "/spec/replicas"),
     (DAEMONSETS, "/spec/template"),
+    // Restored pods count as current by this generation; a rule that changes or removes it alone
+    // makes them outdated.
+    (
+        DAEMONSETS,
+        "/metadata/annotations/deprecated.daemonset.template.generation",
+    ),
 ];
 
 /// What the guard answers for one item.

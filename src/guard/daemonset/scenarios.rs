@@ -456,3 +456,17 @@ fn an_unparseable_generation_is_a_warning_and_nothing_is_relabelled() {
     assert_eq!(notes[0].0, Level::Warn);
     assert!(notes[0].1.contains("will reject the DaemonSet"));
 }
+
+#[tokio::test]
+async fn a_rule_that_only_removes_the_generation_still_gets_the_pods_relabelled() {
+    // No template change at all: the rule must still be read (GUARDED_FIELDS), else the pods keep
+    // generation 3 while the API server creates the DaemonSet at 1.
+    let cluster = FakeCluster::new(agent(), &[REMOVE_GENERATION]);
+    run_restore(&cluster, &restore(json!({}))).await;
+    for name in ["agent-node-1", "agent-node-2"] {
+        assert_eq!(
+            cluster.live_pod(name)["metadata"]["labels"][POD_TEMPLATE_GENERATION],
+            "1"
+        );
+    }
+}
