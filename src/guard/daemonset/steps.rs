@@ -389,10 +389,12 @@ pub fn daemonset_step<E: Engine>(
         .iter()
         .flat_map(|p| p.volumes.iter().map(|v| format!("{}/{v}", p.name)))
         .collect();
-    let withheld: BTreeSet<&String> = plan
+    let withheld: Vec<&String> = plan
         .pods
         .iter()
         .flat_map(|(_, c)| c.pod.withheld.iter())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
     let missing_text = if missing > 0 {
         format!(", {missing} not found")
