@@ -319,8 +319,9 @@ fn report_for(plan: &WorkloadPlan) -> DeploymentReport {
     let rollout_with_plugin = rollout && action != "corrects";
     let change = plan.change.as_ref();
     let n_fsb = fsb_pods.len();
+    let replicas_worded = replicas.change != "unchanged" || !replicas.skipped.is_empty();
     let mut verdict = if !rollout && !at_risk.is_empty() {
-        "AT RISK without the plugin: the replica count drops below the restored pods".to_owned()
+        format!("AT RISK without the plugin: {}", replicas.summary)
     } else if !rollout {
         if n_fsb > 0 {
             "safe: the rules leave the pod template as it is; no rollout".to_owned()
@@ -350,7 +351,7 @@ fn report_for(plan: &WorkloadPlan) -> DeploymentReport {
         }
         v
     };
-    if replicas.change != "unchanged" || !replicas.skipped.is_empty() {
+    if replicas_worded && !(!rollout && !at_risk.is_empty()) {
         verdict.push_str("; ");
         verdict.push_str(&replicas.summary);
     }
@@ -473,7 +474,7 @@ fn summarise(
         };
         let all: Vec<&Risk> = risks.iter().collect();
         format!(
-            "AT RISK: without the plugin, {} ({}) would roll out or scale down and delete {} holding file-system-backup data; {with_plugin}",
+            "AT RISK: without the plugin, {} ({}) would roll out or scale down, deleting restoring pods ({} holding file-system-backup data at risk); {with_plugin}",
             plural(risks.len(), "workload", "workloads"),
             names(&all),
             plural(fsb_pods_at_risk, "pod", "pods"),

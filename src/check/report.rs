@@ -265,7 +265,19 @@ fn replica_fields(out: &mut String, r: &ReplicaReport) {
     if !replicas_matter(r) {
         return;
     }
-    field(out, "replicas:", &r.summary);
+    let show = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
+    field(
+        out,
+        "replicas:",
+        &format!(
+            "{} -> {} ({}; {} restored {} of the current revision)",
+            show(r.from),
+            show(r.to),
+            r.change,
+            r.restored_pods,
+            if r.restored_pods == 1 { "pod" } else { "pods" }
+        ),
+    );
     if !r.skipped.is_empty() {
         field(out, "pods kept:", &names_or_dash(&r.kept));
         let skipped: Vec<String> = r.skipped.iter().map(|p| p.pod.clone()).collect();

@@ -298,8 +298,12 @@ fn statefulset_report(plan: &StatefulSetPlan, pod_names: &[String]) -> StatefulS
         )
     };
     if replicas.change != "unchanged" || !replicas.skipped.is_empty() {
-        verdict.push_str("; ");
-        verdict.push_str(&replicas.summary);
+        if !rollout && !replicas.at_risk_without_plugin.is_empty() {
+            verdict = format!("AT RISK without the plugin: {}", replicas.summary);
+        } else {
+            verdict.push_str("; ");
+            verdict.push_str(&replicas.summary);
+        }
     }
     StatefulSetReport {
         namespace: plan.namespace.clone(),

@@ -24,6 +24,8 @@ pub struct App {
     pub fsb_volumes: Vec<String>,
     /// Past revisions (hash, template spec): ReplicaSets scaled to 0, created earlier.
     pub past: Vec<(String, Value)>,
+    /// FSB volumes backed up through this pod only (a shared claim); `None`: every pod.
+    pub backed_up_through: Option<usize>,
 }
 
 pub fn app(namespace: &str, name: &str, hash: &str) -> App {
@@ -39,6 +41,7 @@ pub fn app(namespace: &str, name: &str, hash: &str) -> App {
         pod_annotations: json!({}),
         fsb_volumes: Vec::new(),
         past: Vec::new(),
+        backed_up_through: None,
     }
 }
 
@@ -56,6 +59,16 @@ impl App {
     pub fn fsb_volume(mut self, name: &str) -> Self {
         self = self.volume(json!({"name": name, "emptyDir": {}}), &format!("/{name}"));
         self.fsb_volumes.push(name.into());
+        self
+    }
+    /// A ReadWriteMany claim mounted by every pod, backed up once, through pod `index`.
+    pub fn shared_fsb_claim(mut self, name: &str, index: usize) -> Self {
+        self = self.volume(
+            json!({"name": name, "persistentVolumeClaim": {"claimName": format!("{name}-claim")}}),
+            &format!("/{name}"),
+        );
+        self.fsb_volumes.push(name.into());
+        self.backed_up_through = Some(index);
         self
     }
     pub fn env(mut self, name: &str, value: &str) -> Self {
@@ -171,7 +184,12 @@ impl App {
     }
 
     pub fn pvbs(&self) -> Vec<Value> {
-        self.pod_names()
+        let names = self.pod_names();
+        let through: Vec<String> = match self.backed_up_through {
+            Some(i) => vec![names[i].clone()],
+            None => names,
+        };
+        through
             .iter()
             .flat_map(|pod| {
                 self.fsb_volumes.iter().map(move |v| {
@@ -222,9 +240,48 @@ fn push(target: &mut Value, key: &str, v: Value) {
     }
 }
 
+/// Objects beyond Deployments (StatefulSets, DaemonSets, their revisions and pods) and their
+/// PodVolumeBackups.
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    /// (group-resource, namespace, name, object)
+    pub objects: Vec<(String, String, String, Value)>,
+    pub pvbs: Vec<Value>,
+}
+
+impl Extra {
+    pub fn add(&mut self, gr: &str, obj: Value) {
+        let ns = obj["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let name = obj["metadata"]["name"].as_str().unwrap().to_owned();
+        self.objects.push((gr.into(), ns, name, obj));
+    }
+}
+
+/// A PodVolumeBackup of `pod`'s `volume` as Velero creates it.
+pub fn pvb(namespace: &str, pod: &str, volume: &str) -> Value {
+    json!({"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
+        "metadata": {"name": format!("bk-{pod}-{volume}"), "namespace": "velero",
+            "labels": {"velero.io/backup-name": "bk"}},
+        "spec": {"node": "worker-1", "pod": {"kind": "Pod", "namespace": namespace, "name": pod},
+            "volume": volume, "uploaderType": "kopia"},
+        "status": {"phase": "Completed", "snapshotID": format!("snap-{pod}-{volume}")}})
+}
+
 /// The files of a backup tarball, in Velero's order: `metadata/version`, then each item at its
 /// unversioned path and its `v1-preferredversion` copy.
 pub fn backup_entries(apps: &[App], version: &str) -> Vec<(String, Vec<u8>)> {
+    backup_entries_with(apps, &Extra::default(), version)
+}
+
+/// [`backup_entries`] with extra objects.
+pub fn backup_entries_with(
+    apps: &[App],
+    extra_objects: &Extra,
+    version: &str,
+) -> Vec<(String, Vec<u8>)> {
     let mut entries = vec![(
         "metadata/version".to_owned(),
         format!("{version}\n").into_bytes(),
@@ -236,6 +293,7 @@ pub fn backup_entries(apps: &[App], version: &str) -> Vec<(String, Vec<u8>)> {
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
     )];
     extra.extend(apps.iter().flat_map(App::objects));
+    extra.extend(extra_objects.objects.iter().cloned());
     for (gr, ns, name, obj) in extra {
         let body = serde_json::to_vec(&obj).unwrap();
         let scope = if ns.is_empty() {
@@ -283,7 +341,12 @@ pub enum Layout {
 
 /// Writes the backup of `apps` under `dir` in `layout`; returns the path to pass to `--backup`.
 pub fn write_backup(dir: &Path, apps: &[App], layout: Layout) -> PathBuf {
-    let entries = backup_entries(apps, "1.1.0");
+    write_backup_with(dir, apps, &Extra::default(), layout)
+}
+
+/// [`write_backup`] with extra objects and PodVolumeBackups.
+pub fn write_backup_with(dir: &Path, apps: &[App], extra: &Extra, layout: Layout) -> PathBuf {
+    let entries = backup_entries_with(apps, extra, "1.1.0");
     match layout {
         Layout::Archive => {
             let path = dir.join("bk-data.tar.gz");
@@ -303,7 +366,8 @@ pub fn write_backup(dir: &Path, apps: &[App], layout: Layout) -> PathBuf {
             let folder = dir.join("backups").join("bk");
             std::fs::create_dir_all(&folder).unwrap();
             std::fs::write(folder.join("bk.tar.gz"), tar_gz(&entries)).unwrap();
-            let pvbs: Vec<Value> = apps.iter().flat_map(App::pvbs).collect();
+            let mut pvbs: Vec<Value> = apps.iter().flat_map(App::pvbs).collect();
+            pvbs.extend(extra.pvbs.iter().cloned());
             std::fs::write(
                 folder.join("bk-podvolumebackups.json.gz"),
                 gzip(&serde_json::to_vec(&pvbs).unwrap()),
@@ -353,4 +417,111 @@ pub fn container<'a>(spec: &'a Value, name: &str) -> &'a Value {
         .iter()
         .find(|c| c["name"] == name)
         .unwrap_or_else(|| panic!("no container {name}"))
+}
+
+/// A StatefulSet `name` in `shop` with `replicas` pods `<name>-<n>`, each holding FSB data in
+/// emptyDir volume `data`, its update revision `<name>-6c9f7d8b5` (revision 2) in the backup.
+pub fn statefulset(name: &str, replicas: u64) -> Extra {
+    let labels = json!({"app": name});
+    let revision = format!("{name}-6c9f7d8b5");
+    let template = json!({"metadata": {"creationTimestamp": null, "labels": labels},
+        "spec": {"containers": [{"name": "db", "image": "registry.example/db:1.0",
+            "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+            "volumes": [{"name": "data", "emptyDir": {}}]}});
+    let owner = json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name,
+        "uid": format!("uid-sts-{name}"), "controller": true, "blockOwnerDeletion": true}]);
+    let mut extra = Extra::default();
+    extra.add(
+        "statefulsets.apps",
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-sts-{name}"),
+                "resourceVersion": "100", "generation": 2, "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels}, "serviceName": name,
+                "podManagementPolicy": "OrderedReady",
+                "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                "template": template},
+            "status": {"replicas": replicas, "updateRevision": revision,
+                "currentRevision": revision, "collisionCount": 0}}),
+    );
+    // The controller stores the template as a strategic patch that replaces it whole.
+    let mut data_template = template.clone();
+    data_template["$patch"] = json!("replace");
+    extra.add(
+        "controllerrevisions.apps",
+        json!({"apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": {"name": revision, "namespace": "shop", "uid": format!("uid-cr-{name}"),
+                "labels": labels, "ownerReferences": owner},
+            "data": {"spec": {"template": data_template}},
+            "revision": 2}),
+    );
+    for i in 0..replicas {
+        let pod = format!("{name}-{i}");
+        let mut pod_labels = labels.clone();
+        pod_labels["controller-revision-hash"] = json!(revision);
+        pod_labels["statefulset.kubernetes.io/pod-name"] = json!(pod);
+        let mut spec = template["spec"].clone();
+        spec["hostname"] = json!(pod);
+        spec["subdomain"] = json!(name);
+        spec["nodeName"] = json!("worker-1");
+        extra.add(
+            "pods",
+            json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "namespace": "shop", "uid": format!("uid-{pod}"),
+                    "labels": pod_labels, "ownerReferences": owner},
+                "spec": spec, "status": {"phase": "Running"}}),
+        );
+        extra.pvbs.push(pvb("shop", &pod, "data"));
+    }
+    extra
+}
+
+/// A DaemonSet `name` in `shop` at template generation 3 with two pods (one per node), each
+/// holding FSB data in emptyDir volume `cache`.
+pub fn daemonset(name: &str) -> Extra {
+    let labels = json!({"app": name});
+    let template = json!({"metadata": {"creationTimestamp": null, "labels": labels},
+        "spec": {"containers": [{"name": "agent", "image": "registry.example/agent:1.0",
+            "volumeMounts": [{"name": "cache", "mountPath": "/cache"}]}],
+            "volumes": [{"name": "cache", "emptyDir": {}}]}});
+    let owner = json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": name,
+        "uid": format!("uid-ds-{name}"), "controller": true, "blockOwnerDeletion": true}]);
+    let mut extra = Extra::default();
+    extra.add(
+        "daemonsets.apps",
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-ds-{name}"),
+                "generation": 3, "labels": labels,
+                "annotations": {"deprecated.daemonset.template.generation": "3"}},
+            "spec": {"selector": {"matchLabels": labels}, "template": template,
+                "updateStrategy": {"type": "RollingUpdate"}},
+            "status": {"desiredNumberScheduled": 2, "numberReady": 2}}),
+    );
+    for node in ["worker-1", "worker-2"] {
+        let pod = format!("{name}-{node}");
+        let mut pod_labels = labels.clone();
+        pod_labels["pod-template-generation"] = json!("3");
+        pod_labels["controller-revision-hash"] = json!("7b9c6d5f4");
+        let mut spec = template["spec"].clone();
+        spec["nodeName"] = json!(node);
+        spec["affinity"] = json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+            {"nodeSelectorTerms": [{"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node]}]}]}}});
+        extra.add(
+            "pods",
+            json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "namespace": "shop", "uid": format!("uid-{pod}"),
+                    "labels": pod_labels, "ownerReferences": owner},
+                "spec": spec, "status": {"phase": "Running"}}),
+        );
+        extra.pvbs.push(pvb("shop", &pod, "cache"));
+    }
+    extra
+}
+
+impl Extra {
+    /// Both sets of objects.
+    pub fn and(mut self, other: Extra) -> Self {
+        self.objects.extend(other.objects);
+        self.pvbs.extend(other.pvbs);
+        self
+    }
 }
