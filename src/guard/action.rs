@@ -22,6 +22,7 @@
 //! | `get`, `patch` | `replicasets.apps` | restore target namespaces | verify/align the live ReplicaSet |
 //! | `get` | `daemonsets.apps` | restore target namespaces | a DaemonSet that already exists is left alone |
 //! | `list`, `patch` | `pods` | restore target namespaces | relabel restored DaemonSet pods (`pod-template-generation`) |
+//! | `create` (dry run) | `daemonsets.apps` | restore target namespaces | the final DaemonSet template as the API server defaults it |
 //!
 //! A denied call fails open like any other API error; the `warn` line names the verb and resource.
 //! A restore without `spec.resourceModifier` makes no API call at all.
@@ -120,6 +121,17 @@ pub trait GuardCluster: Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send {
         let _ = (labels, expected_resource_version);
         let call = format!("patch pods {namespace}/{name}");
+        async move { Err(Error::Cluster(format!("{call}: not supported"))) }
+    }
+    /// `POST daemonsets?dryRun=All` of `body` in `namespace`: the DaemonSet as the API server
+    /// would store it (defaulted, admitted), nothing stored.
+    fn dry_run_create_daemonset(
+        &self,
+        namespace: &str,
+        body: &Value,
+    ) -> impl Future<Output = Result<Value>> + Send {
+        let _ = body;
+        let call = format!("create daemonsets.apps {namespace} (dry run)");
         async move { Err(Error::Cluster(format!("{call}: not supported"))) }
     }
 }
@@ -411,6 +423,10 @@ impl<C: GuardCluster> TemplateGuard<C> {
             }
             "DaemonSet" => {
                 self.decide_daemonset(&inputs, &state.daemonsets, input, dry_run)
+                    .await
+            }
+            "ControllerRevision" if super::workload::daemonset_owner(from_backup).is_some() => {
+                self.decide_daemonset_revision(&inputs, &state.daemonsets, input, dry_run)
                     .await
             }
             "Pod" | "ReplicaSet" => {

@@ -8,12 +8,13 @@
 //! | `get` | `daemonsets.apps` | restore target namespaces | does the DaemonSet exist already |
 //! | `list` | `pods` | restore target namespaces | the restored pods of the DaemonSet |
 //! | `patch` | `pods` | restore target namespaces | relabel `pod-template-generation` |
+//! | `create` (dry run) | `daemonsets.apps` | restore target namespaces | the final template as the API server stores it |
 
 use std::collections::BTreeMap;
 
 use super::super::daemonset::{
     DaemonSetCache, DaemonSetLive, POD_TEMPLATE_GENERATION, daemonset_pod_step, daemonset_step,
-    daemonset_target,
+    daemonset_target, revision_dry_run, revision_step,
 };
 use super::super::engine_impl::VeleroEngine;
 use super::super::error::{Error, Result};
@@ -106,5 +107,33 @@ impl<C: GuardCluster> TemplateGuard<C> {
             outcome.relabel.len(),
             failures.join("; ")
         )))
+    }
+
+    /// A ControllerRevision a DaemonSet owns: the one the current pods point to gets the final
+    /// template (from a dry-run create of the modified DaemonSet).
+    pub(super) async fn decide_daemonset_revision(
+        &self,
+        inputs: &RestoreInputs<'_, VeleroEngine>,
+        cache: &DaemonSetCache,
+        input: &ExecuteInput,
+        dry_run: bool,
+    ) -> Result<Answer> {
+        let from_backup = &input.item_from_backup;
+        let Some(request) = revision_dry_run(inputs, Some(cache), from_backup, &input.restore)?
+        else {
+            return Ok(Answer::as_received());
+        };
+        let server = self
+            .cluster
+            .dry_run_create_daemonset(&request.namespace, &request.body)
+            .await
+            .map_err(|e| e.to_string());
+        let outcome = revision_step(
+            &input.item,
+            from_backup,
+            server.as_ref().map_err(String::as_str),
+        );
+        log_notes(&outcome.notes, dry_run);
+        Ok(Answer::from_outcome(outcome, dry_run))
     }
 }

@@ -21,12 +21,16 @@
 //!   no restart), and a template change that alters which nodes qualify is reported — the
 //!   controller deletes pods on nodes that no longer qualify and the guard cannot prevent that.
 //!
-//! ControllerRevisions are restored as they are: the generation alone keeps the pods current.
+//! - **ControllerRevisions** ([`revision_dry_run`], [`revision_step`]): the revision the current
+//!   pods point to gets the final template (as a dry-run create of the modified DaemonSet returns
+//!   it) as its `data`, so the controller keeps it as current and the pods match by hash too. A
+//!   second line only: the generation alone keeps the pods current.
 //!
 //! For the offline `check`, [`plan_daemonset`] runs the decisions for one DaemonSet over backed-up
 //! objects.
 
 mod decide;
+mod history;
 mod steps;
 
 #[cfg(test)]
@@ -42,6 +46,9 @@ pub use decide::{
     CONTROLLER_NODE_PIN, DaemonSetChange, DaemonSetPodCorrection, DaemonSetPodDecision, Relabel,
     RestoredGeneration, backed_up_generation, correct_daemonset_pod, daemonset_change,
     node_eligibility_paths, pod_generation, pods_to_relabel,
+};
+pub use history::{
+    CONTROLLER_REVISION_HASH, RevisionDryRun, current_pod_hashes, revision_dry_run, revision_step,
 };
 pub use steps::{
     DaemonSetCache, DaemonSetLive, DaemonSetOutcome, DaemonSetTarget, daemonset_pod_step,

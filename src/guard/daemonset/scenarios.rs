@@ -2,7 +2,7 @@
 //! the plugin shell over an in-memory cluster. Expected values come from each scenario's intent and
 //! the API server's generation rules (facts §3), never from running the guard.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +30,7 @@ struct FakeCluster {
     live_pods: Arc<Mutex<BTreeMap<String, Value>>>,
     live_daemonset: Arc<Mutex<Option<Value>>>,
     calls: Arc<Mutex<Vec<String>>>,
+    refuse_dry_run: bool,
 }
 
 impl FakeCluster {
@@ -47,6 +48,7 @@ impl FakeCluster {
             live_pods: Arc::default(),
             live_daemonset: Arc::default(),
             calls: Arc::default(),
+            refuse_dry_run: false,
         }
     }
 
@@ -124,6 +126,18 @@ impl GuardCluster for FakeCluster {
             })
             .cloned()
             .collect())
+    }
+    async fn dry_run_create_daemonset(&self, ns: &str, body: &Value) -> Result<Value> {
+        self.record(format!("dry-run create daemonset {ns}"));
+        if self.refuse_dry_run {
+            return Err(Error::Cluster(
+                "create daemonsets.apps: forbidden".to_owned(),
+            ));
+        }
+        // As the API server: defaults filled in (one stands for all here).
+        let mut stored = body.clone();
+        stored["spec"]["template"]["spec"]["dnsPolicy"] = json!("ClusterFirst");
+        Ok(stored)
     }
     async fn patch_pod_labels(
         &self,
@@ -247,12 +261,8 @@ async fn env_modifier_reaches_the_pods_which_stay_current_and_keep_their_fsb_res
         );
         assert!(fsb_restore_intact(prepared, returned, &fsb));
     }
-    // The DaemonSet and its revisions are restored as received.
+    // The DaemonSet is restored as received.
     assert_eq!(run.daemonset, as_velero_hands_it(&app.daemonset()));
-    assert_eq!(
-        run.revisions,
-        [as_velero_hands_it(&app.controller_revision())]
-    );
     // The annotation is kept, so the API server keeps generation 3: the controller counts every
     // restored pod as current (IsPodUpdated: pod-template-generation == "3").
     let ds = created(&cluster, &run.daemonset, "daemonsets.apps");
@@ -469,4 +479,63 @@ async fn a_rule_that_only_removes_the_generation_still_gets_the_pods_relabelled(
             "1"
         );
     }
+}
+
+/// The revision `data` the controller computes for a DaemonSet with template `template` as the
+/// API server stores it (facts §3: `{"spec":{"template": … + "$patch":"replace"}}`).
+fn data_for(template: Value) -> Value {
+    let mut template = template;
+    template["$patch"] = json!("replace");
+    json!({"spec": {"template": template}})
+}
+
+#[tokio::test]
+async fn the_revision_of_the_current_pods_gets_the_final_template_as_the_server_stores_it() {
+    let app = agent().with_past_generation_pod_on("node-3");
+    let cluster = FakeCluster::new(app.clone(), &[ADD_ENV]);
+    let run = run_restore(&cluster, &restore(json!({}))).await;
+    // T' = T + env, with the server's defaults (the fake server adds dnsPolicy).
+    let mut expected = app.template();
+    expected["spec"]["containers"][0]["env"] = json!([{"name": "MODE", "value": "restored"}]);
+    expected["spec"]["dnsPolicy"] = json!("ClusterFirst");
+    assert_eq!(run.revisions[0]["data"], data_for(expected));
+    // Name and labels kept: the pods' hash label still points at it.
+    assert_eq!(
+        run.revisions[0]["metadata"],
+        as_velero_hands_it(&app.controller_revision())["metadata"]
+    );
+    assert!(
+        cluster
+            .calls()
+            .contains(&format!("dry-run create daemonset {TARGET}"))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_dry_run_or_dry_run_mode_leaves_the_revision_as_backed_up() {
+    let app = agent();
+    let mut refused = FakeCluster::new(app.clone(), &[ADD_ENV]);
+    refused.refuse_dry_run = true;
+    let run = run_restore(&refused, &restore(json!({}))).await;
+    assert_eq!(
+        run.revisions,
+        [as_velero_hands_it(&app.controller_revision())]
+    );
+    let dry = FakeCluster::new(app.clone(), &[ADD_ENV]);
+    let run = run_restore(&dry, &restore(json!({"fsb-guard.io/mode": "dry-run"}))).await;
+    assert_eq!(
+        run.revisions,
+        [as_velero_hands_it(&app.controller_revision())]
+    );
+}
+
+#[test]
+fn only_the_hash_of_current_pods_counts() {
+    let app = agent().with_past_generation_pod_on("node-3");
+    let backup = app.backup();
+    // Current pods carry the fixture's hash; the past-generation pod another one.
+    assert_eq!(
+        current_pod_hashes(&backup.daemonsets[0], &backup.pods),
+        BTreeSet::from(["6d5f8c7b9".to_owned()])
+    );
 }

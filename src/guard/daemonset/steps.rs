@@ -50,7 +50,7 @@ fn only(level: Level, workload: String, message: impl Into<String>) -> StepOutco
 }
 
 /// The change of the backed-up `daemonset` (cached when `cache` is given).
-fn cached_change<E: Engine>(
+pub(super) fn cached_change<E: Engine>(
     inputs: &RestoreInputs<'_, E>,
     cache: Option<&DaemonSetCache>,
     daemonset: &Value,
@@ -86,7 +86,7 @@ fn cached_change<E: Engine>(
     Ok(computed)
 }
 
-fn backed_up_daemonset<'a, E: Engine>(
+pub(super) fn backed_up_daemonset<'a, E: Engine>(
     inputs: &RestoreInputs<'a, E>,
     namespace: &str,
     name: &str,
@@ -246,14 +246,8 @@ pub fn daemonset_target<E: Engine>(
     if current_pods.is_empty() {
         return Ok(None);
     }
-    let namespace = namespace_of(from_backup);
-    let target = restore
-        .pointer("/spec/namespaceMapping")
-        .and_then(|m| m.get(namespace))
-        .and_then(Value::as_str)
-        .unwrap_or(namespace);
     Ok(Some(DaemonSetTarget {
-        namespace: target.to_owned(),
+        namespace: target_namespace(namespace_of(from_backup), restore),
         name: name_of(from_backup).to_owned(),
         selector: from_backup
             .pointer("/spec/selector")
@@ -261,6 +255,16 @@ pub fn daemonset_target<E: Engine>(
             .unwrap_or_default(),
         current_pods,
     }))
+}
+
+/// Where the restore puts objects of backup namespace `namespace` (`spec.namespaceMapping`).
+pub(super) fn target_namespace(namespace: &str, restore: &Value) -> String {
+    restore
+        .pointer("/spec/namespaceMapping")
+        .and_then(|m| m.get(namespace))
+        .and_then(Value::as_str)
+        .unwrap_or(namespace)
+        .to_owned()
 }
 
 /// The live objects the shell read for [`daemonset_step`].
