@@ -553,7 +553,7 @@ fn workload_of(input: &ExecuteInput) -> String {
         .and_then(Value::as_str)
         .unwrap_or("item");
     match kind {
-        "Pod" if super::workload::daemonset_owner(from).is_some() => format!(
+        "Pod" | "ControllerRevision" if super::workload::daemonset_owner(from).is_some() => format!(
             "DaemonSet {}/{}",
             namespace_of(from),
             super::workload::daemonset_owner(from).unwrap_or_default()
