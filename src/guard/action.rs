@@ -553,11 +553,13 @@ fn workload_of(input: &ExecuteInput) -> String {
         .and_then(Value::as_str)
         .unwrap_or("item");
     match kind {
-        "Pod" | "ControllerRevision" if super::workload::daemonset_owner(from).is_some() => format!(
-            "DaemonSet {}/{}",
-            namespace_of(from),
-            super::workload::daemonset_owner(from).unwrap_or_default()
-        ),
+        "Pod" | "ControllerRevision" if super::workload::daemonset_owner(from).is_some() => {
+            format!(
+                "DaemonSet {}/{}",
+                namespace_of(from),
+                super::workload::daemonset_owner(from).unwrap_or_default()
+            )
+        }
         "Pod" => super::workload::pod_lineage(from).map_or_else(
             || format!("pod {}/{}", namespace_of(from), name_of(from)),
             |l| format!("Deployment {}/{}", l.namespace, l.deployment),
