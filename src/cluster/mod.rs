@@ -11,6 +11,7 @@
 mod error;
 pub mod label;
 pub mod pods;
+pub mod statefulsets;
 
 use std::path::Path;
 use std::time::Duration;

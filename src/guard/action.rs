@@ -52,6 +52,8 @@ use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction}
 
 #[path = "action_daemonset.rs"]
 mod action_daemonset;
+#[path = "action_statefulset.rs"]
+mod action_statefulset;
 
 /// The Kubernetes reads and writes the guard needs. Each call is bounded by the implementation
 /// (≤ 10 s per API call); errors name the verb and resource.
@@ -134,6 +136,55 @@ pub trait GuardCluster: Send + Sync + 'static {
         let call = format!("create daemonsets.apps {namespace} (dry run)");
         async move { Err(Error::Cluster(format!("{call}: not supported"))) }
     }
+    /// `POST statefulsets?dryRun=All` of `body` in `namespace`: the StatefulSet as the API server
+    /// would create it (defaulted, admitted), or why not.
+    fn dry_run_create_statefulset(
+        &self,
+        namespace: &str,
+        body: &Value,
+    ) -> impl Future<Output = Result<super::statefulset::StatefulSetDryRun>> + Send {
+        let _ = body;
+        let call = format!("create statefulsets.apps {namespace} (dry run)");
+        async move { Err(Error::Cluster(format!("{call}: not supported"))) }
+    }
+    /// `GET /version`: the API server's `(major, minor)`.
+    fn server_version(&self) -> impl Future<Output = Result<(String, String)>> + Send {
+        async move { Err(Error::Cluster("get /version: not supported".to_owned())) }
+    }
+    /// A live ControllerRevision, `None` if not found.
+    fn get_controllerrevision(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Value>>> + Send {
+        let call = format!("get controllerrevisions.apps {namespace}/{name}");
+        async move { Err(Error::Cluster(format!("{call}: not supported"))) }
+    }
+    /// Deletes a live ControllerRevision if its `uid`/`resourceVersion` are still those read
+    /// ([`Error::Conflict`] otherwise); a missing one is not an error.
+    fn delete_controllerrevision(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: Option<&str>,
+        resource_version: Option<&str>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = (uid, resource_version);
+        let call = format!("delete controllerrevisions.apps {namespace}/{name}");
+        async move { Err(Error::Cluster(format!("{call}: not supported"))) }
+    }
+    /// Creates a ControllerRevision from `body`, sent byte for byte (the API server keeps `data`
+    /// bytes verbatim). AlreadyExists is [`Error::Conflict`].
+    fn create_controllerrevision(
+        &self,
+        namespace: &str,
+        name: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<()>> + Send {
+        let _ = body;
+        let call = format!("create controllerrevisions.apps {namespace}/{name}");
+        async move { Err(Error::Cluster(format!("{call}: not supported"))) }
+    }
 }
 
 /// The workload fields whose change by a rule puts restored FSB pods at risk: `(group resource,
@@ -195,6 +246,8 @@ struct RestoreState {
     changes: ChangeCache,
     /// DaemonSet changes, computed once per DaemonSet.
     daemonsets: super::daemonset::DaemonSetCache,
+    /// StatefulSet changes, computed once per StatefulSet.
+    statefulsets: super::statefulset::StatefulSetChanges,
     /// A restored pod carried legacy `snapshot.velero.io/<volume>` annotations: FSB data exists
     /// even though the cluster holds no PodVolumeBackup for the backup.
     legacy_fsb_seen: AtomicBool,
@@ -212,6 +265,7 @@ impl RestoreState {
             fsb_workloads: OnceCell::new(),
             changes: ChangeCache::default(),
             daemonsets: Default::default(),
+            statefulsets: Default::default(),
             legacy_fsb_seen: AtomicBool::new(false),
         }
     }
@@ -429,6 +483,14 @@ impl<C: GuardCluster> TemplateGuard<C> {
                 self.decide_daemonset_revision(&inputs, &state.daemonsets, input, dry_run)
                     .await
             }
+            "Pod" if super::workload::statefulset_owner(from_backup).is_some() => {
+                self.decide_statefulset_pod(&inputs, &state.statefulsets, input, dry_run)
+            }
+            "ControllerRevision" if super::workload::statefulset_owner(from_backup).is_some() => {
+                self.decide_statefulset_revision(&inputs, &state.statefulsets, input, dry_run)
+                    .await
+            }
+            "StatefulSet" => self.decide_statefulset(&inputs, input, dry_run).await,
             "Pod" | "ReplicaSet" => {
                 let outcome = if kind == "Pod" {
                     pod_step(&inputs, &input.item, from_backup)?
@@ -558,6 +620,13 @@ fn workload_of(input: &ExecuteInput) -> String {
                 "DaemonSet {}/{}",
                 namespace_of(from),
                 super::workload::daemonset_owner(from).unwrap_or_default()
+            )
+        }
+        "Pod" | "ControllerRevision" if super::workload::statefulset_owner(from).is_some() => {
+            format!(
+                "StatefulSet {}/{}",
+                namespace_of(from),
+                super::workload::statefulset_owner(from).unwrap_or_default()
             )
         }
         "Pod" => super::workload::pod_lineage(from).map_or_else(

@@ -11,6 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::action::{GuardCluster, TemplateGuard};
 use super::error::{Error, Result};
+use super::statefulset::StatefulSetDryRun;
 use super::steps::BackupObjects;
 use crate::backup::download::{DownloadOptions, process_backup_contents};
 use crate::backup::{
@@ -170,6 +171,89 @@ impl GuardCluster for KubeCluster {
             .map(|_| ())
             .map_err(|e| {
                 if is_stale_write(&e) {
+                    Error::Conflict(e.to_string())
+                } else {
+                    api(e)
+                }
+            })
+    }
+
+    async fn dry_run_create_statefulset(
+        &self,
+        namespace: &str,
+        body: &Value,
+    ) -> Result<StatefulSetDryRun> {
+        match self
+            .connected()?
+            .dry_run_create(Resource::STATEFUL_SETS, namespace, body)
+            .await
+        {
+            Ok(object) => Ok(StatefulSetDryRun::Created(object)),
+            Err(cluster::Error::Api { code: 409, .. }) => Ok(StatefulSetDryRun::AlreadyExists),
+            // The API server answered no: RBAC, a webhook without dry-run support, validation.
+            Err(e @ (cluster::Error::Api { .. } | cluster::Error::Forbidden { .. })) => {
+                Ok(StatefulSetDryRun::Refused(e.to_string()))
+            }
+            Err(e) => Err(api(e)),
+        }
+    }
+
+    async fn server_version(&self) -> Result<(String, String)> {
+        let version = self.connected()?.server_version().await.map_err(api)?;
+        let field = |k: &str| {
+            version
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok((field("major"), field("minor")))
+    }
+
+    async fn get_controllerrevision(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
+        self.connected()?
+            .get_controller_revision(namespace, name)
+            .await
+            .map_err(api)
+    }
+
+    async fn delete_controllerrevision(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: Option<&str>,
+        resource_version: Option<&str>,
+    ) -> Result<()> {
+        self.connected()?
+            .delete_if_unchanged(
+                Resource::CONTROLLER_REVISIONS,
+                namespace,
+                name,
+                uid,
+                resource_version,
+            )
+            .await
+            .map_err(|e| {
+                if is_stale_write(&e) {
+                    Error::Conflict(e.to_string())
+                } else {
+                    api(e)
+                }
+            })
+    }
+
+    async fn create_controllerrevision(
+        &self,
+        namespace: &str,
+        name: &str,
+        body: Vec<u8>,
+    ) -> Result<()> {
+        self.connected()?
+            .create_raw(Resource::CONTROLLER_REVISIONS, namespace, name, body)
+            .await
+            .map(|_| ())
+            .map_err(|e| {
+                if matches!(e, cluster::Error::Api { code: 409, .. }) {
                     Error::Conflict(e.to_string())
                 } else {
                     api(e)

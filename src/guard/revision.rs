@@ -89,8 +89,19 @@ pub fn go_float(f: f64) -> String {
     if f == 0.0 {
         return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
     }
-    // `{:e}` gives the shortest round-trip digits: `d[.ddd]e[-]x`.
-    let sci = format!("{:e}", f.abs());
+    // `{:e}` gives the shortest round-trip digits: `d[.ddd]e[-]x`. When two digit strings of that
+    // length round-trip equally close, Rust rounds the tie up and Go to even; the correctly
+    // rounded string of the same length (ties to even) is Go's whenever it round-trips.
+    let shortest = format!("{:e}", f.abs());
+    let length = shortest
+        .split_once('e')
+        .map_or(0, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let rounded = format!("{:.*e}", length.saturating_sub(1), f.abs());
+    let sci = if rounded.parse::<f64>() == Ok(f.abs()) {
+        rounded
+    } else {
+        shortest
+    };
     let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exponent: i32 = exponent.parse().unwrap_or(0);
     let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
@@ -325,6 +336,8 @@ mod tests {
             (2.5e-10, "2.5e-10"),
             (-3.25, "-3.25"),
             (1.2345e100, "1.2345e+100"),
+            // Two 17-digit strings round-trip equally close (…890.25): Go rounds to even.
+            (-1.2894438239798902e15, "-1289443823979890.2"),
         ] {
             assert_eq!(go_float(f), go, "{f}");
         }

@@ -365,6 +365,6 @@ fn dry_run_body(name: &str, namespace: &str, spec: &Value) -> Value {
 }
 
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;

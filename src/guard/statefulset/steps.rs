@@ -572,7 +572,7 @@ pub fn verify_target<E: Engine>(
 }
 
 fn skipped_pods_note(workload: &str, plan: &StatefulSetPlan) -> Note {
-    let lost: BTreeSet<String> = plan
+    let lost: Vec<String> = plan
         .skipped_pods
         .iter()
         .flat_map(|p| p.fsb_volumes.iter().map(|v| format!("{}/{v}", p.name)))
@@ -622,10 +622,14 @@ pub fn verify_decision(
         if !final_template.exact() {
             return VerifyDecision::CannotRelabel;
         }
-        return VerifyDecision::Relabel {
-            predicted: predicted_revision_name(&target.statefulset, &data),
-            pods: target.pods_at_revision.clone(),
+        let predicted = predicted_revision_name(&target.statefulset, &data);
+        // The controller will create exactly the revision the pods name: nothing to relabel.
+        let pods = if predicted == target.revision {
+            Vec::new()
+        } else {
+            target.pods_at_revision.clone()
         };
+        return VerifyDecision::Relabel { predicted, pods };
     };
     let labels = live.pointer("/metadata/labels").and_then(Value::as_object);
     let same_data = live
@@ -678,10 +682,12 @@ pub fn verify_notes(
         .filter(|p| !plan.skipped_pods.iter().any(|s| s.name == p.name))
         .flat_map(|p| p.volumes.iter().map(|v| format!("{}/{v}", p.name)))
         .collect();
-    let withheld: BTreeSet<&String> = plan
+    let withheld: Vec<&String> = plan
         .pods
         .iter()
         .flat_map(|(_, c)| c.withheld.iter())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
     let paths = plan
         .change
