@@ -61,7 +61,12 @@ fn with_volumes(name: &str, volumes: &BTreeSet<String>) -> PodVolumes {
 }
 
 /// A sentence on what the plugin restores and what is lost.
-fn kept_sentence(kept: &[String], skipped: &[PodVolumes], lost: &[PodVolumes]) -> String {
+fn kept_sentence(
+    kept: &[String],
+    skipped: &[PodVolumes],
+    lost: &[PodVolumes],
+    why_lost: &str,
+) -> String {
     let mut s = format!(
         "with velero-fsb-guard: {} {} restored ({}), {} skipped",
         kept.len(),
@@ -81,7 +86,7 @@ fn kept_sentence(kept: &[String], skipped: &[PodVolumes], lost: &[PodVolumes]) -
             .flat_map(|p| p.volumes.iter().map(move |v| format!("{}/{v}", p.pod)))
             .collect();
         s.push_str(&format!(
-            "; FSB data NOT restored: {} (more pods with their own data than replicas)",
+            "; FSB data NOT restored: {} ({why_lost})",
             lost.join(", ")
         ));
     }
@@ -145,7 +150,12 @@ pub fn deployment_replicas(plan: &WorkloadPlan) -> ReplicaReport {
                 format!(
                     "replicas {} -> {to}: {without}; {}, ReplicaSet {rs} restored with {to} replicas",
                     show(from),
-                    kept_sentence(&report.kept, &report.skipped, &report.fsb_data_not_restored)
+                    kept_sentence(
+                        &report.kept,
+                        &report.skipped,
+                        &report.fsb_data_not_restored,
+                        "more pods with their own data than replicas"
+                    )
                 )
             }
             None => format!(
@@ -254,8 +264,13 @@ pub fn statefulset_replicas(
         .cloned()
         .collect();
     report.summary = format!(
-        "replicas {from} -> {to}: {without}; {} (their PersistentVolumeClaims are restored but not filled)",
-        kept_sentence(&report.kept, &report.skipped, &report.fsb_data_not_restored)
+        "replicas {from} -> {to}: {without}; {}",
+        kept_sentence(
+            &report.kept,
+            &report.skipped,
+            &report.fsb_data_not_restored,
+            "their ordinals are removed; a PersistentVolumeClaim among them is restored but not filled"
+        )
     );
     report
 }

@@ -349,9 +349,10 @@ fn statefulsets(out: &mut String, list: &[StatefulSetReport]) {
             "corrects" => {
                 let mut parts = Vec::new();
                 if !d.template_paths.is_empty() {
+                    let n = d.plugin.pods.len();
                     parts.push(format!(
-                        "re-emit the change onto {} pods",
-                        d.plugin.pods.len()
+                        "re-emit the change onto {n} {}",
+                        if n == 1 { "pod" } else { "pods" }
                     ));
                     if let Some(r) = &d.plugin.revision {
                         parts.push(match r.action {

@@ -289,7 +289,7 @@ fn statefulset_report(plan: &StatefulSetPlan, pod_names: &[String]) -> StatefulS
                     "ControllerRevision {} is not in the backup: pods relabelled to {}",
                     r.name, r.predicted_name_without_revisions
                 ),
-                _ => format!("ControllerRevision {} carries the change", r.name),
+                _ => format!("ControllerRevision {} carry the change", r.name),
             })
             .unwrap_or_default();
         format!(
