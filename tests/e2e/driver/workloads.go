@@ -128,6 +128,10 @@ var wlScenarios = []wlScenario{
 		sts: &stsSource{replicas: 3, onDelete: true}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeSTSTemplate},
 	{name: "sts-partition", kind: "StatefulSet", group: "sts", rules: stsRules("db", false),
 		sts: &stsSource{replicas: 3, partition: 2, midRollout: true}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeSTSTemplate},
+	// Parallel, pods still in restore-wait (not marked Ready): the controller does not wait for
+	// readiness, so without the plugin it deletes the highest ordinal mid-restore (facts §2.4).
+	{name: "sts-parallel", kind: "StatefulSet", group: "sts", rules: stsRules("db", false),
+		sts: &stsSource{replicas: 3, policy: "Parallel"}, fsbOrdinals: []int{0, 1, 2}, judge: judgeSTSTemplate},
 	{name: "sts-no-revisions", kind: "StatefulSet", group: "sts", rules: stsRules("db", false), excludeCRs: true,
 		sts: &stsSource{replicas: 3}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeSTSTemplate},
 	{name: "ds-env", kind: "DaemonSet", group: "ds", rules: dsEnvRules, fsbOrdinals: []int{0}, judge: judgeDaemonSet},
@@ -651,8 +655,9 @@ func (v *wlVerdict) note(f string, a ...interface{}) { v.facts = append(v.facts,
 func observeWorkload(ctx context.Context, c clients, o options, r *wlRun) (wlVerdict, time.Duration) {
 	deadline := r.obs.createdAt.Add(o.window)
 	var v wlVerdict
+	var w *wlState
 	for {
-		w := look(ctx, c, r, o.mode)
+		w = look(ctx, c, r, o.mode)
 		v = r.s.judge(w)
 		if o.mode == "control" && v.rollout && len(v.problems) == 0 {
 			break
@@ -661,6 +666,17 @@ func observeWorkload(ctx context.Context, c clients, o options, r *wlRun) (wlVer
 			break
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+	if o.mode == "control" {
+		// Sensitivity: the with-plugin expectations, applied to what the control run left behind,
+		// must fail — otherwise the plugin-mode checks could not tell the plugin's work from nothing.
+		asPlugin := *w
+		asPlugin.mode = "plugin"
+		n := len(r.s.judge(&asPlugin).problems)
+		v.note("with-plugin-checks-failing-here=%d", n)
+		if n == 0 {
+			v.fail("the with-plugin checks pass on the control run: they cannot detect a missing correction")
+		}
 	}
 	if len(r.obs.modifierErrs) > 0 {
 		v.fail("resource modifiers reported errors: %v", r.obs.modifierErrs)
