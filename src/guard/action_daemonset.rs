@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 
 use super::super::daemonset::{
-    DaemonSetCache, DaemonSetLive, POD_TEMPLATE_GENERATION, daemonset_pod_step, daemonset_step,
-    daemonset_target, revision_dry_run, revision_step,
+    DaemonSetCache, DaemonSetLive, POD_TEMPLATE_GENERATION, as_enforce_restores,
+    daemonset_pod_step, daemonset_step, daemonset_target, revision_dry_run, revision_step,
 };
 use super::super::engine_impl::VeleroEngine;
 use super::super::error::{Error, Result};
@@ -70,6 +70,16 @@ impl<C: GuardCluster> TemplateGuard<C> {
                 .cluster
                 .list_pods(&target.namespace, &target.selector)
                 .await?,
+        };
+        // Dry-run left the pods' labels as backed up; judge them as enforce would have restored
+        // them, so the summary says what enforce would do.
+        let live = if dry_run {
+            DaemonSetLive {
+                pods: as_enforce_restores(inputs, Some(cache), from_backup, live.pods)?,
+                ..live
+            }
+        } else {
+            live
         };
         let outcome = daemonset_step(inputs, &input.item, from_backup, &target, &live)?;
         if dry_run {

@@ -51,8 +51,8 @@ pub use history::{
     CONTROLLER_REVISION_HASH, RevisionDryRun, current_pod_hashes, revision_dry_run, revision_step,
 };
 pub use steps::{
-    DaemonSetCache, DaemonSetLive, DaemonSetOutcome, DaemonSetTarget, daemonset_pod_step,
-    daemonset_step, daemonset_target,
+    DaemonSetCache, DaemonSetLive, DaemonSetOutcome, DaemonSetTarget, as_enforce_restores,
+    daemonset_pod_step, daemonset_step, daemonset_target,
 };
 
 use super::FsbPod;

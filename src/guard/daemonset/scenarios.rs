@@ -539,3 +539,33 @@ fn only_the_hash_of_current_pods_counts() {
         BTreeSet::from(["6d5f8c7b9".to_owned()])
     );
 }
+
+#[test]
+fn dry_run_judges_live_pods_as_enforce_would_have_labelled_them() {
+    let app = agent().with_past_generation_pod_on("node-3");
+    let rules = daemonset_rules(&[ADD_ENV, REMOVE_GENERATION]);
+    let backup = app.backup();
+    let fsb = app.fsb_index();
+    let settings = crate::guard::Settings::default();
+    let inputs = RestoreInputs {
+        engine: &VeleroEngine,
+        rules: &rules,
+        settings: &settings,
+        backup: &backup,
+        fsb: &fsb,
+        fsb_workloads: None,
+        changes: None,
+    };
+    let judged =
+        as_enforce_restores(&inputs, None, &backup.daemonsets[0], backup.pods.clone()).unwrap();
+    let labels: Vec<&str> = judged
+        .iter()
+        .map(|p| {
+            p["metadata"]["labels"][POD_TEMPLATE_GENERATION]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    // Current pods (3) would carry 1 after the pod step; the past-generation pod keeps 2.
+    assert_eq!(labels, ["1", "1", "2"]);
+}

@@ -276,6 +276,41 @@ pub struct DaemonSetLive {
     pub pods: Vec<Value>,
 }
 
+/// Dry-run: `live` pods of the backed-up `daemonset` as enforce mode would have restored them (the
+/// pod step's generation label on current pods), so the DaemonSet step judges what enforce would
+/// do.
+pub fn as_enforce_restores<E: Engine>(
+    inputs: &RestoreInputs<'_, E>,
+    cache: Option<&DaemonSetCache>,
+    daemonset: &Value,
+    live: Vec<Value>,
+) -> Result<Vec<Value>> {
+    let cached = cached_change(inputs, cache, daemonset)?;
+    let change = &cached.change;
+    let (Some(backed_up), Some(restored)) = (
+        change.backed_up_generation.as_deref(),
+        change.restored_generation.label(),
+    ) else {
+        return Ok(live);
+    };
+    Ok(live
+        .into_iter()
+        .map(|mut pod| {
+            if pod_generation(&pod) == Some(backed_up)
+                && let Some(labels) = pod
+                    .pointer_mut("/metadata/labels")
+                    .and_then(Value::as_object_mut)
+            {
+                labels.insert(
+                    super::POD_TEMPLATE_GENERATION.to_owned(),
+                    Value::String(restored.clone()),
+                );
+            }
+            pod
+        })
+        .collect())
+}
+
 /// DaemonSet step result: the label patches to make (the item itself is never changed) and notes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DaemonSetOutcome {
