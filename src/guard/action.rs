@@ -1133,4 +1133,36 @@ resourceModifierRules:
             guard.cluster.calls()
         );
     }
+
+    const LOWER_TO_ONE: &str = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/replicas, value: \"1\"}\n";
+
+    #[tokio::test]
+    async fn lowered_replicas_skip_pods_in_enforce_and_only_log_in_dry_run() {
+        let app = a_deployment("shop", "web")
+            .with_fsb_volume("data")
+            .with_replicas(3);
+        let mut cluster = FakeCluster::new(app.clone());
+        cluster.rules = LOWER_TO_ONE;
+        let guard = TemplateGuard::new(cluster, None);
+        let outputs = run_restore(&guard, &restore(json!({}))).await;
+        let skipped: Vec<bool> = outputs[..3]
+            .iter()
+            .map(|o| o.as_ref().unwrap().skip_restore)
+            .collect();
+        // Every pod holds its own data: the first by name is kept, the other two skipped.
+        assert_eq!(skipped, [false, true, true]);
+        let rs = outputs[3].as_ref().unwrap();
+        assert!(!rs.skip_restore);
+        assert_eq!(rs.item["spec"]["replicas"], 1);
+        // The live ReplicaSet holds 1 replica already: no patch.
+        assert!(!guard.cluster.calls().iter().any(|c| c.starts_with("patch")));
+
+        let mut cluster = FakeCluster::new(app);
+        cluster.rules = LOWER_TO_ONE;
+        let guard = TemplateGuard::new(cluster, None);
+        let outputs = run_restore(&guard, &restore(json!({"fsb-guard.io/mode": "dry-run"}))).await;
+        assert!(outputs.iter().all(|o| !o.as_ref().unwrap().skip_restore));
+        assert_eq!(outputs[3].as_ref().unwrap().item["spec"]["replicas"], 3);
+        assert!(!guard.cluster.calls().iter().any(|c| c.starts_with("patch")));
+    }
 }
