@@ -178,6 +178,13 @@ impl GuardCluster for KubeCluster {
             })
     }
 
+    async fn dry_run_create_daemonset(&self, namespace: &str, body: &Value) -> Result<Value> {
+        self.connected()?
+            .dry_run_create(Resource::DAEMON_SETS, namespace, body)
+            .await
+            .map_err(api)
+    }
+
     async fn dry_run_create_statefulset(
         &self,
         namespace: &str,
