@@ -16,15 +16,14 @@
 //!   intact, unsafe parts withheld), except the node pin the controller owns, and the generation
 //!   the restored DaemonSet will have as its `pod-template-generation` label. Pods of past
 //!   generations are left alone.
-//! - **the DaemonSet** ([`daemonset_step`]): returned unchanged; the generation is recomputed from
-//!   the item as it arrives, the live restored pods still lacking it are relabelled (a label patch,
-//!   no restart), and a template change that alters which nodes qualify is reported — the
-//!   controller deletes pods on nodes that no longer qualify and the guard cannot prevent that.
-//!
 //! - **ControllerRevisions** ([`revision_dry_run`], [`revision_step`]): the revision the current
 //!   pods point to gets the final template (as a dry-run create of the modified DaemonSet returns
 //!   it) as its `data`, so the controller keeps it as current and the pods match by hash too. A
 //!   second line only: the generation alone keeps the pods current.
+//! - **the DaemonSet** ([`daemonset_step`]): returned unchanged; the generation is recomputed from
+//!   the item as it arrives, the live restored pods still lacking it are relabelled (a label patch,
+//!   no restart), and a template change that alters which nodes qualify is reported — the
+//!   controller deletes pods on nodes that no longer qualify and the guard cannot prevent that.
 //!
 //! For the offline `check`, [`plan_daemonset`] runs the decisions for one DaemonSet over backed-up
 //! objects.
