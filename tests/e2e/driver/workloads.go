@@ -18,11 +18,14 @@ package main
 // (no kubelet, no taints) that the DaemonSet's pods are pinned to by the controller's node affinity.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -667,6 +670,14 @@ func observeWorkload(ctx context.Context, c clients, o options, r *wlRun) (wlVer
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	if o.mode == "plugin" && r.s.kind == "StatefulSet" && !r.s.excludeCRs && len(v.problems) == 0 &&
+		strings.Contains(r.s.rules, "/spec/template/") {
+		if fact, err := revisionBytesProbe(ctx, c, r, o.mode, o.runID, w.statusString(w.stsStatus, "updateRevision")); err != nil {
+			v.fail("%v", err)
+		} else {
+			v.note("%s", fact)
+		}
+	}
 	if o.mode == "control" {
 		// Sensitivity: the with-plugin expectations, applied to what the control run left behind,
 		// must fail — otherwise the plugin-mode checks could not tell the plugin's work from nothing.
@@ -1002,3 +1013,84 @@ func wlLine(r *wlRun, mode string, v wlVerdict, after time.Duration) string {
 }
 
 func logf(f string, a ...interface{}) { fmt.Fprintf(os.Stderr, "driver: "+f+"\n", a...) }
+
+// ---------------------------------------------------------------------------------------------
+// Byte-exactness of a rewritten revision
+
+// revisionBytesProbe asks the controller itself for the revision of the live StatefulSet's template:
+// a copy of the set (0 replicas) in a scratch namespace makes the controller create its own
+// ControllerRevision for exactly that template. The rewritten revision's data must be the same bytes
+// — on ≥1.34.2 the controller would also accept a merely semantic match for the latest revision, so
+// "no rollout" alone does not prove byte-exactness there; this does. Both are read raw from the
+// apiserver (same JSON rendering for both), and the name FNV-1 gives those bytes must be the
+// controller's name.
+func revisionBytesProbe(ctx context.Context, c clients, r *wlRun, mode, runID, revision string) (string, error) {
+	ns := fmt.Sprintf("probe-%s-%s-%s", r.s.name, mode, runID)
+	if err := ensureNamespace(ctx, c, ns); err != nil {
+		return "", err
+	}
+	live, err := c.dyn.Resource(gvrStatefulSets).Namespace(r.obs.targetNS).Get(ctx, r.b.workload, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	spec, _, _ := unstructured.NestedMap(live.Object, "spec")
+	spec["replicas"] = int64(0)
+	copySet := map[string]interface{}{"apiVersion": "apps/v1", "kind": "StatefulSet",
+		"metadata": map[string]interface{}{"name": r.b.workload, "namespace": ns}, "spec": spec}
+	if _, err := createUnstructured(ctx, c, gvrStatefulSets, ns, copySet); err != nil {
+		return "", err
+	}
+	var probe []unstructured.Unstructured
+	if err := waitFor("the controller's own revision of the live template", func() (bool, error) {
+		var err error
+		probe, err = listIn(ctx, c, "ControllerRevision", ns, "")
+		return err == nil && len(probe) == 1, err
+	}); err != nil {
+		return "", err
+	}
+	want, err := rawRevisionData(ctx, c, ns, probe[0].GetName())
+	if err != nil {
+		return "", err
+	}
+	got, err := rawRevisionData(ctx, c, r.obs.targetNS, revision)
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Equal(got, want) {
+		return "", fmt.Errorf("revision %s data differs from the controller's own %s:\n ours:       %s\n controller: %s", revision, probe[0].GetName(), got, want)
+	}
+	ours := r.b.workload + "-" + revisionHash(got)
+	if ours != probe[0].GetName() {
+		return "", fmt.Errorf("FNV-1 of revision %s data names it %s, the controller named it %s", revision, ours, probe[0].GetName())
+	}
+	return fmt.Sprintf("revision-bytes=exact(%d bytes, controller's name %s)", len(got), ours), nil
+}
+
+func rawRevisionData(ctx context.Context, c clients, ns, name string) ([]byte, error) {
+	raw, err := c.kube.AppsV1().RESTClient().Get().Namespace(ns).Resource("controllerrevisions").Name(name).DoRaw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var cr struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &cr); err != nil {
+		return nil, err
+	}
+	return cr.Data, nil
+}
+
+// revisionHash is the StatefulSet controller's revision hash (facts §2.2): FNV-1 32-bit over the data
+// bytes, then the collision count ("0" after a restore) as decimal, the sum printed in decimal and
+// each digit mapped through rand.SafeEncodeString's alphabet.
+func revisionHash(data []byte) string {
+	h := fnv.New32()
+	_, _ = h.Write(data)
+	_, _ = h.Write([]byte("0"))
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	digits := []byte(strconv.FormatUint(uint64(h.Sum32()), 10))
+	for i, d := range digits {
+		digits[i] = alphabet[int(d)%len(alphabet)]
+	}
+	return string(digits)
+}
