@@ -39,9 +39,10 @@ pub struct CheckArgs {
 pub const CHECK_USAGE: &str = "\
 Usage: velero-fsb-guard check [OPTIONS]
 
-Reads a Velero backup and a resource-modifier file, offline, and reports which Deployments the
-restore would roll out (deleting pods whose file-system-backup data is being restored), what
-velero-fsb-guard does about it during the restore, and mistakes in the rules.
+Reads a Velero backup and a resource-modifier file, offline, and reports which Deployments,
+StatefulSets and DaemonSets the restore would roll out or scale down (deleting pods whose
+file-system-backup data is being restored), what velero-fsb-guard does about it during the restore,
+and mistakes in the rules.
 Without --backup and --resource-modifiers it runs on the embedded sample backup (namespace shop)
 and the Velero issue 8578 modifiers shipped in examples/.
 
@@ -53,12 +54,14 @@ Options:
   --default-volumes-to-fs-backup  the backup used defaultVolumesToFsBackup (opt-out); derive FSB volumes
                                   with Velero's eligibility rules when no PodVolumeBackups are available
   --format <table|json>           report format on stdout [default: table]
-  --output-dir <DIR>              write every pod, ReplicaSet and Deployment of the analysed workloads, as
-                                  they will be created, to DIR/<group-resource>/<namespace>/<name>.json
+  --output-dir <DIR>              write every object of the analysed workloads (pods, ReplicaSets,
+                                  Deployments, StatefulSets, DaemonSets, ControllerRevisions) as they will be
+                                  created, to DIR/<group-resource>/<namespace>/<name>.json; pods the plugin
+                                  skips (replica count lowered) are left out
   --emit-pod-rules <FILE>         write an equivalent ConfigMap with pod- and ReplicaSet-scoped rules for
                                   clusters without the plugin
-  --exit-code                     exit 3 when, without the plugin, a rollout would delete pods holding
-                                  file-system-backup data
+  --exit-code                     exit 3 when, without the plugin, a rollout or scale-down would delete
+                                  pods holding file-system-backup data
   -h, --help                      print this text
 
 Exit codes: 0 analysis ran, 1 error, 2 usage error, 3 FSB data at risk (with --exit-code).

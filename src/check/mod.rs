@@ -1,14 +1,17 @@
 //! `velero-fsb-guard check`: the guard's decisions over a downloaded backup and a resource-modifier
 //! file, before anyone restores (design §5 "Offline check").
 //!
-//! Which Deployments would roll out and delete pods whose file-system-backup data is being restored,
-//! what the plugin does about it, the objects as they will be created, and the equivalent pod-scoped
-//! rules for clusters without the plugin. Every decision comes from [`crate::guard::plan_workload`]
-//! (the plugin's own code); this module reads inputs, words results and writes files.
+//! Which Deployments, StatefulSets and DaemonSets would roll out or scale down and delete pods whose
+//! file-system-backup data is being restored, what the plugin does about it, the objects as they
+//! will be created, and the equivalent pod-scoped rules for clusters without the plugin. Every
+//! decision comes from the plugin's own code ([`crate::guard::plan_workload`],
+//! [`crate::guard::plan_statefulset`], [`crate::guard::plan_daemonset`]); this module reads inputs,
+//! words results and writes files.
 //!
 //! Module map: [`args`] (flags), `input` (backup, PodVolumeBackups, rules; the embedded sample),
-//! `fsb` (which source says which volumes hold FSB data), [`analysis`] (the report), `lint`,
-//! `report` (table/JSON), `output_dir`, `pod_rules`.
+//! `fsb` (which source says which volumes hold FSB data), [`analysis`] (the report), `replicas`
+//! (replica changes worded), `workloads` (StatefulSets and DaemonSets), `lint`, `report`
+//! (table/JSON), `output_dir`, `pod_rules`.
 
 pub mod analysis;
 pub mod args;
@@ -36,7 +39,7 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
 /// Exit code: usage error.
 pub const EXIT_USAGE: i32 = 2;
-/// Exit code with `--exit-code`: a rollout would delete pods holding FSB data.
+/// Exit code with `--exit-code`: a rollout or scale-down would delete pods holding FSB data.
 pub const EXIT_AT_RISK: i32 = 3;
 
 /// Everything `check` produced.
