@@ -119,13 +119,13 @@ source "$here/velero/control-plane.sh"
 
 # ---------------------------------------------------------------- one Kubernetes version
 # The modes run side by side (own namespaces, backups and restores each), so the windows overlap.
-start_driver() { # start_driver <mode> <plugin dir> <scenario set>; sets drv_pid
-  local mode="$1" dir="$2" set="$3"
+start_driver() { # start_driver <mode> <plugin dir> <scenario set> [driver args...]; sets drv_pid
+  local mode="$1" dir="$2" set="$3"; shift 3
   # Plugin processes inherit this environment, as they inherit the Velero server pod's: the
   # kubeconfig stands in for the in-cluster service account, VELERO_NAMESPACE is what Velero's pod sets.
   KUBECONFIG="$kubeconfig" VELERO_NAMESPACE=velero \
   "$drv_bin" --kubeconfig "$kubeconfig" --mode "$mode" --plugin-dir "$dir" --crd-dir "$crd_dir" \
-    --window "$WINDOW" --run-id "$$" --set "$set" > "$logs/driver-$mode.out" 2> "$logs/driver-$mode.log" &
+    --window "$WINDOW" --run-id "$$" --set "$set" "$@" > "$logs/driver-$mode.out" 2> "$logs/driver-$mode.log" &
   drv_pid=$!
   pids+=("$drv_pid")
 }
@@ -140,8 +140,11 @@ finish_driver() { # finish_driver <mode> <pid>
 field() { sed -n "s/^DRIVER-RESULT .* $1=\([0-9]*\).*/\1/p" "$logs/driver-$2.out" 2>/dev/null | tail -1; }
 
 failed=0
-run_version() { # run_version <version> <scenario set: all|workloads> <with kubeapi tests: true|false>
-  local v="$1" set="$2" kubeapi="$3" outer_work="$work" outer_logs="$logs" m dir n
+run_version() { # run_version <version> <scenario set: all|workloads> <with kubeapi tests: true|false> <previous version or "">
+  local v="$1" set="$2" kubeapi="$3" prev="$4" outer_work="$work" outer_logs="$logs" m dir n
+  # Each version keeps its captured workload backups; the next one restores them (sts-cross-version).
+  local xargs=(--save-backups "$outer_work/backups/$v")
+  [[ -n $prev ]] && xargs+=(--load-backups "$outer_work/backups/$prev")
   work="$outer_work/$v"; logs="$outer_logs/$v"
   mkdir -p "$work" "$logs"
   step "=== Kubernetes $v (scenarios: $set)"
@@ -158,7 +161,7 @@ run_version() { # run_version <version> <scenario set: all|workloads> <with kube
     declare -A mode_pid
     for m in "${modes[@]}"; do
       dir="$outer_work/no-plugins"; [[ $m == plugin ]] && dir="$outer_work/plugins"
-      start_driver "$m" "$dir" "$set"
+      start_driver "$m" "$dir" "$set" "${xargs[@]}"
       mode_pid[$m]=$drv_pid
     done
     for m in "${modes[@]}"; do finish_driver "$m" "${mode_pid[$m]}" || failed=1; done
@@ -191,10 +194,10 @@ run_version() { # run_version <version> <scenario set: all|workloads> <with kube
   work="$outer_work"; logs="$outer_logs"
 }
 
-first=true
+prev=""
 for v in "${versions[@]}"; do
-  if $first; then run_version "$v" all true; else run_version "$v" workloads false; fi
-  first=false
+  if [[ -z $prev ]]; then run_version "$v" all true ""; else run_version "$v" workloads false "$prev"; fi
+  prev="$v"
 done
 
 if ! $control_only; then

@@ -35,6 +35,9 @@ import (
 
 const veleroNamespace = "velero"
 
+// serverVersion is the apiserver's gitVersion, recorded with saved backups.
+var serverVersion string
+
 var (
 	gvrPods                = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 	gvrReplicaSets         = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}
@@ -51,6 +54,7 @@ var (
 type options struct {
 	kubeconfig, mode, pluginDir, crdDir, only, runID string
 	set                                              string
+	saveBackups, loadBackups                         string
 	window                                           time.Duration
 	installOnly                                      bool
 	builtins                                         string
@@ -77,6 +81,8 @@ func main() {
 	flag.StringVar(&o.set, "set", "all", "all: every scenario; workloads: only the StatefulSet and DaemonSet ones (second Kubernetes version); deployments: only the Deployment template ones")
 	flag.StringVar(&o.runID, "run-id", fmt.Sprint(time.Now().Unix()%100000), "suffix making namespaces unique per run")
 	flag.StringVar(&o.builtins, "builtins", "velero", "velero: Velero's own restore item actions run first, as in production; emulated: the driver mimics velero.io/pod and pod-volume-restore")
+	flag.StringVar(&o.saveBackups, "save-backups", "", "directory to keep each workload scenario's captured backup in (for the next version's cross-version scenario)")
+	flag.StringVar(&o.loadBackups, "load-backups", "", "directory of backups captured on another Kubernetes version: enables the cross-version scenario")
 	flag.DurationVar(&o.window, "window", 30*time.Second, "how long the controllers get to roll out")
 	installOnly := flag.Bool("install-only", false, "install the CRDs from --crd-dir, the velero namespace and the default BackupStorageLocation, then exit")
 	listOnly := flag.Bool("list-plugins", false, "only start the plugins in --plugin-dir through Velero's client, print their names and selectors, and exit")
@@ -132,6 +138,9 @@ func run(o options) error {
 	if err := ensureDaemonNode(ctx, c); err != nil {
 		return err
 	}
+	if v, err := c.kube.Discovery().ServerVersion(); err == nil {
+		serverVersion = v.GitVersion
+	}
 	if o.installOnly {
 		return nil
 	}
@@ -178,6 +187,9 @@ func run(o options) error {
 			continue
 		}
 		if o.set == "workloads" && s.group == "replicas" && s.kind == "Deployment" {
+			continue
+		}
+		if s.fromSaved != "" && o.loadBackups == "" {
 			continue
 		}
 		r, err := restoreWorkload(ctx, c, o, s, store)

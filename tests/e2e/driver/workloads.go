@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -61,6 +62,9 @@ type wlScenario struct {
 	fsbOrdinals []int
 	// markReady: play "restore-wait finished" (Running + Ready) after the restore.
 	markReady bool
+	// fromSaved: restore the backup another scenario captured on the previous Kubernetes version
+	// (--load-backups) instead of capturing one here: a cross-version restore.
+	fromSaved string
 	judge     func(w *wlState) wlVerdict
 }
 
@@ -137,6 +141,11 @@ var wlScenarios = []wlScenario{
 		sts: &stsSource{replicas: 3, policy: "Parallel"}, fsbOrdinals: []int{0, 1, 2}, judge: judgeSTSTemplate},
 	{name: "sts-no-revisions", kind: "StatefulSet", group: "sts", rules: stsRules("db", false), excludeCRs: true,
 		sts: &stsSource{replicas: 3}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeSTSTemplate},
+	// The sts-rolling backup captured on the previous version of K8S_VERSIONS, restored here: its
+	// revision data is in the other version's encoding (facts §2.1), so without the plugin the
+	// controller computes another revision even for an unchanged template.
+	{name: "sts-cross-version", kind: "StatefulSet", group: "sts", rules: stsRules("db", true), fromSaved: "sts-rolling",
+		sts: &stsSource{replicas: 3}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeSTSTemplate},
 	{name: "ds-env", kind: "DaemonSet", group: "ds", rules: dsEnvRules, fsbOrdinals: []int{0}, judge: judgeDaemonSet},
 }
 
@@ -150,6 +159,7 @@ type wlBackup struct {
 	updateRevision, currentRevision string
 	podRevision                     map[string]string // pod name → controller-revision-hash in the backup
 	fsbPod                          string            // replicas-deploy: the pod that holds the PodVolumeBackup
+	takenOn                         string            // the source apiserver's version, for a loaded backup
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -394,6 +404,50 @@ func prepareReplicaDeployment(s wlScenario) *wlBackup {
 // ensureDaemonNode creates the Node DaemonSet pods go to. The apiserver's TaintNodesByCondition
 // admission gives a new Node the not-ready:NoSchedule taint, which only a kubelet's Ready status (and
 // the node lifecycle controller, not running here) would lift; the driver lifts it itself.
+// savedBackup is a wlBackup on disk, for the next Kubernetes version's cross-version scenario.
+type savedBackup struct {
+	Items           []map[string]interface{} `json:"items"`
+	FSBVolumes      map[string][]string      `json:"fsbVolumes"`
+	Workload        string                   `json:"workload"`
+	UpdateRevision  string                   `json:"updateRevision"`
+	CurrentRevision string                   `json:"currentRevision"`
+	PodRevision     map[string]string        `json:"podRevision"`
+	ServerVersion   string                   `json:"serverVersion"`
+}
+
+func saveBackup(path string, b *wlBackup) error {
+	sb := savedBackup{FSBVolumes: b.fsbVolumes, Workload: b.workload, UpdateRevision: b.updateRevision,
+		CurrentRevision: b.currentRevision, PodRevision: b.podRevision, ServerVersion: serverVersion}
+	for _, it := range b.items {
+		sb.Items = append(sb.Items, it.Object)
+	}
+	raw, err := json.Marshal(sb)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
+}
+
+func loadBackup(path string) (*wlBackup, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var sb savedBackup
+	if err := json.Unmarshal(raw, &sb); err != nil {
+		return nil, err
+	}
+	b := &wlBackup{fsbVolumes: sb.FSBVolumes, workload: sb.Workload, updateRevision: sb.UpdateRevision,
+		currentRevision: sb.CurrentRevision, podRevision: sb.PodRevision, takenOn: sb.ServerVersion}
+	for _, o := range sb.Items {
+		b.items = append(b.items, &unstructured.Unstructured{Object: o})
+	}
+	return b, nil
+}
+
 func ensureDaemonNode(ctx context.Context, c clients) error {
 	_, err := c.kube.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: daemonNode,
 		Labels: map[string]string{"kubernetes.io/hostname": daemonNode, "topology.kubernetes.io/zone": "zone-b"}}},
@@ -480,13 +534,18 @@ func restoreWorkload(ctx context.Context, c clients, o options, s wlScenario, st
 	}
 	var b *wlBackup
 	var err error
-	switch s.kind {
-	case "StatefulSet":
+	switch {
+	case s.fromSaved != "":
+		b, err = loadBackup(filepath.Join(o.loadBackups, s.fromSaved+"-"+o.mode+".json"))
+	case s.kind == "StatefulSet":
 		b, err = prepareStatefulSet(ctx, c, srcNS, s)
-	case "DaemonSet":
+	case s.kind == "DaemonSet":
 		b, err = prepareDaemonSet(ctx, c, srcNS)
-	case "Deployment":
+	case s.kind == "Deployment":
 		b = prepareReplicaDeployment(s)
+	}
+	if err == nil && o.saveBackups != "" && s.fromSaved == "" {
+		err = saveBackup(filepath.Join(o.saveBackups, s.name+"-"+o.mode+".json"), b)
 	}
 	if err != nil {
 		return nil, err
@@ -757,6 +816,9 @@ func judgeSTSTemplate(w *wlState) wlVerdict {
 	wantCRs := len(w.restoredCRNames)
 	if r.s.excludeCRs {
 		wantCRs = 1
+	}
+	if r.b.takenOn != "" {
+		v.note("backup-taken-on=%s", r.b.takenOn)
 	}
 	v.note("revisions=%d(restored %d) update=%s current=%s updated=%d/%d deleted=%v",
 		len(w.revisions), len(w.restoredCRNames), update, current, w.statusInt(st, "updatedReplicas"), w.statusInt(st, "replicas"), w.deleted)
