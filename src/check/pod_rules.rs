@@ -36,6 +36,10 @@ pub const LIMITATIONS: &str = "\
 #   until the next rollout.
 # - Rules for pods run after Velero's own actions, like the plugin; a mutating webhook or a GitOps
 #   controller that changes templates during the restore is not accounted for.
+# - Rules cannot skip a pod. If your rules lower a Deployment's or StatefulSet's replicas below the
+#   pods being restored, the controller deletes restoring pods (not-ready ones first); restore with
+#   the backed-up count and scale down once the restore finished. (The plugin restores only the
+#   pods it keeps, those holding backup data first.)
 ";
 
 fn q(s: &str) -> String {
