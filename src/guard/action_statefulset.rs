@@ -340,6 +340,8 @@ resourceModifierRules:
         /// `GET /version` minor: ≤ 33 defaults templates with `creationTimestamp: null`.
         minor: u32,
         refuse_dry_run: bool,
+        /// The StatefulSet already exists in the target namespace.
+        already_exists: bool,
         revisions: StdMutex<HashMap<Key, Value>>,
         pods: StdMutex<HashMap<Key, Value>>,
         /// Bodies of revision creates, as sent.
@@ -353,6 +355,7 @@ resourceModifierRules:
                 db,
                 minor,
                 refuse_dry_run: false,
+                already_exists: false,
                 revisions: StdMutex::default(),
                 pods: StdMutex::default(),
                 created: StdMutex::default(),
@@ -439,6 +442,9 @@ resourceModifierRules:
             body: &Value,
         ) -> Result<StatefulSetDryRun> {
             self.record(format!("dry-run create statefulset {namespace}"));
+            if self.already_exists {
+                return Ok(StatefulSetDryRun::AlreadyExists);
+            }
             if self.refuse_dry_run {
                 return Ok(StatefulSetDryRun::Refused(
                     "HTTP 400: admission webhook does not support dry run".into(),
@@ -782,5 +788,23 @@ resourceModifierRules:
                 || c.starts_with("delete")
                 || c.starts_with("create"))
         );
+    }
+
+    #[tokio::test]
+    async fn an_existing_statefulset_leaves_revisions_as_restored() {
+        let mut api = FakeApi::new(db(), 34);
+        api.already_exists = true;
+        let guard = TemplateGuard::new(api, None);
+        run(&guard, &restore(json!({})), true, |_| {}).await;
+        let live = live_revision(&guard, UPDATE_REVISION).unwrap();
+        assert_eq!(live["revision"], 2);
+        assert!(same_revision_data(
+            &live["data"],
+            &revision_data(&db().template())
+        ));
+        let calls = guard.cluster.calls();
+        assert!(!calls.iter().any(|c| c.starts_with("delete")
+            || c.starts_with("create controllerrevision")
+            || c.starts_with("patch")));
     }
 }
