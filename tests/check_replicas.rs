@@ -244,3 +244,45 @@ fn exit_code_three_for_a_scale_down_that_deletes_fsb_pods() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn template_and_replica_changes_land_on_the_same_replicaset() {
+    let es = app("shop", "elasticsearch", "75fd944486")
+        .replicas(3)
+        .fsb_volume("data");
+    let pods = es.pod_names();
+    let rules = r#"version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps, resourceNameRegex: "^elasticsearch$"}
+  patches:
+  - operation: add
+    path: /spec/template/spec/tolerations
+    value: '[{"key":"storage.example.com/dedicated","operator":"Exists","effect":"NoSchedule"}]'
+  - {operation: replace, path: /spec/replicas, value: "2"}
+"#;
+    let r = run(std::slice::from_ref(&es), rules);
+    let d = r.deployment("elasticsearch");
+    assert_eq!(d["rolloutWithoutPlugin"], true);
+    assert_eq!(d["rolloutWithPlugin"], false);
+    assert_eq!(d["replicas"]["change"], "lowered");
+    assert_eq!(
+        strings(&d["replicas"]["kept"]),
+        [pods[0].as_str(), pods[1].as_str()]
+    );
+    // The rollout would delete every restored FSB pod.
+    assert_eq!(d["atRisk"].as_array().unwrap().len(), 3);
+    let rs = read_json(&r.path("replicasets.apps", &es.rs_name()));
+    let deployment = read_json(&r.path("deployments.apps", "elasticsearch"));
+    assert_eq!(rs["spec"]["replicas"], 2);
+    assert_eq!(deployment["spec"]["replicas"], 2);
+    assert!(
+        fsb_smp::pod_templates_semantically_equal(
+            &rs["spec"]["template"],
+            &deployment["spec"]["template"]
+        ),
+        "the created ReplicaSet must carry the Deployment's final template"
+    );
+    let pod = read_json(&r.path("pods", &pods[0]));
+    assert!(pod["spec"]["tolerations"].is_array());
+    assert!(!r.path("pods", &pods[2]).exists());
+}
