@@ -23,6 +23,7 @@ run_stage "image: Dockerfile lint (hadolint)" bash scripts/lint-dockerfile.sh
 run_stage "image: static musl build (x86_64)" bash scripts/build-static.sh x86_64-unknown-linux-musl
 run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.1)" bash tests/conformance/run.sh
 run_stage "go: engine oracle (json-patch v5, strategicpatch at Velero's pins)" bash tests/oracle/run.sh
+run_stage "go: revision encoder oracle (Go-canonical JSON, ControllerRevision hash)" bash tests/oracle/canonical/run.sh
 run_stage "fuzz: rule parser and patch engines (${FUZZ_SECONDS:=120} s per target)" env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/oracle/fuzz.sh
 run_stage "e2e: real control plane (no rollout), then a real Velero server restore" bash tests/e2e/run.sh
 
