@@ -286,3 +286,45 @@ resourceModifierRules:
     assert!(pod["spec"]["tolerations"].is_array());
     assert!(!r.path("pods", &pods[2]).exists());
 }
+
+#[test]
+fn mid_rollout_backup_keeps_the_older_pods_and_aligns_desired_replicas() {
+    // The backup caught a rollout: 2 current pods, 2 more at the older revision (other image).
+    let older_spec = serde_json::json!({"containers": [{"name": "app", "image": "registry.example/app:0.9",
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+        "volumes": [{"name": "data", "emptyDir": {}}]});
+    let web = app("shop", "web", "6d4cf56db6")
+        .replicas(2)
+        .fsb_volume("data")
+        .past_revision("58c7d9f6b4", older_spec)
+        .past_running(2);
+    let current = web.pod_names();
+    let older = web.past_app(0);
+    let r = run(std::slice::from_ref(&web), &replicas_rule("web", 1));
+    let replicas = &r.deployment("web")["replicas"];
+    assert_eq!(replicas["restoredPods"], 2);
+    assert_eq!(strings(&replicas["kept"]), [current[0].as_str()]);
+    assert_eq!(
+        strings(&replicas["olderRevisionPods"]),
+        older
+            .pod_names()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    );
+    // --output-dir: the older ReplicaSet keeps its pods and replicas, with desired-replicas = R'.
+    let older_rs = read_json(&r.path("replicasets.apps", &older.rs_name()));
+    assert_eq!(older_rs["spec"]["replicas"], 2);
+    assert_eq!(
+        older_rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"],
+        "1"
+    );
+    for pod in older.pod_names() {
+        assert!(r.path("pods", &pod).exists(), "{pod}");
+    }
+    assert!(!r.path("pods", &current[1]).exists());
+    assert_eq!(
+        read_json(&r.path("replicasets.apps", &web.rs_name()))["spec"]["replicas"],
+        1
+    );
+}

@@ -32,6 +32,9 @@ pub struct ReplicaReport {
     pub fsb_data_not_restored: Vec<PodVolumes>,
     /// Without the plugin: pods with FSB data the controller may delete while they restore.
     pub at_risk_without_plugin: Vec<PodVolumes>,
+    /// Pods of older revisions (a backup taken mid-rollout): restored as they are; the resumed
+    /// rollout replaces them.
+    pub older_revision_pods: Vec<String>,
     /// One sentence for people.
     pub summary: String,
 }
@@ -107,6 +110,7 @@ pub fn deployment_replicas(plan: &WorkloadPlan) -> ReplicaReport {
         skipped: Vec::new(),
         fsb_data_not_restored: Vec::new(),
         at_risk_without_plugin: Vec::new(),
+        older_revision_pods: r.older_pods.clone(),
         summary: String::new(),
     };
     let rs = r.current_replicaset.clone().unwrap_or_default();
@@ -147,8 +151,16 @@ pub fn deployment_replicas(plan: &WorkloadPlan) -> ReplicaReport {
                     .fsb_dropped()
                     .map(|p| with_volumes(&p.name, &p.fsb_volumes))
                     .collect();
+                let older = if r.older_active.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; older ReplicaSets {} (backup taken mid-rollout) keep their pods, the rollout resumes",
+                        r.older_active.join(", ")
+                    )
+                };
                 format!(
-                    "replicas {} -> {to}: {without}; {}, ReplicaSet {rs} restored with {to} replicas",
+                    "replicas {} -> {to}: {without}; {}, ReplicaSet {rs} restored with {to} replicas{older}",
                     show(from),
                     kept_sentence(
                         &report.kept,
@@ -211,6 +223,7 @@ pub fn statefulset_replicas(
         skipped: Vec::new(),
         fsb_data_not_restored: Vec::new(),
         at_risk_without_plugin: Vec::new(),
+        older_revision_pods: Vec::new(),
         summary: String::new(),
     };
     let Some(to) = to else {

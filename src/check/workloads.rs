@@ -220,7 +220,7 @@ fn statefulset_report(plan: &StatefulSetPlan, pod_names: &[String]) -> StatefulS
         .iter()
         .map(|p| (p.name.clone(), p.fsb_volumes.clone()))
         .collect();
-    let replicas = statefulset_replicas(
+    let mut replicas = statefulset_replicas(
         plan.replicas,
         plan.final_replicas,
         pod_names,
@@ -228,6 +228,9 @@ fn statefulset_report(plan: &StatefulSetPlan, pod_names: &[String]) -> StatefulS
         &plan.fsb_pods,
         acts,
     );
+    replicas
+        .older_revision_pods
+        .clone_from(&plan.older_revision_pods);
     let rollout = plan.rolls_without_guard;
     let mut at_risk: Vec<PodVolumes> = if rollout {
         fsb_pods.clone()

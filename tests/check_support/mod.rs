@@ -26,6 +26,8 @@ pub struct App {
     pub past: Vec<(String, Value)>,
     /// FSB volumes backed up through this pod only (a shared claim); `None`: every pod.
     pub backed_up_through: Option<usize>,
+    /// Pods the first past revision still runs (a backup taken mid-rollout).
+    pub past_running: u64,
 }
 
 pub fn app(namespace: &str, name: &str, hash: &str) -> App {
@@ -42,6 +44,7 @@ pub fn app(namespace: &str, name: &str, hash: &str) -> App {
         fsb_volumes: Vec::new(),
         past: Vec::new(),
         backed_up_through: None,
+        past_running: 0,
     }
 }
 
@@ -97,15 +100,32 @@ impl App {
         self
     }
 
-    /// The ReplicaSet of past revision `i` (0 replicas, older).
-    pub fn past_replicaset(&self, i: usize) -> Value {
+    /// The first past revision still runs `pods` pods (backup taken mid-rollout).
+    pub fn past_running(mut self, pods: u64) -> Self {
+        self.past_running = pods;
+        self
+    }
+
+    /// Past revision `i` as an app of its own (its pods, PodVolumeBackups).
+    pub fn past_app(&self, i: usize) -> App {
         let (hash, spec) = &self.past[i];
         let mut past = self.clone();
         past.hash = hash.clone();
         past.template_spec = spec.clone();
+        past.replicas = if i == 0 { self.past_running } else { 0 };
+        past.past = Vec::new();
+        past.past_running = 0;
+        past.backed_up_through = None;
+        past
+    }
+
+    /// The ReplicaSet of past revision `i` (older; 0 replicas unless it still runs pods).
+    pub fn past_replicaset(&self, i: usize) -> Value {
+        let past = self.past_app(i);
+        let hash = &past.hash;
         let mut rs = past.replicaset();
-        rs["spec"]["replicas"] = json!(0);
-        rs["status"]["replicas"] = json!(0);
+        rs["spec"]["replicas"] = json!(past.replicas);
+        rs["status"]["replicas"] = json!(past.replicas);
         rs["metadata"]["creationTimestamp"] = json!("2025-12-01T00:00:00Z");
         rs["metadata"]["uid"] = json!(format!("uid-rs-{}-{hash}", self.name));
         rs
@@ -189,7 +209,7 @@ impl App {
             Some(i) => vec![names[i].clone()],
             None => names,
         };
-        through
+        let mut pvbs: Vec<Value> = through
             .iter()
             .flat_map(|pod| {
                 self.fsb_volumes.iter().map(move |v| {
@@ -201,7 +221,11 @@ impl App {
                         "status": {"phase": "Completed", "snapshotID": format!("snap-{pod}-{v}")}})
                 })
             })
-            .collect()
+            .collect();
+        if self.past_running > 0 {
+            pvbs.extend(self.past_app(0).pvbs());
+        }
+        pvbs
     }
 
     /// Every object of this app: (group-resource, namespace, name, object).
@@ -224,6 +248,10 @@ impl App {
             let rs = self.past_replicaset(i);
             let name = rs["metadata"]["name"].as_str().unwrap().to_owned();
             out.push(("replicasets.apps".into(), self.namespace.clone(), name, rs));
+            for pod in self.past_app(i).pods() {
+                let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
+                out.push(("pods".into(), self.namespace.clone(), name, pod));
+            }
         }
         for pod in self.pods() {
             let name = pod["metadata"]["name"].as_str().unwrap().to_owned();
