@@ -102,6 +102,10 @@ cp_stop() {
     kill -9 "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
+  # The caller's exit trap must not signal these PIDs again (they may belong to others by then).
+  local keep=() q
+  for q in "${pids[@]}"; do [[ " ${cp_pids[*]} " == *" $q "* ]] || keep+=("$q"); done
+  pids=(${keep[@]+"${keep[@]}"})
   cp_pids=()
 }
 
