@@ -382,6 +382,8 @@ struct Risk<'a> {
     label: String,
     at_risk: &'a [PodVolumes],
     with_plugin: bool,
+    /// A rollout (else a scale-down) puts the pods at risk.
+    rollout: bool,
 }
 
 fn summarise(
@@ -403,6 +405,7 @@ fn summarise(
             label: format!("Deployment {}/{}", r.namespace, r.name),
             at_risk: &r.at_risk,
             with_plugin: r.rollout_with_plugin,
+            rollout: r.rollout_without_plugin,
         });
     }
     for r in stateful_sets.iter().filter(|r| !r.at_risk.is_empty()) {
@@ -410,6 +413,7 @@ fn summarise(
             label: format!("StatefulSet {}/{}", r.namespace, r.name),
             at_risk: &r.at_risk,
             with_plugin: r.rollout_with_plugin,
+            rollout: r.rollout_without_plugin,
         });
     }
     for r in daemon_sets.iter().filter(|r| !r.at_risk.is_empty()) {
@@ -417,6 +421,7 @@ fn summarise(
             label: format!("DaemonSet {}/{}", r.namespace, r.name),
             at_risk: &r.at_risk,
             with_plugin: r.rollout_with_plugin,
+            rollout: r.rollout_without_plugin,
         });
     }
     let fsb_pods_at_risk: usize = risks.iter().map(|r| r.at_risk.len()).sum();
@@ -473,8 +478,16 @@ fn summarise(
             )
         };
         let all: Vec<&Risk> = risks.iter().collect();
+        let verb = match (
+            risks.iter().any(|r| r.rollout),
+            risks.iter().any(|r| !r.rollout),
+        ) {
+            (true, false) => "roll out",
+            (false, true) => "scale down",
+            _ => "roll out or scale down",
+        };
         format!(
-            "AT RISK: without the plugin, {} ({}) would roll out or scale down, deleting restoring pods ({} holding file-system-backup data at risk); {with_plugin}",
+            "AT RISK: without the plugin, {} ({}) would {verb}, deleting restoring pods ({} holding file-system-backup data at risk); {with_plugin}",
             plural(risks.len(), "workload", "workloads"),
             names(&all),
             plural(fsb_pods_at_risk, "pod", "pods"),
