@@ -14,6 +14,11 @@
 //! - **the Deployment** ([`check_deployment`]): returned unchanged; the live ReplicaSet is verified
 //!   and, if needed, aligned with one patch.
 //!
+//! A rule that lowers `spec.replicas` below the current ReplicaSet's restored pods (issue 8,
+//! `replicas`, docs/replicas.md) makes the guard restore only `R'` of them — those holding FSB data
+//! first — answer `skipRestore` for the rest and give the ReplicaSet `R'` replicas, so the
+//! controller deletes no pod while it restores. Both changes may apply to the same items.
+//!
 //! # Layout
 //!
 //! The decisions (`decide`, `delta`, `workload`, `settings`) are pure functions over
