@@ -129,6 +129,12 @@ var wlScenarios = []wlScenario{
 		fsbOrdinals: []int{2}, judge: judgeReplicaDeployment},
 	{name: "replicas-sts", kind: "StatefulSet", group: "replicas", rules: replicaRules("statefulsets.apps", "db", 1),
 		sts: &stsSource{replicas: 3}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeReplicaSTS},
+	// Both issues at once: 3 → 1 and an image change. The revision the kept pod points to must carry
+	// T' and the skipped ordinals must not come back.
+	{name: "replicas-sts-image", kind: "StatefulSet", group: "replicas", rules: stsRules("db", false) + `  - operation: replace
+    path: "/spec/replicas"
+    value: "1"
+`, sts: &stsSource{replicas: 3}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeReplicaAndTemplate},
 	{name: "sts-rolling", kind: "StatefulSet", group: "sts", rules: stsRules("db", true),
 		sts: &stsSource{replicas: 3}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeSTSTemplate},
 	{name: "sts-ondelete", kind: "StatefulSet", group: "sts", rules: stsRules("db", false),
@@ -729,6 +735,17 @@ func observeWorkload(ctx context.Context, c clients, o options, r *wlRun) (wlVer
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+	// Velero's own pod-volume-restore action must have put restore-wait first on every FSB pod.
+	for k, created := range r.obs.created {
+		name := strings.TrimPrefix(k, "Pod/")
+		if !strings.HasPrefix(k, "Pod/") || len(r.b.fsbVolumes[name]) == 0 {
+			continue
+		}
+		inits, _, _ := unstructured.NestedSlice(created.Object, "spec", "initContainers")
+		if len(inits) == 0 || inits[0].(map[string]interface{})["name"] != "restore-wait" {
+			v.fail("pod %s was created without restore-wait first", name)
+		}
+	}
 	if o.mode == "plugin" && r.s.kind == "StatefulSet" && !r.s.excludeCRs && len(v.problems) == 0 &&
 		strings.Contains(r.s.rules, "/spec/template/") {
 		if fact, err := revisionBytesProbe(ctx, c, r, o.mode, o.runID, w.statusString(w.stsStatus, "updateRevision")); err != nil {
@@ -949,6 +966,23 @@ func judgeReplicaSTS(w *wlState) wlVerdict {
 		v.fail("StatefulSet status.replicas %d, want 1", w.statusInt(w.stsStatus, "replicas"))
 	}
 	return v
+}
+
+// judgeReplicaAndTemplate: replicas 3 → 1 plus an image change. Plugin: both judges' with-plugin
+// expectations. Control: db-2 and db-1 are scaled away (db-0 may follow as the rollout).
+func judgeReplicaAndTemplate(w *wlState) wlVerdict {
+	t := judgeSTSTemplate(w)
+	if w.mode == "control" {
+		if !contains(w.deleted, "db-2") || !contains(w.deleted, "db-1") {
+			t.fail("expected the controller to delete db-2 and db-1, saw %v", w.deleted)
+		}
+		return t
+	}
+	rep := judgeReplicaSTS(w)
+	t.rollout = t.rollout || rep.rollout
+	t.problems = append(t.problems, rep.problems...)
+	t.facts = append(t.facts, rep.facts...)
+	return t
 }
 
 // judgeReplicaDeployment: replicas 3 → 1 on a Deployment whose shared volume was backed up through
