@@ -439,6 +439,45 @@ mod tests {
         assert_eq!(choose_pods(0, &[]), None);
     }
 
+    /// Every mix of pods with and without data up to 8 pods, every target up to 10:
+    /// `min(target, N)` pods kept, the rest skipped, no pod in both, pods with data kept before
+    /// pods without, and data dropped only for the pods with data beyond the target.
+    #[test]
+    fn choice_keeps_fsb_pods_whenever_they_fit_exhaustively() {
+        for n in 0..=8usize {
+            for mask in 0u32..(1 << n) {
+                let list: Vec<(String, BTreeSet<String>)> = (0..n)
+                    .map(|i| {
+                        let has = mask & (1 << i) != 0;
+                        let volumes = if has { vols(&["data"]) } else { vols(&[]) };
+                        (format!("pod-{i:02}"), volumes)
+                    })
+                    .collect();
+                let with_data = mask.count_ones() as usize;
+                for target in 0..=10u64 {
+                    let t = target as usize;
+                    let Some(choice) = choose_pods(target, &list) else {
+                        assert!(t >= n, "n={n} mask={mask:b} target={target}");
+                        continue;
+                    };
+                    assert_eq!(choice.kept.len(), t);
+                    assert_eq!(choice.kept.len() + choice.skipped.len(), n);
+                    assert!(
+                        choice
+                            .skipped
+                            .iter()
+                            .all(|p| !choice.kept.contains(&p.name))
+                    );
+                    assert_eq!(choice.fsb_dropped().count(), with_data.saturating_sub(t));
+                    if t >= with_data {
+                        // Every pod with data is kept.
+                        assert!(choice.skipped.iter().all(|p| p.fsb_volumes.is_empty()));
+                    }
+                }
+            }
+        }
+    }
+
     fn rs(name: &str, owner: &str, replicas: u64) -> Value {
         json!({"metadata": {"name": name, "namespace": "shop",
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": owner, "controller": true}]},
