@@ -100,9 +100,11 @@ impl GuardCluster for KubeCluster {
         let cluster = self.cluster(velero_namespace).await?;
         let options = DownloadOptions {
             transfer_timeout: timeout,
-            // The guard needs the pods too: which Deployments own FSB pods.
+            // The guard needs the pods of workloads (which own FSB pods, which to keep); bare pods are
+            // never guarded, so they are not held in memory.
             index: IndexOptions::workloads()
                 .with_pods()
+                .only_controlled_pods()
                 .keep(STATEFUL_SETS)
                 .keep(DAEMON_SETS)
                 .keep(CONTROLLER_REVISIONS),

@@ -62,14 +62,14 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+pub use daemonset::{
+    DaemonSetInputs, DaemonSetPlan, DaemonSetPodCorrection, RestoredGeneration, plan_daemonset,
+};
 pub use decide::{
     ANNOTATION_RE_EMITTED, ANNOTATION_RULES_CHANGE_TEMPLATE, ANNOTATION_SUPERSEDED_BY,
     ANNOTATION_TEMPLATE_DIGEST, ANNOTATION_WITHHELD, DEPLOYMENTS, DeploymentDecision, PODS,
     PodCorrection, REPLICASETS, ReplicaSetDecision, TemplateChange, check_deployment, correct_pod,
     correct_replicaset, current_replicaset, template_after_rules, template_change,
-};
-pub use daemonset::{
-    DaemonSetInputs, DaemonSetPlan, DaemonSetPodCorrection, RestoredGeneration, plan_daemonset,
 };
 pub use delta::{broken_invariants, patch_paths, template_digest, withhold_unsafe_parts};
 pub use engine::{Engine, RulesOutcome};
