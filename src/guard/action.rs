@@ -23,6 +23,10 @@
 //! | `get` | `daemonsets.apps` | restore target namespaces | a DaemonSet that already exists is left alone |
 //! | `list`, `patch` | `pods` | restore target namespaces | relabel restored DaemonSet pods (`pod-template-generation`) |
 //! | `create` (dry run) | `daemonsets.apps` | restore target namespaces | the final DaemonSet template as the API server defaults it |
+//! | `create` (dry run) | `statefulsets.apps` | restore target namespaces | the final StatefulSet template as the API server defaults it |
+//! | `get`, `create`, `delete` | `controllerrevisions.apps` | restore target namespaces | verify the restored StatefulSet revision, re-create it with the final template |
+//! | `patch` | `pods` | restore target namespaces | relabel restored StatefulSet pods (`controller-revision-hash`) when revisions were not restored |
+//! | `get` | non-resource URL `/version` | cluster | revision form by Kubernetes version (granted to every authenticated user by default) |
 //!
 //! A denied call fails open like any other API error; the `warn` line names the verb and resource.
 //! A restore without `spec.resourceModifier` makes no API call at all.
