@@ -1108,7 +1108,6 @@ func wlLine(r *wlRun, mode string, v wlVerdict, after time.Duration) string {
 		after.Round(100*time.Millisecond), status, extra)
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Byte-exactness of a rewritten revision
 
