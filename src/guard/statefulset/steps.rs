@@ -1,6 +1,6 @@
 //! One decision per restored item of a StatefulSet, in Velero's restore order: pods, then
 //! ControllerRevisions, then the StatefulSet. Pure functions; the shell
-//! (`action_statefulset`) performs the API calls they ask for.
+//! (`action::statefulset`) performs the API calls they ask for.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

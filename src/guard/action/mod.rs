@@ -54,10 +54,8 @@ use super::steps::{
 use super::workload::{FsbIndex, has_legacy_snapshot_annotations, name_of, namespace_of};
 use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
 
-#[path = "action_daemonset.rs"]
-mod action_daemonset;
-#[path = "action_statefulset.rs"]
-mod action_statefulset;
+mod daemonset;
+mod statefulset;
 
 /// The Kubernetes reads and writes the guard needs. Each call is bounded by the implementation
 /// (≤ 10 s per API call); errors name the verb and resource.
