@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::{Value, json};
 
 use super::decide::{
-    DeploymentDecision, ReplicaSetDecision, TemplateChange, check_deployment, correct_pod,
-    correct_replicaset, current_replicaset,
+    DeploymentDecision, PodCorrection, ReplicaSetDecision, TemplateChange, check_deployment,
+    correct_pod, correct_replicaset, current_replicaset,
 };
 use super::engine::Engine;
 use super::error::Result;
@@ -168,7 +168,8 @@ pub struct StepOutcome {
 }
 
 impl StepOutcome {
-    fn unchanged(level: Level, workload: String, message: impl Into<String>) -> Self {
+    /// The item restored as received, with one note.
+    pub(crate) fn unchanged(level: Level, workload: String, message: impl Into<String>) -> Self {
         Self {
             item: None,
             skip_restore: false,
@@ -178,6 +179,54 @@ impl StepOutcome {
                 message: message.into(),
             }],
         }
+    }
+}
+
+/// The warning for a pod whose template change was partly or wholly withheld (`None` when all of
+/// it was applied). Shared by every workload kind's pod step.
+pub(crate) fn withheld_note(pod: &str, workload: &str, corrected: &PodCorrection) -> Option<Note> {
+    if corrected.withheld.is_empty() {
+        return None;
+    }
+    let broken = if corrected.broken.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", corrected.broken.join("; "))
+    };
+    Some(Note {
+        level: Level::Warn,
+        workload: workload.to_owned(),
+        message: format!(
+            "{pod}: withheld template paths {:?} to keep its file-system restore working{broken}",
+            corrected.withheld,
+        ),
+    })
+}
+
+/// The pod step's answer for a pod [`correct_pod`] corrected (`item` as received): the corrected
+/// item when it differs, the withheld warning and what was re-emitted.
+pub(crate) fn corrected_pod_outcome(
+    pod: &str,
+    workload: String,
+    item: &Value,
+    corrected: PodCorrection,
+    volumes: &BTreeSet<String>,
+) -> StepOutcome {
+    let mut notes: Vec<Note> = withheld_note(pod, &workload, &corrected)
+        .into_iter()
+        .collect();
+    notes.push(Note {
+        level: Level::Debug,
+        workload,
+        message: format!(
+            "{pod}: re-emitted template paths {:?} (FSB volumes {:?})",
+            corrected.re_emitted, volumes
+        ),
+    });
+    StepOutcome {
+        item: (corrected.item != *item).then_some(corrected.item),
+        skip_restore: false,
+        notes,
     }
 }
 
@@ -331,35 +380,9 @@ pub fn pod_step<E: Engine>(
             }
             let volumes = inputs.fsb.volumes_of(from_backup);
             let corrected = correct_pod(inputs.engine, item, change, &volumes)?;
-            let mut notes = Vec::new();
-            if !corrected.withheld.is_empty() {
-                let broken = if corrected.broken.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", corrected.broken.join("; "))
-                };
-                notes.push(Note {
-                    level: Level::Warn,
-                    workload: workload.clone(),
-                    message: format!(
-                        "{pod}: withheld template paths {:?} to keep its file-system restore working{broken}",
-                        corrected.withheld,
-                    ),
-                });
-            }
-            notes.push(Note {
-                level: Level::Debug,
-                workload,
-                message: format!(
-                    "{pod}: re-emitted template paths {:?} (FSB volumes {:?})",
-                    corrected.re_emitted, volumes
-                ),
-            });
-            Ok(StepOutcome {
-                item: (corrected.item != *item).then_some(corrected.item),
-                skip_restore: false,
-                notes,
-            })
+            Ok(corrected_pod_outcome(
+                &pod, workload, item, corrected, &volumes,
+            ))
         },
     )
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::super::engine::Engine;
 use super::super::error::Result;
-use super::super::steps::{Level, Note, RestoreInputs, StepOutcome};
+use super::super::steps::{Level, Note, RestoreInputs, StepOutcome, withheld_note};
 use super::super::workload::{as_velero_hands_it, daemonset_owner, name_of, namespace_of};
 use super::decide::{
     DaemonSetChange, DaemonSetPodDecision, Relabel, RestoredGeneration, backed_up_generation,
@@ -35,18 +35,6 @@ pub struct DaemonSetCache {
 
 fn label(namespace: &str, name: &str) -> String {
     format!("DaemonSet {namespace}/{name}")
-}
-
-fn only(level: Level, workload: String, message: impl Into<String>) -> StepOutcome {
-    StepOutcome {
-        item: None,
-        skip_restore: false,
-        notes: vec![Note {
-            level,
-            workload,
-            message: message.into(),
-        }],
-    }
 }
 
 /// The change of the backed-up `daemonset` (cached when `cache` is given).
@@ -109,18 +97,26 @@ pub fn daemonset_pod_step<E: Engine>(
     let namespace = namespace_of(from_backup);
     let pod = format!("pod {namespace}/{}", name_of(from_backup));
     let Some(owner) = daemonset_owner(from_backup) else {
-        return Ok(only(Level::Debug, pod, "not managed by a DaemonSet"));
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            pod,
+            "not managed by a DaemonSet",
+        ));
     };
     let workload = label(namespace, owner);
     let Some(daemonset) = backed_up_daemonset(inputs, namespace, owner) else {
-        return Ok(only(Level::Debug, workload, "DaemonSet not in the backup"));
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "DaemonSet not in the backup",
+        ));
     };
     let cached = cached_change(inputs, cache, daemonset)?;
     if let Some(why) = daemonset_out_of_scope(inputs.settings, daemonset, cached.has_fsb_pods) {
-        return Ok(only(Level::Debug, workload, why));
+        return Ok(StepOutcome::unchanged(Level::Debug, workload, why));
     }
     if cached.change.is_noop() {
-        return Ok(only(
+        return Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
             "template and generation unchanged by the rules",
@@ -136,7 +132,7 @@ pub fn daemonset_pod_step<E: Engine>(
     )?;
     let corrected = match decision {
         DaemonSetPodDecision::PastGeneration { label } => {
-            return Ok(only(
+            return Ok(StepOutcome::unchanged(
                 Level::Debug,
                 workload,
                 format!(
@@ -148,7 +144,7 @@ pub fn daemonset_pod_step<E: Engine>(
             ));
         }
         DaemonSetPodDecision::Unprotectable => {
-            return Ok(only(
+            return Ok(StepOutcome::unchanged(
                 Level::Debug,
                 workload,
                 format!(
@@ -157,27 +153,16 @@ pub fn daemonset_pod_step<E: Engine>(
             ));
         }
         DaemonSetPodDecision::Unchanged => {
-            return Ok(only(Level::Debug, workload, format!("{pod}: unchanged")));
+            return Ok(StepOutcome::unchanged(
+                Level::Debug,
+                workload,
+                format!("{pod}: unchanged"),
+            ));
         }
         DaemonSetPodDecision::Corrected(c) => c,
     };
-    let mut notes = Vec::new();
     let c = &corrected.pod;
-    if !c.withheld.is_empty() {
-        let broken = if c.broken.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", c.broken.join("; "))
-        };
-        notes.push(Note {
-            level: Level::Warn,
-            workload: workload.clone(),
-            message: format!(
-                "{pod}: withheld template paths {:?} to keep its file-system restore working{broken}",
-                c.withheld,
-            ),
-        });
-    }
+    let mut notes: Vec<Note> = withheld_note(&pod, &workload, c).into_iter().collect();
     let (from, to) = &corrected.generation_label;
     if from.as_deref() != Some(to.as_str()) {
         notes.push(Note {

@@ -14,7 +14,7 @@ use super::super::revision::{
     HASH_LABEL, go_canonical, predicted_revision_name, revision_data, revision_hash,
     same_revision_data,
 };
-use super::super::steps::{Level, Note, RestoreInputs, StepOutcome};
+use super::super::steps::{Level, Note, RestoreInputs, StepOutcome, corrected_pod_outcome};
 use super::super::workload::{
     StatefulPodLineage, name_of, namespace_of, statefulset_owner, statefulset_pod_lineage,
 };
@@ -60,18 +60,6 @@ pub(crate) fn pod_fate<'a>(
     }
 }
 
-fn unchanged(level: Level, workload: String, message: impl Into<String>) -> StepOutcome {
-    StepOutcome {
-        item: None,
-        skip_restore: false,
-        notes: vec![Note {
-            level,
-            workload,
-            message: message.into(),
-        }],
-    }
-}
-
 /// The backed-up StatefulSet `namespace/name`, in scope, with its change — or why not.
 fn guarded<E: Engine>(
     inputs: &RestoreInputs<'_, E>,
@@ -86,7 +74,7 @@ fn guarded<E: Engine>(
         .iter()
         .find(|s| namespace_of(s) == namespace && name_of(s) == name)
     else {
-        return Ok(Err(unchanged(
+        return Ok(Err(StepOutcome::unchanged(
             Level::Debug,
             workload,
             "StatefulSet not in the backup",
@@ -100,7 +88,7 @@ fn guarded<E: Engine>(
         inputs.fsb,
         with_fsb.as_deref(),
     ) {
-        return Ok(Err(unchanged(Level::Debug, workload, why)));
+        return Ok(Err(StepOutcome::unchanged(Level::Debug, workload, why)));
     }
     let computed = match changes {
         Some(cache) => cache.change_of(
@@ -133,7 +121,11 @@ pub fn statefulset_pod_step<E: Engine>(
 ) -> Result<StepOutcome> {
     let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
     let Some(lineage) = statefulset_pod_lineage(from_backup) else {
-        return Ok(unchanged(Level::Debug, pod, "not managed by a StatefulSet"));
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            pod,
+            "not managed by a StatefulSet",
+        ));
     };
     let (workload, computed) =
         match guarded(inputs, changes, &lineage.namespace, &lineage.statefulset)? {
@@ -168,19 +160,19 @@ pub fn statefulset_pod_step<E: Engine>(
                 }],
             })
         }
-        PodFate::NoTemplateChange => Ok(unchanged(
+        PodFate::NoTemplateChange => Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
             "template unchanged by the rules",
         )),
-        PodFate::UnknownRevision => Ok(unchanged(
+        PodFate::UnknownRevision => Ok(StepOutcome::unchanged(
             Level::Warn,
             workload,
             format!(
                 "{pod}: no update revision found for the StatefulSet (status.updateRevision, revision data, pod labels); pod restored without the template change"
             ),
         )),
-        PodFate::OlderRevision => Ok(unchanged(
+        PodFate::OlderRevision => Ok(StepOutcome::unchanged(
             Level::Debug,
             workload,
             format!(
@@ -190,35 +182,9 @@ pub fn statefulset_pod_step<E: Engine>(
         )),
         PodFate::Correct(change) => {
             let corrected = correct_pod(inputs.engine, item, change, &volumes)?;
-            let mut notes = Vec::new();
-            if !corrected.withheld.is_empty() {
-                let broken = if corrected.broken.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", corrected.broken.join("; "))
-                };
-                notes.push(Note {
-                    level: Level::Warn,
-                    workload: workload.clone(),
-                    message: format!(
-                        "{pod}: withheld template paths {:?} to keep its file-system restore working{broken}",
-                        corrected.withheld,
-                    ),
-                });
-            }
-            notes.push(Note {
-                level: Level::Debug,
-                workload,
-                message: format!(
-                    "{pod}: re-emitted template paths {:?} (FSB volumes {:?})",
-                    corrected.re_emitted, volumes
-                ),
-            });
-            Ok(StepOutcome {
-                item: (corrected.item != *item).then_some(corrected.item),
-                skip_restore: false,
-                notes,
-            })
+            Ok(corrected_pod_outcome(
+                &pod, workload, item, corrected, &volumes,
+            ))
         }
     }
 }
@@ -324,7 +290,7 @@ pub fn revision_target<E: Engine>(
     let namespace = namespace_of(from_backup);
     let item = format!("ControllerRevision {namespace}/{}", name_of(from_backup));
     let Some(owner) = statefulset_owner(from_backup) else {
-        return Ok(Err(unchanged(
+        return Ok(Err(StepOutcome::unchanged(
             Level::Debug,
             item,
             "not owned by a StatefulSet",
@@ -335,14 +301,14 @@ pub fn revision_target<E: Engine>(
         Err(outcome) => return Ok(Err(outcome)),
     };
     let Some(change) = &computed.change else {
-        return Ok(Err(unchanged(
+        return Ok(Err(StepOutcome::unchanged(
             Level::Debug,
             workload,
             format!("{item}: template unchanged by the rules"),
         )));
     };
     let Some(revision) = &computed.update_revision else {
-        return Ok(Err(unchanged(
+        return Ok(Err(StepOutcome::unchanged(
             Level::Warn,
             workload,
             format!(
@@ -351,7 +317,7 @@ pub fn revision_target<E: Engine>(
         )));
     };
     if revision.name != name_of(from_backup) {
-        return Ok(Err(unchanged(
+        return Ok(Err(StepOutcome::unchanged(
             Level::Debug,
             workload,
             format!(
