@@ -65,7 +65,10 @@ type wlScenario struct {
 	// fromSaved: restore the backup another scenario captured on the previous Kubernetes version
 	// (--load-backups) instead of capturing one here: a cross-version restore.
 	fromSaved string
-	judge     func(w *wlState) wlVerdict
+	// dsUpdatedOnce: the source DaemonSet's template is changed once after its first pod exists, so
+	// the backed-up pod carries pod-template-generation 2 and the backup holds two revisions.
+	dsUpdatedOnce bool
+	judge         func(w *wlState) wlVerdict
 }
 
 // stsSource describes the StatefulSet that runs in the source namespace.
@@ -124,6 +127,24 @@ resourceModifierRules:
     value: '[{"name":"RESTORED","value":"true"}]'
 `
 
+// dsAnnotationsReplacedRules: a realistic rule that replaces the DaemonSet's whole annotation map
+// (dropping deprecated.daemonset.template.generation with it), plus an env change in the template.
+// The API server then stores the DaemonSet at generation 1 (facts §3: no annotation → 1) while the
+// backed-up pod, from a source updated once, carries pod-template-generation 2.
+const dsAnnotationsReplacedRules = `version: v1
+resourceModifierRules:
+- conditions:
+    groupResource: daemonsets.apps
+    resourceNameRegex: "^node-agent-db$"
+  patches:
+  - operation: replace
+    path: "/metadata/annotations"
+    value: '{"example.com/owner":"platform-team"}'
+  - operation: add
+    path: "/spec/template/spec/containers/0/env"
+    value: '[{"name":"RESTORED","value":"true"}]'
+`
+
 var wlScenarios = []wlScenario{
 	{name: "replicas-deploy", kind: "Deployment", group: "replicas", rules: replicaRules("deployments.apps", "shared-db", 1),
 		fsbOrdinals: []int{2}, judge: judgeReplicaDeployment},
@@ -153,6 +174,10 @@ var wlScenarios = []wlScenario{
 	{name: "sts-cross-version", kind: "StatefulSet", group: "sts", rules: stsRules("db", true), fromSaved: "sts-rolling",
 		sts: &stsSource{replicas: 3}, fsbOrdinals: []int{0, 1, 2}, markReady: true, judge: judgeSTSTemplate},
 	{name: "ds-env", kind: "DaemonSet", group: "ds", rules: dsEnvRules, fsbOrdinals: []int{0}, judge: judgeDaemonSet},
+	// The generation the API server stores differs from the pods' label: without the plugin the
+	// RollingUpdate controller deletes the FSB pod (not available in restore-wait) at once.
+	{name: "ds-annotations-replaced", kind: "DaemonSet", group: "ds", rules: dsAnnotationsReplacedRules,
+		dsUpdatedOnce: true, fsbOrdinals: []int{0}, judge: judgeDaemonSetGeneration},
 }
 
 // wlBackup is what the backup holds for one workload scenario.
@@ -339,7 +364,7 @@ func prepareStatefulSet(ctx context.Context, c clients, srcNS string, s wlScenar
 	return b, nil
 }
 
-func prepareDaemonSet(ctx context.Context, c clients, srcNS string) (*wlBackup, error) {
+func prepareDaemonSet(ctx context.Context, c clients, srcNS string, s wlScenario) (*wlBackup, error) {
 	const name = "node-agent-db"
 	ds := map[string]interface{}{
 		"apiVersion": "apps/v1", "kind": "DaemonSet",
@@ -355,24 +380,45 @@ func prepareDaemonSet(ctx context.Context, c clients, srcNS string) (*wlBackup, 
 		return nil, err
 	}
 	var pods, crs []unstructured.Unstructured
-	if err := waitFor("the DaemonSet's pod and revision", func() (bool, error) {
-		var err error
-		if pods, err = listIn(ctx, c, "Pod", srcNS, "app="+name); err != nil || len(pods) != 1 {
-			return false, err
+	// settled: one live pod at the given template generation, with its hash label, and that many
+	// revisions (one per template the controller has seen).
+	settled := func(generation string, revisions int) func() (bool, error) {
+		return func() (bool, error) {
+			var err error
+			if pods, err = listIn(ctx, c, "Pod", srcNS, "app="+name); err != nil || len(pods) != 1 {
+				return false, err
+			}
+			if crs, err = listIn(ctx, c, "ControllerRevision", srcNS, ""); err != nil || len(crs) != revisions {
+				return false, err
+			}
+			l := pods[0].GetLabels()
+			return pods[0].GetDeletionTimestamp() == nil && l["controller-revision-hash"] != "" &&
+				l["pod-template-generation"] == generation, nil
 		}
-		if crs, err = listIn(ctx, c, "ControllerRevision", srcNS, ""); err != nil || len(crs) != 1 {
-			return false, err
-		}
-		return pods[0].GetLabels()["controller-revision-hash"] != "", nil
-	}); err != nil {
+	}
+	if err := waitFor("the DaemonSet's pod and revision", settled("1", 1)); err != nil {
 		return nil, err
+	}
+	if s.dsUpdatedOnce {
+		// The source's own update: the controller deletes the old pod (not available without a
+		// kubelet) and creates one at generation 2 from a second revision.
+		patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":%q}]}}}}`, imageMid)
+		if _, err := c.dyn.Resource(gvrDaemonSets).Namespace(srcNS).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			return nil, err
+		}
+		if err := waitFor("the source DaemonSet's pod at generation 2", settled("2", 2)); err != nil {
+			return nil, err
+		}
 	}
 	live, err := c.dyn.Resource(gvrDaemonSets).Namespace(srcNS).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, err
 	}
 	b := &wlBackup{fsbVolumes: map[string][]string{}, workload: name, podRevision: map[string]string{}}
-	b.items = append(b.items, asBackedUp(*live), asBackedUp(crs[0]))
+	b.items = append(b.items, asBackedUp(*live))
+	for _, cr := range crs {
+		b.items = append(b.items, asBackedUp(cr))
+	}
 	bp := backedUpPod(pods[0], daemonNode)
 	b.items = append(b.items, bp)
 	b.podRevision[bp.GetName()] = bp.GetLabels()["controller-revision-hash"]
@@ -546,7 +592,7 @@ func restoreWorkload(ctx context.Context, c clients, o options, s wlScenario, st
 	case s.kind == "StatefulSet":
 		b, err = prepareStatefulSet(ctx, c, srcNS, s)
 	case s.kind == "DaemonSet":
-		b, err = prepareDaemonSet(ctx, c, srcNS)
+		b, err = prepareDaemonSet(ctx, c, srcNS, s)
 	case s.kind == "Deployment":
 		b = prepareReplicaDeployment(s)
 	}
@@ -628,6 +674,7 @@ type wlState struct {
 	stsGeneration   int64
 	dsStatus        map[string]interface{}
 	dsGeneration    int64
+	dsAnnotations   map[string]string
 	rsReplicas      int64
 	newReplicaSets  []string
 	restoredCRNames []string
@@ -691,6 +738,7 @@ func look(ctx context.Context, c clients, r *wlRun, mode string) *wlState {
 		if d, err := c.dyn.Resource(gvrDaemonSets).Namespace(ns).Get(ctx, r.b.workload, metav1.GetOptions{}); err == nil {
 			w.dsStatus, _, _ = unstructured.NestedMap(d.Object, "status")
 			w.dsGeneration = d.GetGeneration()
+			w.dsAnnotations = d.GetAnnotations()
 		}
 	case "Deployment":
 		if l, err := c.dyn.Resource(gvrReplicaSets).Namespace(ns).List(ctx, metav1.ListOptions{}); err == nil {
@@ -1064,6 +1112,88 @@ func judgeDaemonSet(w *wlState) wlVerdict {
 	}
 	if len(r.obs.pluginLog.find(logrus.InfoLevel, "template change kept off the rollout path", "pod-template-generation")) == 0 {
 		v.fail("no plugin summary line for the DaemonSet")
+	}
+	return v
+}
+
+// judgeDaemonSetGeneration: the rules replace the DaemonSet's annotations (the generation annotation
+// goes with them) and add env to the template; the backed-up pod carries pod-template-generation 2.
+// Hand-derived (facts §3): the API server stores the DaemonSet at generation 1; the restored pod's
+// hash points at the backed-up revision of T while the controller's current revision is T', so
+// without the plugin the pod matches neither and, not available in restore-wait, is deleted at once.
+// Plugin: nothing deleted, the pod relabelled to the stored generation, updatedNumberScheduled ==
+// desired, the pod carries T', and the plugin logs the annotation removal and the relabel.
+func judgeDaemonSetGeneration(w *wlState) wlVerdict {
+	var v wlVerdict
+	r, st := w.run, w.dsStatus
+	desired, updated := w.statusInt(st, "desiredNumberScheduled"), w.statusInt(st, "updatedNumberScheduled")
+	synced := st != nil && w.statusInt(st, "observedGeneration") == w.dsGeneration && desired == 1
+	const backedUp, stored = "2", "1"
+	liveGen := w.dsAnnotations["deprecated.daemonset.template.generation"]
+	var fsbPod, podLabel string
+	for _, it := range r.b.items {
+		if it.GetKind() == "Pod" {
+			fsbPod = it.GetName()
+			if it.GetLabels()["pod-template-generation"] != backedUp {
+				v.fail("backed-up pod %s at generation %q, want %s (the source was updated once)", fsbPod, it.GetLabels()["pod-template-generation"], backedUp)
+			}
+		}
+		if it.GetKind() == "DaemonSet" && it.GetAnnotations()["deprecated.daemonset.template.generation"] != backedUp {
+			v.fail("backed-up DaemonSet at generation %q, want %s", it.GetAnnotations()["deprecated.daemonset.template.generation"], backedUp)
+		}
+	}
+	carries := false
+	if p, ok := w.livePods[fsbPod]; ok && string(p.UID) == r.obs.podUIDs[fsbPod] {
+		podLabel = p.Labels["pod-template-generation"]
+		carries = len(p.Spec.Containers) > 0 && len(p.Spec.Containers[0].Env) > 0
+	}
+	newRevision := false
+	for _, cr := range w.revisions {
+		if _, restored := r.obs.created["ControllerRevision/"+cr.GetName()]; !restored {
+			newRevision = true
+		}
+	}
+	v.note("stored-generation=%s pod-template-generation=%s desired=%d updated=%d revisions=%d(restored %d, new %t) deleted=%v pod-carries-T'=%t",
+		liveGen, podLabel, desired, updated, len(w.revisions), len(w.restoredCRNames), newRevision, w.deleted, carries)
+	v.rollout = len(w.deleted) > 0 || (synced && updated < desired)
+	if !synced {
+		v.fail("the DaemonSet status never caught up (desired %d)", desired)
+		return v
+	}
+	if liveGen != stored {
+		v.fail("the API server stored generation %q, want %s (the rules replaced the annotations)", liveGen, stored)
+	}
+	if w.dsAnnotations["example.com/owner"] != "platform-team" {
+		v.fail("the restored DaemonSet lacks the rule's annotation: the annotations were not replaced")
+	}
+	if w.mode == "control" {
+		if !contains(w.deleted, fsbPod) {
+			v.fail("expected the controller to delete the FSB pod %s (generation %s vs %s), deleted %v", fsbPod, backedUp, stored, w.deleted)
+		}
+		return v
+	}
+	if len(w.deleted) > 0 {
+		v.fail("restored pods deleted: %v", w.deleted)
+	}
+	if podLabel != liveGen {
+		v.fail("pod %s pod-template-generation %q, want the stored generation %q", fsbPod, podLabel, liveGen)
+	}
+	if updated != desired {
+		v.fail("updatedNumberScheduled %d != desired %d", updated, desired)
+	}
+	if !carries {
+		v.fail("the restored pod does not carry T' (env)")
+	}
+	log := r.obs.pluginLog
+	if len(log.find(logrus.WarnLevel, "rules remove annotation deprecated.daemonset.template.generation",
+		"starts the DaemonSet at generation "+stored, "relabelled to "+stored)) == 0 {
+		v.fail("no plugin warn line says the rules remove the generation annotation (generation %s)", stored)
+	}
+	if len(log.find(logrus.InfoLevel, fsbPod+": pod-template-generation "+backedUp+" -> "+stored, "the restored DaemonSet's generation")) == 0 {
+		v.fail("no plugin line relabels pod %s %s -> %s", fsbPod, backedUp, stored)
+	}
+	if len(log.find(logrus.InfoLevel, "template change kept off the rollout path", "pod-template-generation "+stored+":")) == 0 {
+		v.fail("no plugin summary line with pod-template-generation %s", stored)
 	}
 	return v
 }
