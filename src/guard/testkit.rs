@@ -5,6 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use crate::action::ExecuteInput;
+
 use super::engine::Engine;
 use super::engine_impl::VeleroEngine;
 use super::settings::Settings;
@@ -487,4 +489,21 @@ pub fn plan_of(
         },
     )
     .unwrap()
+}
+
+/// A Restore of backup `nightly` carrying `annotations`, mapping namespace `shop` to `shop-dr`,
+/// with the resource modifiers of ConfigMap `mods`.
+pub fn a_restore(annotations: Value) -> Value {
+    json!({"metadata": {"name": "r1", "namespace": "velero", "uid": "uid-1", "annotations": annotations},
+        "spec": {"backupName": "nightly", "namespaceMapping": {"shop": "shop-dr"},
+            "resourceModifier": {"kind": "ConfigMap", "name": "mods"}}})
+}
+
+/// What Velero hands the plugin's `Execute` for `item` (its backed-up copy `from_backup`).
+pub fn execute_input(item: Value, from_backup: &Value, restore: &Value) -> ExecuteInput {
+    ExecuteInput {
+        item,
+        item_from_backup: from_backup.clone(),
+        restore: restore.clone(),
+    }
 }

@@ -688,7 +688,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::guard::testkit::{App, a_deployment, try_apply_json_patch, velero_prepares_pod};
+    use crate::guard::testkit::{
+        App, a_deployment, a_restore, execute_input, try_apply_json_patch, velero_prepares_pod,
+    };
     use crate::guard::workload::as_velero_hands_it;
 
     const RULES: &str = r#"
@@ -804,20 +806,6 @@ resourceModifierRules:
         }
     }
 
-    fn restore(annotations: Value) -> Value {
-        json!({"metadata": {"name": "r1", "namespace": "velero", "uid": "uid-1", "annotations": annotations},
-            "spec": {"backupName": "nightly", "namespaceMapping": {"shop": "shop-dr"},
-                "resourceModifier": {"kind": "ConfigMap", "name": "mods"}}})
-    }
-
-    fn input(item: Value, from_backup: &Value, restore: &Value) -> ExecuteInput {
-        ExecuteInput {
-            item,
-            item_from_backup: from_backup.clone(),
-            restore: restore.clone(),
-        }
-    }
-
     fn web() -> App {
         a_deployment("shop", "web").with_fsb_volume("data")
     }
@@ -832,11 +820,11 @@ resourceModifierRules:
         let mut outputs = Vec::new();
         for pod in app.pods() {
             let item = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
-            outputs.push(guard.execute(input(item, &pod, restore)).await);
+            outputs.push(guard.execute(execute_input(item, &pod, restore)).await);
         }
         for rs in app.replicasets() {
             let out = guard
-                .execute(input(as_velero_hands_it(&rs), &rs, restore))
+                .execute(execute_input(as_velero_hands_it(&rs), &rs, restore))
                 .await;
             if let Ok(o) = &out {
                 // What Velero creates becomes the live object (in the mapped namespace).
@@ -852,7 +840,7 @@ resourceModifierRules:
         let d = app.deployment();
         outputs.push(
             guard
-                .execute(input(as_velero_hands_it(&d), &d, restore))
+                .execute(execute_input(as_velero_hands_it(&d), &d, restore))
                 .await,
         );
         outputs
@@ -861,7 +849,7 @@ resourceModifierRules:
     #[tokio::test]
     async fn enforce_corrects_pod_and_replicaset_and_leaves_the_deployment_item_alone() {
         let guard = TemplateGuard::new(FakeCluster::new(web()), None);
-        let restore = restore(json!({}));
+        let restore = a_restore(json!({}));
         let outputs = run_restore(&guard, &restore).await;
         let pod = outputs[0].as_ref().unwrap();
         assert_eq!(pod.item["spec"]["hostname"], "restored");
@@ -886,7 +874,7 @@ resourceModifierRules:
     #[tokio::test]
     async fn enforce_aligns_a_live_replicaset_that_missed_the_correction() {
         let guard = TemplateGuard::new(FakeCluster::new(web()), None);
-        let restore = restore(json!({}));
+        let restore = a_restore(json!({}));
         let rs = web().replicasets()[0].clone();
         guard.cluster.live.lock().unwrap().insert(
             ("shop-dr".to_owned(), "web-5d894cc6b7".to_owned()),
@@ -894,7 +882,7 @@ resourceModifierRules:
         );
         let d = web().deployment();
         let out = guard
-            .execute(input(as_velero_hands_it(&d), &d, &restore))
+            .execute(execute_input(as_velero_hands_it(&d), &d, &restore))
             .await
             .unwrap();
         assert_eq!(out.item, as_velero_hands_it(&d));
@@ -909,7 +897,7 @@ resourceModifierRules:
     #[tokio::test]
     async fn dry_run_changes_nothing_and_patches_nothing() {
         let guard = TemplateGuard::new(FakeCluster::new(web()), None);
-        let restore = restore(json!({"fsb-guard.io/mode": "dry-run"}));
+        let restore = a_restore(json!({"fsb-guard.io/mode": "dry-run"}));
         let app = web();
         // Live ReplicaSet without the correction: enforce would patch it.
         guard.cluster.live.lock().unwrap().insert(
@@ -920,19 +908,19 @@ resourceModifierRules:
         let pod = &app.pods()[0];
         let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
         let out = guard
-            .execute(input(item.clone(), pod, &restore))
+            .execute(execute_input(item.clone(), pod, &restore))
             .await
             .unwrap();
         assert_eq!(out.item, item);
         let rs = &app.replicasets()[0];
         let out = guard
-            .execute(input(as_velero_hands_it(rs), rs, &restore))
+            .execute(execute_input(as_velero_hands_it(rs), rs, &restore))
             .await
             .unwrap();
         assert_eq!(out.item, as_velero_hands_it(rs));
         let d = app.deployment();
         guard
-            .execute(input(as_velero_hands_it(&d), &d, &restore))
+            .execute(execute_input(as_velero_hands_it(&d), &d, &restore))
             .await
             .unwrap();
         assert!(!guard.cluster.calls().iter().any(|c| c.starts_with("patch")));
@@ -941,7 +929,7 @@ resourceModifierRules:
     #[tokio::test]
     async fn off_mode_makes_no_api_call_beyond_settings() {
         let guard = TemplateGuard::new(FakeCluster::new(web()), None);
-        let restore = restore(json!({"fsb-guard.io/mode": "off"}));
+        let restore = a_restore(json!({"fsb-guard.io/mode": "off"}));
         for out in run_restore(&guard, &restore).await {
             out.unwrap();
         }
@@ -957,7 +945,7 @@ resourceModifierRules:
         let pod = &app.pods()[0];
         let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
         let out = guard
-            .execute(input(item.clone(), pod, &restore(json!({}))))
+            .execute(execute_input(item.clone(), pod, &a_restore(json!({}))))
             .await
             .unwrap();
         assert_eq!(out.item, item);
@@ -967,7 +955,7 @@ resourceModifierRules:
     #[tokio::test]
     async fn a_restore_without_resource_modifiers_makes_no_api_call() {
         let guard = TemplateGuard::new(FakeCluster::new(web()), None);
-        let mut restore = restore(json!({}));
+        let mut restore = a_restore(json!({}));
         restore["spec"]
             .as_object_mut()
             .unwrap()
@@ -983,7 +971,7 @@ resourceModifierRules:
         let mut cluster = FakeCluster::new(web());
         cluster.rules = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/revisionHistoryLimit, value: \"2\"}\n";
         let guard = TemplateGuard::new(cluster, None);
-        for out in run_restore(&guard, &restore(json!({}))).await {
+        for out in run_restore(&guard, &a_restore(json!({}))).await {
             out.unwrap();
         }
         assert_eq!(
@@ -998,11 +986,11 @@ resourceModifierRules:
         cluster.unreachable = true;
         let guard = TemplateGuard::new(cluster, None);
         let app = web();
-        let restore = restore(json!({}));
+        let restore = a_restore(json!({}));
         let pod = &app.pods()[0];
         let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
         let out = guard
-            .execute(input(item.clone(), pod, &restore))
+            .execute(execute_input(item.clone(), pod, &restore))
             .await
             .unwrap();
         assert_eq!(out.item, item);
@@ -1018,7 +1006,11 @@ resourceModifierRules:
         let app = web();
         let pod = &app.pods()[0];
         let err = guard
-            .execute(input(as_velero_hands_it(pod), pod, &restore(json!({}))))
+            .execute(execute_input(
+                as_velero_hands_it(pod),
+                pod,
+                &a_restore(json!({})),
+            ))
             .await
             .unwrap_err();
         let ActionError::Failed(message) = err else {
@@ -1046,7 +1038,11 @@ resourceModifierRules:
         *guard.cluster.concurrent_writes.lock().unwrap() = 1;
         let d = web().deployment();
         let out = guard
-            .execute(input(as_velero_hands_it(&d), &d, &restore(json!({}))))
+            .execute(execute_input(
+                as_velero_hands_it(&d),
+                &d,
+                &a_restore(json!({})),
+            ))
             .await
             .unwrap();
         assert_eq!(out.item, as_velero_hands_it(&d));
@@ -1080,7 +1076,11 @@ resourceModifierRules:
         *guard.cluster.concurrent_writes.lock().unwrap() = 2;
         let d = web().deployment();
         let out = guard
-            .execute(input(as_velero_hands_it(&d), &d, &restore(json!({}))))
+            .execute(execute_input(
+                as_velero_hands_it(&d),
+                &d,
+                &a_restore(json!({})),
+            ))
             .await
             .unwrap();
         assert_eq!(out.item, as_velero_hands_it(&d));
@@ -1108,7 +1108,7 @@ resourceModifierRules:
         let app = a_deployment("shop", "web").with_legacy_fsb_volume("data");
         assert!(app.pod_volume_backups().is_empty());
         let guard = TemplateGuard::new(FakeCluster::new(app), None);
-        let outputs = run_restore(&guard, &restore(json!({}))).await;
+        let outputs = run_restore(&guard, &a_restore(json!({}))).await;
         let pod = outputs[0].as_ref().unwrap();
         assert_eq!(pod.item["spec"]["hostname"], "restored");
         assert_eq!(
@@ -1122,7 +1122,7 @@ resourceModifierRules:
     #[tokio::test]
     async fn no_fsb_data_at_all_costs_no_download() {
         let guard = TemplateGuard::new(FakeCluster::new(a_deployment("shop", "web")), None);
-        for out in run_restore(&guard, &restore(json!({}))).await {
+        for out in run_restore(&guard, &a_restore(json!({}))).await {
             out.unwrap();
         }
         assert!(
@@ -1146,7 +1146,7 @@ resourceModifierRules:
         let mut cluster = FakeCluster::new(app.clone());
         cluster.rules = LOWER_TO_ONE;
         let guard = TemplateGuard::new(cluster, None);
-        let outputs = run_restore(&guard, &restore(json!({}))).await;
+        let outputs = run_restore(&guard, &a_restore(json!({}))).await;
         let skipped: Vec<bool> = outputs[..3]
             .iter()
             .map(|o| o.as_ref().unwrap().skip_restore)
@@ -1162,7 +1162,8 @@ resourceModifierRules:
         let mut cluster = FakeCluster::new(app);
         cluster.rules = LOWER_TO_ONE;
         let guard = TemplateGuard::new(cluster, None);
-        let outputs = run_restore(&guard, &restore(json!({"fsb-guard.io/mode": "dry-run"}))).await;
+        let outputs =
+            run_restore(&guard, &a_restore(json!({"fsb-guard.io/mode": "dry-run"}))).await;
         assert!(outputs.iter().all(|o| !o.as_ref().unwrap().skip_restore));
         assert_eq!(outputs[3].as_ref().unwrap().item["spec"]["replicas"], 3);
         assert!(!guard.cluster.calls().iter().any(|c| c.starts_with("patch")));

@@ -68,16 +68,14 @@ impl<C: GuardCluster> TemplateGuard<C> {
             };
         let Some(final_template) = self
             .final_template(
+                &target.workload,
                 &target.target_namespace,
                 &target.dry_run_body,
                 &target.offline_template,
+                dry_run,
             )
             .await?
         else {
-            log_notes(
-                &[already_exists(&target.workload, &target.target_namespace)],
-                dry_run,
-            );
             return Ok(Answer::as_received());
         };
         let outcome = revision_step(&input.item, &target, &final_template);
@@ -103,16 +101,14 @@ impl<C: GuardCluster> TemplateGuard<C> {
             };
         let Some(final_template) = self
             .final_template(
+                &target.workload,
                 &target.target_namespace,
                 &target.dry_run_body,
                 &target.offline_template,
+                dry_run,
             )
             .await?
         else {
-            log_notes(
-                &[already_exists(&target.workload, &target.target_namespace)],
-                dry_run,
-            );
             return Ok(Answer::as_received());
         };
         let namespace = target.target_namespace.as_str();
@@ -182,13 +178,15 @@ impl<C: GuardCluster> TemplateGuard<C> {
     }
 
     /// `T'` in the controller's form: the dry-run's `spec.template`; when the dry-run is refused,
-    /// the rules' `T'` with `creationTimestamp` per the server version. `None`: the StatefulSet
-    /// already exists in the target namespace.
+    /// the rules' `T'` with `creationTimestamp` per the server version. `None` (logged as a
+    /// warning for `workload`): the StatefulSet already exists in the target namespace.
     async fn final_template(
         &self,
+        workload: &str,
         namespace: &str,
         dry_run_body: &Value,
         offline: &Value,
+        dry_run: bool,
     ) -> Result<Option<FinalTemplate>> {
         match self
             .cluster
@@ -206,7 +204,10 @@ impl<C: GuardCluster> TemplateGuard<C> {
                     source: TemplateSource::DryRun,
                 }))
             }
-            StatefulSetDryRun::AlreadyExists => Ok(None),
+            StatefulSetDryRun::AlreadyExists => {
+                log_notes(&[already_exists(workload, namespace)], dry_run);
+                Ok(None)
+            }
             StatefulSetDryRun::Refused(why) => {
                 let (major, minor) = self.cluster.server_version().await?;
                 let null = encodes_null_creation_timestamp(&major, &minor).ok_or_else(|| {
@@ -317,7 +318,7 @@ mod tests {
         Db, OLDER_REVISION, UPDATE_REVISION, a_statefulset,
     };
     use super::super::super::steps::BackupObjects;
-    use super::super::super::testkit::velero_prepares_pod;
+    use super::super::super::testkit::{a_restore, execute_input, velero_prepares_pod};
     use super::super::super::workload::{as_velero_hands_it, name_of};
     use super::*;
     use crate::action::{ExecuteOutput, RestoreItemAction};
@@ -505,20 +506,6 @@ resourceModifierRules:
         }
     }
 
-    fn restore(annotations: Value) -> Value {
-        json!({"metadata": {"name": "r1", "namespace": "velero", "uid": "uid-1", "annotations": annotations},
-            "spec": {"backupName": "nightly", "namespaceMapping": {"shop": "shop-dr"},
-                "resourceModifier": {"kind": "ConfigMap", "name": "mods"}}})
-    }
-
-    fn input(item: Value, from_backup: &Value, restore: &Value) -> ExecuteInput {
-        ExecuteInput {
-            item,
-            item_from_backup: from_backup.clone(),
-            restore: restore.clone(),
-        }
-    }
-
     fn db() -> Db {
         a_statefulset("shop", "db")
             .with_replicas(3)
@@ -557,7 +544,7 @@ resourceModifierRules:
         for pod in db.pods() {
             let item = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
             let out = guard
-                .execute(input(item.clone(), &pod, restore))
+                .execute(execute_input(item.clone(), &pod, restore))
                 .await
                 .unwrap();
             if let Some(created) = velero_creates(&out, "pods") {
@@ -573,7 +560,7 @@ resourceModifierRules:
         if with_revisions {
             for (i, cr) in db.revisions().into_iter().enumerate() {
                 let out = guard
-                    .execute(input(as_velero_hands_it(&cr), &cr, restore))
+                    .execute(execute_input(as_velero_hands_it(&cr), &cr, restore))
                     .await
                     .unwrap();
                 let mut created = velero_creates(&out, "controllerrevisions.apps").unwrap();
@@ -590,7 +577,7 @@ resourceModifierRules:
         let mut item = as_velero_hands_it(&sts);
         earlier_plugin(&mut item);
         let statefulset = guard
-            .execute(input(item.clone(), &sts, restore))
+            .execute(execute_input(item.clone(), &sts, restore))
             .await
             .unwrap();
         assert_eq!(
@@ -670,7 +657,7 @@ resourceModifierRules:
     async fn a_whole_restore_keeps_the_pods_on_1_33_and_1_34() {
         for minor in [33, 34] {
             let guard = TemplateGuard::new(FakeApi::new(db(), minor), None);
-            let outcome = run(&guard, &restore(json!({})), true, |_| {}).await;
+            let outcome = run(&guard, &a_restore(json!({})), true, |_| {}).await;
             assert_pods_corrected_and_skipped(&outcome);
             let live = live_revision(&guard, UPDATE_REVISION).unwrap();
             assert_eq!(live["revision"], 3, "max(own, highest + 1)");
@@ -696,7 +683,7 @@ resourceModifierRules:
         let guard = TemplateGuard::new(FakeApi::new(db(), 34), None);
         // Another plugin changes the template after our revision step (a field the rules leave
         // alone): the live revision no longer matches what the StatefulSet will compute.
-        let outcome = run(&guard, &restore(json!({})), true, |sts| {
+        let outcome = run(&guard, &a_restore(json!({})), true, |sts| {
             sts["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] =
                 json!("IfNotPresent");
         })
@@ -722,7 +709,7 @@ resourceModifierRules:
     #[tokio::test]
     async fn without_revisions_in_the_restore_pods_are_relabelled_to_the_predicted_name() {
         let guard = TemplateGuard::new(FakeApi::new(db(), 34), None);
-        let outcome = run(&guard, &restore(json!({})), false, |_| {}).await;
+        let outcome = run(&guard, &a_restore(json!({})), false, |_| {}).await;
         let proposal = guard
             .cluster
             .controller_proposal(&outcome.created_statefulset);
@@ -742,7 +729,7 @@ resourceModifierRules:
         let mut api = FakeApi::new(db(), 34);
         api.refuse_dry_run = true;
         let guard = TemplateGuard::new(api, None);
-        run(&guard, &restore(json!({})), false, |_| {}).await;
+        run(&guard, &a_restore(json!({})), false, |_| {}).await;
         let calls = guard.cluster.calls();
         assert!(calls.contains(&"get /version".to_owned()));
         assert!(!calls.iter().any(|c| c.starts_with("patch")));
@@ -759,7 +746,7 @@ resourceModifierRules:
         let mut api = FakeApi::new(db(), 33);
         api.refuse_dry_run = true;
         let guard = TemplateGuard::new(api, None);
-        run(&guard, &restore(json!({})), true, |_| {}).await;
+        run(&guard, &a_restore(json!({})), true, |_| {}).await;
         let live = live_revision(&guard, UPDATE_REVISION).unwrap();
         // No defaults (no dnsPolicy), creationTimestamp null for 1.33.
         let template = &live["data"]["spec"]["template"];
@@ -773,7 +760,7 @@ resourceModifierRules:
         let guard = TemplateGuard::new(FakeApi::new(db(), 34), None);
         let outcome = run(
             &guard,
-            &restore(json!({"fsb-guard.io/mode": "dry-run"})),
+            &a_restore(json!({"fsb-guard.io/mode": "dry-run"})),
             false,
             |_| {},
         )
@@ -795,7 +782,7 @@ resourceModifierRules:
         let mut api = FakeApi::new(db(), 34);
         api.already_exists = true;
         let guard = TemplateGuard::new(api, None);
-        run(&guard, &restore(json!({})), true, |_| {}).await;
+        run(&guard, &a_restore(json!({})), true, |_| {}).await;
         let live = live_revision(&guard, UPDATE_REVISION).unwrap();
         assert_eq!(live["revision"], 2);
         assert!(same_revision_data(

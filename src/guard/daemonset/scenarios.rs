@@ -10,11 +10,11 @@ use serde_json::{Value, json};
 
 use super::fixtures::*;
 use super::*;
-use crate::action::{ExecuteInput, RestoreItemAction};
+use crate::action::RestoreItemAction;
 use crate::cluster::pods::LabelChanges;
 use crate::guard::action::{GuardCluster, TemplateGuard};
 use crate::guard::steps::{BackupObjects, Level, RestoreInputs};
-use crate::guard::testkit::{fsb_restore_intact, velero_prepares_pod};
+use crate::guard::testkit::{a_restore, execute_input, fsb_restore_intact, velero_prepares_pod};
 use crate::guard::{Engine, VeleroEngine};
 
 /// Where the restore maps the backup namespace `shop`.
@@ -163,20 +163,6 @@ impl GuardCluster for FakeCluster {
     }
 }
 
-fn restore(annotations: Value) -> Value {
-    json!({"metadata": {"name": "r1", "namespace": "velero", "uid": "uid-1", "annotations": annotations},
-        "spec": {"backupName": "nightly", "namespaceMapping": {"shop": TARGET},
-            "resourceModifier": {"kind": "ConfigMap", "name": "mods"}}})
-}
-
-fn input(item: Value, from_backup: &Value, restore: &Value) -> ExecuteInput {
-    ExecuteInput {
-        item,
-        item_from_backup: from_backup.clone(),
-        restore: restore.clone(),
-    }
-}
-
 /// What Velero creates from an item the plugin returned: the rules for its resource, then the
 /// namespace mapping.
 fn created(cluster: &FakeCluster, item: &Value, group_resource: &str) -> Value {
@@ -205,7 +191,7 @@ async fn run_restore(cluster: &FakeCluster, restore: &Value) -> Run {
     for pod in app.pods() {
         let item = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
         let out = guard
-            .execute(input(item.clone(), &pod, restore))
+            .execute(execute_input(item.clone(), &pod, restore))
             .await
             .unwrap();
         let live = created(cluster, &out.item, "pods");
@@ -219,14 +205,14 @@ async fn run_restore(cluster: &FakeCluster, restore: &Value) -> Run {
     let mut revisions = Vec::new();
     for cr in app.backup().controllerrevisions {
         let out = guard
-            .execute(input(as_velero_hands_it(&cr), &cr, restore))
+            .execute(execute_input(as_velero_hands_it(&cr), &cr, restore))
             .await
             .unwrap();
         revisions.push(out.item);
     }
     let ds = app.daemonset();
     let out = guard
-        .execute(input(as_velero_hands_it(&ds), &ds, restore))
+        .execute(execute_input(as_velero_hands_it(&ds), &ds, restore))
         .await
         .unwrap();
     Run {
@@ -247,7 +233,7 @@ fn agent() -> DaemonSetApp {
 async fn env_modifier_reaches_the_pods_which_stay_current_and_keep_their_fsb_restore() {
     let app = agent();
     let cluster = FakeCluster::new(app.clone(), &[ADD_ENV]);
-    let run = run_restore(&cluster, &restore(json!({}))).await;
+    let run = run_restore(&cluster, &a_restore(json!({}))).await;
     let volumes = app.fsb_index();
     for (prepared, returned) in &run.pods {
         let fsb = volumes.volumes_of(&app.pods()[0]);
@@ -286,7 +272,7 @@ async fn env_modifier_reaches_the_pods_which_stay_current_and_keep_their_fsb_res
 async fn a_rule_removing_the_generation_annotation_moves_current_pods_to_generation_one() {
     let app = agent().with_past_generation_pod_on("node-3");
     let cluster = FakeCluster::new(app.clone(), &[ADD_ENV, REMOVE_GENERATION]);
-    let run = run_restore(&cluster, &restore(json!({}))).await;
+    let run = run_restore(&cluster, &a_restore(json!({}))).await;
     // Without the annotation the API server creates the DaemonSet at generation 1
     // (PrepareForCreate), so current pods must say 1; the past-generation pod is left at 2.
     let ds = created(&cluster, &run.daemonset, "daemonsets.apps");
@@ -312,9 +298,9 @@ async fn the_daemonset_step_relabels_live_pods_the_pod_step_missed() {
     // The pods were created without the guard (e.g. restored by an earlier attempt).
     cluster.has_pods_restored_without_guard();
     let ds = app.daemonset();
-    let restore = restore(json!({}));
+    let restore = a_restore(json!({}));
     let out = guard
-        .execute(input(as_velero_hands_it(&ds), &ds, &restore))
+        .execute(execute_input(as_velero_hands_it(&ds), &ds, &restore))
         .await
         .unwrap();
     assert_eq!(out.item, as_velero_hands_it(&ds));
@@ -333,7 +319,11 @@ async fn the_daemonset_step_relabels_live_pods_the_pod_step_missed() {
 async fn dry_run_changes_no_item_and_patches_nothing() {
     let app = agent();
     let cluster = FakeCluster::new(app.clone(), &[ADD_ENV, REMOVE_GENERATION]);
-    let run = run_restore(&cluster, &restore(json!({"fsb-guard.io/mode": "dry-run"}))).await;
+    let run = run_restore(
+        &cluster,
+        &a_restore(json!({"fsb-guard.io/mode": "dry-run"})),
+    )
+    .await;
     for (prepared, returned) in &run.pods {
         assert_eq!(prepared, returned);
     }
@@ -357,7 +347,11 @@ async fn an_existing_daemonset_is_left_alone() {
     let guard = TemplateGuard::new(cluster.clone(), None);
     let ds = app.daemonset();
     let out = guard
-        .execute(input(as_velero_hands_it(&ds), &ds, &restore(json!({}))))
+        .execute(execute_input(
+            as_velero_hands_it(&ds),
+            &ds,
+            &a_restore(json!({})),
+        ))
         .await
         .unwrap();
     assert_eq!(out.item, as_velero_hands_it(&ds));
@@ -372,7 +366,7 @@ async fn rules_that_leave_daemonsets_alone_cost_no_daemonset_call() {
     let app = agent();
     let mut cluster = FakeCluster::new(app.clone(), &[ADD_ENV]);
     cluster.rules = cluster.rules.replace("daemonsets.apps", "deployments.apps");
-    let run = run_restore(&cluster, &restore(json!({}))).await;
+    let run = run_restore(&cluster, &a_restore(json!({}))).await;
     for (prepared, returned) in &run.pods {
         assert_eq!(prepared, returned);
     }
@@ -402,7 +396,7 @@ fn daemonset_notes(app: &DaemonSetApp, patches: &[&str]) -> Vec<(Level, String)>
     };
     let ds = &backup.daemonsets[0];
     let item = as_velero_hands_it(ds);
-    let restore = restore(json!({}));
+    let restore = a_restore(json!({}));
     let target = daemonset_target(&inputs, None, &item, ds, &restore)
         .unwrap()
         .expect("guarded");
@@ -472,7 +466,7 @@ async fn a_rule_that_only_removes_the_generation_still_gets_the_pods_relabelled(
     // No template change at all: the rule must still be read (GUARDED_FIELDS), else the pods keep
     // generation 3 while the API server creates the DaemonSet at 1.
     let cluster = FakeCluster::new(agent(), &[REMOVE_GENERATION]);
-    run_restore(&cluster, &restore(json!({}))).await;
+    run_restore(&cluster, &a_restore(json!({}))).await;
     for name in ["agent-node-1", "agent-node-2"] {
         assert_eq!(
             cluster.live_pod(name)["metadata"]["labels"][POD_TEMPLATE_GENERATION],
@@ -493,7 +487,7 @@ fn data_for(template: Value) -> Value {
 async fn the_revision_of_the_current_pods_gets_the_final_template_as_the_server_stores_it() {
     let app = agent().with_past_generation_pod_on("node-3");
     let cluster = FakeCluster::new(app.clone(), &[ADD_ENV]);
-    let run = run_restore(&cluster, &restore(json!({}))).await;
+    let run = run_restore(&cluster, &a_restore(json!({}))).await;
     // T' = T + env, with the server's defaults (the fake server adds dnsPolicy).
     let mut expected = app.template();
     expected["spec"]["containers"][0]["env"] = json!([{"name": "MODE", "value": "restored"}]);
@@ -516,13 +510,13 @@ async fn a_refused_dry_run_or_dry_run_mode_leaves_the_revision_as_backed_up() {
     let app = agent();
     let mut refused = FakeCluster::new(app.clone(), &[ADD_ENV]);
     refused.refuse_dry_run = true;
-    let run = run_restore(&refused, &restore(json!({}))).await;
+    let run = run_restore(&refused, &a_restore(json!({}))).await;
     assert_eq!(
         run.revisions,
         [as_velero_hands_it(&app.controller_revision())]
     );
     let dry = FakeCluster::new(app.clone(), &[ADD_ENV]);
-    let run = run_restore(&dry, &restore(json!({"fsb-guard.io/mode": "dry-run"}))).await;
+    let run = run_restore(&dry, &a_restore(json!({"fsb-guard.io/mode": "dry-run"}))).await;
     assert_eq!(
         run.revisions,
         [as_velero_hands_it(&app.controller_revision())]
