@@ -52,42 +52,22 @@ pub fn write_objects(
     rules: &<VeleroEngine as Engine>::Rules,
     plans: Plans<'_>,
 ) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for plan in plans.deployments {
-        let objects = deployment_objects(index, plan);
+    // Per workload, in the order deployments, StatefulSets, DaemonSets: (namespace, label, objects).
+    let deployments = plans.deployments.iter().map(|plan| {
         let workload = format!("{}/{}", plan.namespace, plan.deployment);
-        write(
-            dir,
-            rules,
-            &plan.namespace,
-            &workload,
-            objects,
-            &mut written,
-        )?;
-    }
-    for plan in plans.statefulsets {
-        let objects = statefulset_objects(index, plan);
+        (&plan.namespace, workload, deployment_objects(index, plan))
+    });
+    let statefulsets = plans.statefulsets.iter().map(|plan| {
         let workload = format!("StatefulSet {}/{}", plan.namespace, plan.statefulset);
-        write(
-            dir,
-            rules,
-            &plan.namespace,
-            &workload,
-            objects,
-            &mut written,
-        )?;
-    }
-    for plan in plans.daemonsets {
-        let objects = daemonset_objects(index, plan);
+        (&plan.namespace, workload, statefulset_objects(index, plan))
+    });
+    let daemonsets = plans.daemonsets.iter().map(|plan| {
         let workload = format!("DaemonSet {}/{}", plan.namespace, plan.daemonset);
-        write(
-            dir,
-            rules,
-            &plan.namespace,
-            &workload,
-            objects,
-            &mut written,
-        )?;
+        (&plan.namespace, workload, daemonset_objects(index, plan))
+    });
+    let mut written = Vec::new();
+    for (namespace, workload, objects) in deployments.chain(statefulsets).chain(daemonsets) {
+        write(dir, rules, namespace, &workload, objects, &mut written)?;
     }
     Ok(written)
 }
