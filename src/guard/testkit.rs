@@ -249,13 +249,13 @@ impl App {
                     .iter()
                     .filter(move |v| through(v, pod))
                     .map(move |v| {
-                    json!({"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
-                        "metadata": {"name": format!("b-{}", name_of(pod)), "namespace": "velero",
-                            "labels": {"velero.io/backup-name": "nightly"}},
-                        "spec": {"pod": {"kind": "Pod", "namespace": self.namespace, "name": name_of(pod)},
-                            "volume": v},
-                        "status": {"phase": "Completed", "snapshotID": format!("snap-{v}")}})
-                })
+                        a_pod_volume_backup(
+                            format!("b-{}", name_of(pod)),
+                            &self.namespace,
+                            name_of(pod),
+                            v,
+                        )
+                    })
             })
             .collect()
     }
@@ -275,13 +275,40 @@ impl App {
     }
 }
 
-fn push(target: &mut Value, list: &str, item: Value) {
+/// Appends `item` to the array `target[list]`, created when missing.
+pub fn push(target: &mut Value, list: &str, item: Value) {
     if !target[list].is_array() {
         target[list] = json!([]);
     }
     if let Some(items) = target[list].as_array_mut() {
         items.push(item);
     }
+}
+
+/// Adds emptyDir volume `volume` to a pod template's spec, mounted at `/<volume>` in its first
+/// container.
+pub fn add_emptydir_volume(template_spec: &mut Value, volume: &str) {
+    push(
+        template_spec,
+        "volumes",
+        json!({"name": volume, "emptyDir": {}}),
+    );
+    push(
+        &mut template_spec["containers"][0],
+        "volumeMounts",
+        json!({"name": volume, "mountPath": format!("/{volume}")}),
+    );
+}
+
+/// A completed PodVolumeBackup `name` of backup `nightly`: volume `volume` of pod
+/// `namespace/pod`.
+pub fn a_pod_volume_backup(name: String, namespace: &str, pod: &str, volume: &str) -> Value {
+    json!({"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
+        "metadata": {"name": name, "namespace": "velero",
+            "labels": {"velero.io/backup-name": "nightly"}},
+        "spec": {"pod": {"kind": "Pod", "namespace": namespace, "name": pod},
+            "volume": volume},
+        "status": {"phase": "Completed", "snapshotID": format!("snap-{volume}")}})
 }
 
 /// Rules from a YAML document (the ConfigMap data entry).

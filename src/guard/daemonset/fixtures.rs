@@ -9,6 +9,7 @@
 use serde_json::{Value, json};
 
 use super::super::steps::BackupObjects;
+use super::super::testkit::{a_pod_volume_backup, add_emptydir_volume, push};
 use super::super::workload::{FsbIndex, name_of};
 
 /// A DaemonSet being described for a backup.
@@ -64,16 +65,7 @@ pub fn node_pin(node: &str) -> Value {
 impl DaemonSetApp {
     /// Adds an emptyDir volume mounted into the first container whose data is in the FSB backup.
     pub fn with_fsb_volume(mut self, volume: &str) -> Self {
-        push(
-            &mut self.template_spec,
-            "volumes",
-            json!({"name": volume, "emptyDir": {}}),
-        );
-        push(
-            &mut self.template_spec["containers"][0],
-            "volumeMounts",
-            json!({"name": volume, "mountPath": format!("/{volume}")}),
-        );
+        add_emptydir_volume(&mut self.template_spec, volume);
         self.fsb_volumes.push(volume.into());
         self
     }
@@ -177,12 +169,8 @@ impl DaemonSetApp {
             .iter()
             .flat_map(|pod| {
                 self.fsb_volumes.iter().map(move |v| {
-                    json!({"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
-                        "metadata": {"name": format!("b-{}-{v}", name_of(pod)), "namespace": "velero",
-                            "labels": {"velero.io/backup-name": "nightly"}},
-                        "spec": {"pod": {"kind": "Pod", "namespace": self.namespace, "name": name_of(pod)},
-                            "volume": v},
-                        "status": {"phase": "Completed", "snapshotID": format!("snap-{v}")}})
+                    let name = format!("b-{}-{v}", name_of(pod));
+                    a_pod_volume_backup(name, &self.namespace, name_of(pod), v)
                 })
             })
             .collect()
@@ -199,15 +187,6 @@ impl DaemonSetApp {
             controllerrevisions: vec![self.controller_revision()],
             ..BackupObjects::default()
         }
-    }
-}
-
-fn push(target: &mut Value, list: &str, item: Value) {
-    if !target[list].is_array() {
-        target[list] = json!([]);
-    }
-    if let Some(items) = target[list].as_array_mut() {
-        items.push(item);
     }
 }
 

@@ -7,6 +7,7 @@ use super::super::engine_impl::VeleroEngine;
 use super::super::revision::{HASH_LABEL, REVISION_HASH_LABEL, revision_data};
 use super::super::settings::Settings;
 use super::super::steps::{BackupObjects, RestoreInputs};
+use super::super::testkit::{a_pod_volume_backup, add_emptydir_volume};
 use super::super::workload::{FsbIndex, name_of};
 
 /// The backed-up update revision's name (any `<sts>-<hash>`-shaped name works: pods only carry it).
@@ -55,16 +56,7 @@ impl Db {
 
     /// An emptyDir volume mounted into the first container, its data in the FSB backup.
     pub fn with_fsb_volume(mut self, volume: &str) -> Self {
-        push(
-            &mut self.template_spec,
-            "volumes",
-            json!({"name": volume, "emptyDir": {}}),
-        );
-        push(
-            &mut self.template_spec["containers"][0],
-            "volumeMounts",
-            json!({"name": volume, "mountPath": format!("/{volume}")}),
-        );
+        add_emptydir_volume(&mut self.template_spec, volume);
         self.fsb_volumes.push(volume.into());
         self
     }
@@ -168,12 +160,8 @@ impl Db {
             .iter()
             .flat_map(|pod| {
                 self.fsb_volumes.iter().map(move |v| {
-                    json!({"apiVersion": "velero.io/v1", "kind": "PodVolumeBackup",
-                        "metadata": {"name": format!("b-{}-{v}", name_of(pod)), "namespace": "velero",
-                            "labels": {"velero.io/backup-name": "nightly"}},
-                        "spec": {"pod": {"kind": "Pod", "namespace": self.namespace, "name": name_of(pod)},
-                            "volume": v},
-                        "status": {"phase": "Completed", "snapshotID": format!("snap-{v}")}})
+                    let name = format!("b-{}-{v}", name_of(pod));
+                    a_pod_volume_backup(name, &self.namespace, name_of(pod), v)
                 })
             })
             .collect()
@@ -190,15 +178,6 @@ impl Db {
 
     pub fn fsb_index(&self) -> FsbIndex {
         FsbIndex::from_pod_volume_backups(&self.pod_volume_backups())
-    }
-}
-
-fn push(target: &mut Value, list: &str, item: Value) {
-    if !target[list].is_array() {
-        target[list] = json!([]);
-    }
-    if let Some(items) = target[list].as_array_mut() {
-        items.push(item);
     }
 }
 
