@@ -13,7 +13,9 @@ use super::settings::Settings;
 use super::steps::{
     BackupObjects, RestoreInputs, deployment_step, deployment_target, pod_step, replicaset_step,
 };
-use super::workload::{FsbIndex, RESTORE_WAIT_CONTAINERS, as_velero_hands_it, name_of};
+use super::workload::{
+    FsbIndex, RESTORE_WAIT_CONTAINERS, as_velero_hands_it, name_of, namespace_of,
+};
 use super::{DeploymentDecision, WorkloadInputs, WorkloadPlan, plan_workload};
 
 /// A Deployment being described for a backup.
@@ -309,6 +311,18 @@ pub fn a_pod_volume_backup(name: String, namespace: &str, pod: &str, volume: &st
         "spec": {"pod": {"kind": "Pod", "namespace": namespace, "name": pod},
             "volume": volume},
         "status": {"phase": "Completed", "snapshotID": format!("snap-{volume}")}})
+}
+
+/// PodVolumeBackups `b-<pod>-<volume>` of each of `fsb_volumes` of every pod in `pods`.
+pub fn every_pod_volume_backed_up(pods: &[Value], fsb_volumes: &[String]) -> Vec<Value> {
+    pods.iter()
+        .flat_map(|pod| {
+            fsb_volumes.iter().map(move |v| {
+                let name = format!("b-{}-{v}", name_of(pod));
+                a_pod_volume_backup(name, namespace_of(pod), name_of(pod), v)
+            })
+        })
+        .collect()
 }
 
 /// Rules from a YAML document (the ConfigMap data entry).

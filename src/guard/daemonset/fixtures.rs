@@ -9,8 +9,8 @@
 use serde_json::{Value, json};
 
 use super::super::steps::BackupObjects;
-use super::super::testkit::{a_pod_volume_backup, add_emptydir_volume, push};
-use super::super::workload::{FsbIndex, name_of};
+use super::super::testkit::{add_emptydir_volume, every_pod_volume_backed_up, push};
+use super::super::workload::FsbIndex;
 
 /// A DaemonSet being described for a backup.
 #[derive(Debug, Clone)]
@@ -165,15 +165,7 @@ impl DaemonSetApp {
     }
 
     pub fn pod_volume_backups(&self) -> Vec<Value> {
-        self.pods()
-            .iter()
-            .flat_map(|pod| {
-                self.fsb_volumes.iter().map(move |v| {
-                    let name = format!("b-{}-{v}", name_of(pod));
-                    a_pod_volume_backup(name, &self.namespace, name_of(pod), v)
-                })
-            })
-            .collect()
+        every_pod_volume_backed_up(&self.pods(), &self.fsb_volumes)
     }
 
     pub fn fsb_index(&self) -> FsbIndex {

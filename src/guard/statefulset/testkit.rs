@@ -7,8 +7,8 @@ use super::super::engine_impl::VeleroEngine;
 use super::super::revision::{HASH_LABEL, REVISION_HASH_LABEL, revision_data};
 use super::super::settings::Settings;
 use super::super::steps::{BackupObjects, RestoreInputs};
-use super::super::testkit::{a_pod_volume_backup, add_emptydir_volume};
-use super::super::workload::{FsbIndex, name_of};
+use super::super::testkit::{add_emptydir_volume, every_pod_volume_backed_up};
+use super::super::workload::FsbIndex;
 
 /// The backed-up update revision's name (any `<sts>-<hash>`-shaped name works: pods only carry it).
 pub const UPDATE_REVISION: &str = "db-6c9f7d8b5";
@@ -156,15 +156,7 @@ impl Db {
 
     /// PodVolumeBackups of every pod's FSB volumes.
     pub fn pod_volume_backups(&self) -> Vec<Value> {
-        self.pods()
-            .iter()
-            .flat_map(|pod| {
-                self.fsb_volumes.iter().map(move |v| {
-                    let name = format!("b-{}-{v}", name_of(pod));
-                    a_pod_volume_backup(name, &self.namespace, name_of(pod), v)
-                })
-            })
-            .collect()
+        every_pod_volume_backed_up(&self.pods(), &self.fsb_volumes)
     }
 
     pub fn backup(&self) -> BackupObjects {
