@@ -34,7 +34,6 @@ impl<C: GuardCluster> TemplateGuard<C> {
     ) -> Result<Answer> {
         let outcome =
             daemonset_pod_step(inputs, Some(cache), &input.item, &input.item_from_backup)?;
-        log_notes(&outcome.notes, dry_run);
         Ok(Answer::from_outcome(outcome, dry_run))
     }
 
@@ -143,7 +142,6 @@ impl<C: GuardCluster> TemplateGuard<C> {
             from_backup,
             server.as_ref().map_err(String::as_str),
         );
-        log_notes(&outcome.notes, dry_run);
         Ok(Answer::from_outcome(outcome, dry_run))
     }
 }

@@ -220,8 +220,9 @@ impl Answer {
         Self::default()
     }
 
-    /// What enforce mode answers for a step outcome; dry-run only logs.
+    /// Logs a step outcome's notes; what enforce mode answers for it (dry-run only logs).
     fn from_outcome(outcome: StepOutcome, dry_run: bool) -> Self {
+        log_notes(&outcome.notes, dry_run);
         if dry_run {
             return Self::default();
         }
@@ -499,7 +500,6 @@ impl<C: GuardCluster> TemplateGuard<C> {
                 } else {
                     replicaset_step(&inputs, &input.item, from_backup)?
                 };
-                log_notes(&outcome.notes, dry_run);
                 Ok(Answer::from_outcome(outcome, dry_run))
             }
             "Deployment" => {

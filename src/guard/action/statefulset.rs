@@ -46,7 +46,6 @@ impl<C: GuardCluster> TemplateGuard<C> {
     ) -> Result<Answer> {
         let outcome =
             statefulset_pod_step(inputs, Some(cache), &input.item, &input.item_from_backup)?;
-        log_notes(&outcome.notes, dry_run);
         Ok(Answer::from_outcome(outcome, dry_run))
     }
 
@@ -79,7 +78,6 @@ impl<C: GuardCluster> TemplateGuard<C> {
             return Ok(Answer::as_received());
         };
         let outcome = revision_step(&input.item, &target, &final_template);
-        log_notes(&outcome.notes, dry_run);
         Ok(Answer::from_outcome(outcome, dry_run))
     }
 
