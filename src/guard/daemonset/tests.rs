@@ -90,6 +90,18 @@ fn corrected(decision: DaemonSetPodDecision) -> DaemonSetPodCorrection {
     }
 }
 
+/// The pod decision for backed-up `pod` as Velero hands it, with no FSB volume.
+fn decide_without_fsb_volumes(pod: &Value, change: &DaemonSetChange) -> DaemonSetPodDecision {
+    correct_daemonset_pod(
+        &VeleroEngine,
+        &as_velero_hands_it(pod),
+        pod_generation(pod),
+        change,
+        &BTreeSet::new(),
+    )
+    .unwrap()
+}
+
 fn prepared(app: &DaemonSetApp, pod: &Value) -> (Value, BTreeSet<String>) {
     let volumes = app.fsb_index().volumes_of(pod);
     (velero_prepares_pod(pod, &volumes), volumes)
@@ -130,14 +142,7 @@ fn a_pod_of_a_past_generation_is_left_alone() {
     let change = change_of(&app, &daemonset_rules(&[ADD_ENV]));
     let old = &app.pods()[1];
     assert_eq!(pod_generation(old), Some("2"));
-    let decision = correct_daemonset_pod(
-        &VeleroEngine,
-        &as_velero_hands_it(old),
-        pod_generation(old),
-        &change,
-        &BTreeSet::new(),
-    )
-    .unwrap();
+    let decision = decide_without_fsb_volumes(old, &change);
     assert_eq!(
         decision,
         DaemonSetPodDecision::PastGeneration {
@@ -156,16 +161,7 @@ fn a_rule_that_sets_the_generation_relabels_current_pods_even_without_a_template
     let change = change_of(&app, &rules);
     assert!(change.change.is_none() && change.relabels());
     let pod = &app.pods()[0];
-    let c = corrected(
-        correct_daemonset_pod(
-            &VeleroEngine,
-            &as_velero_hands_it(pod),
-            pod_generation(pod),
-            &change,
-            &BTreeSet::new(),
-        )
-        .unwrap(),
-    );
+    let c = corrected(decide_without_fsb_volumes(pod, &change));
     assert_eq!(
         c.pod.item["metadata"]["labels"]["pod-template-generation"],
         "9"
@@ -179,16 +175,7 @@ fn removing_the_generation_annotation_relabels_to_one_and_unparseable_protects_n
     let removed = change_of(&app, &daemonset_rules(&[ADD_ENV, REMOVE_GENERATION]));
     assert_eq!(removed.restored_generation, RestoredGeneration::Removed);
     let pod = &app.pods()[0];
-    let c = corrected(
-        correct_daemonset_pod(
-            &VeleroEngine,
-            &as_velero_hands_it(pod),
-            pod_generation(pod),
-            &removed,
-            &BTreeSet::new(),
-        )
-        .unwrap(),
-    );
+    let c = corrected(decide_without_fsb_volumes(pod, &removed));
     assert_eq!(
         c.pod.item["metadata"]["labels"]["pod-template-generation"],
         "1"
@@ -200,14 +187,7 @@ fn removing_the_generation_annotation_relabels_to_one_and_unparseable_protects_n
         ]),
     );
     assert_eq!(
-        correct_daemonset_pod(
-            &VeleroEngine,
-            &as_velero_hands_it(pod),
-            pod_generation(pod),
-            &garbage,
-            &BTreeSet::new(),
-        )
-        .unwrap(),
+        decide_without_fsb_volumes(pod, &garbage),
         DaemonSetPodDecision::Unprotectable
     );
 }
@@ -226,16 +206,7 @@ fn a_node_affinity_rule_leaves_the_controllers_node_pin_on_the_pod() {
             .any(|p| p.starts_with("spec.affinity.nodeAffinity.required"))
     );
     let pod = &app.pods()[0];
-    let c = corrected(
-        correct_daemonset_pod(
-            &VeleroEngine,
-            &as_velero_hands_it(pod),
-            pod_generation(pod),
-            &change,
-            &BTreeSet::new(),
-        )
-        .unwrap(),
-    );
+    let c = corrected(decide_without_fsb_volumes(pod, &change));
     let affinity = &c.pod.item["spec"]["affinity"]["nodeAffinity"];
     // The controller pins every pod it creates to its node, replacing the template's required
     // terms (ReplaceDaemonSetPodNodeNameNodeAffinity); the preferred terms reach the pod.
@@ -269,16 +240,7 @@ fn a_rule_that_drops_the_whole_affinity_still_leaves_the_pin() {
     // The controller's pod: template affinity plus the pin.
     pod["spec"]["affinity"] = json!({"podAntiAffinity": with_anti.template_spec["affinity"]["podAntiAffinity"],
         "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": node_pin("node-1")}});
-    let c = corrected(
-        correct_daemonset_pod(
-            &VeleroEngine,
-            &as_velero_hands_it(&pod),
-            pod_generation(&pod),
-            &change,
-            &BTreeSet::new(),
-        )
-        .unwrap(),
-    );
+    let c = corrected(decide_without_fsb_volumes(&pod, &change));
     assert_eq!(
         c.pod.item["spec"]["affinity"],
         json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": node_pin("node-1")}})
@@ -294,16 +256,7 @@ fn a_tolerations_rule_keeps_the_daemon_tolerations() {
     ]);
     let change = change_of(&app, &rules);
     let pod = &app.pods()[0];
-    let c = corrected(
-        correct_daemonset_pod(
-            &VeleroEngine,
-            &as_velero_hands_it(pod),
-            pod_generation(pod),
-            &change,
-            &BTreeSet::new(),
-        )
-        .unwrap(),
-    );
+    let c = corrected(decide_without_fsb_volumes(pod, &change));
     // What the controller would create from T': T' tolerations plus its daemon tolerations; the
     // old template toleration is gone.
     let mut expected = vec![
