@@ -119,6 +119,13 @@ pub struct FsbPod {
     pub volumes: BTreeSet<String>,
 }
 
+impl FsbPod {
+    /// Its volumes as `<pod>/<volume>`, the form the summary notes list them in.
+    pub(crate) fn pod_volumes(&self) -> impl Iterator<Item = String> + '_ {
+        self.volumes.iter().map(|v| format!("{}/{v}", self.name))
+    }
+}
+
 /// What the guard would do for one Deployment during a restore.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WorkloadPlan {

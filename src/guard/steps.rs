@@ -21,7 +21,7 @@ use super::settings::{Scope, Settings};
 use super::workload::{
     FsbIndex, as_velero_hands_it, name_of, namespace_of, pod_lineage, replicaset_owner, str_at,
 };
-use super::{WorkloadInputs, WorkloadPlan, fsb_pods_of, plan_workload};
+use super::{FsbPod, WorkloadInputs, WorkloadPlan, fsb_pods_of, plan_workload};
 
 /// Backed-up workload objects the decisions need (from the backup contents).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -617,11 +617,7 @@ pub fn deployment_step<E: Engine>(
             choice.skipped.len(),
         )
     });
-    let volumes: Vec<String> = plan
-        .fsb_pods
-        .iter()
-        .flat_map(|p| p.volumes.iter().map(|v| format!("{}/{v}", p.name)))
-        .collect();
+    let volumes: Vec<String> = plan.fsb_pods.iter().flat_map(FsbPod::pod_volumes).collect();
     let withheld: Vec<&String> = plan
         .pods
         .iter()

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use super::super::FsbPod;
 use super::super::engine::Engine;
 use super::super::error::Result;
 use super::super::steps::{Level, Note, RestoreInputs, StepOutcome, withheld_note};
@@ -408,11 +409,7 @@ pub fn daemonset_step<E: Engine>(
             ),
         ));
     }
-    let volumes: Vec<String> = plan
-        .fsb_pods
-        .iter()
-        .flat_map(|p| p.volumes.iter().map(|v| format!("{}/{v}", p.name)))
-        .collect();
+    let volumes: Vec<String> = plan.fsb_pods.iter().flat_map(FsbPod::pod_volumes).collect();
     let withheld: Vec<&String> = plan
         .pods
         .iter()

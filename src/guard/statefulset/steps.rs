@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::super::FsbPod;
 use super::super::decide::{TemplateChange, correct_pod};
 use super::super::engine::Engine;
 use super::super::error::Result;
@@ -646,7 +647,7 @@ pub fn verify_notes(
         .fsb_pods
         .iter()
         .filter(|p| !plan.skipped_pods.iter().any(|s| s.name == p.name))
-        .flat_map(|p| p.volumes.iter().map(|v| format!("{}/{v}", p.name)))
+        .flat_map(FsbPod::pod_volumes)
         .collect();
     let withheld: Vec<&String> = plan
         .pods
