@@ -187,11 +187,7 @@ pub fn plan_workload<E: Engine>(
     let deployment = inputs.deployment;
     let namespace = namespace_of(deployment).to_owned();
     let name = name_of(deployment).to_owned();
-    let template = deployment.pointer("/spec/template").ok_or_else(|| {
-        Error::Invalid(format!(
-            "Deployment {namespace}/{name} has no spec.template"
-        ))
-    })?;
+    let template = workload::pod_template("Deployment", deployment)?;
     let handed = as_velero_hands_it(deployment);
     let (change, to) =
         replicas::template_and_replicas_after_rules(engine, rules, &handed, template)?;

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::error::{Error, Result};
 pub use crate::backup::fsb_volumes::LEGACY_SNAPSHOT_ANNOTATION_PREFIX;
 use crate::backup::fsb_volumes::PodVolumeBackups;
 
@@ -56,6 +57,18 @@ pub fn name_of(object: &Value) -> &str {
 /// `metadata.namespace` or `""`.
 pub fn namespace_of(object: &Value) -> &str {
     str_at(object, "/metadata/namespace").unwrap_or_default()
+}
+
+/// `spec.template` of a `kind` workload (Deployment, StatefulSet, DaemonSet); an error naming it
+/// when missing.
+pub fn pod_template<'a>(kind: &str, object: &'a Value) -> Result<&'a Value> {
+    object.pointer("/spec/template").ok_or_else(|| {
+        Error::Invalid(format!(
+            "{kind} {}/{} has no spec.template",
+            namespace_of(object),
+            name_of(object)
+        ))
+    })
 }
 
 fn controller_owner<'a>(object: &'a Value, kind: &str) -> Option<&'a str> {

@@ -57,9 +57,11 @@ pub use steps::{
 use super::FsbPod;
 use super::decide::TemplateChange;
 use super::engine::Engine;
-use super::error::{Error, Result};
+use super::error::Result;
 use super::settings::{Scope, Settings};
-use super::workload::{FsbIndex, as_velero_hands_it, daemonset_owner, name_of, namespace_of};
+use super::workload::{
+    FsbIndex, as_velero_hands_it, daemonset_owner, name_of, namespace_of, pod_template,
+};
 
 /// Pod label the DaemonSet controller stamps with the DaemonSet's template generation.
 pub const POD_TEMPLATE_GENERATION: &str = "pod-template-generation";
@@ -168,9 +170,7 @@ pub fn plan_daemonset<E: Engine>(
     let daemonset = inputs.daemonset;
     let namespace = namespace_of(daemonset).to_owned();
     let name = name_of(daemonset).to_owned();
-    let template = daemonset.pointer("/spec/template").ok_or_else(|| {
-        Error::Invalid(format!("DaemonSet {namespace}/{name} has no spec.template"))
-    })?;
+    let template = pod_template("DaemonSet", daemonset)?;
     let computed = daemonset_change(
         engine,
         rules,

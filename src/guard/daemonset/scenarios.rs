@@ -13,6 +13,7 @@ use super::*;
 use crate::action::RestoreItemAction;
 use crate::cluster::pods::LabelChanges;
 use crate::guard::action::{GuardCluster, TemplateGuard};
+use crate::guard::error::Error;
 use crate::guard::steps::{BackupObjects, Level, RestoreInputs};
 use crate::guard::testkit::{a_restore, execute_input, fsb_restore_intact, velero_prepares_pod};
 use crate::guard::{Engine, VeleroEngine};

@@ -34,7 +34,8 @@ use super::error::{Error, Result};
 use super::revision::{REVISION_HASH_LABEL, revision_data, same_revision_data};
 use super::settings::{Scope, Settings};
 use super::workload::{
-    FsbIndex, as_velero_hands_it, name_of, namespace_of, statefulset_owner, statefulset_pod_lineage,
+    FsbIndex, as_velero_hands_it, name_of, namespace_of, pod_template, statefulset_owner,
+    statefulset_pod_lineage,
 };
 
 pub use plan::{RevisionPlan, ScaledAwayPod, StatefulSetInputs, StatefulSetPlan, plan_statefulset};
@@ -222,11 +223,7 @@ pub fn statefulset_change<E: Engine>(
     pods: &[Value],
 ) -> Result<StatefulSetChange> {
     let (namespace, name) = (namespace_of(statefulset), name_of(statefulset));
-    let template = statefulset.pointer("/spec/template").ok_or_else(|| {
-        Error::Invalid(format!(
-            "StatefulSet {namespace}/{name} has no spec.template"
-        ))
-    })?;
+    let template = pod_template("StatefulSet", statefulset)?;
     let outcome = engine.apply_rules(rules, &as_velero_hands_it(statefulset), STATEFULSETS)?;
     let final_spec = outcome.object.get("spec").cloned().unwrap_or(json!({}));
     let final_template = final_spec.get("template").cloned().ok_or_else(|| {
