@@ -313,6 +313,25 @@ impl Cluster {
         name: &str,
         patch: &Value,
     ) -> Result<Value> {
+        self.patch(
+            resource,
+            namespace,
+            name,
+            patch,
+            "application/json-patch+json",
+        )
+        .await
+    }
+
+    /// PATCH `patch` (serialised as given) with the patch type `content_type`.
+    pub(crate) async fn patch(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+        content_type: &str,
+    ) -> Result<Value> {
         let call = Self::call("patch", resource, namespace, Some(name));
         let body = serde_json::to_vec(patch).map_err(|e| Self::build_err(call.clone(), e))?;
         let uri = format!(
@@ -320,7 +339,7 @@ impl Cluster {
             resource.url_path(namespace)
         );
         let request = http::Request::patch(uri)
-            .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+            .header(http::header::CONTENT_TYPE, content_type)
             .header(http::header::ACCEPT, "application/json")
             .body(body)
             .map_err(|e| Self::build_err(call.clone(), e))?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use super::{Cluster, FIELD_MANAGER, Resource, Result};
+use super::{Cluster, Resource, Result};
 
 impl Resource {
     pub const PODS: Self = Self {
@@ -90,18 +90,14 @@ impl Cluster {
         name: &str,
         patch: &Value,
     ) -> Result<Value> {
-        let call = Self::call("patch", resource, namespace, Some(name));
-        let body = serde_json::to_vec(patch).map_err(|e| Self::build_err(call.clone(), e))?;
-        let uri = format!(
-            "{}/{name}?fieldManager={FIELD_MANAGER}",
-            resource.url_path(namespace)
-        );
-        let request = http::Request::patch(uri)
-            .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
-            .header(http::header::ACCEPT, "application/json")
-            .body(body)
-            .map_err(|e| Self::build_err(call.clone(), e))?;
-        self.send(call, request).await
+        self.patch(
+            resource,
+            namespace,
+            name,
+            patch,
+            "application/merge-patch+json",
+        )
+        .await
     }
 
     /// A live DaemonSet, `None` if not found.
