@@ -10,23 +10,47 @@ mkdir -p "$FSB_CACHE"
 stage() { printf '\n=== %s ===\n' "$*"; }
 failed=()
 passed=0
+timings=()
+suite_t0=$(date +%s)
+# run_stage <name> <warm marker> <command...>: the marker is a file or directory that exists when the
+# stage's build cache is warm (checked before the stage runs; "-" when the stage builds nothing).
 run_stage() {
-  local name="$1"; shift
+  local name="$1" marker="$2" warm="-" t rc=0; shift 2
+  if [[ $marker != - ]]; then if compgen -G "$marker" >/dev/null; then warm=warm; else warm=cold; fi; fi
   stage "$name"
-  if "$@"; then echo "stage ok: $name"; passed=$((passed + 1)); else echo "STAGE FAILED: $name"; failed+=("$name"); fi
+  t=$(date +%s)
+  "$@" || rc=$?
+  t=$(( $(date +%s) - t ))
+  if [[ $rc -eq 0 ]]; then echo "stage ok: $name (${t}s)"; passed=$((passed + 1)); r=ok
+  else echo "STAGE FAILED: $name (${t}s, exit $rc)"; failed+=("$name"); r=FAILED; fi
+  timings+=("$(printf '%6s  %-5s  %-6s  %s' "$t" "$warm" "$r" "$name")")
 }
 
-run_stage "rust: cargo test --workspace" cargo test --workspace --all-targets
-run_stage "readme: the main job (offline check on the embedded sample)" cargo run --release -q -- check
-run_stage "examples: sample backup is reproducible and in Velero's layout" python3 examples/generate-sample-backup.py --check
-run_stage "image: Dockerfile lint (hadolint)" bash scripts/lint-dockerfile.sh
-run_stage "image: static musl build (x86_64)" bash scripts/build-static.sh x86_64-unknown-linux-musl
-run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.1)" bash tests/conformance/run.sh
-run_stage "go: engine oracle (json-patch v5, strategicpatch at Velero's pins)" bash tests/oracle/run.sh
-run_stage "go: revision encoder oracle (Go-canonical JSON, ControllerRevision hash)" bash tests/oracle/canonical/run.sh
-run_stage "fuzz: rule parser and patch engines (${FUZZ_SECONDS:=120} s per target)" env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/oracle/fuzz.sh
-run_stage "e2e: real control plane (no rollout), then a real Velero server restore" bash tests/e2e/run.sh
+target_dir="${CARGO_TARGET_DIR:-$here/target}"
+run_stage "rust: cargo test --workspace" "$target_dir/debug/deps/velero_fsb_guard-*" \
+  cargo test --workspace --all-targets --locked
+run_stage "readme: the main job (offline check on the embedded sample)" "$target_dir/release/velero-fsb-guard" \
+  cargo run --release -q -- check
+run_stage "examples: sample backup is reproducible and in Velero's layout" - python3 examples/generate-sample-backup.py --check
+run_stage "image: Dockerfile lint (hadolint)" "$FSB_CACHE/venv-lint/bin/hadolint" bash scripts/lint-dockerfile.sh
+run_stage "image: static musl build (x86_64)" "$FSB_CACHE/target-static/x86_64-unknown-linux-musl/release/velero-fsb-guard" \
+  bash scripts/build-static.sh x86_64-unknown-linux-musl
+run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.1)" "$FSB_CACHE/conformance/harness-v*.test" \
+  bash tests/conformance/run.sh
+run_stage "go: engine oracle (json-patch v5, strategicpatch at Velero's pins)" "$FSB_CACHE/oracle-modifiers/oracle-v1.18" \
+  bash tests/oracle/run.sh
+run_stage "go: revision encoder oracle (Go-canonical JSON, ControllerRevision hash)" "$FSB_CACHE/oracle-canonical/oracle" \
+  bash tests/oracle/canonical/run.sh
+run_stage "fuzz: rule parser and patch engines (${FUZZ_SECONDS:=120} s per target)" "$FSB_CACHE/fuzz-modifiers/target" \
+  env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/oracle/fuzz.sh
+run_stage "e2e: real control plane (no rollout), then a real Velero server restore" "$FSB_CACHE/k8s-*/bin/.complete" \
+  bash tests/e2e/run.sh
 
+echo
+echo "=== stage timings (seconds; build cache as found before the stage) ==="
+printf '%6s  %-5s  %-6s  %s\n' secs cache result stage
+for line in "${timings[@]}"; do echo "$line"; done
+printf '%6s  %-5s  %-6s  %s\n' "$(( $(date +%s) - suite_t0 ))" "" "" "total"
 echo
 if [ ${#failed[@]} -gt 0 ]; then
   echo "failed stages: ${failed[*]}"

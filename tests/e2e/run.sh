@@ -203,7 +203,7 @@ done
 if ! $control_only; then
   # Stage 2 starts its own control plane inside its own network namespace: no port clashes.
   step "stage 2: a real Velero server restore (tests/e2e/velero/run.sh)"
-  if "$here/velero/run.sh" > "$logs/velero-restore.log" 2>&1; then
+  if K8S_VERSION="${versions[0]}" "$here/velero/run.sh" > "$logs/velero-restore.log" 2>&1; then
     velero_restore=ok
   else
     velero_restore=failed

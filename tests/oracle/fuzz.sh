@@ -2,17 +2,13 @@
 # Fuzz fsb-modifiers for a bounded time: the rule parser/engine (`rules`) and the raw patch
 # engines and pattern languages (`engines`). Any crash, panic, timeout or OOM fails the run.
 #   FUZZ_SECONDS  seconds per target (default 60; see README/report for what is meaningful)
-# Needs the nightly toolchain; installs cargo-fuzz into the cache if missing.
+# Needs the nightly toolchain; cargo-fuzz comes from scripts/cargo-tool.sh (PyPI wheel, else cargo install).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 secs="${FUZZ_SECONDS:-60}"
 cache="${FSB_CACHE:-/var/cache/velero-fsb-guard}/fuzz-modifiers"
-mkdir -p "$cache/tools"
-export PATH="$cache/tools/bin:$PATH"
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  echo "== installing cargo-fuzz into $cache/tools"
-  cargo install cargo-fuzz --locked --root "$cache/tools"
-fi
+fuzz_bin="$(bash "$root/scripts/cargo-tool.sh" cargo-fuzz)"
+export PATH="$(dirname "$fuzz_bin"):$PATH"
 fuzz_dir="$root/crates/modifiers/fuzz"
 export CARGO_TARGET_DIR="$cache/target"
 
