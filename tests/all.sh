@@ -35,7 +35,7 @@ run_stage "examples: sample backup is reproducible and in Velero's layout" - pyt
 run_stage "image: Dockerfile lint (hadolint)" "$FSB_CACHE/venv-lint/bin/hadolint" bash scripts/lint-dockerfile.sh
 run_stage "image: static musl build (x86_64)" "$FSB_CACHE/target-static/x86_64-unknown-linux-musl/release/velero-fsb-guard" \
   bash scripts/build-static.sh x86_64-unknown-linux-musl
-run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.1)" "$FSB_CACHE/conformance/harness-v*.test" \
+run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.3)" "$FSB_CACHE/conformance/harness-v*.test" \
   bash tests/conformance/run.sh
 run_stage "go: engine oracle (json-patch v5, strategicpatch at Velero's pins)" "$FSB_CACHE/oracle-modifiers/oracle-v1.18" \
   bash tests/oracle/run.sh

@@ -16,7 +16,7 @@
 //! pure and does no I/O. Inputs are never modified.
 //!
 //! Conformance: `tests/oracle/smp/run.sh` runs a corpus (`tests/corpus/smp`) through apimachinery
-//! at the versions Velero v1.18.1 and v1.15.2 pin and through this crate; results must be identical
+//! at the versions Velero v1.18.3 and v1.15.2 pin and through this crate; results must be identical
 //! after canonical JSON. Numbers follow apimachinery's `util/json` (an integral literal is an int64,
 //! anything else a float64, and the two never compare equal, e.g. as merge keys).
 //!

@@ -452,7 +452,7 @@ func restoreItems(ctx context.Context, c clients, o options, job restoreJob, sto
 		resetMetadataAndStatus(obj)
 		if kind == "Pod" && o.builtins == "emulated" {
 			podAction(obj)
-			prependRestoreWait(obj, string(restore.UID), "velero/velero:v1.18.1", job.fsbVolumes[obj.GetName()])
+			prependRestoreWait(obj, string(restore.UID), "velero/velero:v1.18.3", job.fsbVolumes[obj.GetName()])
 		}
 		if plugins != nil {
 			for _, a := range plugins.actions {

@@ -119,7 +119,7 @@ func ensureStorageLocation(ctx context.Context, c clients) error {
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "velero", Image: "velero/velero:v1.18.1",
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "velero", Image: "velero/velero:v1.18.3",
 					Command: []string{"/velero"}, Args: []string{"server"}}}},
 			},
 		},

@@ -9,9 +9,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
-VELERO_VERSION=v1.18.1      # must match server/go.mod
-AWS_PLUGIN_VERSION=v1.14.3  # must match aws-plugin/go.mod (plugin v1.14.x <-> Velero v1.18.x)
-MOTO_VERSION=5.2.1
+# shellcheck source=versions.sh
+source "$here/versions.sh"
 BIN="$CACHE/velero-$VELERO_VERSION/bin"
 mkdir -p "$BIN"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end, stage 2: the real Velero server (v1.18.1, built from its Go module) restores a crafted
+# End to end, stage 2: the real Velero server (versions.sh: v1.18.3, built from its Go module) restores a crafted
 # file-system backup from an S3 server on loopback (moto), with the Velero issue 8578 resource
 # modifiers, through velero-plugin-for-aws and our plugin; the real Deployment controller watches.
 #
@@ -24,7 +24,8 @@ repo="$(cd "$here/../../.." && pwd)"
 CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
 export FSB_CACHE="$CACHE"
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
-VELERO_VERSION=v1.18.1
+# shellcheck source=versions.sh
+source "$here/versions.sh"
 WINDOW="${E2E_WINDOW:-30}"
 BACKUP_DIR="$repo/examples/sample-backup/backups/shop-20260302"
 MODIFIERS="$repo/examples/modifiers-8578.yaml"

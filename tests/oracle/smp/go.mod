@@ -3,8 +3,8 @@ module github.com/fsb-guard/velero-fsb-guard/tests/oracle/smp
 go 1.24.0
 
 require (
-	k8s.io/api v0.33.11
-	k8s.io/apimachinery v0.33.11
+	k8s.io/api v0.33.12
+	k8s.io/apimachinery v0.33.12
 )
 
 require (

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Strategic-merge-patch oracle: runs tests/corpus/smp through apimachinery (at the k8s.io versions
-# Velero v1.18.1 and v1.15.2 pin) and through fsb-smp, and compares the answers case by case.
+# Velero v1.18.3 and v1.15.2 pin) and through fsb-smp, and compares the answers case by case.
 # Prints "N passed, M failed" per Go version; exits non-zero on any mismatch.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,7 +19,7 @@ target_dir="$(cd "$repo" && cargo metadata --format-version 1 --no-deps | python
 status=0
 total_pass=0
 total_fail=0
-# velero v1.18.1 -> k8s.io/* v0.33.11 (go.mod); velero v1.15.2 -> v0.29.0 (go.v1.15.mod)
+# velero v1.18.3 -> k8s.io/* v0.33.12 (go.mod); velero v1.15.2 -> v0.29.0 (go.v1.15.mod)
 for modfile in go.mod go.v1.15.mod; do
   bin="$cache/oracle-${modfile%.mod}"
   echo "building Go oracle with $modfile"
