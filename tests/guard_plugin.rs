@@ -6,8 +6,8 @@ mod plugin_support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use velero_fsb_guard::plugin::proto::v2::RestoreItemActionExecuteRequest;
-use velero_fsb_guard::plugin::proto::v2::restore_item_action_client::RestoreItemActionClient;
+use velero_plugin::proto::v2::RestoreItemActionExecuteRequest;
+use velero_plugin::proto::v2::restore_item_action_client::RestoreItemActionClient;
 
 use plugin_support::{PLUGIN_NAME, json_lines, start};
 

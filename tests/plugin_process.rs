@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tonic::Code;
-use velero_fsb_guard::plugin::proto::generated::Empty as VeleroEmpty;
-use velero_fsb_guard::plugin::proto::generated::plugin_lister_client::PluginListerClient;
-use velero_fsb_guard::plugin::proto::goplugin::Empty as GoPluginEmpty;
-use velero_fsb_guard::plugin::proto::goplugin::grpc_controller_client::GrpcControllerClient;
-use velero_fsb_guard::plugin::proto::goplugin::grpc_stdio_client::GrpcStdioClient;
-use velero_fsb_guard::plugin::proto::v2::restore_item_action_client::RestoreItemActionClient;
-use velero_fsb_guard::plugin::proto::v2::{
+use velero_plugin::proto::generated::Empty as VeleroEmpty;
+use velero_plugin::proto::generated::plugin_lister_client::PluginListerClient;
+use velero_plugin::proto::goplugin::Empty as GoPluginEmpty;
+use velero_plugin::proto::goplugin::grpc_controller_client::GrpcControllerClient;
+use velero_plugin::proto::goplugin::grpc_stdio_client::GrpcStdioClient;
+use velero_plugin::proto::v2::restore_item_action_client::RestoreItemActionClient;
+use velero_plugin::proto::v2::{
     RestoreItemActionAppliesToRequest, RestoreItemActionCancelRequest,
     RestoreItemActionExecuteRequest, RestoreItemActionItemsReadyRequest,
     RestoreItemActionProgressRequest,

@@ -296,13 +296,15 @@ impl KubeCluster {
     }
 }
 
-/// The RestoreItemAction the plugin serves: the guard over the live cluster. The Velero namespace
-/// is `$VELERO_NAMESPACE`, else the restore's namespace.
-pub fn plugin_action() -> TemplateGuard<KubeCluster> {
-    let velero_namespace = std::env::var("VELERO_NAMESPACE")
-        .ok()
-        .filter(|ns| !ns.is_empty());
-    TemplateGuard::new(KubeCluster::new(), velero_namespace)
+impl TemplateGuard<KubeCluster> {
+    /// The RestoreItemAction the plugin serves: the guard over the live cluster. The Velero
+    /// namespace is `$VELERO_NAMESPACE`, else the restore's namespace.
+    pub fn for_the_live_cluster() -> Self {
+        let velero_namespace = std::env::var("VELERO_NAMESPACE")
+            .ok()
+            .filter(|ns| !ns.is_empty());
+        TemplateGuard::new(KubeCluster::new(), velero_namespace)
+    }
 }
 
 #[cfg(test)]
@@ -310,8 +312,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::action::{ExecuteInput, RestoreItemAction};
     use crate::guard::testkit::{a_deployment, velero_prepares_pod};
+    use velero_plugin::{ExecuteInput, RestoreItemAction};
 
     /// A kube client pointed at a loopback port nobody listens on: every call fails fast with a
     /// connection error, as when the API server is unreachable.

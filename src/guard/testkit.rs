@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::action::ExecuteInput;
+use velero_plugin::ExecuteInput;
 
 use super::engine::Engine;
 use super::engine_impl::VeleroEngine;

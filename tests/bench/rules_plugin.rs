@@ -1,4 +1,4 @@
-//! Benchmark-only plugin (tests/bench/run.sh): our plugin transport (`plugin::run`: handshake,
+//! Benchmark-only plugin (tests/bench/run.sh): our plugin transport (`velero_plugin::run`: handshake,
 //! gRPC services, logging) with an action that does what the Go reference plugin does with
 //! `FSB_GOPLUGIN_RULES`: apply Velero resource-modifier rules to every item with `fsb-modifiers`
 //! and answer the modified item. It exists so that both sides of the Execute benchmark evaluate the
@@ -9,7 +9,10 @@ use std::ffi::OsString;
 
 use fsb_modifiers::{ResourceModifiers, RuleOutcome};
 use serde_json::Value;
-use velero_fsb_guard::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
+use velero_fsb_guard::guard::action;
+use velero_plugin::{
+    ActionError, ExecuteInput, ExecuteOutput, ResourceSelector, RestoreItemAction,
+};
 
 struct ApplyRules {
     rules: Option<ResourceModifiers>,
@@ -31,6 +34,11 @@ fn group_resource(item: &Value) -> String {
 }
 
 impl RestoreItemAction for ApplyRules {
+    /// What the guard applies to, so both benchmark sides are handed the same items.
+    fn applies_to(&self) -> ResourceSelector {
+        action::applies_to()
+    }
+
     async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
         let Some(rules) = &self.rules else {
             return Ok(ExecuteOutput::unchanged(input.item));
@@ -52,5 +60,5 @@ fn main() {
         ResourceModifiers::from_yaml(&text).expect("parsing $FSB_BENCH_RULES")
     });
     let args: Vec<OsString> = std::env::args_os().collect();
-    std::process::exit(velero_fsb_guard::plugin::run(args, ApplyRules { rules }));
+    std::process::exit(velero_plugin::run(args, action::NAME, ApplyRules { rules }));
 }

@@ -21,7 +21,7 @@ use super::super::error::{Error, Result};
 use super::super::steps::{Level, Note, RestoreInputs};
 use super::super::workload::{name_of, namespace_of};
 use super::{Answer, GuardCluster, TemplateGuard, log_notes};
-use crate::action::ExecuteInput;
+use velero_plugin::ExecuteInput;
 
 impl<C: GuardCluster> TemplateGuard<C> {
     /// A pod controlled by a DaemonSet.

@@ -1,4 +1,4 @@
-//! The plugin shell: implements [`crate::action::RestoreItemAction`] for the guard.
+//! The plugin shell: implements [`velero_plugin::RestoreItemAction`] for the guard.
 //!
 //! Per Execute it gathers inputs lazily and once per restore (a plugin process serves one restore;
 //! the cache is keyed by the restore UID anyway): settings, rules, the FSB index (PodVolumeBackups)
@@ -52,7 +52,9 @@ use super::steps::{
     deployment_target, fsb_workloads, pod_step, replicaset_step,
 };
 use super::workload::{FsbIndex, has_legacy_snapshot_annotations, name_of, namespace_of};
-use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
+use velero_plugin::{
+    ActionError, ExecuteInput, ExecuteOutput, ResourceSelector, RestoreItemAction,
+};
 
 mod daemonset;
 mod statefulset;
@@ -644,6 +646,10 @@ fn workload_of(input: &ExecuteInput) -> String {
 }
 
 impl<C: GuardCluster> RestoreItemAction for TemplateGuard<C> {
+    fn applies_to(&self) -> ResourceSelector {
+        applies_to()
+    }
+
     async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
         let state = self.restore_state(&input.restore).await;
         match self.decide(&input, &state).await {
@@ -670,8 +676,17 @@ impl<C: GuardCluster> RestoreItemAction for TemplateGuard<C> {
     }
 }
 
+/// The name Velero lists the guard under (`<DNS-1123 subdomain>/<name>`); also the label key of
+/// its plugin-config ConfigMap.
+pub const NAME: &str = "fsb-guard.io/template-guard";
+
+/// What the guard asks Velero for: the workloads it protects and the objects they own.
+pub fn applies_to() -> ResourceSelector {
+    ResourceSelector::resources(APPLIES_TO)
+}
+
 /// The group resources the guard acts on (what the plugin registers in `AppliesTo`).
-pub const APPLIES_TO: [&str; 6] = [
+const APPLIES_TO: [&str; 6] = [
     PODS,
     REPLICASETS,
     DEPLOYMENTS,

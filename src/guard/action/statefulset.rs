@@ -30,7 +30,7 @@ use super::super::statefulset::{
 use super::super::steps::{Level, Note, RestoreInputs};
 use super::super::workload::str_at;
 use super::{Answer, GuardCluster, TemplateGuard, log_notes};
-use crate::action::ExecuteInput;
+use velero_plugin::ExecuteInput;
 
 /// Pause before the one retry of a revision create that met the deleted object still in place.
 const RECREATE_RETRY_AFTER: Duration = Duration::from_millis(300);
@@ -319,7 +319,7 @@ mod tests {
     use super::super::super::testkit::{a_restore, execute_input, velero_prepares_pod};
     use super::super::super::workload::{as_velero_hands_it, name_of};
     use super::*;
-    use crate::action::{ExecuteOutput, RestoreItemAction};
+    use velero_plugin::{ExecuteOutput, RestoreItemAction};
 
     /// Image change + env var + replicas 3 → 2, for the StatefulSet only.
     const RULES: &str = r#"

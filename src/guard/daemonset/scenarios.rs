@@ -10,13 +10,13 @@ use serde_json::{Value, json};
 
 use super::fixtures::*;
 use super::*;
-use crate::action::RestoreItemAction;
 use crate::cluster::pods::LabelChanges;
 use crate::guard::action::{GuardCluster, TemplateGuard};
 use crate::guard::error::Error;
 use crate::guard::steps::{BackupObjects, Level, RestoreInputs};
 use crate::guard::testkit::{a_restore, execute_input, fsb_restore_intact, velero_prepares_pod};
 use crate::guard::{Engine, VeleroEngine};
+use velero_plugin::RestoreItemAction;
 
 /// Where the restore maps the backup namespace `shop`.
 const TARGET: &str = "shop-dr";

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use velero_fsb_guard::telemetry::{LineSink, install_panic_hook};
+use velero_plugin::logging::{LineSink, install_panic_hook};
 
 #[derive(Default)]
 struct Captured(Mutex<Vec<u8>>);
@@ -37,7 +37,7 @@ fn panic_becomes_a_json_error_line() {
     assert_eq!(line["thread"], "worker-7");
     let source = line["logSource"].as_str().unwrap();
     assert!(
-        source.starts_with("tests/telemetry_panic_hook.rs:"),
+        source.starts_with("crates/velero-plugin/tests/logging_panic_hook.rs:"),
         "{source}"
     );
 }

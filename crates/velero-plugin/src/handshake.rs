@@ -10,8 +10,8 @@
 
 use std::io::Write as _;
 
-use super::error::{Error, Result};
-use super::listener::ListenAddress;
+use crate::error::{Error, Result};
+use crate::listener::ListenAddress;
 
 /// go-plugin's core protocol version.
 pub const CORE_PROTOCOL_VERSION: u32 = 1;

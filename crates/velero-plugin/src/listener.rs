@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::net::{TcpListener, UnixListener};
 
-use super::error::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Linux `sun_path` holds 108 bytes including the terminating NUL.
 pub const MAX_SOCKET_PATH_BYTES: usize = 107;

@@ -2,11 +2,13 @@
 
 use tonic::{Request, Response, Status};
 
-use super::proto::generated::plugin_lister_server::PluginLister;
-use super::proto::generated::{Empty, ListPluginsResponse, PluginIdentifier};
-use super::{PLUGIN_KIND, PLUGIN_NAME};
+use crate::proto::generated::plugin_lister_server::PluginLister;
+use crate::proto::generated::{Empty, ListPluginsResponse, PluginIdentifier};
 
-/// Answers `ListPlugins` with our single RestoreItemActionV2.
+/// The plugin kind this crate serves (Velero's v2 RestoreItemAction).
+pub const PLUGIN_KIND: &str = "RestoreItemActionV2";
+
+/// Answers `ListPlugins` with the binary's single RestoreItemActionV2.
 ///
 /// Velero stores `command` and later executes exactly that string to start the plugin again, so it
 /// must be our `argv[0]` verbatim (Velero starts us by full path, e.g. `/plugins/velero-fsb-guard`).
@@ -15,11 +17,12 @@ use super::{PLUGIN_KIND, PLUGIN_NAME};
 #[derive(Debug, Clone)]
 pub struct Lister {
     command: String,
+    name: &'static str,
 }
 
 impl Lister {
-    pub fn new(command: String) -> Self {
-        Self { command }
+    pub fn new(command: String, name: &'static str) -> Self {
+        Self { command, name }
     }
 }
 
@@ -34,7 +37,7 @@ impl PluginLister for Lister {
             plugins: vec![PluginIdentifier {
                 command: self.command.clone(),
                 kind: PLUGIN_KIND.to_owned(),
-                name: PLUGIN_NAME.to_owned(),
+                name: self.name.to_owned(),
             }],
         }))
     }

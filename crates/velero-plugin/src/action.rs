@@ -1,9 +1,17 @@
-//! The decision boundary between Velero's RestoreItemAction transport and our logic.
+//! What a RestoreItemAction implements: the decision boundary between Velero's transport and the
+//! plugin's logic.
 //!
-//! The gRPC layer ([`crate::plugin::restore_item_action`]) decodes and validates the request bytes,
-//! hands an [`ExecuteInput`] to a [`RestoreItemAction`], and maps an [`ActionError`] to a gRPC status
-//! at the edge. Implementations never see protobuf types, so the guard can be written (and tested)
-//! as a plain async function over `serde_json::Value`s.
+//! The gRPC layer ([`crate::restore_item_action`]) decodes and validates the request bytes, hands
+//! an [`ExecuteInput`] to a [`RestoreItemAction`], and maps an [`ActionError`] to a gRPC status at
+//! the edge. Implementations never see protobuf types, so an action can be written (and tested) as
+//! a plain async function over `serde_json::Value`s.
+//!
+//! # What Velero asks first (`AppliesTo`)
+//!
+//! Velero asks once per restore which items the action wants ([`RestoreItemAction::applies_to`]).
+//! Resources are named as `velero restore create --include-resources` names them (`pods`,
+//! `deployments.apps`); Velero resolves short names through API discovery. An empty
+//! [`ResourceSelector`] means **every** item of the restore.
 //!
 //! # What Velero does with the answer (v2 RestoreItemAction contract)
 //!
@@ -69,8 +77,29 @@ impl ExecuteOutput {
     }
 }
 
+/// Which items Velero hands the action (Velero's `velero.ResourceSelector`). Empty lists mean "no
+/// restriction"; the label selector uses Kubernetes' selector syntax (`app=web,tier!=db`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceSelector {
+    pub included_namespaces: Vec<String>,
+    pub excluded_namespaces: Vec<String>,
+    pub included_resources: Vec<String>,
+    pub excluded_resources: Vec<String>,
+    pub label_selector: String,
+}
+
+impl ResourceSelector {
+    /// Items of exactly these resources (`resource.group` spelling), in every namespace.
+    pub fn resources<'a>(resources: impl IntoIterator<Item = &'a str>) -> Self {
+        Self {
+            included_resources: resources.into_iter().map(str::to_owned).collect(),
+            ..Self::default()
+        }
+    }
+}
+
 /// Why an action could not answer. The transport maps each variant to a gRPC status
-/// (see `plugin::restore_item_action::status_from_action_error`).
+/// (see [`crate::restore_item_action::status_from_action_error`]).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ActionError {
     /// The request itself is unusable (not JSON, no `kind`, not an object…).
@@ -87,6 +116,9 @@ pub enum ActionError {
 /// from several requests. A panic inside `execute` is caught by the transport and answered with an
 /// error; the process keeps serving.
 pub trait RestoreItemAction: Send + Sync + 'static {
+    /// The items Velero hands this action (asked once per restore; see the module docs).
+    fn applies_to(&self) -> ResourceSelector;
+
     /// Decide what Velero restores for `input.item`.
     fn execute(
         &self,
@@ -94,11 +126,19 @@ pub trait RestoreItemAction: Send + Sync + 'static {
     ) -> impl Future<Output = Result<ExecuteOutput, ActionError>> + Send;
 }
 
-/// The action served until the guard lands: every item is restored unchanged.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PassThrough;
+/// An action that restores every item as received: the smallest valid plugin, and a stand-in in
+/// tests of the transport.
+#[derive(Debug, Clone, Default)]
+pub struct PassThrough {
+    /// What Velero hands it.
+    pub applies_to: ResourceSelector,
+}
 
 impl RestoreItemAction for PassThrough {
+    fn applies_to(&self) -> ResourceSelector {
+        self.applies_to.clone()
+    }
+
     async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
         Ok(ExecuteOutput::unchanged(input.item))
     }

@@ -1,12 +1,12 @@
 //! Velero's `v2.RestoreItemAction` service: decodes requests, calls the decision boundary
-//! ([`crate::action::RestoreItemAction`]) and maps its errors to gRPC statuses.
+//! ([`crate::RestoreItemAction`]) and maps its errors to gRPC statuses.
 //!
 //! Velero-side contract of each call (Velero v1.12 – v1.18):
 //!
 //! - `AppliesTo` is asked once per restore. Listed resources are resolved by Velero through API
 //!   discovery (`deploy` → `deployments.apps`); empty lists and an empty selector mean "no
-//!   restriction" — an empty `ResourceSelector` matches **everything**. We list exactly the three
-//!   kinds the guard works on.
+//!   restriction" — an empty `ResourceSelector` matches **everything**. The action says what it
+//!   wants ([`crate::RestoreItemAction::applies_to`]).
 //! - `Execute` must always answer a JSON object with `kind` in `item`; an error status fails this
 //!   one item (the restore ends PartiallyFailed). Velero's Go framework answers code Unknown for
 //!   errors and Aborted for panics; we keep that: Unknown for action failures, InvalidArgument for
@@ -23,27 +23,40 @@ use serde_json::Value;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use super::proto::generated::{OperationProgress, ResourceIdentifier, ResourceSelector};
-use super::proto::v2::restore_item_action_server::RestoreItemAction as RestoreItemActionRpc;
-use super::proto::v2::{
+use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
+use crate::logging::panic_message;
+use crate::proto::generated::{OperationProgress, ResourceIdentifier, ResourceSelector};
+use crate::proto::v2::restore_item_action_server::RestoreItemAction as RestoreItemActionRpc;
+use crate::proto::v2::{
     RestoreItemActionAppliesToRequest, RestoreItemActionAppliesToResponse,
     RestoreItemActionCancelRequest, RestoreItemActionExecuteRequest,
     RestoreItemActionExecuteResponse, RestoreItemActionItemsReadyRequest,
     RestoreItemActionItemsReadyResponse, RestoreItemActionProgressRequest,
     RestoreItemActionProgressResponse,
 };
-use super::{APPLIES_TO_RESOURCES, PLUGIN_NAME};
-use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
-use crate::telemetry::panic_message;
 
-/// The v2 RestoreItemAction gRPC service around a decision boundary `A`.
+/// The v2 RestoreItemAction gRPC service around a decision boundary `A` registered as `name`.
 pub struct RestoreItemActionService<A> {
+    name: &'static str,
     action: Arc<A>,
 }
 
 impl<A> RestoreItemActionService<A> {
-    pub fn new(action: Arc<A>) -> Self {
-        Self { action }
+    pub fn new(name: &'static str, action: Arc<A>) -> Self {
+        Self { name, action }
+    }
+
+    /// Velero sends the registered name in every request; another name means a mix-up on the
+    /// host.
+    fn check_plugin_name(&self, requested: &str) -> Result<(), Status> {
+        if requested == self.name {
+            Ok(())
+        } else {
+            Err(Status::not_found(format!(
+                "this binary serves no RestoreItemActionV2 named {requested:?} (it serves {:?})",
+                self.name
+            )))
+        }
     }
 }
 
@@ -53,17 +66,6 @@ pub fn status_from_action_error(error: &ActionError) -> Status {
     match error {
         ActionError::InvalidRequest(_) => Status::invalid_argument(error.to_string()),
         ActionError::Failed(_) => Status::unknown(error.to_string()),
-    }
-}
-
-/// Velero sends the registered name in every request; another name means a mix-up on the host.
-fn check_plugin_name(name: &str) -> Result<(), Status> {
-    if name == PLUGIN_NAME {
-        Ok(())
-    } else {
-        Err(Status::not_found(format!(
-            "this binary serves no RestoreItemActionV2 named {name:?} (it serves {PLUGIN_NAME:?})"
-        )))
     }
 }
 
@@ -147,6 +149,17 @@ fn encode_execute_output(
     })
 }
 
+/// The wire form of what the action applies to.
+fn resource_selector(selector: crate::action::ResourceSelector) -> ResourceSelector {
+    ResourceSelector {
+        included_namespaces: selector.included_namespaces,
+        excluded_namespaces: selector.excluded_namespaces,
+        included_resources: selector.included_resources,
+        excluded_resources: selector.excluded_resources,
+        selector: selector.label_selector,
+    }
+}
+
 /// `kind namespace/name` of an item, for logs (never values).
 fn item_label(item: &Value) -> (String, String, String) {
     let text = |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or("").to_owned();
@@ -163,15 +176,9 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
         &self,
         request: Request<RestoreItemActionAppliesToRequest>,
     ) -> Result<Response<RestoreItemActionAppliesToResponse>, Status> {
-        check_plugin_name(&request.get_ref().plugin)?;
+        self.check_plugin_name(&request.get_ref().plugin)?;
         Ok(Response::new(RestoreItemActionAppliesToResponse {
-            resource_selector: Some(ResourceSelector {
-                included_resources: APPLIES_TO_RESOURCES
-                    .iter()
-                    .map(|r| (*r).to_owned())
-                    .collect(),
-                ..ResourceSelector::default()
-            }),
+            resource_selector: Some(resource_selector(self.action.applies_to())),
         }))
     }
 
@@ -180,7 +187,7 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
         request: Request<RestoreItemActionExecuteRequest>,
     ) -> Result<Response<RestoreItemActionExecuteResponse>, Status> {
         let request = request.into_inner();
-        check_plugin_name(&request.plugin)?;
+        self.check_plugin_name(&request.plugin)?;
         let input =
             decode_execute_input(&request.item, &request.item_from_backup, &request.restore)
                 .map_err(|error| {
@@ -222,14 +229,15 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
         request: Request<RestoreItemActionProgressRequest>,
     ) -> Result<Response<RestoreItemActionProgressResponse>, Status> {
         let request = request.into_inner();
-        check_plugin_name(&request.plugin)?;
+        self.check_plugin_name(&request.plugin)?;
         tracing::debug!(operation_id = %request.operation_id, "progress asked; no asynchronous operations exist");
         let now = prost_types::Timestamp::from(SystemTime::now());
         Ok(Response::new(RestoreItemActionProgressResponse {
             progress: Some(OperationProgress {
                 completed: true,
                 description: format!(
-                    "{PLUGIN_NAME} starts no asynchronous operations; there is nothing to wait for"
+                    "{} starts no asynchronous operations; there is nothing to wait for",
+                    self.name
                 ),
                 started: Some(now),
                 updated: Some(now),
@@ -242,7 +250,7 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
         &self,
         request: Request<RestoreItemActionCancelRequest>,
     ) -> Result<Response<()>, Status> {
-        check_plugin_name(&request.get_ref().plugin)?;
+        self.check_plugin_name(&request.get_ref().plugin)?;
         Ok(Response::new(()))
     }
 
@@ -250,7 +258,7 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
         &self,
         request: Request<RestoreItemActionItemsReadyRequest>,
     ) -> Result<Response<RestoreItemActionItemsReadyResponse>, Status> {
-        check_plugin_name(&request.get_ref().plugin)?;
+        self.check_plugin_name(&request.get_ref().plugin)?;
         Ok(Response::new(RestoreItemActionItemsReadyResponse {
             ready: true,
         }))

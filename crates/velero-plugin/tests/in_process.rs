@@ -1,23 +1,24 @@
 //! The generic server with test actions plugged into the decision boundary: error mapping,
 //! panics caught and answered, serving continues.
 
-mod plugin_support;
-
 use std::sync::{Arc, Mutex, OnceLock};
 
 use serde_json::{Value, json};
 use tonic::Code;
 use tracing_subscriber::layer::SubscriberExt as _;
-use velero_fsb_guard::action::{
-    ActionError, AdditionalItem, ExecuteInput, ExecuteOutput, RestoreItemAction,
+use velero_plugin::controller::Shutdown;
+use velero_plugin::listener::{ListenAddress, bind_unix};
+use velero_plugin::logging::{LineSink, PluginJsonLayer};
+use velero_plugin::proto::v2::RestoreItemActionExecuteRequest;
+use velero_plugin::proto::v2::restore_item_action_client::RestoreItemActionClient;
+use velero_plugin::restore_item_action::status_from_action_error;
+use velero_plugin::server::serve;
+use velero_plugin::{
+    ActionError, AdditionalItem, ExecuteInput, ExecuteOutput, ResourceSelector, RestoreItemAction,
 };
-use velero_fsb_guard::plugin::controller::Shutdown;
-use velero_fsb_guard::plugin::listener::{ListenAddress, bind_unix};
-use velero_fsb_guard::plugin::proto::v2::RestoreItemActionExecuteRequest;
-use velero_fsb_guard::plugin::proto::v2::restore_item_action_client::RestoreItemActionClient;
-use velero_fsb_guard::plugin::server::serve;
-use velero_fsb_guard::plugin::{PLUGIN_NAME, restore_item_action::status_from_action_error};
-use velero_fsb_guard::telemetry::{LineSink, PluginJsonLayer};
+
+/// The name the test server registers its action under.
+const PLUGIN_NAME: &str = "example.io/scripted";
 
 /// Captures the JSON lines of this test binary (global subscriber: the handler runs on runtime
 /// worker threads).
@@ -45,6 +46,10 @@ fn captured() -> &'static Arc<Captured> {
 struct ScriptedAction;
 
 impl RestoreItemAction for ScriptedAction {
+    fn applies_to(&self) -> ResourceSelector {
+        ResourceSelector::resources(["pods"])
+    }
+
     async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
         let name = input.item["metadata"]["name"]
             .as_str()
@@ -98,11 +103,12 @@ async fn action_outcomes_map_to_replies_and_a_panic_does_not_stop_serving() {
     let shutdown = Shutdown::new();
     let server = tokio::spawn(serve(
         listener,
+        PLUGIN_NAME,
         ScriptedAction,
         "test".into(),
         shutdown.clone(),
     ));
-    let mut client = RestoreItemActionClient::new(plugin_support::unix_channel(&path).await);
+    let mut client = RestoreItemActionClient::new(unix_channel(&path).await);
 
     // The action's output reaches Velero field by field.
     let reply = client
@@ -186,9 +192,9 @@ fn error_mapping_is_explicit() {
 
 #[tokio::test]
 async fn pass_through_returns_the_item_unchanged() {
-    use velero_fsb_guard::action::PassThrough;
+    use velero_plugin::PassThrough;
     let item = json!({"kind": "Deployment", "metadata": {"name": "web"}, "spec": {"replicas": 3}});
-    let output = PassThrough
+    let output = PassThrough::default()
         .execute(ExecuteInput {
             item: item.clone(),
             item_from_backup: Value::Null,
@@ -197,4 +203,20 @@ async fn pass_through_returns_the_item_unchanged() {
         .await
         .unwrap();
     assert_eq!(output, ExecuteOutput::unchanged(item));
+}
+
+/// A tonic channel over a unix socket (the authority is irrelevant, like go-plugin's "unused").
+async fn unix_channel(path: &std::path::Path) -> tonic::transport::Channel {
+    let path = path.to_owned();
+    tonic::transport::Endpoint::try_from("http://unused")
+        .expect("endpoint")
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let path = path.clone();
+            async move {
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+            }
+        }))
+        .await
+        .expect("connect over unix socket")
 }

@@ -12,18 +12,18 @@ use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-use super::controller::{Controller, Shutdown};
-use super::error::Result;
-use super::listener::PluginListener;
-use super::lister::Lister;
-use super::proto::generated::plugin_lister_server::PluginListerServer;
-use super::proto::goplugin::grpc_broker_server::GrpcBrokerServer;
-use super::proto::goplugin::grpc_controller_server::GrpcControllerServer;
-use super::proto::goplugin::grpc_stdio_server::GrpcStdioServer;
-use super::proto::v2::restore_item_action_server::RestoreItemActionServer;
-use super::restore_item_action::RestoreItemActionService;
-use super::stdio_broker::{Broker, Stdio};
 use crate::action::RestoreItemAction;
+use crate::controller::{Controller, Shutdown};
+use crate::error::Result;
+use crate::listener::PluginListener;
+use crate::lister::Lister;
+use crate::proto::generated::plugin_lister_server::PluginListerServer;
+use crate::proto::goplugin::grpc_broker_server::GrpcBrokerServer;
+use crate::proto::goplugin::grpc_controller_server::GrpcControllerServer;
+use crate::proto::goplugin::grpc_stdio_server::GrpcStdioServer;
+use crate::proto::v2::restore_item_action_server::RestoreItemActionServer;
+use crate::restore_item_action::RestoreItemActionService;
+use crate::stdio_broker::{Broker, Stdio};
 
 /// Largest request a service decodes (Execute items travel whole in one message).
 pub const MAX_DECODING_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -43,11 +43,13 @@ macro_rules! limited {
 }
 
 /// Serves all plugin services on `listener` until `shutdown` fires, then stops gracefully
-/// (callers bound that wait: see [`super::SHUTDOWN_GRACE`]).
+/// (callers bound that wait: see [`crate::SHUTDOWN_GRACE`]).
 ///
-/// `command` is what `ListPlugins` reports (`argv[0]`); `action` decides every Execute.
+/// `name` is the RestoreItemActionV2 registered, `command` what `ListPlugins` reports (`argv[0]`);
+/// `action` answers AppliesTo and decides every Execute.
 pub async fn serve<A: RestoreItemAction>(
     listener: PluginListener,
+    name: &'static str,
     action: A,
     command: String,
     shutdown: Shutdown,
@@ -58,9 +60,11 @@ pub async fn serve<A: RestoreItemAction>(
         .await;
 
     let router = Server::builder()
-        .add_service(limited!(PluginListerServer::new(Lister::new(command))))
+        .add_service(limited!(PluginListerServer::new(Lister::new(
+            command, name
+        ))))
         .add_service(limited!(RestoreItemActionServer::new(
-            RestoreItemActionService::new(Arc::new(action))
+            RestoreItemActionService::new(name, Arc::new(action))
         )))
         .add_service(limited!(GrpcControllerServer::new(Controller::new(
             shutdown.clone()

@@ -1,11 +1,11 @@
-//! Plugin mode: the go-plugin transport Velero uses to start, call and stop us.
+//! The life of a plugin process: what [`run`] does from the first instruction to the exit code.
 //!
-//! Life of a plugin process (one per restore, plus short-lived ones for discovery and Progress):
+//! One process per restore, plus short-lived ones for discovery and Progress:
 //!
-//! 1. logging goes to stderr as JSON lines from the first instruction ([`crate::telemetry`]);
+//! 1. logging goes to stderr as JSON lines from the first instruction ([`crate::logging`]);
 //! 2. `PLUGIN_PROTOCOL_VERSIONS` is checked ([`handshake::check_protocol_versions`]);
-//! 3. a unix socket (or 127.0.0.1 TCP port) is bound ([`listener`]) and the gRPC server starts
-//!    ([`server::serve`]);
+//! 3. a unix socket (or 127.0.0.1 TCP port) is bound ([`crate::listener`]) and the gRPC server
+//!    starts ([`server::serve`]);
 //! 4. only then the handshake line goes to stdout ([`handshake::announce`]) — stdout is never
 //!    written again;
 //! 5. the process serves until `GRPCController.Shutdown`, SIGTERM or SIGINT, then exits 0 within
@@ -16,51 +16,29 @@
 //! before the host stops them); we exit 0 on it as our spec asks. Velero itself never sends
 //! signals — it calls `Shutdown` and SIGKILLs after 2 s.
 
-pub mod controller;
-pub mod error;
-pub mod handshake;
-pub mod listener;
-pub mod lister;
-pub mod proto;
-pub mod restore_item_action;
-pub mod server;
-pub mod stdio_broker;
-
 use std::ffi::OsString;
 use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::action::RestoreItemAction;
-use crate::cli::parse_plugin_args;
-use crate::telemetry;
-use controller::Shutdown;
-use error::{Error, Result};
-use listener::{ListenConfig, PluginListener};
-
-/// The plugin name we register: `<DNS-1123 subdomain>/<name>`, as Velero requires.
-pub const PLUGIN_NAME: &str = "fsb-guard.io/template-guard";
-/// The plugin kind we register (Velero's v2 RestoreItemAction).
-pub const PLUGIN_KIND: &str = "RestoreItemActionV2";
-/// What our RestoreItemAction applies to (Velero's `resource.group` spelling).
-pub const APPLIES_TO_RESOURCES: [&str; 6] = [
-    "pods",
-    "replicasets.apps",
-    "deployments.apps",
-    "controllerrevisions.apps",
-    "daemonsets.apps",
-    "statefulsets.apps",
-];
+use crate::args::parse_plugin_args;
+use crate::controller::Shutdown;
+use crate::error::{Error, Result};
+use crate::listener::{self, ListenConfig, PluginListener};
+use crate::{handshake, logging, server};
 
 /// How long in-flight calls (the Shutdown reply itself, an Execute) get to finish once a stop was
 /// requested. The host waits 2 s before SIGKILL; we promise exit within 100 ms.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_millis(40);
 
-/// Runs plugin mode with `args` (full argv) and `action` deciding every Execute; returns the exit
-/// code (0 after an orderly stop, 1 if serving was impossible).
-pub fn run<A: RestoreItemAction>(args: Vec<OsString>, action: A) -> i32 {
+/// Serves `action` as the RestoreItemActionV2 registered as `name` (`<DNS-1123 subdomain>/<name>`,
+/// as Velero requires) with `args` (full argv); returns the exit code (0 after an orderly stop, 1
+/// if serving was impossible). Call it from `main` when [`crate::args::is_plugin_mode`] says Velero
+/// started the binary.
+pub fn run<A: RestoreItemAction>(args: Vec<OsString>, name: &'static str, action: A) -> i32 {
     let parsed = parse_plugin_args(args.iter().skip(1));
-    telemetry::init_plugin(parsed.log_level);
+    logging::init_plugin(parsed.log_level);
     for problem in &parsed.problems {
         tracing::warn!("{problem}");
     }
@@ -86,7 +64,7 @@ pub fn run<A: RestoreItemAction>(args: Vec<OsString>, action: A) -> i32 {
             return 1;
         }
     };
-    let code = match runtime.block_on(serve_until_stopped(action, command)) {
+    let code = match runtime.block_on(serve_until_stopped(name, action, command)) {
         Ok(reason) => {
             tracing::debug!(reason, "plugin stopped");
             0
@@ -103,6 +81,7 @@ pub fn run<A: RestoreItemAction>(args: Vec<OsString>, action: A) -> i32 {
 
 /// Binds, serves, announces, and waits for a stop; returns what stopped us.
 async fn serve_until_stopped<A: RestoreItemAction>(
+    name: &'static str,
     action: A,
     command: String,
 ) -> Result<&'static str> {
@@ -113,7 +92,13 @@ async fn serve_until_stopped<A: RestoreItemAction>(
     let listener: PluginListener = listener::bind(&ListenConfig::from_env())?;
     let address = listener.address();
     let shutdown = Shutdown::new();
-    let mut server = tokio::spawn(server::serve(listener, action, command, shutdown.clone()));
+    let mut server = tokio::spawn(server::serve(
+        listener,
+        name,
+        action,
+        command,
+        shutdown.clone(),
+    ));
     // The socket is already listening: connections made right after the handshake wait in the
     // backlog until the server task accepts them.
     tokio::task::yield_now().await;

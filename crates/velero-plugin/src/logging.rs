@@ -1,6 +1,7 @@
-//! Logging setup: the single place that decides how `tracing` events leave the process.
+//! Plugin-mode logging: how `tracing` events leave a plugin process so Velero shows them in
+//! `velero restore logs`.
 //!
-//! # Plugin mode (go-plugin / Velero contract)
+//! # The go-plugin / Velero contract
 //!
 //! Velero reads the plugin's stderr line by line (64 KiB buffer) and parses each line as a JSON
 //! object (hclog convention):
@@ -16,10 +17,6 @@
 //!   [`MAX_LINE_BYTES`]); stdout is reserved for the handshake and is never written here.
 //!
 //! Writes never panic: errors (e.g. `EPIPE` once the host is gone) are ignored.
-//!
-//! # Command-line mode
-//!
-//! Human-readable `tracing-subscriber` fmt output on stderr, filtered by `RUST_LOG` (default info).
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -424,14 +421,4 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "non-text panic payload".to_owned()
     }
-}
-
-/// Installs human-readable logging on stderr for command-line use (`RUST_LOG`, default info).
-pub fn init_cli() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter)
-        .try_init();
 }

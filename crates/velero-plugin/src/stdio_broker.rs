@@ -10,10 +10,10 @@ use std::pin::Pin;
 use futures::{Stream, StreamExt as _};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::controller::Shutdown;
-use super::proto::goplugin::grpc_broker_server::GrpcBroker;
-use super::proto::goplugin::grpc_stdio_server::GrpcStdio;
-use super::proto::goplugin::{ConnInfo, StdioData};
+use crate::controller::Shutdown;
+use crate::proto::goplugin::grpc_broker_server::GrpcBroker;
+use crate::proto::goplugin::grpc_stdio_server::GrpcStdio;
+use crate::proto::goplugin::{ConnInfo, StdioData};
 
 type HeldStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use tracing::level_filters::LevelFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
-use velero_fsb_guard::telemetry::{
+use velero_plugin::logging::{
     LineSink, MAX_LINE_BYTES, PluginJsonLayer, TRUNCATION_MARKER, format_line, log_source,
     plugin_filter,
 };
@@ -34,7 +34,7 @@ fn capture(filter: Option<LevelFilter>, emit: impl FnOnce()) -> String {
     String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
 }
 
-const FILE: &str = "tests/telemetry_format.rs";
+const FILE: &str = "crates/velero-plugin/tests/logging_format.rs";
 
 #[test]
 fn info_line_is_exactly_the_velero_shape() {

@@ -1,13 +1,13 @@
-//! Plugin-mode argv handling, level names, subcommand parsing, handshake formatting.
+//! Plugin-mode argv handling, level names and handshake formatting.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use tracing::level_filters::LevelFilter;
-use velero_fsb_guard::cli::{Command, is_plugin_mode, parse_plugin_args};
-use velero_fsb_guard::plugin::handshake::{check_protocol_versions, handshake_line};
-use velero_fsb_guard::plugin::listener::ListenAddress;
-use velero_fsb_guard::telemetry::level_from_velero;
+use velero_plugin::args::{is_plugin_mode, parse_plugin_args};
+use velero_plugin::handshake::{check_protocol_versions, handshake_line};
+use velero_plugin::listener::ListenAddress;
+use velero_plugin::logging::level_from_velero;
 
 fn level(args: &[&str]) -> LevelFilter {
     parse_plugin_args(args).log_level
@@ -112,20 +112,6 @@ fn plugin_mode_needs_the_exact_cookie() {
     assert!(is_plugin_mode(Some(OsString::from("hello").as_os_str())));
     assert!(!is_plugin_mode(Some(OsString::from("Hello").as_os_str())));
     assert!(!is_plugin_mode(None));
-}
-
-#[test]
-fn subcommands() {
-    let parse =
-        |args: &[&str]| Command::parse(&args.iter().map(OsString::from).collect::<Vec<_>>());
-    assert_eq!(parse(&[]), Command::Usage);
-    assert_eq!(parse(&["--version"]), Command::Version);
-    assert_eq!(parse(&["-V"]), Command::Version);
-    assert_eq!(parse(&["--help"]), Command::Help);
-    assert_eq!(
-        parse(&["frobnicate"]),
-        Command::Unknown("frobnicate".into())
-    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! Velero tears a plugin down by calling `Shutdown` and then waiting (without a timeout!) for the
 //! reply or the process exit, followed by 2 s for the process and its pipes to close before it
 //! SIGKILLs and logs "plugin failed to exit gracefully". So `Shutdown` replies at once and only
-//! *triggers* the stop; [`super::run`] then exits the process within [`super::SHUTDOWN_GRACE`].
+//! *triggers* the stop; [`crate::run`] then exits the process within [`crate::SHUTDOWN_GRACE`].
 //! Waiting for tonic's graceful shutdown inside the handler would deadlock on this very call and
 //! on the long-lived stdio/broker streams.
 
@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
-use super::proto::goplugin::{Empty, grpc_controller_server::GrpcController};
+use crate::proto::goplugin::{Empty, grpc_controller_server::GrpcController};
 
 /// A one-way latch: once triggered, every waiter (server, hold-open streams, main loop) wakes.
 #[derive(Debug, Clone)]
