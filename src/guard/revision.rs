@@ -79,61 +79,8 @@ fn write_number(n: &Number, out: &mut Vec<u8>) {
     } else if let Some(f) = n.as_f64() {
         // Integers beyond int64 (u64 > i64::MAX) do not survive apimachinery's decoder as
         // integers: they become float64, printed as Go prints floats.
-        out.extend_from_slice(go_float(f).as_bytes());
+        out.extend_from_slice(fsb_modifiers::go_float(f).as_bytes());
     }
-}
-
-/// A float64 as `encoding/json` prints it: shortest round-trip digits, `'f'` notation, except
-/// `'e'` notation below 1e-6 and from 1e21 on, with a one-digit negative exponent unpadded.
-pub fn go_float(f: f64) -> String {
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    // `{:e}` gives the shortest round-trip digits: `d[.ddd]e[-]x`. When two digit strings of that
-    // length round-trip equally close, Rust rounds the tie up and Go to even; the correctly
-    // rounded string of the same length (ties to even) is Go's whenever it round-trips.
-    let shortest = format!("{:e}", f.abs());
-    let length = shortest
-        .split_once('e')
-        .map_or(0, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
-    let rounded = format!("{:.*e}", length.saturating_sub(1), f.abs());
-    let sci = if rounded.parse::<f64>() == Ok(f.abs()) {
-        rounded
-    } else {
-        shortest
-    };
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if f.is_sign_negative() { "-" } else { "" };
-    let abs = f.abs();
-    if !(1e-6..1e21).contains(&abs) {
-        let mut text = String::from(sign);
-        text.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            text.push('.');
-            text.push_str(&digits[1..]);
-        }
-        let magnitude = exponent.unsigned_abs();
-        let exp_sign = if exponent < 0 { '-' } else { '+' };
-        // strconv pads the exponent to two digits; encoding/json strips the pad of `e-0X`.
-        if exponent < 0 && magnitude < 10 {
-            text.push_str(&format!("e-{magnitude}"));
-        } else {
-            text.push_str(&format!("e{exp_sign}{magnitude:02}"));
-        }
-        return text;
-    }
-    let n = digits.len() as i32;
-    let body = if exponent >= n - 1 {
-        format!("{digits}{}", "0".repeat((exponent - (n - 1)) as usize))
-    } else if exponent < 0 {
-        format!("0.{}{digits}", "0".repeat((-exponent - 1) as usize))
-    } else {
-        let split = (exponent + 1) as usize;
-        format!("{}.{}", &digits[..split], &digits[split..])
-    };
-    format!("{sign}{body}")
 }
 
 fn write_string(s: &str, out: &mut Vec<u8>) {
@@ -339,7 +286,7 @@ mod tests {
             // Two 17-digit strings round-trip equally close (…890.25): Go rounds to even.
             (-1.2894438239798902e15, "-1289443823979890.2"),
         ] {
-            assert_eq!(go_float(f), go, "{f}");
+            assert_eq!(fsb_modifiers::go_float(f), go, "{f}");
         }
         // Integers beyond int64 are floats after apimachinery's decoder.
         let big: Value = serde_json::from_str("12345678901234567890").unwrap();

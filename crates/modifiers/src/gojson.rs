@@ -273,14 +273,28 @@ impl Parser<'_> {
 }
 
 /// Format an f64 the way Go's `encoding/json` does (`strconv.AppendFloat(f, 'f' or 'e', -1, 64)`
-/// with the exponent cleanup).
-pub(crate) fn go_float(f: f64) -> String {
+/// with the exponent cleanup): shortest round-trip digits, ties to even, `'e'` notation below
+/// 1e-6 and from 1e21 on. The one Go float encoder of the workspace (the guard's revision bytes
+/// use it too).
+pub fn go_float(f: f64) -> String {
     if f == 0.0 {
         return if f.is_sign_negative() { "-0" } else { "0" }.to_owned();
     }
     let abs = f.abs();
-    // Shortest round-trip digits and decimal exponent from Rust's `{:e}` formatting.
-    let sci = format!("{:e}", abs);
+    // Shortest round-trip digits and decimal exponent from Rust's `{:e}` formatting. When two
+    // digit strings of that length round-trip equally close, Rust rounds the tie up and Go to
+    // even; the correctly rounded string of the same length (ties to even) is Go's whenever it
+    // round-trips.
+    let shortest = format!("{abs:e}");
+    let length = shortest
+        .split_once('e')
+        .map_or(0, |(m, _)| m.chars().filter(char::is_ascii_digit).count());
+    let rounded = format!("{:.*e}", length.saturating_sub(1), abs);
+    let sci = if rounded.parse::<f64>() == Ok(abs) {
+        rounded
+    } else {
+        shortest
+    };
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mant.chars().filter(|c| *c != '.').collect();
@@ -421,6 +435,8 @@ mod tests {
             (123456789.125, "123456789.125"),
             (1.8446744073709552e19, "18446744073709552000"),
             (3.0e22, "3e+22"),
+            // Two 17-digit strings round-trip equally close (…890.25): Go rounds to even.
+            (-1.2894438239798902e15, "-1289443823979890.2"),
         ];
         for (f, want) in cases {
             assert_eq!(go_float(f), want, "{f}");

@@ -75,6 +75,7 @@ use serde_json::Value;
 pub use config::{Conditions, Document, JsonPatchOp, MatchRule, Rule};
 pub use error::{Error, Result};
 pub use glob::Glob;
+pub use gojson::go_float;
 pub use goregex::GoRegex;
 pub use selector::{LabelSelector, LabelSelectorRequirement, Selector};
 pub use yaml::Pos;
