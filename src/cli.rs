@@ -8,7 +8,7 @@ use std::ffi::OsString;
 
 use velero_plugin::args::{PLUGIN_COOKIE_KEY, is_plugin_mode};
 
-use crate::guard::action::{self, TemplateGuard};
+use crate::guard::{self, TemplateGuard};
 
 /// Exit code for "wrong usage" (no or unknown subcommand).
 pub const EXIT_USAGE: i32 = 2;
@@ -38,7 +38,7 @@ Options:
 pub fn run() -> i32 {
     let args: Vec<OsString> = std::env::args_os().collect();
     if is_plugin_mode(std::env::var_os(PLUGIN_COOKIE_KEY).as_deref()) {
-        return velero_plugin::run(args, action::NAME, TemplateGuard::for_the_live_cluster());
+        return velero_plugin::run(args, guard::NAME, TemplateGuard::for_the_live_cluster());
     }
     init_logging();
     run_command(Command::parse(args.get(1..).unwrap_or_default()))

@@ -8,13 +8,13 @@ mod support;
 use std::collections::BTreeMap;
 
 use flate2::Compression;
-use serde_json::{Value, json};
-use support::{gzip, pod, pvb};
-use velero_fsb_guard::backup::Error;
-use velero_fsb_guard::backup::fsb_volumes::{
+use fsb_guard_core::fsb::{
     FsbSource, FsbVolume, PodVolumeBackups, fsb_volumes_for_pod, legacy_snapshot_annotations,
     pvb_matches_pod,
 };
+use serde_json::{Value, json};
+use support::{gzip, pod, pvb};
+use velero_fsb_guard::backup::Error;
 use velero_fsb_guard::backup::pvb::{read_pod_volume_backups, read_pod_volume_backups_file};
 use velero_fsb_guard::cluster::valid_label_value;
 
@@ -260,7 +260,7 @@ fn pvb_list_reader_errors_name_the_source() {
 
 #[test]
 fn backup_time_selection_follows_velero_opt_in_and_opt_out() {
-    use velero_fsb_guard::backup::fsb_volumes::volumes_selected_for_fs_backup;
+    use fsb_guard_core::fsb::volumes_selected_for_fs_backup;
     let mut p = pod(
         "shop",
         "web-1",

@@ -4,12 +4,11 @@
 mod support;
 
 use flate2::Compression;
+use fsb_guard_core::Resource;
 use serde_json::json;
 use support::{BackupBuilder, deployment, gzip, replica_set, sample};
 use velero_fsb_guard::backup::index::{read_archive, read_dir, read_tar, read_tar_gz};
-use velero_fsb_guard::backup::{
-    BackupLayout, DEPLOYMENTS, Error, IndexOptions, PODS, REPLICA_SETS, open_local,
-};
+use velero_fsb_guard::backup::{BackupLayout, Error, IndexOptions, open_local};
 
 #[test]
 fn keeps_unversioned_deployments_and_replicasets_only() {
@@ -27,8 +26,8 @@ fn keeps_unversioned_deployments_and_replicasets_only() {
     assert!(index.pod("shop", "web-5d4f8c7b9-abcde").is_none());
     // Every unversioned item is counted, kept or not; the preferred-version copies are not.
     let counts = index.resource_counts();
-    assert_eq!(counts.get(DEPLOYMENTS), Some(&1));
-    assert_eq!(counts.get(PODS), Some(&1));
+    assert_eq!(counts.get(Resource::DEPLOYMENTS.group_resource()), Some(&1));
+    assert_eq!(counts.get(Resource::PODS.group_resource()), Some(&1));
     assert_eq!(counts.get("configmaps"), Some(&1));
     assert_eq!(counts.get("namespaces"), Some(&1));
     let kept: u64 = [
@@ -54,9 +53,9 @@ fn pods_are_kept_when_asked() {
     .unwrap();
     assert_eq!(index.len(), 3);
     assert!(index.pod("shop", "web-5d4f8c7b9-abcde").is_some());
-    assert_eq!(index.items_of(PODS).count(), 1);
-    assert_eq!(index.items_in(REPLICA_SETS, "shop").count(), 1);
-    assert_eq!(index.items_in(REPLICA_SETS, "other").count(), 0);
+    assert_eq!(index.items_of(Resource::PODS).count(), 1);
+    assert_eq!(index.items_in(Resource::REPLICA_SETS, "shop").count(), 1);
+    assert_eq!(index.items_in(Resource::REPLICA_SETS, "other").count(), 0);
 }
 
 #[test]
@@ -271,7 +270,10 @@ fn total_cap_counts_only_kept_entries() {
     .unwrap();
     assert_eq!(index.len(), 2);
     assert!(index.kept_bytes() < 64 * 1024);
-    assert_eq!(index.resource_counts().get(PODS), Some(&41));
+    assert_eq!(
+        index.resource_counts().get(Resource::PODS.group_resource()),
+        Some(&41)
+    );
 
     let err = read_tar_gz(
         sample().tar_gz().as_slice(),
@@ -417,10 +419,16 @@ fn only_pods_controlled_by_workloads_are_kept_when_asked() {
     }
     let opts = IndexOptions::workloads().with_pods().only_controlled_pods();
     let index = read_tar_gz(b.tar_gz().as_slice(), &opts).unwrap();
-    let kept: Vec<&str> = index.items_of(PODS).map(|(k, _)| k.name.as_str()).collect();
+    let kept: Vec<&str> = index
+        .items_of(Resource::PODS)
+        .map(|(k, _)| k.name.as_str())
+        .collect();
     assert_eq!(kept, ["ds-pod", "rs-pod", "sts-pod"]);
     // Every pod is still counted.
-    assert_eq!(index.resource_counts().get(PODS), Some(&7));
+    assert_eq!(
+        index.resource_counts().get(Resource::PODS.group_resource()),
+        Some(&7)
+    );
     // Only kept pods count against the total cap: three pods' bytes are enough.
     let three: u64 = pods[..3]
         .iter()
@@ -444,9 +452,9 @@ fn only_pods_controlled_by_workloads_are_kept_when_asked() {
         &IndexOptions::workloads().with_pods(),
     )
     .unwrap();
-    assert_eq!(all.items_of(PODS).count(), 7);
+    assert_eq!(all.items_of(Resource::PODS).count(), 7);
     let dir = tempfile::tempdir().unwrap();
     b.extract_to(dir.path());
     let from_dir = read_dir(dir.path(), &opts).unwrap();
-    assert_eq!(from_dir.items_of(PODS).count(), 3);
+    assert_eq!(from_dir.items_of(Resource::PODS).count(), 3);
 }

@@ -340,14 +340,27 @@ async fn plugin_config_is_found_by_labels_and_must_be_unique() {
     })
     .await;
     let cluster = server.cluster();
-    assert!(cluster.find_plugin_config().await.unwrap().is_none());
+    assert!(
+        cluster
+            .find_plugin_config(velero_fsb_guard::guard::NAME)
+            .await
+            .unwrap()
+            .is_none()
+    );
     *count.lock().unwrap() = 1;
     assert_eq!(
-        cluster.find_plugin_config().await.unwrap().unwrap()["metadata"]["name"],
+        cluster
+            .find_plugin_config(velero_fsb_guard::guard::NAME)
+            .await
+            .unwrap()
+            .unwrap()["metadata"]["name"],
         "cfg-0"
     );
     *count.lock().unwrap() = 2;
-    let err = cluster.find_plugin_config().await.unwrap_err();
+    let err = cluster
+        .find_plugin_config(velero_fsb_guard::guard::NAME)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, Error::AmbiguousPluginConfig { .. }),
         "{err:?}"

@@ -3,7 +3,7 @@
 use std::io;
 
 use kube::core::Status;
-use velero_fsb_guard::cluster::{Call, Error, from_kube, velero_namespace};
+use velero_fsb_guard::cluster::{Call, Error, from_kube};
 
 fn call() -> Call {
     Call {
@@ -40,8 +40,34 @@ fn http_statuses_map_to_variants() {
         from_kube(call(), api(504, "Timeout")),
         Error::Timeout { after: None, .. }
     ));
+    // 409 (a failed uid/resourceVersion precondition, AlreadyExists) is a conflict by status.
+    let conflict = from_kube(call(), api(409, "Conflict"));
+    assert!(matches!(conflict, Error::Conflict { code: 409, .. }));
+    assert_eq!(
+        conflict.to_string(),
+        "list podvolumebackups.velero.io in namespace velero: HTTP 409 Conflict: server says no"
+    );
     let other = from_kube(call(), api(422, "Invalid"));
     assert!(matches!(other, Error::Api { code: 422, .. }));
+    // A JSON patch the server could not apply names no field: the object changed since it was
+    // read. A validation error names its fields and stays what it is.
+    assert!(matches!(
+        from_kube(call(), api(422, "Invalid")).into_conflict_if_unapplicable(),
+        Error::Conflict { code: 422, .. }
+    ));
+    // As the API server writes a validation error (apimachinery `NewInvalid`).
+    let invalid: Status = serde_json::from_value(serde_json::json!({
+        "status": "Failure", "code": 422, "reason": "Invalid",
+        "message": "ReplicaSet.apps \"web\" is invalid: spec.template: Invalid value",
+        "details": {"name": "web", "kind": "ReplicaSet",
+            "causes": [{"reason": "FieldValueInvalid", "message": "Invalid value",
+                "field": "spec.template"}]}}))
+    .unwrap();
+    let validation = from_kube(call(), kube::Error::Api(invalid.boxed()));
+    assert!(matches!(
+        validation.into_conflict_if_unapplicable(),
+        Error::Api { code: 422, .. }
+    ));
     assert!(!other.is_not_found());
     assert_eq!(other.call(), Some(&call()));
 }
@@ -81,20 +107,4 @@ fn call_display_includes_the_name_when_there_is_one() {
         c.to_string(),
         "patch replicasets.apps web-abc in namespace shop"
     );
-}
-
-#[test]
-fn velero_namespace_prefers_the_environment() {
-    // The crate forbids unsafe code, so the variable is only read here (set_var is unsafe in
-    // edition 2024): whichever way the test runs, the rule is checked.
-    let restore = serde_json::json!({"metadata": {"namespace": "backup-system"}});
-    match std::env::var("VELERO_NAMESPACE") {
-        Ok(ns) if !ns.is_empty() => {
-            assert_eq!(velero_namespace(&restore).as_deref(), Some(ns.as_str()))
-        }
-        _ => {
-            assert_eq!(velero_namespace(&restore).as_deref(), Some("backup-system"));
-            assert_eq!(velero_namespace(&serde_json::json!({})), None);
-        }
-    }
 }

@@ -5,10 +5,9 @@
 use std::io::Read;
 use std::path::Path;
 
+use fsb_guard_core::deployment::{self, DeploymentInputs, ReplicaSetDecision};
+use fsb_guard_core::{FsbIndex, Settings, VeleroEngine};
 use serde_json::Value;
-use velero_fsb_guard::guard::{
-    Engine, FsbIndex, ReplicaSetDecision, Settings, VeleroEngine, WorkloadInputs, plan_workload,
-};
 
 const BACKUP: &str = "examples/sample-backup/backups/shop-20260302";
 
@@ -53,7 +52,7 @@ fn sample() -> Sample {
 }
 
 /// The rules document inside `examples/modifiers-8578.yaml` (the ConfigMap's `rules.yaml` block).
-fn rules_8578() -> fsb_modifiers::ResourceModifiers {
+fn rules_8578() -> fsb_guard_core::Rules {
     let manifest = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/modifiers-8578.yaml"),
     )
@@ -82,10 +81,10 @@ fn sample_backup_with_issue_8578_rules() {
     let engine = VeleroEngine;
     let settings = Settings::default();
     let plan = |name: &str| {
-        plan_workload(
+        deployment::plan(
             &engine,
             &rules,
-            WorkloadInputs {
+            DeploymentInputs {
                 deployment: named(&sample.deployments, name),
                 replicasets: &sample.replicasets,
                 pods: &sample.pods,
@@ -150,15 +149,10 @@ fn sample_backup_with_issue_8578_rules() {
         let ReplicaSetDecision::Retemplated { item, .. } = decision else {
             panic!("{current} must carry the new template, got {decision:?}")
         };
-        let final_rs = engine
-            .apply_rules(&rules, item, "replicasets.apps")
-            .unwrap()
-            .object;
-        let deployment =
-            velero_fsb_guard::guard::as_velero_hands_it(named(&sample.deployments, name));
+        let final_rs = engine.apply_rules(&rules, item, "replicasets.apps").object;
+        let deployment = fsb_guard_core::as_velero_hands_it(named(&sample.deployments, name));
         let final_deployment = engine
             .apply_rules(&rules, &deployment, "deployments.apps")
-            .unwrap()
             .object;
         assert!(engine.templates_equal(
             &final_rs["spec"]["template"],

@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use super::index::{self, BackupIndex, IndexOptions};
-use crate::cluster::{self, Cluster, Resource};
+use fsb_guard_core::Resource;
+
+use crate::cluster::{self, Cluster};
 
 /// Settings of the download flow.
 #[derive(Debug, Clone)]

@@ -11,7 +11,9 @@ use std::path::Path;
 use flate2::bufread::GzDecoder;
 use serde_json::Value;
 
-use super::{DEPLOYMENTS, Error, PODS, REPLICA_SETS, Result};
+use fsb_guard_core::Resource;
+
+use super::{Error, Result};
 
 /// Format versions Velero has written to `metadata/version`: `1` up to v1.3, `1.1.0` since v1.4.
 const KNOWN_FORMAT_VERSIONS: &[&str] = &["1", "1.1.0"];
@@ -43,7 +45,9 @@ impl IndexOptions {
     /// Deployments and ReplicaSets: what the plugin needs during a restore.
     pub fn workloads() -> Self {
         Self {
-            resources: [DEPLOYMENTS, REPLICA_SETS].map(String::from).into(),
+            resources: [Resource::DEPLOYMENTS, Resource::REPLICA_SETS]
+                .map(|r| r.group_resource().to_owned())
+                .into(),
             max_entry_bytes: Self::DEFAULT_MAX_ENTRY_BYTES,
             max_total_bytes: Self::DEFAULT_MAX_TOTAL_BYTES,
             controlled_pods_only: false,
@@ -52,12 +56,12 @@ impl IndexOptions {
 
     /// Also keep pods (the offline check needs them).
     pub fn with_pods(self) -> Self {
-        self.keep(PODS)
+        self.keep(Resource::PODS)
     }
 
-    /// Also keep another group-resource.
-    pub fn keep(mut self, group_resource: &str) -> Self {
-        self.resources.insert(group_resource.to_owned());
+    /// Also keep another resource.
+    pub fn keep(mut self, resource: Resource) -> Self {
+        self.resources.insert(resource.group_resource().to_owned());
         self
     }
 
@@ -70,7 +74,9 @@ impl IndexOptions {
 
     /// Whether the filter drops this kept-resource item.
     fn drops(&self, group_resource: &str, item: &Value) -> bool {
-        self.controlled_pods_only && group_resource == PODS && !controlled_by_workload(item)
+        self.controlled_pods_only
+            && group_resource == Resource::PODS.group_resource()
+            && !controlled_by_workload(item)
     }
 
     pub fn with_max_entry_bytes(mut self, limit: u64) -> Self {
@@ -134,44 +140,41 @@ impl BackupIndex {
         &self.format_version
     }
 
-    pub fn get(&self, group_resource: &str, namespace: &str, name: &str) -> Option<&Value> {
+    pub fn get(&self, resource: Resource, namespace: &str, name: &str) -> Option<&Value> {
         // BTreeMap lookups need an owned key; items are few and this is not a hot path.
         self.items.get(&ItemKey {
-            group_resource: group_resource.to_owned(),
+            group_resource: resource.group_resource().to_owned(),
             namespace: namespace.to_owned(),
             name: name.to_owned(),
         })
     }
 
     pub fn deployment(&self, namespace: &str, name: &str) -> Option<&Value> {
-        self.get(DEPLOYMENTS, namespace, name)
+        self.get(Resource::DEPLOYMENTS, namespace, name)
     }
 
     pub fn replica_set(&self, namespace: &str, name: &str) -> Option<&Value> {
-        self.get(REPLICA_SETS, namespace, name)
+        self.get(Resource::REPLICA_SETS, namespace, name)
     }
 
     pub fn pod(&self, namespace: &str, name: &str) -> Option<&Value> {
-        self.get(PODS, namespace, name)
+        self.get(Resource::PODS, namespace, name)
     }
 
-    /// Kept items of one group-resource, ordered by namespace then name.
-    pub fn items_of<'a>(
-        &'a self,
-        group_resource: &'a str,
-    ) -> impl Iterator<Item = (&'a ItemKey, &'a Value)> + 'a {
+    /// Kept items of one resource, ordered by namespace then name.
+    pub fn items_of(&self, resource: Resource) -> impl Iterator<Item = (&ItemKey, &Value)> {
         self.items
             .iter()
-            .filter(move |(key, _)| key.group_resource == group_resource)
+            .filter(move |(key, _)| key.group_resource == resource.group_resource())
     }
 
-    /// Kept items of one group-resource in one namespace, ordered by name.
+    /// Kept items of one resource in one namespace, ordered by name.
     pub fn items_in<'a>(
         &'a self,
-        group_resource: &'a str,
+        resource: Resource,
         namespace: &'a str,
     ) -> impl Iterator<Item = (&'a ItemKey, &'a Value)> + 'a {
-        self.items_of(group_resource)
+        self.items_of(resource)
             .filter(move |(key, _)| key.namespace == namespace)
     }
 
@@ -307,7 +310,8 @@ impl<'o> IndexBuilder<'o> {
                 }
                 // A filtered resource is read before it is known to be kept: only the kept
                 // entries count, so its total is checked after the filter.
-                let filtered = self.opts.controlled_pods_only && group_resource == PODS;
+                let filtered = self.opts.controlled_pods_only
+                    && group_resource == Resource::PODS.group_resource();
                 if !filtered
                     && self.index.kept_bytes.saturating_add(size) > self.opts.max_total_bytes
                 {

@@ -10,14 +10,14 @@
 //! - [`index`]: one-pass streaming index over a `.tar.gz`/`.tar` reader or an extracted directory.
 //! - [`local`]: opens what `velero-fsb-guard check --backup` is given (tarball, directory, bucket folder).
 //! - [`pvb`]: reads a PodVolumeBackup list (`<backup>-podvolumebackups.json.gz` or plain JSON).
-//! - [`fsb_volumes`]: pure, I/O-free matching of PodVolumeBackups to pods as Velero does it; the guard
-//!   and the offline check share it.
+//!
+//! Which pod volumes hold FSB data is decided by `fsb_guard_core::fsb` (pure, shared by the plugin
+//! and the offline check); resources are named by `fsb_guard_core::Resource`.
 //! - [`download`]: `DownloadRequest` of kind `BackupContents` → signed URL → streamed into the index,
 //!   once per process.
 
 pub mod download;
 mod error;
-pub mod fsb_volumes;
 pub mod index;
 pub mod local;
 pub mod pvb;
@@ -25,16 +25,3 @@ pub mod pvb;
 pub use error::{Error, Result};
 pub use index::{BackupIndex, IndexOptions, ItemKey};
 pub use local::{BackupLayout, LocalBackup, open_local};
-
-/// Group-resource of Deployments as written in backup paths and used by resource-modifier rules.
-pub const DEPLOYMENTS: &str = "deployments.apps";
-/// Group-resource of ReplicaSets.
-pub const REPLICA_SETS: &str = "replicasets.apps";
-/// Group-resource of pods (core group: no suffix).
-pub const PODS: &str = "pods";
-/// Group-resource of StatefulSets.
-pub const STATEFUL_SETS: &str = "statefulsets.apps";
-/// Group-resource of DaemonSets.
-pub const DAEMON_SETS: &str = "daemonsets.apps";
-/// Group-resource of ControllerRevisions (StatefulSet and DaemonSet history).
-pub const CONTROLLER_REVISIONS: &str = "controllerrevisions.apps";

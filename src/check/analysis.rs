@@ -12,13 +12,12 @@ use super::input::{LoadedBackup, LoadedRules};
 use super::lint::{self, LintWarning};
 use super::replicas::{ReplicaReport, deployment_replicas};
 use super::workloads::{self, DaemonSetReport, StatefulSetReport};
-use crate::backup::{
-    BackupLayout, CONTROLLER_REVISIONS, DAEMON_SETS, DEPLOYMENTS, PODS, REPLICA_SETS, STATEFUL_SETS,
-};
-use crate::guard::{
-    DaemonSetPlan, ReplicaSetDecision, Settings, StatefulSetPlan, VeleroEngine, WorkloadInputs,
-    WorkloadPlan, plan_workload,
-};
+use fsb_guard_core::daemonset::DaemonSetPlan;
+use fsb_guard_core::deployment::{self, DeploymentInputs, DeploymentPlan, ReplicaSetDecision};
+use fsb_guard_core::statefulset::StatefulSetPlan;
+use fsb_guard_core::{Resource, Settings, VeleroEngine};
+
+use crate::backup::BackupLayout;
 
 /// Everything the check found.
 #[derive(Debug, Clone, Serialize)]
@@ -36,7 +35,7 @@ pub struct Analysis {
     pub summary: Summary,
     /// The guard's plans, for the output writers.
     #[serde(skip)]
-    pub plans: Vec<WorkloadPlan>,
+    pub plans: Vec<DeploymentPlan>,
     #[serde(skip)]
     pub statefulset_plans: Vec<StatefulSetPlan>,
     #[serde(skip)]
@@ -185,21 +184,21 @@ pub fn analyse(backup: &LoadedBackup, rules: &LoadedRules, fsb: &FsbSource) -> R
     let index = &backup.index;
     // Group ReplicaSets and pods by namespace once: plan_workload filters its inputs.
     let mut by_ns: BTreeMap<&str, (Vec<Value>, Vec<Value>)> = BTreeMap::new();
-    for (key, rs) in index.items_of(REPLICA_SETS) {
+    for (key, rs) in index.items_of(Resource::REPLICA_SETS) {
         by_ns.entry(&key.namespace).or_default().0.push(rs.clone());
     }
-    for (key, pod) in index.items_of(PODS) {
+    for (key, pod) in index.items_of(Resource::PODS) {
         by_ns.entry(&key.namespace).or_default().1.push(pod.clone());
     }
     let empty = (Vec::new(), Vec::new());
     let mut plans = Vec::new();
     let mut reports = Vec::new();
-    for (key, deployment) in index.items_of(DEPLOYMENTS) {
+    for (key, deployment) in index.items_of(Resource::DEPLOYMENTS) {
         let (replicasets, pods) = by_ns.get(key.namespace.as_str()).unwrap_or(&empty);
-        let plan = plan_workload(
+        let plan = deployment::plan(
             &engine,
             &rules.rules,
-            WorkloadInputs {
+            DeploymentInputs {
                 deployment,
                 replicasets,
                 pods,
@@ -225,12 +224,12 @@ pub fn analyse(backup: &LoadedBackup, rules: &LoadedRules, fsb: &FsbSource) -> R
             source: backup.label.clone(),
             layout: layout_id(backup.layout),
             format_version: index.format_version().to_owned(),
-            deployments: index.items_of(DEPLOYMENTS).count(),
-            replica_sets: index.items_of(REPLICA_SETS).count(),
-            pods: index.items_of(PODS).count(),
-            stateful_sets: index.items_of(STATEFUL_SETS).count(),
-            daemon_sets: index.items_of(DAEMON_SETS).count(),
-            controller_revisions: index.items_of(CONTROLLER_REVISIONS).count(),
+            deployments: index.items_of(Resource::DEPLOYMENTS).count(),
+            replica_sets: index.items_of(Resource::REPLICA_SETS).count(),
+            pods: index.items_of(Resource::PODS).count(),
+            stateful_sets: index.items_of(Resource::STATEFUL_SETS).count(),
+            daemon_sets: index.items_of(Resource::DAEMON_SETS).count(),
+            controller_revisions: index.items_of(Resource::CONTROLLER_REVISIONS).count(),
         },
         resource_modifiers: RulesInfo {
             source: rules.label.clone(),
@@ -255,7 +254,7 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn report_for(plan: &WorkloadPlan) -> DeploymentReport {
+fn report_for(plan: &DeploymentPlan) -> DeploymentReport {
     let fsb_pods: Vec<PodVolumes> = plan
         .fsb_pods
         .iter()

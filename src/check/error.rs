@@ -19,7 +19,7 @@ pub enum Error {
     Guard {
         workload: String,
         #[source]
-        source: crate::guard::Error,
+        source: fsb_guard_core::Error,
     },
     /// Writing an output failed.
     #[error("cannot write {path}: {source}")]

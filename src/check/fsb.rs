@@ -15,13 +15,12 @@
 
 use serde_json::{Value, json};
 
-use crate::guard::{FsbIndex, name_of, namespace_of};
-
-use crate::backup::fsb_volumes::{
+use fsb_guard_core::fsb::{
     VOLUMES_TO_BACKUP_ANNOTATION as BACKUP_VOLUMES_ANNOTATION,
     VOLUMES_TO_EXCLUDE_ANNOTATION as BACKUP_VOLUMES_EXCLUDES_ANNOTATION,
     volumes_selected_for_fs_backup,
 };
+use fsb_guard_core::{FsbIndex, name_of, namespace_of};
 const LEGACY_PREFIX: &str = "snapshot.velero.io/";
 
 /// Where FSB volumes were read from.

@@ -7,6 +7,8 @@ use fsb_modifiers::ResourceModifiers;
 use serde_json::Value;
 
 use super::error::{Error, Result};
+use fsb_guard_core::Resource;
+
 use crate::backup::{self, BackupIndex, BackupLayout, IndexOptions, index, pvb};
 
 /// Name of the embedded sample backup.
@@ -41,9 +43,9 @@ pub struct LoadedBackup {
 pub fn index_options() -> IndexOptions {
     IndexOptions::workloads()
         .with_pods()
-        .keep(backup::STATEFUL_SETS)
-        .keep(backup::DAEMON_SETS)
-        .keep(backup::CONTROLLER_REVISIONS)
+        .keep(Resource::STATEFUL_SETS)
+        .keep(Resource::DAEMON_SETS)
+        .keep(Resource::CONTROLLER_REVISIONS)
 }
 
 /// The embedded sample (a bucket folder copy: tarball + PodVolumeBackup file).

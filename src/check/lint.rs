@@ -11,8 +11,10 @@ use fsb_modifiers::{Glob, GoRegex, ResourceModifiers, Rule, RuleOutcome};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::backup::{BackupIndex, DEPLOYMENTS, PODS, REPLICA_SETS};
-use crate::guard::{VeleroEngine, WorkloadPlan, as_velero_hands_it, name_of, pod_lineage};
+use crate::backup::BackupIndex;
+use fsb_guard_core::deployment::DeploymentPlan;
+use fsb_guard_core::toolkit::owners::pod_lineage;
+use fsb_guard_core::{Resource, VeleroEngine, as_velero_hands_it, name_of};
 
 /// One warning.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,12 +28,16 @@ pub struct LintWarning {
     pub message: String,
 }
 
-const KEPT: [&str; 3] = [DEPLOYMENTS, REPLICA_SETS, PODS];
+const KEPT: [Resource; 3] = [
+    Resource::DEPLOYMENTS,
+    Resource::REPLICA_SETS,
+    Resource::PODS,
+];
 
 /// Which objects each rule matched, and the errors it raised.
 struct Matches {
-    /// rule index → (group-resource, namespace, name) of matched objects.
-    matched: Vec<Vec<(&'static str, String, String)>>,
+    /// rule index → (resource, namespace, name) of matched objects.
+    matched: Vec<Vec<(Resource, String, String)>>,
     errors: Vec<BTreeSet<String>>,
 }
 
@@ -43,7 +49,7 @@ fn evaluate(rules: &ResourceModifiers, index: &BackupIndex) -> Matches {
     };
     for gr in KEPT {
         for (key, item) in index.items_of(gr) {
-            let outcome = rules.apply(&as_velero_hands_it(item), gr);
+            let outcome = rules.apply(&as_velero_hands_it(item), gr.group_resource());
             for (i, o) in outcome.rules.iter().enumerate() {
                 if *o != RuleOutcome::NotMatched {
                     m.matched[i].push((gr, key.namespace.clone(), key.name.clone()));
@@ -66,7 +72,7 @@ pub fn lint(
     _engine: &VeleroEngine,
     rules: &ResourceModifiers,
     index: &BackupIndex,
-    plans: &[WorkloadPlan],
+    plans: &[DeploymentPlan],
 ) -> Vec<LintWarning> {
     let matches = evaluate(rules, index);
     let mut out = Vec::new();
@@ -117,12 +123,16 @@ fn no_match(
         return;
     }
     // Only judge the other conditions when every selected resource is one we evaluated.
-    if resources.iter().any(|r| !KEPT.contains(&r.as_str())) || !matches.matched[i].is_empty() {
+    let kept: Vec<Resource> = KEPT
+        .into_iter()
+        .filter(|k| resources.iter().any(|r| r.as_str() == k.group_resource()))
+        .collect();
+    if kept.len() != resources.len() || !matches.matched[i].is_empty() {
         return;
     }
-    let objects: Vec<(&str, &str)> = resources
+    let objects: Vec<(&str, &str)> = kept
         .iter()
-        .flat_map(|r| index.items_of(r))
+        .flat_map(|r| index.items_of(*r))
         .map(|(k, _)| (k.namespace.as_str(), k.name.as_str()))
         .collect();
     let c = &rule.conditions;
@@ -286,18 +296,26 @@ fn value_types(i: usize, rule: &Rule, out: &mut Vec<LintWarning>) {
 }
 
 fn test_paths(i: usize, rule: &Rule, index: &BackupIndex, out: &mut Vec<LintWarning>) {
-    let resources: Vec<&str> = KEPT.into_iter().filter(|gr| selects(rule, gr)).collect();
+    let resources: Vec<Resource> = KEPT
+        .into_iter()
+        .filter(|gr| selects(rule, gr.group_resource()))
+        .collect();
+    let names = resources
+        .iter()
+        .map(Resource::group_resource)
+        .collect::<Vec<_>>()
+        .join("/");
     if resources.is_empty()
         || resources
             .iter()
-            .all(|gr| index.items_of(gr).next().is_none())
+            .all(|gr| index.items_of(*gr).next().is_none())
     {
         return;
     }
     let exists = |path: &str| {
         resources.iter().any(|gr| {
             index
-                .items_of(gr)
+                .items_of(*gr)
                 .any(|(_, item)| as_velero_hands_it(item).pointer(path).is_some())
         })
     };
@@ -312,8 +330,7 @@ fn test_paths(i: usize, rule: &Rule, index: &BackupIndex, out: &mut Vec<LintWarn
                 code: "test-path-missing",
                 message: format!(
                     "test on {} : the path exists in no {} of the backup; Velero reports a restore error for every object this rule matches (a missing path is an error, not a failed test)",
-                    op.path,
-                    resources.join("/")
+                    op.path, names
                 ),
             });
         }
@@ -325,8 +342,7 @@ fn test_paths(i: usize, rule: &Rule, index: &BackupIndex, out: &mut Vec<LintWarn
                 code: "test-path-missing",
                 message: format!(
                     "matches {} : the path exists in no {} of the backup, so the rule never matches",
-                    m.path,
-                    resources.join("/")
+                    m.path, names
                 ),
             });
         }
@@ -371,15 +387,15 @@ fn index_paths(
     rule: &Rule,
     index: &BackupIndex,
     matches: &Matches,
-    plans: &[WorkloadPlan],
+    plans: &[DeploymentPlan],
     out: &mut Vec<LintWarning>,
 ) {
     let mut seen = BTreeSet::new();
     for op in &rule.patches {
         for (gr, ns, name) in &matches.matched[i] {
             let (prefix, pointer_base) = match *gr {
-                DEPLOYMENTS => ("/spec/template/spec/", "/spec/template/spec/"),
-                PODS => ("/spec/", "/spec/"),
+                Resource::DEPLOYMENTS => ("/spec/template/spec/", "/spec/template/spec/"),
+                Resource::PODS => ("/spec/", "/spec/"),
                 _ => continue,
             };
             let Some((list, idx)) = indexed_list(&op.path, prefix) else {
@@ -387,12 +403,12 @@ fn index_paths(
             };
             // Template list (Deployment) vs pods' lists.
             let (template_names, pods): (Vec<String>, Vec<&Value>) = match *gr {
-                DEPLOYMENTS => {
+                Resource::DEPLOYMENTS => {
                     let Some(d) = index.deployment(ns, name) else {
                         continue;
                     };
                     let pods = index
-                        .items_in(PODS, ns)
+                        .items_in(Resource::PODS, ns)
                         .map(|(_, p)| p)
                         .filter(|p| pod_lineage(p).is_some_and(|l| l.deployment == *name))
                         .collect();
@@ -429,7 +445,7 @@ fn index_paths(
                         message: format!(
                             "{} uses an index into {list}: index {idx} is {t:?} in the template of {ns}/{} but {p:?} in restored pod {} (restore-wait is prepended to pods with FSB data; injected sidecars shift containers). The plugin carries the change by name; a hand-written pod rule with this path would hit the wrong element",
                             op.path,
-                            if *gr == DEPLOYMENTS { name.as_str() } else { "(its Deployment)" },
+                            if *gr == Resource::DEPLOYMENTS { name.as_str() } else { "(its Deployment)" },
                             name_of(pod)
                         ),
                     });
@@ -457,24 +473,27 @@ fn lands_twice(
     i: usize,
     rules: &ResourceModifiers,
     matches: &Matches,
-    plans: &[WorkloadPlan],
+    plans: &[DeploymentPlan],
     out: &mut Vec<LintWarning>,
 ) {
     // (namespace, object) → (group-resource, plan) for the pods and ReplicaSets the plugin corrects.
-    let mut corrected: BTreeMap<(&str, &str, &str), &WorkloadPlan> = BTreeMap::new();
+    let mut corrected: BTreeMap<(&str, &str, &str), &DeploymentPlan> = BTreeMap::new();
     for p in plans
         .iter()
         .filter(|p| p.change.is_some() && p.skipped.is_none())
     {
         for (n, _) in &p.pods {
-            corrected.insert((PODS, p.namespace.as_str(), n.as_str()), p);
+            corrected.insert((Resource::PODS.group_resource(), &p.namespace, n), p);
         }
         for (n, _) in &p.replicasets {
-            corrected.insert((REPLICA_SETS, p.namespace.as_str(), n.as_str()), p);
+            corrected.insert(
+                (Resource::REPLICA_SETS.group_resource(), &p.namespace, n),
+                p,
+            );
         }
     }
     for (gr, ns, name) in &matches.matched[i] {
-        let Some(plan) = corrected.get(&(*gr, ns.as_str(), name.as_str())) else {
+        let Some(plan) = corrected.get(&(gr.group_resource(), ns.as_str(), name.as_str())) else {
             continue;
         };
         let paths = plan
@@ -484,12 +503,12 @@ fn lands_twice(
             .unwrap_or_default();
         // Only a rule that changes what the template change changes lands twice.
         let overlapping = touched_pointers(paths).into_iter().any(|ptr| {
-            let ptr = if *gr == REPLICA_SETS {
+            let ptr = if *gr == Resource::REPLICA_SETS {
                 format!("/spec/template{ptr}")
             } else {
                 ptr
             };
-            rules.rules_touching(gr, &ptr).contains(&i)
+            rules.rules_touching(gr.group_resource(), &ptr).contains(&i)
         });
         if overlapping {
             out.push(LintWarning {

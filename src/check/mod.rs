@@ -71,7 +71,7 @@ pub fn check(
     };
     let pods: Vec<&serde_json::Value> = backup
         .index
-        .items_of(crate::backup::PODS)
+        .items_of(fsb_guard_core::Resource::PODS)
         .map(|(_, p)| p)
         .collect();
     let fsb = fsb::resolve(

@@ -14,19 +14,20 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::error::{Error, Result};
-use crate::backup::{
-    BackupIndex, CONTROLLER_REVISIONS, DAEMON_SETS, DEPLOYMENTS, PODS, REPLICA_SETS, STATEFUL_SETS,
+use fsb_guard_core::daemonset::DaemonSetPlan;
+use fsb_guard_core::deployment::{
+    DeploymentPlan, ReplicaSetDecision, align_desired_replicas, lower_replicaset,
 };
-use crate::guard::statefulset::RevisionDecision;
-use crate::guard::{
-    DaemonSetPlan, Engine, ReplicaSetDecision, StatefulSetPlan, VeleroEngine, WorkloadPlan,
-    align_desired_replicas, as_velero_hands_it, lower_replicaset, pod_lineage, replicaset_owner,
-};
+use fsb_guard_core::statefulset::{RevisionDecision, StatefulSetPlan};
+use fsb_guard_core::toolkit::owners::{pod_lineage, replicaset_owner};
+use fsb_guard_core::{Resource, Rules, VeleroEngine, as_velero_hands_it};
+
+use crate::backup::BackupIndex;
 
 /// The plans of every kind, for [`write_objects`].
 #[derive(Debug, Clone, Copy)]
 pub struct Plans<'a> {
-    pub deployments: &'a [WorkloadPlan],
+    pub deployments: &'a [DeploymentPlan],
     pub statefulsets: &'a [StatefulSetPlan],
     pub daemonsets: &'a [DaemonSetPlan],
 }
@@ -49,39 +50,43 @@ fn controlled_by(object: &Value, kind: &str, name: &str) -> bool {
 pub fn write_objects(
     dir: &Path,
     index: &BackupIndex,
-    rules: &<VeleroEngine as Engine>::Rules,
+    rules: &Rules,
     plans: Plans<'_>,
 ) -> Result<Vec<PathBuf>> {
-    // Per workload, in the order deployments, StatefulSets, DaemonSets: (namespace, label, objects).
-    let deployments = plans.deployments.iter().map(|plan| {
-        let workload = format!("{}/{}", plan.namespace, plan.deployment);
-        (&plan.namespace, workload, deployment_objects(index, plan))
-    });
-    let statefulsets = plans.statefulsets.iter().map(|plan| {
-        let workload = format!("StatefulSet {}/{}", plan.namespace, plan.statefulset);
-        (&plan.namespace, workload, statefulset_objects(index, plan))
-    });
-    let daemonsets = plans.daemonsets.iter().map(|plan| {
-        let workload = format!("DaemonSet {}/{}", plan.namespace, plan.daemonset);
-        (&plan.namespace, workload, daemonset_objects(index, plan))
-    });
+    // Per workload, in the order deployments, StatefulSets, DaemonSets: (namespace, objects).
+    let deployments = plans
+        .deployments
+        .iter()
+        .map(|plan| (&plan.namespace, deployment_objects(index, plan)));
+    let statefulsets = plans
+        .statefulsets
+        .iter()
+        .map(|plan| (&plan.namespace, statefulset_objects(index, plan)));
+    let daemonsets = plans
+        .daemonsets
+        .iter()
+        .map(|plan| (&plan.namespace, daemonset_objects(index, plan)));
     let mut written = Vec::new();
-    for (namespace, workload, objects) in deployments.chain(statefulsets).chain(daemonsets) {
-        write(dir, rules, namespace, &workload, objects, &mut written)?;
+    for (namespace, objects) in deployments.chain(statefulsets).chain(daemonsets) {
+        write(dir, rules, namespace, objects, &mut written)?;
     }
     Ok(written)
 }
 
-type Objects = Vec<(&'static str, String, Value)>;
+type Objects = Vec<(Resource, String, Value)>;
 
-fn deployment_objects(index: &BackupIndex, plan: &WorkloadPlan) -> Objects {
+fn deployment_objects(index: &BackupIndex, plan: &DeploymentPlan) -> Objects {
     let mut objects: Objects = Vec::new();
     {
         let ns = plan.namespace.as_str();
         if let Some(d) = index.deployment(ns, &plan.deployment) {
-            objects.push((DEPLOYMENTS, plan.deployment.clone(), as_velero_hands_it(d)));
+            objects.push((
+                Resource::DEPLOYMENTS,
+                plan.deployment.clone(),
+                as_velero_hands_it(d),
+            ));
         }
-        for (key, rs) in index.items_in(REPLICA_SETS, ns) {
+        for (key, rs) in index.items_in(Resource::REPLICA_SETS, ns) {
             if replicaset_owner(rs) != Some(plan.deployment.as_str()) {
                 continue;
             }
@@ -98,9 +103,9 @@ fn deployment_objects(index: &BackupIndex, plan: &WorkloadPlan) -> Objects {
                     item = align_desired_replicas(&item, lowered_to);
                 }
             }
-            objects.push((REPLICA_SETS, key.name.clone(), item));
+            objects.push((Resource::REPLICA_SETS, key.name.clone(), item));
         }
-        for (key, pod) in index.items_in(PODS, ns) {
+        for (key, pod) in index.items_in(Resource::PODS, ns) {
             if pod_lineage(pod).is_none_or(|l| l.deployment != plan.deployment) {
                 continue;
             }
@@ -112,7 +117,7 @@ fn deployment_objects(index: &BackupIndex, plan: &WorkloadPlan) -> Objects {
                 Some((_, correction)) => correction.item.clone(),
                 None => as_velero_hands_it(pod),
             };
-            objects.push((PODS, key.name.clone(), item));
+            objects.push((Resource::PODS, key.name.clone(), item));
         }
     }
     objects
@@ -122,10 +127,14 @@ fn statefulset_objects(index: &BackupIndex, plan: &StatefulSetPlan) -> Objects {
     let ns = plan.namespace.as_str();
     let name = plan.statefulset.as_str();
     let mut objects: Objects = Vec::new();
-    if let Some(sts) = index.get(STATEFUL_SETS, ns, name) {
-        objects.push((STATEFUL_SETS, name.to_owned(), as_velero_hands_it(sts)));
+    if let Some(sts) = index.get(Resource::STATEFUL_SETS, ns, name) {
+        objects.push((
+            Resource::STATEFUL_SETS,
+            name.to_owned(),
+            as_velero_hands_it(sts),
+        ));
     }
-    for (key, rev) in index.items_in(CONTROLLER_REVISIONS, ns) {
+    for (key, rev) in index.items_in(Resource::CONTROLLER_REVISIONS, ns) {
         if !controlled_by(rev, "StatefulSet", name) {
             continue;
         }
@@ -138,9 +147,9 @@ fn statefulset_objects(index: &BackupIndex, plan: &StatefulSetPlan) -> Objects {
                 _ => None,
             });
         let item = rewritten.unwrap_or_else(|| as_velero_hands_it(rev));
-        objects.push((CONTROLLER_REVISIONS, key.name.clone(), item));
+        objects.push((Resource::CONTROLLER_REVISIONS, key.name.clone(), item));
     }
-    for (key, pod) in index.items_in(PODS, ns) {
+    for (key, pod) in index.items_in(Resource::PODS, ns) {
         if !controlled_by(pod, "StatefulSet", name)
             || plan.skipped_pods.iter().any(|p| p.name == key.name)
         {
@@ -150,7 +159,7 @@ fn statefulset_objects(index: &BackupIndex, plan: &StatefulSetPlan) -> Objects {
             Some((_, c)) => c.item.clone(),
             None => as_velero_hands_it(pod),
         };
-        objects.push((PODS, key.name.clone(), item));
+        objects.push((Resource::PODS, key.name.clone(), item));
     }
     objects
 }
@@ -159,19 +168,23 @@ fn daemonset_objects(index: &BackupIndex, plan: &DaemonSetPlan) -> Objects {
     let ns = plan.namespace.as_str();
     let name = plan.daemonset.as_str();
     let mut objects: Objects = Vec::new();
-    if let Some(ds) = index.get(DAEMON_SETS, ns, name) {
-        objects.push((DAEMON_SETS, name.to_owned(), as_velero_hands_it(ds)));
+    if let Some(ds) = index.get(Resource::DAEMON_SETS, ns, name) {
+        objects.push((
+            Resource::DAEMON_SETS,
+            name.to_owned(),
+            as_velero_hands_it(ds),
+        ));
     }
-    for (key, rev) in index.items_in(CONTROLLER_REVISIONS, ns) {
+    for (key, rev) in index.items_in(Resource::CONTROLLER_REVISIONS, ns) {
         if controlled_by(rev, "DaemonSet", name) {
             objects.push((
-                CONTROLLER_REVISIONS,
+                Resource::CONTROLLER_REVISIONS,
                 key.name.clone(),
                 as_velero_hands_it(rev),
             ));
         }
     }
-    for (key, pod) in index.items_in(PODS, ns) {
+    for (key, pod) in index.items_in(Resource::PODS, ns) {
         if !controlled_by(pod, "DaemonSet", name) {
             continue;
         }
@@ -179,7 +192,7 @@ fn daemonset_objects(index: &BackupIndex, plan: &DaemonSetPlan) -> Objects {
             Some((_, c)) => c.pod.item.clone(),
             None => as_velero_hands_it(pod),
         };
-        objects.push((PODS, key.name.clone(), item));
+        objects.push((Resource::PODS, key.name.clone(), item));
     }
     objects
 }
@@ -187,21 +200,14 @@ fn daemonset_objects(index: &BackupIndex, plan: &DaemonSetPlan) -> Objects {
 /// Applies the rules to each item as Velero does and writes it.
 fn write(
     dir: &Path,
-    rules: &<VeleroEngine as Engine>::Rules,
+    rules: &Rules,
     ns: &str,
-    workload: &str,
     objects: Objects,
     written: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    let engine = VeleroEngine;
-    for (gr, name, item) in objects {
-        let created = engine
-            .apply_rules(rules, &item, gr)
-            .map_err(|source| Error::Guard {
-                workload: workload.to_owned(),
-                source,
-            })?
-            .object;
+    for (resource, name, item) in objects {
+        let gr = resource.group_resource();
+        let created = VeleroEngine.apply_rules(rules, &item, gr).object;
         let folder = dir.join(gr).join(ns);
         std::fs::create_dir_all(&folder).map_err(|source| Error::Write {
             path: folder.clone(),

@@ -19,9 +19,8 @@ use std::fmt::Write as _;
 use fsb_modifiers::{ResourceModifiers, Rule};
 use serde_json::{Value, json};
 
-use crate::guard::{
-    ANNOTATION_SUPERSEDED_BY, ReplicaSetDecision, WorkloadPlan, withhold_unsafe_parts,
-};
+use fsb_guard_core::deployment::{ANNOTATION_SUPERSEDED_BY, DeploymentPlan, ReplicaSetDecision};
+use fsb_guard_core::toolkit::delta::withhold_unsafe_parts;
 
 /// What the generated rules cannot do; written at the top of the file.
 pub const LIMITATIONS: &str = "\
@@ -149,7 +148,7 @@ fn generated(group_resource: &str, namespace: &str, names: &[&str], patch: &Valu
 pub fn emit(
     rules: &ResourceModifiers,
     configmap_name: Option<&str>,
-    plans: &[WorkloadPlan],
+    plans: &[DeploymentPlan],
 ) -> String {
     let mut body = String::from("version: v1\nresourceModifierRules:\n");
     body.push_str("# --- your rules, unchanged ---\n");

@@ -1,6 +1,6 @@
 //! Replica-count changes in the report (issue 8): `R → R'`, the pods the plugin restores and
 //! skips, FSB data that will not be restored, and what the controller deletes without the plugin.
-//! The decisions come from the guard's plans (`WorkloadPlan::replicas`, `StatefulSetPlan`); this
+//! The decisions come from the guard's plans (`DeploymentPlan::replicas`, `StatefulSetPlan`); this
 //! module only words them.
 
 use std::collections::BTreeSet;
@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::analysis::PodVolumes;
-use crate::guard::{FsbPod, Replicas, WorkloadPlan};
+use fsb_guard_core::FsbPod;
+use fsb_guard_core::deployment::DeploymentPlan;
+use fsb_guard_core::toolkit::replicas::Replicas;
 
 /// What the restore does to a workload's replica count.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -97,7 +99,7 @@ fn kept_sentence(
 }
 
 /// The report for a Deployment's plan.
-pub fn deployment_replicas(plan: &WorkloadPlan) -> ReplicaReport {
+pub fn deployment_replicas(plan: &DeploymentPlan) -> ReplicaReport {
     let r = &plan.replicas;
     let (from, to) = (r.from.count(), r.to.count());
     let change = change_of(from, to);

@@ -10,13 +10,13 @@ use serde_json::Value;
 use super::analysis::{PodAction, PodVolumes};
 use super::error::{Error, Result};
 use super::replicas::{ReplicaReport, statefulset_replicas};
-use crate::backup::{BackupIndex, CONTROLLER_REVISIONS, DAEMON_SETS, PODS, STATEFUL_SETS};
-use crate::guard::daemonset::RestoredGeneration;
-use crate::guard::statefulset::{RevisionDecision, RevisionSource};
-use crate::guard::{
-    DaemonSetInputs, DaemonSetPlan, FsbIndex, FsbPod, PodCorrection, Settings, StatefulSetInputs,
-    StatefulSetPlan, VeleroEngine, plan_daemonset, plan_statefulset,
+use fsb_guard_core::daemonset::{self, DaemonSetInputs, DaemonSetPlan, RestoredGeneration};
+use fsb_guard_core::statefulset::{
+    self, RevisionDecision, RevisionSource, StatefulSetInputs, StatefulSetPlan,
 };
+use fsb_guard_core::{FsbIndex, FsbPod, PodCorrection, Resource, Rules, Settings, VeleroEngine};
+
+use crate::backup::BackupIndex;
 
 /// The ControllerRevision the StatefulSet's pods point to, as the plugin restores it.
 #[derive(Debug, Clone, Serialize)]
@@ -159,7 +159,7 @@ fn controller_of<'a>(pod: &'a Value, kind: &str) -> Option<&'a str> {
 /// Names of the backed-up pods of StatefulSet `namespace/name` that Velero restores.
 fn statefulset_pod_names(index: &BackupIndex, namespace: &str, name: &str) -> Vec<String> {
     index
-        .items_in(PODS, namespace)
+        .items_in(Resource::PODS, namespace)
         .filter(|(_, p)| controller_of(p, "StatefulSet") == Some(name))
         .filter(|(_, p)| {
             !matches!(
@@ -171,7 +171,7 @@ fn statefulset_pod_names(index: &BackupIndex, namespace: &str, name: &str) -> Ve
         .collect()
 }
 
-fn objects_in(index: &BackupIndex, gr: &str, namespace: &str) -> Vec<Value> {
+fn objects_in(index: &BackupIndex, gr: Resource, namespace: &str) -> Vec<Value> {
     index
         .items_in(gr, namespace)
         .map(|(_, v)| v.clone())
@@ -181,16 +181,16 @@ fn objects_in(index: &BackupIndex, gr: &str, namespace: &str) -> Vec<Value> {
 /// Plans and reports for every StatefulSet of the backup.
 pub fn statefulsets(
     index: &BackupIndex,
-    rules: &<VeleroEngine as crate::guard::Engine>::Rules,
+    rules: &Rules,
     fsb: &FsbIndex,
 ) -> Result<(Vec<StatefulSetReport>, Vec<StatefulSetPlan>)> {
     let settings = Settings::default();
     let mut reports = Vec::new();
     let mut plans = Vec::new();
-    for (key, sts) in index.items_of(STATEFUL_SETS) {
-        let pods = objects_in(index, PODS, &key.namespace);
-        let revisions = objects_in(index, CONTROLLER_REVISIONS, &key.namespace);
-        let plan = plan_statefulset(
+    for (key, sts) in index.items_of(Resource::STATEFUL_SETS) {
+        let pods = objects_in(index, Resource::PODS, &key.namespace);
+        let revisions = objects_in(index, Resource::CONTROLLER_REVISIONS, &key.namespace);
+        let plan = statefulset::plan(
             &VeleroEngine,
             rules,
             StatefulSetInputs {
@@ -341,15 +341,15 @@ fn statefulset_report(plan: &StatefulSetPlan, pod_names: &[String]) -> StatefulS
 /// Plans and reports for every DaemonSet of the backup.
 pub fn daemonsets(
     index: &BackupIndex,
-    rules: &<VeleroEngine as crate::guard::Engine>::Rules,
+    rules: &Rules,
     fsb: &FsbIndex,
 ) -> Result<(Vec<DaemonSetReport>, Vec<DaemonSetPlan>)> {
     let settings = Settings::default();
     let mut reports = Vec::new();
     let mut plans = Vec::new();
-    for (key, ds) in index.items_of(DAEMON_SETS) {
-        let pods = objects_in(index, PODS, &key.namespace);
-        let plan = plan_daemonset(
+    for (key, ds) in index.items_of(Resource::DAEMON_SETS) {
+        let pods = objects_in(index, Resource::PODS, &key.namespace);
+        let plan = daemonset::plan(
             &VeleroEngine,
             rules,
             DaemonSetInputs {
@@ -416,10 +416,10 @@ fn daemonset_report(plan: &DaemonSetPlan) -> DaemonSetReport {
     } else {
         "safe: no rollout".to_owned()
     };
-    if !plan.node_eligibility.is_empty() {
+    if !plan.after_rules.node_eligibility.is_empty() {
         verdict.push_str(&format!(
             "; the rules change which nodes qualify ({}): the controller deletes pods on nodes that no longer do",
-            plan.node_eligibility.join(", ")
+            plan.after_rules.node_eligibility.join(", ")
         ));
     }
     DaemonSetReport {
@@ -429,22 +429,24 @@ fn daemonset_report(plan: &DaemonSetPlan) -> DaemonSetReport {
         rollout_without_plugin: rollout,
         pods_keep_old_template_without_plugin: plan.pods_keep_old_template_without_guard,
         template_paths: plan
+            .after_rules
             .change
             .as_ref()
             .map(|c| c.paths.clone())
             .unwrap_or_default(),
         rule_errors: plan
+            .after_rules
             .change
             .as_ref()
             .map(|c| c.rule_errors.clone())
             .unwrap_or_default(),
-        backed_up_generation: plan.backed_up_generation.clone(),
-        restored_generation: match &plan.restored_generation {
+        backed_up_generation: plan.after_rules.backed_up_generation.clone(),
+        restored_generation: match &plan.after_rules.restored_generation {
             RestoredGeneration::Kept(n) => format!("kept:{n}"),
             RestoredGeneration::Removed => "removed".to_owned(),
             RestoredGeneration::Unparseable => "unparseable".to_owned(),
         },
-        node_eligibility: plan.node_eligibility.clone(),
+        node_eligibility: plan.after_rules.node_eligibility.clone(),
         at_risk,
         plugin: DaemonSetPluginReport {
             action,

@@ -53,6 +53,19 @@ pub enum Error {
         code: u16,
         reason: String,
         message: String,
+        /// The fields the API server names as causes (a validation error names them; a JSON
+        /// patch that no longer applies names none).
+        fields: Vec<String>,
+    },
+    /// The object is not (or no longer) as the call required: HTTP 409 (a failed `resourceVersion`
+    /// or `uid` precondition, or AlreadyExists), or a conditional JSON patch that no longer
+    /// applies ([`Error::into_conflict_if_unapplicable`]).
+    #[error("{call}: HTTP {code} {reason}: {message}")]
+    Conflict {
+        call: Box<Call>,
+        code: u16,
+        reason: String,
+        message: String,
     },
     #[error("{call}: unexpected response: {message}")]
     Response { call: Box<Call>, message: String },
@@ -75,6 +88,27 @@ impl Error {
         matches!(self, Error::Api { code: 404, .. })
     }
 
+    /// A JSON patch the API server could not apply to the object as it is now (HTTP 422 naming no
+    /// field: the patch's `test` or a path it needs failed, not the patched object's validation)
+    /// becomes [`Error::Conflict`]: the object changed since it was read.
+    pub fn into_conflict_if_unapplicable(self) -> Self {
+        match self {
+            Error::Api {
+                call,
+                code: 422,
+                reason,
+                message,
+                fields,
+            } if fields.is_empty() => Error::Conflict {
+                call,
+                code: 422,
+                reason,
+                message,
+            },
+            other => other,
+        }
+    }
+
     /// The call that failed, when there was one.
     pub fn call(&self) -> Option<&Call> {
         match self {
@@ -83,6 +117,7 @@ impl Error {
             | Error::Timeout { call, .. }
             | Error::Unreachable { call, .. }
             | Error::Api { call, .. }
+            | Error::Conflict { call, .. }
             | Error::Response { call, .. } => Some(call.as_ref()),
             Error::Config { .. } | Error::AmbiguousPluginConfig { .. } => None,
         }
@@ -125,15 +160,29 @@ pub fn from_kube(call: Call, err: kube::Error) -> Error {
         kube::Error::Api(status) => {
             let code = status.code;
             let message = status.message.clone();
+            let reason = status.reason.clone();
             match code {
                 403 => Error::Forbidden { call, message },
                 401 => Error::Unauthorized { call, message },
                 504 => Error::Timeout { call, after: None },
+                409 => Error::Conflict {
+                    call,
+                    code,
+                    reason,
+                    message,
+                },
                 _ => Error::Api {
                     call,
                     code,
-                    reason: status.reason.clone(),
+                    reason,
                     message,
+                    fields: status
+                        .details
+                        .iter()
+                        .flat_map(|d| &d.causes)
+                        .filter(|c| !c.field.is_empty())
+                        .map(|c| c.field.clone())
+                        .collect(),
                 },
             }
         }

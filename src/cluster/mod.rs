@@ -10,15 +10,15 @@
 
 mod error;
 pub mod label;
-pub mod pods;
-pub mod statefulsets;
 
 use std::path::Path;
 use std::time::Duration;
 
+use fsb_guard_core::Resource;
+use fsb_guard_core::toolkit::object::LabelChanges;
 use kube::core::Request;
-use kube::core::params::{DeleteParams, GetParams, ListParams, PostParams};
-use serde_json::{Value, json};
+use kube::core::params::{DeleteParams, GetParams, ListParams, PostParams, Preconditions};
+use serde_json::{Map, Value, json};
 
 pub use error::{Call, Error, Result, from_kube};
 pub use label::valid_label_value;
@@ -30,82 +30,24 @@ pub const MAX_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 pub const BACKUP_NAME_LABEL: &str = "velero.io/backup-name";
 /// Label key that marks a plugin-config ConfigMap (any value).
 pub const PLUGIN_CONFIG_LABEL: &str = "velero.io/plugin-config";
-/// This plugin's name, used as label key on its config ConfigMap with value `RestoreItemAction`.
-pub const PLUGIN_NAME: &str = "fsb-guard.io/template-guard";
-const PLUGIN_KIND: &str = "RestoreItemAction";
+/// Value of the plugin's own label on its plugin-config ConfigMap (`<plugin name>: <kind>`).
+const PLUGIN_CONFIG_KIND: &str = "RestoreItemAction";
 /// Field manager recorded on the objects the plugin patches.
 pub const FIELD_MANAGER: &str = "velero-fsb-guard";
 
-/// A namespaced API resource addressed by group/version/plural.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resource {
-    pub group: &'static str,
-    pub version: &'static str,
-    pub plural: &'static str,
-}
-
-impl Resource {
-    pub const POD_VOLUME_BACKUPS: Self = Self::velero("podvolumebackups");
-    pub const BACKUPS: Self = Self::velero("backups");
-    pub const BACKUP_STORAGE_LOCATIONS: Self = Self::velero("backupstoragelocations");
-    pub const DOWNLOAD_REQUESTS: Self = Self::velero("downloadrequests");
-    pub const CONFIG_MAPS: Self = Self {
-        group: "",
-        version: "v1",
-        plural: "configmaps",
-    };
-    pub const REPLICA_SETS: Self = Self {
-        group: "apps",
-        version: "v1",
-        plural: "replicasets",
-    };
-
-    const fn velero(plural: &'static str) -> Self {
-        Self {
-            group: "velero.io",
-            version: "v1",
-            plural,
-        }
+/// Collection path of `resource` in `namespace`.
+pub fn url_path(resource: Resource, namespace: &str) -> String {
+    if resource.group.is_empty() {
+        format!(
+            "/api/{}/namespaces/{namespace}/{}",
+            resource.version, resource.plural
+        )
+    } else {
+        format!(
+            "/apis/{}/{}/namespaces/{namespace}/{}",
+            resource.group, resource.version, resource.plural
+        )
     }
-
-    /// `plural[.group]`, as RBAC rules and error messages name it.
-    pub fn qualified(&self) -> String {
-        if self.group.is_empty() {
-            self.plural.to_owned()
-        } else {
-            format!("{}.{}", self.plural, self.group)
-        }
-    }
-
-    /// Collection path in `namespace`.
-    pub fn url_path(&self, namespace: &str) -> String {
-        if self.group.is_empty() {
-            format!(
-                "/api/{}/namespaces/{namespace}/{}",
-                self.version, self.plural
-            )
-        } else {
-            format!(
-                "/apis/{}/{}/namespaces/{namespace}/{}",
-                self.group, self.version, self.plural
-            )
-        }
-    }
-}
-
-/// The Velero namespace: `$VELERO_NAMESPACE` (set in Velero's own deployment and inherited by its
-/// plugins), else the restore's `metadata.namespace`.
-pub fn velero_namespace(restore: &Value) -> Option<String> {
-    std::env::var("VELERO_NAMESPACE")
-        .ok()
-        .filter(|ns| !ns.is_empty())
-        .or_else(|| {
-            restore
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .filter(|ns| !ns.is_empty())
-                .map(str::to_owned)
-        })
 }
 
 /// Makes sure rustls has a process-wide crypto provider (ring). kube and reqwest are built without
@@ -224,7 +166,7 @@ impl Cluster {
     fn call(verb: &'static str, resource: Resource, namespace: &str, name: Option<&str>) -> Call {
         Call {
             verb,
-            resource: resource.qualified(),
+            resource: resource.group_resource().to_owned(),
             namespace: namespace.to_owned(),
             name: name.map(str::to_owned),
         }
@@ -245,7 +187,7 @@ impl Cluster {
         name: &str,
     ) -> Result<Option<Value>> {
         let call = Self::call("get", resource, namespace, Some(name));
-        let request = Request::new(resource.url_path(namespace))
+        let request = Request::new(url_path(resource, namespace))
             .get(name, &GetParams::default())
             .map_err(|e| Self::build_err(call.clone(), e))?;
         match self.send(call, request).await {
@@ -263,7 +205,7 @@ impl Cluster {
     ) -> Result<Vec<Value>> {
         let call = Self::call("list", resource, namespace, None);
         let params = ListParams::default().labels(label_selector);
-        let request = Request::new(resource.url_path(namespace))
+        let request = Request::new(url_path(resource, namespace))
             .list(&params)
             .map_err(|e| Self::build_err(call.clone(), e))?;
         let list = self.send(call.clone(), request).await?;
@@ -284,20 +226,92 @@ impl Cluster {
         namespace: &str,
         object: &Value,
     ) -> Result<Value> {
+        self.post(resource, namespace, object, false).await
+    }
+
+    /// POST `object` with `dryRun=All`: validation, defaulting and admission (mutating webhooks
+    /// included) run, nothing is stored. Returns the object as the server would store it.
+    pub async fn dry_run_create(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        object: &Value,
+    ) -> Result<Value> {
+        self.post(resource, namespace, object, true).await
+    }
+
+    async fn post(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<Value> {
         let name = object.pointer("/metadata/name").and_then(Value::as_str);
         let call = Self::call("create", resource, namespace, name);
         let body = serde_json::to_vec(object).map_err(|e| Self::build_err(call.clone(), e))?;
-        let request = Request::new(resource.url_path(namespace))
-            .create(&PostParams::default(), body)
+        self.post_raw(call, resource, namespace, body, dry_run)
+            .await
+    }
+
+    /// POST a new object whose JSON body is exactly `body` (no re-encoding: the API server keeps a
+    /// ControllerRevision's `data` bytes verbatim). Returns the object as stored.
+    pub async fn create_raw(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        body: Vec<u8>,
+    ) -> Result<Value> {
+        let call = Self::call("create", resource, namespace, Some(name));
+        self.post_raw(call, resource, namespace, body, false).await
+    }
+
+    async fn post_raw(
+        &self,
+        call: Call,
+        resource: Resource,
+        namespace: &str,
+        body: Vec<u8>,
+        dry_run: bool,
+    ) -> Result<Value> {
+        let params = PostParams {
+            dry_run,
+            field_manager: Some(FIELD_MANAGER.to_owned()),
+        };
+        let request = Request::new(url_path(resource, namespace))
+            .create(&params, body)
             .map_err(|e| Self::build_err(call.clone(), e))?;
         self.send(call, request).await
     }
 
     /// DELETE one object; a missing object is not an error.
     pub async fn delete(&self, resource: Resource, namespace: &str, name: &str) -> Result<()> {
+        self.delete_if_unchanged(resource, namespace, name, None, None)
+            .await
+    }
+
+    /// DELETE one object only if it is still the version read (`uid` and `resource_version`
+    /// preconditions: a changed object answers 409 Conflict). A missing object is not an error.
+    pub async fn delete_if_unchanged(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        uid: Option<&str>,
+        resource_version: Option<&str>,
+    ) -> Result<()> {
         let call = Self::call("delete", resource, namespace, Some(name));
-        let request = Request::new(resource.url_path(namespace))
-            .delete(name, &DeleteParams::background())
+        let preconditions = (uid.is_some() || resource_version.is_some()).then(|| Preconditions {
+            uid: uid.map(str::to_owned),
+            resource_version: resource_version.map(str::to_owned),
+        });
+        let params = DeleteParams {
+            preconditions,
+            ..DeleteParams::background()
+        };
+        let request = Request::new(url_path(resource, namespace))
+            .delete(name, &params)
             .map_err(|e| Self::build_err(call.clone(), e))?;
         match self.send(call, request).await {
             Err(e) if e.is_not_found() => Ok(()),
@@ -305,7 +319,9 @@ impl Cluster {
         }
     }
 
-    /// PATCH with an RFC 6902 JSON patch document (`application/json-patch+json`).
+    /// PATCH with an RFC 6902 JSON patch document (`application/json-patch+json`). A patch that
+    /// no longer applies to the object as it is now (its `test` of the `resourceVersion` read
+    /// failed) is [`Error::Conflict`].
     pub async fn json_patch(
         &self,
         resource: Resource,
@@ -321,10 +337,29 @@ impl Cluster {
             "application/json-patch+json",
         )
         .await
+        .map_err(Error::into_conflict_if_unapplicable)
+    }
+
+    /// PATCH with a JSON merge patch (`application/merge-patch+json`).
+    pub async fn merge_patch(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value> {
+        self.patch(
+            resource,
+            namespace,
+            name,
+            patch,
+            "application/merge-patch+json",
+        )
+        .await
     }
 
     /// PATCH `patch` (serialised as given) with the patch type `content_type`.
-    pub(crate) async fn patch(
+    async fn patch(
         &self,
         resource: Resource,
         namespace: &str,
@@ -336,7 +371,7 @@ impl Cluster {
         let body = serde_json::to_vec(patch).map_err(|e| Self::build_err(call.clone(), e))?;
         let uri = format!(
             "{}/{name}?fieldManager={FIELD_MANAGER}",
-            resource.url_path(namespace)
+            url_path(resource, namespace)
         );
         let request = http::Request::patch(uri)
             .header(http::header::CONTENT_TYPE, content_type)
@@ -362,11 +397,12 @@ impl Cluster {
         self.get(Resource::CONFIG_MAPS, namespace, name).await
     }
 
-    /// This plugin's optional config ConfigMap in the Velero namespace (Velero's plugin-config
-    /// convention: label `velero.io/plugin-config` present, `fsb-guard.io/template-guard:
-    /// RestoreItemAction`). None when absent; more than one is an error, as in Velero.
-    pub async fn find_plugin_config(&self) -> Result<Option<Value>> {
-        let selector = format!("{PLUGIN_CONFIG_LABEL},{PLUGIN_NAME}={PLUGIN_KIND}");
+    /// The optional config ConfigMap of the plugin registered as `plugin_name`, in the Velero
+    /// namespace (Velero's plugin-config convention: label `velero.io/plugin-config` present,
+    /// `<plugin_name>: RestoreItemAction`). None when absent; more than one is an error, as in
+    /// Velero.
+    pub async fn find_plugin_config(&self, plugin_name: &str) -> Result<Option<Value>> {
+        let selector = format!("{PLUGIN_CONFIG_LABEL},{plugin_name}={PLUGIN_CONFIG_KIND}");
         let mut items = self
             .list(Resource::CONFIG_MAPS, &self.velero_namespace, &selector)
             .await?;
@@ -427,5 +463,100 @@ impl Cluster {
             name,
         )
         .await
+    }
+
+    /// `GET /version` (`major`, `minor`, `gitVersion`…) of the API server.
+    pub async fn server_version(&self) -> Result<Value> {
+        let call = Call {
+            verb: "get",
+            resource: "/version".to_owned(),
+            namespace: String::new(),
+            name: None,
+        };
+        let request = http::Request::get("/version")
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|e| Self::build_err(call.clone(), e))?;
+        self.send(call, request).await
+    }
+
+    /// A live pod, `None` if not found.
+    pub async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
+        self.get(Resource::PODS, namespace, name).await
+    }
+
+    /// Live pods in `namespace` matching `label_selector` (`""` = every pod).
+    pub async fn list_pods(&self, namespace: &str, label_selector: &str) -> Result<Vec<Value>> {
+        self.list(Resource::PODS, namespace, label_selector).await
+    }
+
+    /// Sets or removes labels on a live pod with one JSON merge patch (see [`label_merge_patch`]
+    /// for the `expected_resource_version` precondition). Labels are mutable on a running pod: the
+    /// patch never restarts it. Returns the pod as stored.
+    pub async fn patch_pod_labels(
+        &self,
+        namespace: &str,
+        name: &str,
+        labels: &LabelChanges,
+        expected_resource_version: Option<&str>,
+    ) -> Result<Value> {
+        let patch = label_merge_patch(labels, expected_resource_version);
+        self.merge_patch(Resource::PODS, namespace, name, &patch)
+            .await
+    }
+
+    /// A live DaemonSet, `None` if not found.
+    pub async fn get_daemon_set(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
+        self.get(Resource::DAEMON_SETS, namespace, name).await
+    }
+}
+
+/// The JSON merge patch (RFC 7386) that applies `labels` to an object's `metadata.labels`. With
+/// `expected_resource_version` it also carries `metadata.resourceVersion`, which the API server
+/// treats as a precondition: a concurrent change answers 409 Conflict instead of being overwritten.
+pub fn label_merge_patch(labels: &LabelChanges, expected_resource_version: Option<&str>) -> Value {
+    let labels: Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_ref().map_or(Value::Null, |v| json!(v))))
+        .collect();
+    let mut metadata = Map::new();
+    metadata.insert("labels".to_owned(), Value::Object(labels));
+    if let Some(version) = expected_resource_version {
+        metadata.insert("resourceVersion".to_owned(), json!(version));
+    }
+    json!({ "metadata": metadata })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_patch_sets_removes_and_preconditions() {
+        let mut labels = LabelChanges::new();
+        labels.insert("pod-template-generation".into(), Some("3".into()));
+        labels.insert("stale".into(), None);
+        // RFC 7386: null removes a member; resourceVersion in a merge patch is a precondition.
+        assert_eq!(
+            label_merge_patch(&labels, Some("42")),
+            json!({"metadata": {"labels": {"pod-template-generation": "3", "stale": null},
+                "resourceVersion": "42"}})
+        );
+        assert_eq!(
+            label_merge_patch(&labels, None),
+            json!({"metadata": {"labels": {"pod-template-generation": "3", "stale": null}}})
+        );
+    }
+
+    #[test]
+    fn resources_are_named_as_rbac_names_them() {
+        assert_eq!(
+            url_path(Resource::PODS, "shop"),
+            "/api/v1/namespaces/shop/pods"
+        );
+        assert_eq!(
+            url_path(Resource::DAEMON_SETS, "shop"),
+            "/apis/apps/v1/namespaces/shop/daemonsets"
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::ffi::OsString;
 
 use fsb_modifiers::{ResourceModifiers, RuleOutcome};
 use serde_json::Value;
-use velero_fsb_guard::guard::action;
+use velero_fsb_guard::guard;
 use velero_plugin::{
     ActionError, ExecuteInput, ExecuteOutput, ResourceSelector, RestoreItemAction,
 };
@@ -36,7 +36,7 @@ fn group_resource(item: &Value) -> String {
 impl RestoreItemAction for ApplyRules {
     /// What the guard applies to, so both benchmark sides are handed the same items.
     fn applies_to(&self) -> ResourceSelector {
-        action::applies_to()
+        guard::applies_to()
     }
 
     async fn execute(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
@@ -60,5 +60,5 @@ fn main() {
         ResourceModifiers::from_yaml(&text).expect("parsing $FSB_BENCH_RULES")
     });
     let args: Vec<OsString> = std::env::args_os().collect();
-    std::process::exit(velero_plugin::run(args, action::NAME, ApplyRules { rules }));
+    std::process::exit(velero_plugin::run(args, guard::NAME, ApplyRules { rules }));
 }

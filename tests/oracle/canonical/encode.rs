@@ -3,7 +3,8 @@
 
 use std::io::{BufRead, Write};
 
-use velero_fsb_guard::guard::revision::{go_canonical, revision_hash};
+use fsb_guard_core::toolkit::gojson::go_canonical;
+use fsb_guard_core::toolkit::revision::revision_hash;
 
 fn main() {
     let stdin = std::io::stdin();

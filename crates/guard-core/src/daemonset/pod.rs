@@ -1,0 +1,141 @@
+//! The pod step: a current pod (at the backed-up generation) gets `T → T'` exactly as a
+//! Deployment's pod does, minus the node pin the controller owns, and the restored DaemonSet's
+//! generation as its `pod-template-generation` label. Pods of past generations are left alone.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::generation::{
+    DaemonSetPodCorrection, DaemonSetPodDecision, TEMPLATE_GENERATION_ANNOTATION,
+    correct_daemonset_pod, pod_generation,
+};
+use super::plan::{DaemonSetPlan, Plans, plan_of};
+use crate::error::Result;
+use crate::restore::RestoreInputs;
+use crate::toolkit::notes::{Level, Note, StepOutcome, withheld_note};
+use crate::toolkit::object::{name_of, namespace_of};
+use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
+
+/// The backed-up DaemonSet `namespace/name` and its plan, when in scope — or the item's answer
+/// saying why not. The plan comes first: what the rules do decides more than the scope.
+pub(super) fn guarded(
+    inputs: &RestoreInputs<'_>,
+    plans: &Plans,
+    namespace: &str,
+    name: &str,
+) -> Result<Result<(String, Arc<DaemonSetPlan>), StepOutcome>> {
+    let workload = Workload::new(Kind::DaemonSet, namespace, name);
+    let label = workload.label();
+    let Some(daemonset) = inputs.backup.workload(&workload) else {
+        return Ok(Err(StepOutcome::unchanged(
+            Level::Debug,
+            label,
+            "DaemonSet not in the backup",
+        )));
+    };
+    let plan = plan_of(inputs, plans, daemonset)?;
+    if let Some(why) = plan.out_of_scope {
+        return Ok(Err(StepOutcome::unchanged(
+            Level::Debug,
+            label,
+            why.as_str(),
+        )));
+    }
+    Ok(Ok((label, plan)))
+}
+
+/// Pod step for a pod a DaemonSet controls. `item` as received (Velero's actions ran:
+/// `restore-wait` inserted), `from_backup` the backed-up pod.
+pub fn pod_step(
+    inputs: &RestoreInputs<'_>,
+    plans: &Plans,
+    item: &Value,
+    from_backup: &Value,
+) -> Result<StepOutcome> {
+    let namespace = namespace_of(from_backup);
+    let pod = format!("pod {namespace}/{}", name_of(from_backup));
+    let Some(owner) = daemonset_owner(from_backup) else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            pod,
+            "not managed by a DaemonSet",
+        ));
+    };
+    let (workload, plan) = match guarded(inputs, plans, namespace, owner)? {
+        Ok(found) => found,
+        Err(outcome) => return Ok(outcome),
+    };
+    if plan.after_rules.is_noop() {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            "template and generation unchanged by the rules",
+        ));
+    }
+    let volumes = inputs.fsb.volumes_of(from_backup);
+    let decision = correct_daemonset_pod(
+        inputs.engine,
+        item,
+        pod_generation(from_backup),
+        &plan.after_rules,
+        &volumes,
+    )?;
+    Ok(match decision {
+        DaemonSetPodDecision::Corrected(corrected) => {
+            corrected_outcome(&pod, workload, item, &corrected, &volumes)
+        }
+        left_alone => StepOutcome::unchanged(Level::Debug, workload, why_left(&pod, left_alone)),
+    })
+}
+
+/// Why the pod step leaves `pod` as received.
+fn why_left(pod: &str, decision: DaemonSetPodDecision) -> String {
+    match decision {
+        DaemonSetPodDecision::PastGeneration { label } => format!(
+            "{pod} belongs to a past generation ({}); left as is",
+            label
+                .as_deref()
+                .unwrap_or("no pod-template-generation label")
+        ),
+        DaemonSetPodDecision::Unprotectable => format!(
+            "{pod}: left as is; the rules make annotation {TEMPLATE_GENERATION_ANNOTATION} unparseable"
+        ),
+        DaemonSetPodDecision::Unchanged | DaemonSetPodDecision::Corrected(_) => {
+            format!("{pod}: unchanged")
+        }
+    }
+}
+
+/// The corrected pod, with what was withheld, its new generation label and what was re-emitted.
+fn corrected_outcome(
+    pod: &str,
+    workload: String,
+    item: &Value,
+    corrected: &DaemonSetPodCorrection,
+    volumes: &BTreeSet<String>,
+) -> StepOutcome {
+    let c = &corrected.pod;
+    let mut notes: Vec<Note> = withheld_note(pod, &workload, c).into_iter().collect();
+    let (from, to) = &corrected.generation_label;
+    if from.as_deref() != Some(to.as_str()) {
+        notes.push(Note {
+            level: Level::Info,
+            workload: workload.clone(),
+            message: format!(
+                "{pod}: pod-template-generation {} -> {to} (the restored DaemonSet's generation)",
+                from.as_deref().unwrap_or("none")
+            ),
+        });
+    }
+    notes.push(Note {
+        level: Level::Debug,
+        workload,
+        message: format!(
+            "{pod}: re-emitted template paths {:?} (FSB volumes {:?}; left to the controller {:?})",
+            c.re_emitted, volumes, corrected.controller_owned
+        ),
+    });
+    StepOutcome::changed(c.item.clone(), item, notes)
+}

@@ -1,0 +1,112 @@
+//! The pod step: a pod of the Deployment's current ReplicaSet gets `T → T'` by merge key (FSB
+//! volumes and `restore-wait` untouched), or, beyond a lowered replica count, is not restored.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::plan::{Plans, for_guarded_plan};
+use super::replicas::ReplicaPlan;
+use crate::error::Result;
+use crate::restore::RestoreInputs;
+use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
+use crate::toolkit::object::{name_of, namespace_of};
+use crate::toolkit::owners::pod_lineage;
+use crate::toolkit::template::correct_pod;
+
+/// Pod step. `item` as received (Velero's actions ran: `restore-wait` inserted), `from_backup` the
+/// backed-up pod.
+pub fn pod_step(
+    inputs: &RestoreInputs<'_>,
+    plans: &Plans,
+    item: &Value,
+    from_backup: &Value,
+) -> Result<StepOutcome> {
+    let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
+    let Some(lineage) = pod_lineage(from_backup) else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            pod,
+            "not managed by a Deployment",
+        ));
+    };
+    for_guarded_plan(
+        inputs,
+        plans,
+        &lineage.namespace,
+        &lineage.deployment,
+        |workload, plan| {
+            let in_current =
+                plan.current_replicaset.as_deref() == Some(lineage.replicaset.as_str());
+            if let Some(skipped) = plan
+                .replicas
+                .choice
+                .as_ref()
+                .filter(|_| in_current)
+                .and_then(|c| c.skipped(name_of(from_backup)))
+            {
+                return Ok(skip_pod(
+                    &workload,
+                    &pod,
+                    &plan.replicas,
+                    &skipped.fsb_volumes,
+                ));
+            }
+            let Some(change) = &plan.change else {
+                return Ok(StepOutcome::unchanged(
+                    Level::Debug,
+                    workload,
+                    format!("{pod}: kept (template unchanged by the rules)"),
+                ));
+            };
+            if !in_current {
+                return Ok(StepOutcome::unchanged(
+                    Level::Debug,
+                    workload,
+                    format!("{pod} belongs to a past revision; left as is"),
+                ));
+            }
+            let volumes = inputs.fsb.volumes_of(from_backup);
+            let corrected = correct_pod(inputs.engine, item, change, &volumes)?;
+            Ok(corrected_pod_outcome(
+                &pod, workload, item, corrected, &volumes,
+            ))
+        },
+    )
+}
+
+/// A pod of the current ReplicaSet beyond the final replica count: not restored. One `warn` per
+/// FSB volume whose data is dropped with it, else one `info`.
+fn skip_pod(
+    workload: &str,
+    pod: &str,
+    plan: &ReplicaPlan,
+    fsb_volumes: &BTreeSet<String>,
+) -> StepOutcome {
+    let kept = plan.choice.as_ref().map_or(0, |c| c.kept.len());
+    let head = format!(
+        "{pod}: not restored (skipRestore): replicas lowered {}",
+        plan.change_text()
+    );
+    if fsb_volumes.is_empty() {
+        return StepOutcome::skipped(vec![Note::new(
+            Level::Info,
+            workload,
+            format!("{head}, {kept} of {} pods kept", plan.pods),
+        )]);
+    }
+    StepOutcome::skipped(
+        fsb_volumes
+            .iter()
+            .map(|volume| {
+                Note::new(
+                    Level::Warn,
+                    workload,
+                    format!(
+                        "{head}; file-system-backup data of volume {volume} will not be restored (more pods with their own FSB data than replicas)"
+                    ),
+                )
+            })
+            .collect(),
+    )
+}

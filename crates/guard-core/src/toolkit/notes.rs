@@ -1,0 +1,133 @@
+//! What a step tells the restore log, and the answer it gives for its item. Notes name template
+//! paths and counts, never values (they can carry secrets, e.g. env values).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::template::PodCorrection;
+
+/// Log level of a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+}
+
+/// What a step did, for the restore log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    pub level: Level,
+    /// `Deployment <ns>/<name>` (or the item when no workload was found).
+    pub workload: String,
+    pub message: String,
+}
+
+impl Note {
+    pub fn new(level: Level, workload: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            level,
+            workload: workload.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The result of one item step: the item to return and notes for the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutcome {
+    /// `Some` when the item changes (enforce mode returns it, dry-run logs and drops it).
+    pub item: Option<Value>,
+    /// Ask Velero not to create the item (enforce mode only).
+    pub skip_restore: bool,
+    pub notes: Vec<Note>,
+}
+
+impl StepOutcome {
+    /// The item restored as received, with one note.
+    pub fn unchanged(
+        level: Level,
+        workload: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            item: None,
+            skip_restore: false,
+            notes: vec![Note::new(level, workload, message)],
+        }
+    }
+
+    /// Velero does not create the item.
+    pub fn skipped(notes: Vec<Note>) -> Self {
+        Self {
+            item: None,
+            skip_restore: true,
+            notes,
+        }
+    }
+
+    /// The item becomes `item` (when it differs from `received`).
+    pub fn changed(item: Value, received: &Value, notes: Vec<Note>) -> Self {
+        Self {
+            item: (item != *received).then_some(item),
+            skip_restore: false,
+            notes,
+        }
+    }
+}
+
+/// The warning for a pod whose template change was partly or wholly withheld (`None` when all of
+/// it was applied). Shared by every kind's pod step.
+pub fn withheld_note(pod: &str, workload: &str, corrected: &PodCorrection) -> Option<Note> {
+    if corrected.withheld.is_empty() {
+        return None;
+    }
+    let broken = if corrected.broken.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", corrected.broken.join("; "))
+    };
+    Some(Note::new(
+        Level::Warn,
+        workload,
+        format!(
+            "{pod}: withheld template paths {:?} to keep its file-system restore working{broken}",
+            corrected.withheld,
+        ),
+    ))
+}
+
+/// The pod step's answer for a pod [`correct_pod`](super::template::correct_pod) corrected
+/// (`item` as received): the corrected item when it differs, the withheld warning and what was
+/// re-emitted.
+pub fn corrected_pod_outcome(
+    pod: &str,
+    workload: String,
+    item: &Value,
+    corrected: PodCorrection,
+    volumes: &BTreeSet<String>,
+) -> StepOutcome {
+    let mut notes: Vec<Note> = withheld_note(pod, &workload, &corrected)
+        .into_iter()
+        .collect();
+    notes.push(Note::new(
+        Level::Debug,
+        workload,
+        format!(
+            "{pod}: re-emitted template paths {:?} (FSB volumes {:?})",
+            corrected.re_emitted, volumes
+        ),
+    ));
+    StepOutcome::changed(corrected.item, item, notes)
+}
+
+/// Withheld paths of several corrected pods, once each, sorted.
+pub fn withheld_union<'a>(corrections: impl IntoIterator<Item = &'a PodCorrection>) -> Vec<String> {
+    corrections
+        .into_iter()
+        .flat_map(|c| c.withheld.iter().cloned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}

@@ -1,0 +1,179 @@
+//! What the restore's rules do to a pod template (`T → T'`), and how that change lands on a
+//! restored pod without breaking its file-system restore — the same for every kind.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::delta::{
+    broken_invariants, keep_restore_wait_first, patch_paths, withhold_unsafe_parts,
+};
+use super::object::{annotate, json_list, name_of};
+use crate::engine::VeleroEngine;
+use crate::error::Result;
+use crate::fsb::FsbIndex;
+
+/// Annotation (pods, ReplicaSets): JSON list of template paths the guard re-emitted.
+pub const ANNOTATION_RE_EMITTED: &str = "fsb-guard.io/re-emitted";
+/// Annotation (pods): JSON list of template paths withheld to keep FSB restores working.
+pub const ANNOTATION_WITHHELD: &str = "fsb-guard.io/withheld";
+
+/// How the restore's rules change one workload's pod template.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateChange {
+    /// `T`: the template as backed up.
+    pub template: Value,
+    /// `T'`: the template after Velero's modifiers.
+    pub target: Value,
+    /// Two-way strategic merge patch `T → T'` (a `core/v1.PodTemplateSpec` patch).
+    pub delta: Value,
+    /// Template paths the delta touches (no values).
+    pub paths: Vec<String>,
+    /// Rules that matched the workload but failed (Velero leaves them out too).
+    pub rule_errors: Vec<String>,
+}
+
+impl TemplateChange {
+    /// The change from pod template `template` (`T`) to `target` (`T'`); `None` when they are
+    /// semantically equal (nothing would roll). `rule_errors` are recorded as they are.
+    pub fn between(
+        engine: &VeleroEngine,
+        template: &Value,
+        target: Value,
+        rule_errors: Vec<String>,
+    ) -> Result<Option<Self>> {
+        if engine.templates_equal(template, &target) {
+            return Ok(None);
+        }
+        let delta = engine.template_diff(template, &target)?;
+        let paths = patch_paths(&delta);
+        Ok(Some(Self {
+            template: template.clone(),
+            target,
+            delta,
+            paths,
+            rule_errors,
+        }))
+    }
+}
+
+/// Template paths that differ between pod templates `from` and `to` (empty when they are
+/// semantically equal): what pods corrected earlier in the restore lack when the workload item
+/// changed since (another plugin).
+pub fn changed_paths(engine: &VeleroEngine, from: &Value, to: &Value) -> Result<Vec<String>> {
+    if engine.templates_equal(from, to) {
+        return Ok(Vec::new());
+    }
+    Ok(patch_paths(&engine.template_diff(from, to)?))
+}
+
+/// A pod carrying the template change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PodCorrection {
+    /// The pod to restore (annotated under `fsb-guard.io/`).
+    pub item: Value,
+    /// Template paths applied to the pod.
+    pub re_emitted: Vec<String>,
+    /// Template paths left out to keep the FSB restore working.
+    pub withheld: Vec<String>,
+    /// Why the whole delta was withheld (empty when it was applied).
+    pub broken: Vec<String>,
+}
+
+impl PodCorrection {
+    /// `pod` as it is: nothing re-emitted, nothing withheld.
+    pub fn none(pod: &Value) -> Self {
+        Self {
+            item: pod.clone(),
+            re_emitted: Vec::new(),
+            withheld: Vec::new(),
+            broken: Vec::new(),
+        }
+    }
+}
+
+/// Pod step of every kind: applies `T → T'` to `pod` (the item as the plugin receives it:
+/// `restore-wait` already inserted) by merge key, keeping the pod's name, namespace, `fsb_volumes`
+/// and `restore-wait` container. Unsafe parts are withheld; if the result would still break an
+/// invariant the whole delta is withheld.
+pub fn correct_pod(
+    engine: &VeleroEngine,
+    pod: &Value,
+    change: &TemplateChange,
+    fsb_volumes: &BTreeSet<String>,
+) -> Result<PodCorrection> {
+    let before = json!({
+        "metadata": pod.get("metadata").cloned().unwrap_or_else(|| json!({})),
+        "spec": pod.get("spec").cloned().unwrap_or_else(|| json!({})),
+    });
+    let mut delta = change.delta.clone();
+    let mut withheld = withhold_unsafe_parts(&mut delta, fsb_volumes);
+    let mut re_emitted = patch_paths(&delta);
+    let after = if re_emitted.is_empty() {
+        before.clone()
+    } else {
+        let mut after = engine.apply_to_pod(&before, &delta)?;
+        keep_restore_wait_first(&before, &mut after);
+        after
+    };
+    let broken = broken_invariants(&before, &after, fsb_volumes);
+    let after = if broken.is_empty() {
+        after
+    } else {
+        withheld = change.paths.clone();
+        re_emitted.clear();
+        before
+    };
+    let mut item = pod.clone();
+    if let Some(map) = item.as_object_mut() {
+        for key in ["metadata", "spec"] {
+            if let Some(v) = after.get(key) {
+                map.insert(key.to_owned(), v.clone());
+            }
+        }
+    }
+    if !re_emitted.is_empty() {
+        annotate(&mut item, ANNOTATION_RE_EMITTED, json_list(&re_emitted));
+    }
+    if !withheld.is_empty() {
+        annotate(&mut item, ANNOTATION_WITHHELD, json_list(&withheld));
+    }
+    Ok(PodCorrection {
+        item,
+        re_emitted,
+        withheld,
+        broken,
+    })
+}
+
+/// A pod of a workload with FSB data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsbPod {
+    pub name: String,
+    pub volumes: BTreeSet<String>,
+}
+
+impl FsbPod {
+    /// The pods among `pods` with FSB data, in the order given.
+    pub fn among<'a>(pods: impl IntoIterator<Item = &'a Value>, fsb: &FsbIndex) -> Vec<Self> {
+        pods.into_iter()
+            .filter_map(|p| {
+                let volumes = fsb.volumes_of(p);
+                (!volumes.is_empty()).then(|| Self {
+                    name: name_of(p).to_owned(),
+                    volumes,
+                })
+            })
+            .collect()
+    }
+
+    /// Its volumes as `<pod>/<volume>`, the form the summary notes list them in.
+    pub fn pod_volumes(&self) -> impl Iterator<Item = String> + '_ {
+        self.volumes.iter().map(|v| format!("{}/{v}", self.name))
+    }
+}
+
+/// Every FSB volume of `pods` as `<pod>/<volume>`.
+pub fn pod_volumes<'a>(pods: impl IntoIterator<Item = &'a FsbPod>) -> Vec<String> {
+    pods.into_iter().flat_map(FsbPod::pod_volumes).collect()
+}

@@ -1,0 +1,106 @@
+//! Deployment items. Pods and ReplicaSets are answered from the Deployment's plan; the Deployment
+//! item itself reads the live current ReplicaSet and, when it lacks the template the Deployment
+//! will be created with (or `R'` replicas), patches it — one JSON patch, conditional on the
+//! `resourceVersion` read.
+
+use fsb_guard_core::deployment::{self as core, DeploymentDecision, LiveTarget};
+use fsb_guard_core::{Resource, name_of, namespace_of};
+use serde_json::Value;
+
+use super::Item;
+use super::error::Result;
+use super::executor::{Answer, LiveStep};
+use super::operations::Operation;
+use super::ports::LiveCluster;
+
+/// A pod whose backed-up copy a Deployment's ReplicaSet controls.
+pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
+    let (received, from_backup) = (&item.input.item, &item.input.item_from_backup);
+    let outcome = core::pod_step(&item.inputs, &item.plans.deployments, received, from_backup)?;
+    Ok(item.executor.answer(outcome))
+}
+
+/// A ReplicaSet (of a Deployment, or not).
+pub(super) fn replicaset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
+    let (received, from_backup) = (&item.input.item, &item.input.item_from_backup);
+    let outcome =
+        core::replicaset_step(&item.inputs, &item.plans.deployments, received, from_backup)?;
+    Ok(item.executor.answer(outcome))
+}
+
+/// The Deployment: returned as received; its live current ReplicaSet verified and aligned.
+pub(super) async fn deployment<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
+    let input = item.input;
+    let from_backup = &input.item_from_backup;
+    let plans = &item.plans.deployments;
+    let Some(target) = core::live_target(&item.inputs, plans, from_backup, &input.restore)? else {
+        tracing::debug!(
+            workload = %format!("Deployment {}/{}", namespace_of(from_backup), name_of(from_backup)),
+            "not guarded"
+        );
+        return Ok(Answer::as_received());
+    };
+    let target = &target;
+    item.executor
+        .carry_out(move || async move {
+            let live = live_replicaset(item, target).await?;
+            let outcome = core::deployment_step(
+                &item.inputs,
+                &input.item,
+                from_backup,
+                target,
+                live.as_ref(),
+            )?;
+            let operations = match outcome.decision {
+                DeploymentDecision::Align { patch, .. } => vec![Operation::PatchReplicaSet {
+                    namespace: target.namespace.clone(),
+                    name: target.replicaset.clone(),
+                    patch,
+                }],
+                _ => Vec::new(),
+            };
+            Ok(LiveStep {
+                workload: target.workload.clone(),
+                operations,
+                notes: outcome.notes,
+                notes_if_failed: Vec::new(),
+            })
+        })
+        .await?;
+    Ok(Answer::as_received())
+}
+
+/// The live current ReplicaSet; in dry-run judged as enforce would have restored it (dry-run
+/// left it as backed up), so the summary says exactly what enforce would do.
+async fn live_replicaset<C: LiveCluster>(
+    item: &Item<'_, C>,
+    target: &LiveTarget,
+) -> Result<Option<Value>> {
+    let live = item
+        .cluster
+        .get(
+            Resource::REPLICA_SETS,
+            &target.namespace,
+            &target.replicaset,
+        )
+        .await?;
+    if !item.executor.dry_run() {
+        return Ok(live);
+    }
+    let Some(current) = live else {
+        return Ok(None);
+    };
+    let namespace = namespace_of(&item.input.item_from_backup);
+    let backed_up = item
+        .inputs
+        .backup
+        .replicasets
+        .iter()
+        .find(|rs| namespace_of(rs) == namespace && name_of(rs) == target.replicaset);
+    Ok(Some(match backed_up {
+        Some(rs) => core::replicaset_step(&item.inputs, &item.plans.deployments, &current, rs)?
+            .item
+            .unwrap_or(current),
+        None => current,
+    }))
+}

@@ -1,0 +1,275 @@
+//! One restore's inputs as the guard holds them: settings, rules, the FSB index and the backed-up
+//! objects, each read once and shared by every item of the restore, and the plans the core
+//! computes once per workload. A plugin process serves one restore; the state is keyed by the
+//! restore's UID anyway.
+//!
+//! What is read, and when (so restores that cannot need the guard cost nothing):
+//!
+//! - without `spec.resourceModifier`: nothing at all;
+//! - the plugin-config ConfigMap, then the rules — only rules that can change a field in
+//!   [`GUARDED_FIELDS`] are kept;
+//! - the PodVolumeBackups, then (only if FSB data can exist) the backup contents, one download.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fsb_guard_core::fsb::has_legacy_snapshot_annotations;
+use fsb_guard_core::{
+    BackupObjects, FsbIndex, FsbWorkloads, Mode, Resource, RestoreInputs, Rules, Scope, Settings,
+    VeleroEngine, daemonset, deployment, namespace_of, statefulset,
+};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use velero_plugin::ExecuteInput;
+
+use super::error::{Error, Result};
+use super::ports::RestoreSource;
+
+/// The workload fields whose change by a rule puts restored FSB pods at risk: `(resource, JSON
+/// pointer)`. A restore whose rules touch none of them needs no API call at all.
+pub const GUARDED_FIELDS: [(Resource, &str); 6] = [
+    (Resource::DEPLOYMENTS, "/spec/template"),
+    (Resource::DEPLOYMENTS, "/spec/replicas"),
+    (Resource::STATEFUL_SETS, "/spec/template"),
+    (Resource::STATEFUL_SETS, "/spec/replicas"),
+    (Resource::DAEMON_SETS, "/spec/template"),
+    // Restored pods count as current by this generation; a rule that changes or removes it alone
+    // makes them outdated.
+    (
+        Resource::DAEMON_SETS,
+        "/metadata/annotations/deprecated.daemonset.template.generation",
+    ),
+];
+
+/// The plans of one restore, one memo per kind.
+#[derive(Default)]
+pub struct Plans {
+    pub deployments: deployment::Plans,
+    pub statefulsets: statefulset::Plans,
+    pub daemonsets: daemonset::Plans,
+}
+
+type Shared<T> = OnceCell<Result<Arc<T>, Arc<Error>>>;
+
+/// Per-restore inputs, read once.
+pub struct RestoreState {
+    uid: String,
+    pub settings: Settings,
+    /// `None`: the restore has no rules that can change a guarded field.
+    rules: Option<Arc<Rules>>,
+    /// Set when reading settings or rules failed (every item reports it).
+    failure: Option<Arc<Error>>,
+    fsb: Shared<FsbIndex>,
+    backup: Shared<BackupObjects>,
+    fsb_workloads: OnceCell<Arc<FsbWorkloads>>,
+    pub plans: Plans,
+    /// A restored pod carried legacy `snapshot.velero.io/<volume>` annotations: FSB data exists
+    /// even though the cluster holds no PodVolumeBackup for the backup.
+    legacy_fsb_seen: AtomicBool,
+}
+
+/// Everything an item's decision reads, held for the length of one Execute.
+pub struct Loaded {
+    rules: Arc<Rules>,
+    fsb: Arc<FsbIndex>,
+    backup: Arc<BackupObjects>,
+    fsb_workloads: Arc<FsbWorkloads>,
+}
+
+impl RestoreState {
+    fn new(uid: String, settings: Settings) -> Self {
+        Self {
+            uid,
+            settings,
+            rules: None,
+            failure: None,
+            fsb: OnceCell::new(),
+            backup: OnceCell::new(),
+            fsb_workloads: OnceCell::new(),
+            plans: Plans::default(),
+            legacy_fsb_seen: AtomicBool::new(false),
+        }
+    }
+
+    /// The UID of the restore the state belongs to.
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    /// Reads the settings and the rules of `restore` (its UID `uid`).
+    pub async fn read(
+        source: &impl RestoreSource,
+        uid: String,
+        restore: &Value,
+        velero_namespace: &str,
+    ) -> Self {
+        if modifier_configmap(restore).is_none() {
+            // No resource modifiers: no template can change, so no API call at all.
+            return Self::new(uid, Settings::default());
+        }
+        let mut failure = None;
+        let data = match source.plugin_settings(velero_namespace).await {
+            Ok(data) => data,
+            Err(e) => {
+                // Unknown settings (unreadable, or several ConfigMaps match): the user may have
+                // switched the guard off, so doing nothing is the only safe reading.
+                failure = Some(Error::PluginConfig(Box::new(e)));
+                None
+            }
+        };
+        let (settings, warnings) = Settings::from_config_data(data.as_ref());
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        let (settings, warning) = settings.with_restore_override(restore);
+        if let Some(w) = warning {
+            tracing::warn!("{w}");
+        }
+        let mut rules = None;
+        if settings.mode != Mode::Off && failure.is_none() {
+            match read_rules(source, restore).await {
+                Ok(r) => rules = r.map(Arc::new),
+                Err(e) => failure = Some(e),
+            }
+        }
+        Self {
+            rules,
+            failure: failure.map(Arc::new),
+            ..Self::new(uid, settings)
+        }
+    }
+
+    /// What the decisions for `input` read; `None` when the guard has nothing to do in this
+    /// restore (mode off, no guarded rules, no FSB data at all under scope `fsb-only`).
+    pub async fn load(
+        &self,
+        source: &impl RestoreSource,
+        input: &ExecuteInput,
+        velero_namespace: &str,
+    ) -> Result<Option<Loaded>> {
+        if self.settings.mode == Mode::Off {
+            return Ok(None);
+        }
+        if let Some(failure) = &self.failure {
+            return Err(Error::RestoreInputs(Arc::clone(failure)));
+        }
+        let Some(rules) = &self.rules else {
+            return Ok(None);
+        };
+        let backup_name = input
+            .restore
+            .pointer("/spec/backupName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let fsb = self
+            .fsb
+            .get_or_init(|| async {
+                source
+                    .pod_volume_backups(velero_namespace, backup_name)
+                    .await
+                    .map(|pvbs| Arc::new(FsbIndex::from_pod_volume_backups(&pvbs)))
+                    .map_err(Arc::new)
+            })
+            .await
+            .clone()
+            .map_err(Error::PodVolumeBackups)?;
+        if fsb.is_empty()
+            && self.settings.scope == Scope::FsbOnly
+            && !self.legacy_fsb_possible(input)
+        {
+            return Ok(None);
+        }
+        let backup = self
+            .backup_objects(source, velero_namespace, backup_name)
+            .await?;
+        let fsb_workloads = self
+            .fsb_workloads
+            .get_or_init(|| async { Arc::new(FsbWorkloads::of(&backup.pods, &fsb)) })
+            .await
+            .clone();
+        Ok(Some(Loaded {
+            rules: Arc::clone(rules),
+            fsb,
+            backup,
+            fsb_workloads,
+        }))
+    }
+
+    /// The backed-up objects, downloaded once, bounded by the setting `downloadTimeout`.
+    async fn backup_objects(
+        &self,
+        source: &impl RestoreSource,
+        velero_namespace: &str,
+        backup_name: &str,
+    ) -> Result<Arc<BackupObjects>> {
+        let timeout = self.settings.download_timeout;
+        self.backup
+            .get_or_init(|| async {
+                let download = source.backup_objects(velero_namespace, backup_name, timeout);
+                match tokio::time::timeout(timeout, download).await {
+                    Ok(Ok(objects)) => Ok(Arc::new(objects)),
+                    Ok(Err(e)) => Err(Arc::new(e)),
+                    Err(_) => Err(Arc::new(Error::DownloadTimedOut {
+                        backup: backup_name.to_owned(),
+                        after: timeout,
+                    })),
+                }
+            })
+            .await
+            .clone()
+            .map_err(Error::BackupContents)
+    }
+
+    /// Whether FSB data can exist for this item when the cluster holds no PodVolumeBackup: only
+    /// legacy pod annotations can name FSB volumes then. Pods come first in a restore, so a pod
+    /// item decides from its own backed-up annotations (and records what it saw); ReplicaSets and
+    /// Deployments follow the pods. Keeps restores without any FSB data free of downloads.
+    fn legacy_fsb_possible(&self, input: &ExecuteInput) -> bool {
+        if input.item.get("kind").and_then(Value::as_str) == Some("Pod")
+            && has_legacy_snapshot_annotations(&input.item_from_backup)
+        {
+            self.legacy_fsb_seen.store(true, Ordering::Relaxed);
+        }
+        self.legacy_fsb_seen.load(Ordering::Relaxed)
+    }
+}
+
+impl Loaded {
+    /// The inputs every core decision takes.
+    pub fn inputs<'a>(&'a self, settings: &'a Settings) -> RestoreInputs<'a> {
+        RestoreInputs {
+            engine: &VeleroEngine,
+            rules: &self.rules,
+            settings,
+            backup: &self.backup,
+            fsb: &self.fsb,
+            fsb_workloads: &self.fsb_workloads,
+        }
+    }
+}
+
+/// The restore's rules, `None` when none can change a field in [`GUARDED_FIELDS`].
+async fn read_rules(source: &impl RestoreSource, restore: &Value) -> Result<Option<Rules>> {
+    let Some(name) = modifier_configmap(restore) else {
+        return Ok(None);
+    };
+    let configmap = source
+        .modifier_configmap(namespace_of(restore), name)
+        .await?;
+    let rules = VeleroEngine::rules_from_configmap(&configmap)?;
+    let guarded = GUARDED_FIELDS.iter().any(|(resource, path)| {
+        !rules
+            .rules_touching(resource.group_resource(), path)
+            .is_empty()
+    });
+    Ok(guarded.then_some(rules))
+}
+
+/// The restore's resource-modifier ConfigMap name (`spec.resourceModifier`, kind ConfigMap
+/// case-insensitively, as Velero reads it).
+fn modifier_configmap(restore: &Value) -> Option<&str> {
+    let reference = restore.pointer("/spec/resourceModifier")?;
+    let kind = reference.get("kind").and_then(Value::as_str)?;
+    let name = reference.get("name").and_then(Value::as_str)?;
+    (kind.eq_ignore_ascii_case("configmap") && !name.is_empty()).then_some(name)
+}

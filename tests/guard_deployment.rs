@@ -1,0 +1,423 @@
+//! Deployment restores through the plugin shell (pods → ReplicaSets → Deployment) over the
+//! in-memory API server: what is read once per restore, what the items become, the live
+//! ReplicaSet's alignment and its one re-read on a conflict, dry-run, off and fail-open/closed.
+
+mod guard_support;
+
+use std::time::Duration;
+
+use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
+use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
+use guard_support::{FakeCluster, Knobs, TARGET, execute_input};
+use serde_json::{Value, json};
+use velero_fsb_guard::cluster::Cluster;
+use velero_fsb_guard::guard::{self, KubeCluster, TemplateGuard};
+use velero_plugin::{ActionError, ExecuteOutput, RestoreItemAction};
+
+const RULES: &str = r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps, resourceNameRegex: "^web$"}
+  patches:
+  - {operation: add, path: /spec/template/spec/hostname, value: restored}
+"#;
+
+fn web() -> App {
+    a_deployment("shop", "web").with_fsb_volume("data")
+}
+
+/// The stand-in serving `app`'s backup, with [`RULES`] unless `knobs` says otherwise.
+fn serving(app: &App, knobs: impl FnOnce(&mut Knobs)) -> FakeCluster {
+    FakeCluster::serving(app.backup(), app.pod_volume_backups(), RULES, knobs)
+}
+
+/// Runs pods → ReplicaSets → Deployment through the shell; returns the outputs in order.
+async fn run_restore(
+    cluster: &FakeCluster,
+    app: &App,
+    restore: &Value,
+) -> Vec<Result<ExecuteOutput, ActionError>> {
+    let guard = cluster.guard();
+    let fsb = app.fsb_index();
+    let mut outputs = Vec::new();
+    for pod in app.pods() {
+        let item = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
+        outputs.push(guard.execute(execute_input(item, &pod, restore)).await);
+    }
+    for rs in app.replicasets() {
+        let out = guard
+            .execute(execute_input(as_velero_hands_it(&rs), &rs, restore))
+            .await;
+        if let Ok(o) = &out {
+            // What Velero creates becomes the live object (in the mapped namespace).
+            let mut created = o.item.clone();
+            created["metadata"]["resourceVersion"] = json!("500");
+            cluster.put(Resource::REPLICA_SETS, TARGET, name_of(&rs), created);
+        }
+        outputs.push(out);
+    }
+    let d = app.deployment();
+    outputs.push(
+        guard
+            .execute(execute_input(as_velero_hands_it(&d), &d, restore))
+            .await,
+    );
+    outputs
+}
+
+/// The live current ReplicaSet of `web()`.
+fn live_replicaset(cluster: &FakeCluster) -> Value {
+    cluster
+        .live(Resource::REPLICA_SETS, TARGET, "web-5d894cc6b7")
+        .expect("live ReplicaSet")
+}
+
+#[tokio::test]
+async fn enforce_corrects_pod_and_replicaset_and_leaves_the_deployment_item_alone() {
+    let cluster = serving(&web(), |_| {});
+    let restore = a_restore(json!({}));
+    let outputs = run_restore(&cluster, &web(), &restore).await;
+    let pod = outputs[0].as_ref().unwrap();
+    assert_eq!(pod.item["spec"]["hostname"], "restored");
+    let rs = outputs[1].as_ref().unwrap();
+    assert_eq!(rs.item["spec"]["template"]["spec"]["hostname"], "restored");
+    let deployment = outputs[2].as_ref().unwrap();
+    assert_eq!(deployment.item, as_velero_hands_it(&web().deployment()));
+    // Inputs were read once per restore; the live ReplicaSet was read in the mapped namespace
+    // and, carrying the template already, not patched.
+    assert_eq!(
+        cluster.calls(),
+        [
+            "list configmaps velero",
+            "get configmap velero/mods",
+            "list podvolumebackups velero nightly",
+            "download nightly",
+            "get replicaset shop-dr/web-5d894cc6b7",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn enforce_aligns_a_live_replicaset_that_missed_the_correction() {
+    let cluster = serving(&web(), |_| {});
+    let guard = cluster.guard();
+    let restore = a_restore(json!({}));
+    let rs = web().replicasets()[0].clone();
+    cluster.put(
+        Resource::REPLICA_SETS,
+        TARGET,
+        "web-5d894cc6b7",
+        as_velero_hands_it(&rs),
+    );
+    let d = web().deployment();
+    let out = guard
+        .execute(execute_input(as_velero_hands_it(&d), &d, &restore))
+        .await
+        .unwrap();
+    assert_eq!(out.item, as_velero_hands_it(&d));
+    assert!(
+        cluster
+            .calls()
+            .contains(&"patch replicaset shop-dr/web-5d894cc6b7".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn dry_run_changes_nothing_and_patches_nothing() {
+    let app = web();
+    let cluster = serving(&app, |_| {});
+    let guard = cluster.guard();
+    let restore = a_restore(json!({"fsb-guard.io/mode": "dry-run"}));
+    // Live ReplicaSet without the correction: enforce would patch it.
+    cluster.put(
+        Resource::REPLICA_SETS,
+        TARGET,
+        "web-5d894cc6b7",
+        as_velero_hands_it(&app.replicasets()[0]),
+    );
+    let fsb = app.fsb_index();
+    let pod = &app.pods()[0];
+    let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
+    let out = guard
+        .execute(execute_input(item.clone(), pod, &restore))
+        .await
+        .unwrap();
+    assert_eq!(out.item, item);
+    let rs = &app.replicasets()[0];
+    let out = guard
+        .execute(execute_input(as_velero_hands_it(rs), rs, &restore))
+        .await
+        .unwrap();
+    assert_eq!(out.item, as_velero_hands_it(rs));
+    let d = app.deployment();
+    guard
+        .execute(execute_input(as_velero_hands_it(&d), &d, &restore))
+        .await
+        .unwrap();
+    assert!(!cluster.calls().iter().any(|c| c.starts_with("patch")));
+}
+
+#[tokio::test]
+async fn off_mode_makes_no_api_call_beyond_settings() {
+    let cluster = serving(&web(), |_| {});
+    let restore = a_restore(json!({"fsb-guard.io/mode": "off"}));
+    for out in run_restore(&cluster, &web(), &restore).await {
+        out.unwrap();
+    }
+    assert_eq!(cluster.calls(), ["list configmaps velero"]);
+}
+
+#[tokio::test]
+async fn ambiguous_settings_leave_items_unchanged() {
+    let cluster = serving(&web(), |k| k.settings_error = true);
+    let app = web();
+    let pod = &app.pods()[0];
+    let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
+    let out = cluster
+        .guard()
+        .execute(execute_input(item.clone(), pod, &a_restore(json!({}))))
+        .await
+        .unwrap();
+    assert_eq!(out.item, item);
+    assert_eq!(cluster.calls(), ["list configmaps velero"]);
+}
+
+#[tokio::test]
+async fn a_restore_without_resource_modifiers_makes_no_api_call() {
+    let cluster = serving(&web(), |_| {});
+    let mut restore = a_restore(json!({}));
+    restore["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceModifier");
+    for out in run_restore(&cluster, &web(), &restore).await {
+        out.unwrap();
+    }
+    assert!(cluster.calls().is_empty());
+}
+
+#[tokio::test]
+async fn rules_that_touch_no_guarded_field_cost_no_download() {
+    let cluster = serving(&web(), |k| {
+        k.rules = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/revisionHistoryLimit, value: \"2\"}\n".to_owned();
+    });
+    for out in run_restore(&cluster, &web(), &a_restore(json!({}))).await {
+        out.unwrap();
+    }
+    assert_eq!(
+        cluster.calls(),
+        ["list configmaps velero", "get configmap velero/mods"]
+    );
+}
+
+#[tokio::test]
+async fn fail_open_with_the_api_unreachable_restores_items_unchanged() {
+    let cluster = serving(&web(), |k| k.unreachable = true);
+    let app = web();
+    let restore = a_restore(json!({}));
+    let pod = &app.pods()[0];
+    let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
+    let out = cluster
+        .guard()
+        .execute(execute_input(item.clone(), pod, &restore))
+        .await
+        .unwrap();
+    assert_eq!(out.item, item);
+    assert!(!out.skip_restore);
+}
+
+#[tokio::test]
+async fn fail_closed_fails_the_item_and_names_the_workload() {
+    let cluster = serving(&web(), |k| {
+        k.plugin_config = Some(json!({"failurePolicy": "closed"}));
+        k.rules = "not: [valid".to_owned();
+    });
+    let app = web();
+    let pod = &app.pods()[0];
+    let err = cluster
+        .guard()
+        .execute(execute_input(
+            as_velero_hands_it(pod),
+            pod,
+            &a_restore(json!({})),
+        ))
+        .await
+        .unwrap_err();
+    let ActionError::Failed(message) = err else {
+        panic!("expected an item failure")
+    };
+    assert!(message.contains("Deployment shop/web"), "{message}");
+}
+
+/// A ReplicaSet as the API server holds it after Velero created it from `rs` (the backup copy)
+/// without the guard's correction.
+fn created_without_correction(rs: &Value) -> Value {
+    let mut live = as_velero_hands_it(rs);
+    live["metadata"]["resourceVersion"] = json!("500");
+    live
+}
+
+#[tokio::test]
+async fn the_alignment_patch_is_conditional_on_the_resource_version_read() {
+    let cluster = serving(&web(), |_| {});
+    let rs = web().replicasets()[0].clone();
+    cluster.put(
+        Resource::REPLICA_SETS,
+        TARGET,
+        "web-5d894cc6b7",
+        created_without_correction(&rs),
+    );
+    cluster.beat_next_patches(1);
+    let d = web().deployment();
+    let out = cluster
+        .guard()
+        .execute(execute_input(
+            as_velero_hands_it(&d),
+            &d,
+            &a_restore(json!({})),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.item, as_velero_hands_it(&d));
+    // The first PATCH met a newer ReplicaSet and was refused; the guard read it again and
+    // aligned the version it had just read.
+    let calls = cluster.calls();
+    assert_eq!(
+        calls[calls.len() - 4..],
+        [
+            "get replicaset shop-dr/web-5d894cc6b7",
+            "patch replicaset shop-dr/web-5d894cc6b7",
+            "get replicaset shop-dr/web-5d894cc6b7",
+            "patch replicaset shop-dr/web-5d894cc6b7",
+        ]
+    );
+    let live = live_replicaset(&cluster);
+    assert_eq!(live["spec"]["template"]["spec"]["hostname"], "restored");
+    assert_eq!(live["metadata"]["resourceVersion"], "501");
+}
+
+#[tokio::test]
+async fn a_second_conflict_fails_open_without_a_blind_write() {
+    let cluster = serving(&web(), |_| {});
+    let rs = web().replicasets()[0].clone();
+    cluster.put(
+        Resource::REPLICA_SETS,
+        TARGET,
+        "web-5d894cc6b7",
+        created_without_correction(&rs),
+    );
+    cluster.beat_next_patches(2);
+    let d = web().deployment();
+    let out = cluster
+        .guard()
+        .execute(execute_input(
+            as_velero_hands_it(&d),
+            &d,
+            &a_restore(json!({})),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(out.item, as_velero_hands_it(&d));
+    let patches = cluster
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("patch"))
+        .count();
+    assert_eq!(patches, 2, "one retry, no more");
+    let live = live_replicaset(&cluster);
+    assert!(live["spec"]["template"]["spec"].get("hostname").is_none());
+    assert_eq!(
+        live["spec"]["template"]["metadata"]["labels"]["touched"],
+        "yes"
+    );
+}
+
+#[tokio::test]
+async fn legacy_annotation_pods_are_fsb_pods_without_any_pod_volume_backup() {
+    // Velero restores `snapshot.velero.io/<volume>` annotated pods' data even when no
+    // PodVolumeBackup exists for the backup: the guard must protect them too.
+    let app = a_deployment("shop", "web").with_legacy_fsb_volume("data");
+    assert!(app.pod_volume_backups().is_empty());
+    let cluster = serving(&app, |_| {});
+    let outputs = run_restore(&cluster, &app, &a_restore(json!({}))).await;
+    let pod = outputs[0].as_ref().unwrap();
+    assert_eq!(pod.item["spec"]["hostname"], "restored");
+    assert_eq!(
+        pod.item["spec"]["initContainers"][0]["name"],
+        "restore-wait"
+    );
+    let rs = outputs[1].as_ref().unwrap();
+    assert_eq!(rs.item["spec"]["template"]["spec"]["hostname"], "restored");
+}
+
+#[tokio::test]
+async fn no_fsb_data_at_all_costs_no_download() {
+    let app = a_deployment("shop", "web");
+    let cluster = serving(&app, |_| {});
+    for out in run_restore(&cluster, &app, &a_restore(json!({}))).await {
+        out.unwrap();
+    }
+    assert!(
+        !cluster.calls().iter().any(|c| c.starts_with("download")),
+        "{:?}",
+        cluster.calls()
+    );
+}
+
+const LOWER_TO_ONE: &str = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: replace, path: /spec/replicas, value: \"1\"}\n";
+
+#[tokio::test]
+async fn lowered_replicas_skip_pods_in_enforce_and_only_log_in_dry_run() {
+    let app = a_deployment("shop", "web")
+        .with_fsb_volume("data")
+        .with_replicas(3);
+    let cluster = serving(&app, |k| k.rules = LOWER_TO_ONE.to_owned());
+    let outputs = run_restore(&cluster, &app, &a_restore(json!({}))).await;
+    let skipped: Vec<bool> = outputs[..3]
+        .iter()
+        .map(|o| o.as_ref().unwrap().skip_restore)
+        .collect();
+    // Every pod holds its own data: the first by name is kept, the other two skipped.
+    assert_eq!(skipped, [false, true, true]);
+    let rs = outputs[3].as_ref().unwrap();
+    assert!(!rs.skip_restore);
+    assert_eq!(rs.item["spec"]["replicas"], 1);
+    // The live ReplicaSet holds 1 replica already: no patch.
+    assert!(!cluster.calls().iter().any(|c| c.starts_with("patch")));
+
+    let cluster = serving(&app, |k| k.rules = LOWER_TO_ONE.to_owned());
+    let outputs = run_restore(
+        &cluster,
+        &app,
+        &a_restore(json!({"fsb-guard.io/mode": "dry-run"})),
+    )
+    .await;
+    assert!(outputs.iter().all(|o| !o.as_ref().unwrap().skip_restore));
+    assert_eq!(outputs[3].as_ref().unwrap().item["spec"]["replicas"], 3);
+    assert!(!cluster.calls().iter().any(|c| c.starts_with("patch")));
+}
+
+/// A kube client pointed at a loopback port nobody listens on: every call fails fast with a
+/// connection error, as when the API server is unreachable.
+fn unreachable_cluster() -> Cluster {
+    let config = kube::Config::new("https://127.0.0.1:1".parse().unwrap());
+    Cluster::from_config(config, "velero")
+        .unwrap()
+        .with_call_timeout(Duration::from_secs(2))
+}
+
+#[tokio::test]
+async fn fail_open_when_the_api_server_is_unreachable() {
+    let cluster = KubeCluster::from_cluster(unreachable_cluster(), guard::NAME);
+    let guard = TemplateGuard::new(cluster.clone(), cluster, None);
+    let app = a_deployment("shop", "web").with_fsb_volume("data");
+    let pod = &app.pods()[0];
+    let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
+    let restore = json!({"metadata": {"name": "r", "namespace": "velero", "uid": "u"},
+        "spec": {"backupName": "nightly", "resourceModifier": {"kind": "ConfigMap", "name": "mods"}}});
+    let out = guard
+        .execute(execute_input(item.clone(), pod, &restore))
+        .await
+        .expect("fail open: the item is restored");
+    assert_eq!(out.item, item);
+}

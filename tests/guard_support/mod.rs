@@ -1,0 +1,419 @@
+//! The guard's tests' one stand-in for everything outside it: an in-memory API server holding
+//! the restore's inputs (settings, rules, PodVolumeBackups, the backup contents) and the live
+//! objects the restore creates, recording every call as `<verb> <kind> <namespace>/<name>`.
+//! Clones share the state: a test keeps one, the guard gets another.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fsb_guard_core::fixtures::try_apply_json_patch;
+use fsb_guard_core::toolkit::object::LabelChanges;
+use fsb_guard_core::toolkit::revision::revision_data;
+use fsb_guard_core::{BackupObjects, Resource, VeleroEngine};
+use serde_json::{Value, json};
+use velero_fsb_guard::cluster::{self, Call};
+use velero_fsb_guard::guard::{DryRun, Error, LiveCluster, RestoreSource, Result, TemplateGuard};
+use velero_plugin::ExecuteInput;
+
+/// Where the restore maps the backup namespace `shop` (see `fixtures::a_restore`).
+pub const TARGET: &str = "shop-dr";
+
+/// What the stand-in serves and how it misbehaves; set before the guard gets its handle.
+pub struct Knobs {
+    /// The restore's resource-modifier rules (the ConfigMap's `rules.yaml`).
+    pub rules: String,
+    /// `data` of the plugin-config ConfigMap, if there is one.
+    pub plugin_config: Option<Value>,
+    /// Several plugin-config ConfigMaps match.
+    pub settings_error: bool,
+    /// Every call fails like a refused connection.
+    pub unreachable: bool,
+    /// Dry-run creates are refused (a webhook without dry-run support).
+    pub refuse_dry_run: bool,
+    /// `GET /version` minor: ≤ 33 defaults templates with `creationTimestamp: null`.
+    pub minor: u32,
+}
+
+type Key = (String, String, String);
+
+struct State {
+    knobs: Knobs,
+    backup: BackupObjects,
+    pvbs: Vec<Value>,
+    live: Mutex<BTreeMap<Key, Value>>,
+    calls: Mutex<Vec<String>>,
+    /// Bodies of raw creates, as sent.
+    created: Mutex<Vec<Vec<u8>>>,
+    /// How many of the next JSON patches another writer beats: it changes the object (new
+    /// resourceVersion, one more template label) right before the guard's patch arrives.
+    concurrent_writes: Mutex<usize>,
+}
+
+/// The in-memory API server.
+#[derive(Clone)]
+pub struct FakeCluster(Arc<State>);
+
+impl FakeCluster {
+    /// Serves `backup` (its FSB data recorded by `pvbs`) to a restore whose rules are `rules`;
+    /// `knobs` adjusts the rest.
+    pub fn serving(
+        backup: BackupObjects,
+        pvbs: Vec<Value>,
+        rules: &str,
+        knobs: impl FnOnce(&mut Knobs),
+    ) -> Self {
+        let mut all = Knobs {
+            rules: rules.to_owned(),
+            plugin_config: None,
+            settings_error: false,
+            unreachable: false,
+            refuse_dry_run: false,
+            minor: 34,
+        };
+        knobs(&mut all);
+        Self(Arc::new(State {
+            knobs: all,
+            backup,
+            pvbs,
+            live: Mutex::default(),
+            calls: Mutex::default(),
+            created: Mutex::default(),
+            concurrent_writes: Mutex::new(0),
+        }))
+    }
+
+    /// The guard over this stand-in, the Velero namespace taken from the restore.
+    pub fn guard(&self) -> TemplateGuard<FakeCluster, FakeCluster> {
+        TemplateGuard::new(self.clone(), self.clone(), None)
+    }
+
+    pub fn knobs(&self) -> &Knobs {
+        &self.0.knobs
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        self.0.calls.lock().unwrap().clone()
+    }
+
+    /// A live object.
+    pub fn live(&self, resource: Resource, namespace: &str, name: &str) -> Option<Value> {
+        self.0
+            .live
+            .lock()
+            .unwrap()
+            .get(&key(resource, namespace, name))
+            .cloned()
+    }
+
+    /// Every live object of `resource` in `namespace`, by name.
+    pub fn all_live(&self, resource: Resource, namespace: &str) -> BTreeMap<String, Value> {
+        self.0
+            .live
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|((r, ns, _), _)| r == resource.plural && ns == namespace)
+            .map(|((_, _, name), v)| (name.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Makes `object` live, as Velero (or another writer) creates it.
+    pub fn put(&self, resource: Resource, namespace: &str, name: &str, object: Value) {
+        self.0
+            .live
+            .lock()
+            .unwrap()
+            .insert(key(resource, namespace, name), object);
+    }
+
+    /// Bodies of raw creates, as sent.
+    pub fn created_bodies(&self) -> Vec<Vec<u8>> {
+        self.0.created.lock().unwrap().clone()
+    }
+
+    /// Another writer beats the next `n` JSON patches.
+    pub fn beat_next_patches(&self, n: usize) {
+        *self.0.concurrent_writes.lock().unwrap() = n;
+    }
+
+    /// The API server's defaulting of a pod template (a few of its fields), in the form its JSON
+    /// encoder writes it.
+    pub fn defaulted(&self, template: &Value) -> Value {
+        let mut t = template.clone();
+        if self.0.knobs.minor <= 33 {
+            t["metadata"]["creationTimestamp"] = Value::Null;
+        } else if let Some(meta) = t["metadata"].as_object_mut() {
+            meta.remove("creationTimestamp");
+        }
+        let spec = t["spec"].as_object_mut().unwrap();
+        spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
+        spec.entry("restartPolicy").or_insert(json!("Always"));
+        spec.entry("securityContext").or_insert(json!({}));
+        for c in spec["containers"].as_array_mut().unwrap() {
+            c.as_object_mut()
+                .unwrap()
+                .entry("resources")
+                .or_insert(json!({}));
+        }
+        t
+    }
+
+    /// What the StatefulSet controller proposes for the StatefulSet created from `created`
+    /// (after the rules): `getPatch` of the defaulted StatefulSet.
+    pub fn controller_proposal(&self, created: &Value) -> Value {
+        revision_data(&self.defaulted(&created["spec"]["template"]))
+    }
+
+    /// What Velero creates from an item the plugin returned: the restore's rules for
+    /// `group_resource`, then the namespace mapping.
+    pub fn velero_creates(&self, item: &Value, group_resource: &str) -> Value {
+        let rules = VeleroEngine::rules_from_yaml(&self.0.knobs.rules).unwrap();
+        let mut created = VeleroEngine
+            .apply_rules(&rules, item, group_resource)
+            .object;
+        created["metadata"]["namespace"] = json!(TARGET);
+        created
+    }
+
+    /// Records `call`; fails like a refused connection when the API is unreachable.
+    fn record(&self, call: String) -> Result<()> {
+        self.0.calls.lock().unwrap().push(call.clone());
+        if !self.0.knobs.unreachable {
+            return Ok(());
+        }
+        Err(Error::Cluster(cluster::Error::Unreachable {
+            call: Box::new(Call {
+                verb: "call",
+                resource: call,
+                namespace: String::new(),
+                name: None,
+            }),
+            message: "connection refused".to_owned(),
+        }))
+    }
+}
+
+fn key(resource: Resource, namespace: &str, name: &str) -> Key {
+    (
+        resource.plural.to_owned(),
+        namespace.to_owned(),
+        name.to_owned(),
+    )
+}
+
+/// `replicaset` for `replicasets`: how the call log names a kind.
+fn singular(resource: Resource) -> &'static str {
+    resource.plural.strip_suffix('s').unwrap_or(resource.plural)
+}
+
+/// An API error of `call` with HTTP `code`.
+fn api(verb: &'static str, resource: Resource, name: &str, code: u16, message: &str) -> Error {
+    let call = Box::new(Call {
+        verb,
+        resource: resource.group_resource().to_owned(),
+        namespace: TARGET.to_owned(),
+        name: Some(name.to_owned()),
+    });
+    let (reason, message) = ("Stand-in".to_owned(), message.to_owned());
+    match code {
+        409 | 422 => Error::Conflict(cluster::Error::Conflict {
+            call,
+            code,
+            reason,
+            message,
+        }),
+        _ => Error::Cluster(cluster::Error::Api {
+            call,
+            code,
+            reason,
+            message,
+            fields: Vec::new(),
+        }),
+    }
+}
+
+impl RestoreSource for FakeCluster {
+    async fn plugin_settings(&self, ns: &str) -> Result<Option<Value>> {
+        self.record(format!("list configmaps {ns}"))?;
+        if self.0.knobs.settings_error {
+            return Err(Error::Cluster(cluster::Error::AmbiguousPluginConfig {
+                namespace: ns.to_owned(),
+                selector: "velero.io/plugin-config".to_owned(),
+                names: vec!["a".to_owned(), "b".to_owned()],
+            }));
+        }
+        Ok(self.0.knobs.plugin_config.clone())
+    }
+
+    async fn modifier_configmap(&self, ns: &str, name: &str) -> Result<Value> {
+        self.record(format!("get configmap {ns}/{name}"))?;
+        Ok(json!({"data": {"rules.yaml": self.0.knobs.rules}}))
+    }
+
+    async fn pod_volume_backups(&self, ns: &str, backup: &str) -> Result<Vec<Value>> {
+        self.record(format!("list podvolumebackups {ns} {backup}"))?;
+        Ok(self.0.pvbs.clone())
+    }
+
+    async fn backup_objects(&self, _: &str, backup: &str, _: Duration) -> Result<BackupObjects> {
+        self.record(format!("download {backup}"))?;
+        Ok(self.0.backup.clone())
+    }
+}
+
+impl LiveCluster for FakeCluster {
+    async fn get(&self, resource: Resource, ns: &str, name: &str) -> Result<Option<Value>> {
+        self.record(format!("get {} {ns}/{name}", singular(resource)))?;
+        Ok(self.live(resource, ns, name))
+    }
+
+    async fn list(&self, resource: Resource, ns: &str, selector: &str) -> Result<Vec<Value>> {
+        self.record(format!("list {} {ns} {selector}", resource.plural))?;
+        let wanted: Vec<(&str, &str)> = selector
+            .split(',')
+            .filter_map(|s| s.split_once('='))
+            .collect();
+        Ok(self
+            .all_live(resource, ns)
+            .into_values()
+            .filter(|o| {
+                wanted
+                    .iter()
+                    .all(|(k, v)| o["metadata"]["labels"][*k].as_str() == Some(*v))
+            })
+            .collect())
+    }
+
+    async fn dry_run_create(&self, resource: Resource, ns: &str, body: &Value) -> Result<DryRun> {
+        self.record(format!("dry-run create {} {ns}", singular(resource)))?;
+        let name = body["metadata"]["name"].as_str().unwrap_or_default();
+        if self.live(resource, ns, name).is_some() {
+            let Error::Conflict(e) = api("create", resource, name, 409, "already exists") else {
+                unreachable!()
+            };
+            return Ok(DryRun::AlreadyExists(e));
+        }
+        if self.0.knobs.refuse_dry_run {
+            let Error::Cluster(e) = api(
+                "create",
+                resource,
+                name,
+                400,
+                "admission webhook does not support dry run",
+            ) else {
+                unreachable!()
+            };
+            return Ok(DryRun::Refused(e));
+        }
+        let mut created = body.clone();
+        created["spec"]["template"] = self.defaulted(&body["spec"]["template"]);
+        Ok(DryRun::Created(created))
+    }
+
+    async fn json_patch(
+        &self,
+        resource: Resource,
+        ns: &str,
+        name: &str,
+        patch: &Value,
+    ) -> Result<()> {
+        self.record(format!("patch {} {ns}/{name}", singular(resource)))?;
+        let mut live = self.0.live.lock().unwrap();
+        let Some(object) = live.get_mut(&key(resource, ns, name)) else {
+            return Err(api("patch", resource, name, 404, "not found"));
+        };
+        let mut writes = self.0.concurrent_writes.lock().unwrap();
+        if *writes > 0 {
+            *writes -= 1;
+            let version: u64 = object["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            object["metadata"]["resourceVersion"] = json!((version + 1).to_string());
+            object["spec"]["template"]["metadata"]["labels"]["touched"] = json!("yes");
+        }
+        // As the API server: the patch applies atomically or not at all (422 on a failed test).
+        match try_apply_json_patch(object, patch) {
+            Ok(patched) => {
+                *object = patched;
+                Ok(())
+            }
+            Err(e) => Err(api("patch", resource, name, 422, &e)),
+        }
+    }
+
+    async fn patch_labels(
+        &self,
+        resource: Resource,
+        ns: &str,
+        name: &str,
+        labels: &LabelChanges,
+    ) -> Result<()> {
+        self.record(format!("patch {} {ns}/{name}", singular(resource)))?;
+        let mut live = self.0.live.lock().unwrap();
+        let Some(object) = live.get_mut(&key(resource, ns, name)) else {
+            return Err(api("patch", resource, name, 404, "not found"));
+        };
+        for (k, v) in labels {
+            match v {
+                Some(v) => object["metadata"]["labels"][k] = json!(v),
+                None => {
+                    if let Some(l) = object["metadata"]["labels"].as_object_mut() {
+                        l.remove(k);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_if_unchanged(
+        &self,
+        resource: Resource,
+        ns: &str,
+        name: &str,
+        uid: Option<&str>,
+        _: Option<&str>,
+    ) -> Result<()> {
+        self.record(format!("delete {} {ns}/{name}", singular(resource)))?;
+        let mut live = self.0.live.lock().unwrap();
+        let key = key(resource, ns, name);
+        if live.get(&key).and_then(|o| o["metadata"]["uid"].as_str()) != uid {
+            return Err(api("delete", resource, name, 409, "uid precondition"));
+        }
+        live.remove(&key);
+        Ok(())
+    }
+
+    async fn create_raw(
+        &self,
+        resource: Resource,
+        ns: &str,
+        name: &str,
+        body: Vec<u8>,
+    ) -> Result<()> {
+        self.record(format!("create {} {ns}/{name}", singular(resource)))?;
+        let mut object: Value = serde_json::from_slice(&body).unwrap();
+        object["metadata"]["uid"] = json!("recreated");
+        self.0.created.lock().unwrap().push(body);
+        self.put(resource, ns, name, object);
+        Ok(())
+    }
+
+    async fn server_version(&self) -> Result<(String, String)> {
+        self.record("get /version".to_owned())?;
+        Ok(("1".into(), format!("{}+", self.0.knobs.minor)))
+    }
+}
+
+/// What Velero hands the plugin's `Execute` for `item` (its backed-up copy `from_backup`).
+pub fn execute_input(item: Value, from_backup: &Value, restore: &Value) -> ExecuteInput {
+    ExecuteInput {
+        item,
+        item_from_backup: from_backup.clone(),
+        restore: restore.clone(),
+    }
+}
