@@ -7,7 +7,6 @@ use std::error::Error;
 const PROTOS: &[&str] = &[
     "velero/shared.proto",
     "velero/plugin_lister.proto",
-    "velero/restore_item_action.proto",
     "velero/restoreitemaction/v2/restore_item_action.proto",
     "goplugin/controller.proto",
     "goplugin/stdio.proto",

@@ -5,7 +5,7 @@
 
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 
-/// Velero's `generated` package: shared messages, PluginLister, RestoreItemAction v1.
+/// Velero's `generated` package: shared messages and PluginLister.
 pub mod generated {
     tonic::include_proto!("generated");
 }
