@@ -40,7 +40,7 @@ fn assert_equivalent(apps: &[App], rules_text: &str) -> String {
     let original = input::parse_rules(rules_text, "original").unwrap();
     let engine = VeleroEngine;
     let mut corrected = 0;
-    for plan in &outcome.analysis.plans {
+    for plan in &outcome.analysis.plans.deployments {
         let app = apps.iter().find(|a| a.name == plan.deployment).unwrap();
         // Pods: plugin output + original rules  ==  backed-up pod + emitted rules.
         for pod in app.pods() {

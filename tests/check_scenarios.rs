@@ -5,7 +5,8 @@ mod check_support;
 
 use check_support::{App, Layout, app, container, read_json, write, write_backup};
 use serde_json::{Value, json};
-use velero_fsb_guard::check::{self, CheckArgs, analysis::DeploymentReport};
+use velero_fsb_guard::check::workload::{KindFacts, WorkloadReport};
+use velero_fsb_guard::check::{self, CheckArgs};
 
 struct Run {
     analysis: check::Analysis,
@@ -31,7 +32,7 @@ fn run(apps: &[App], rules: &str) -> Run {
 }
 
 impl Run {
-    fn deployment(&self, name: &str) -> &DeploymentReport {
+    fn deployment(&self, name: &str) -> &WorkloadReport {
         self.analysis
             .deployments
             .iter()
@@ -317,9 +318,10 @@ fn past_revision_equal_to_the_new_template_is_set_apart() {
         ),
     );
     let d = r.deployment("web");
-    let actions: Vec<(&str, &str)> = d
-        .plugin
-        .replica_sets
+    let KindFacts::Deployment { replica_sets, .. } = &d.facts else {
+        panic!("a Deployment's report")
+    };
+    let actions: Vec<(&str, &str)> = replica_sets
         .iter()
         .map(|rs| (rs.replica_set.as_str(), rs.action))
         .collect();

@@ -4,17 +4,20 @@
 //! Which Deployments, StatefulSets and DaemonSets would roll out or scale down and delete pods whose
 //! file-system-backup data is being restored, what the plugin does about it, the objects as they
 //! will be created, and the equivalent pod-scoped rules for clusters without the plugin. Every
-//! decision comes from the plugin's own code ([`crate::guard::plan_workload`],
-//! [`crate::guard::plan_statefulset`], [`crate::guard::plan_daemonset`]); this module reads inputs,
-//! words results and writes files.
+//! decision comes from the plugin's own plans ([`fsb_guard_core::deployment::plan`],
+//! [`fsb_guard_core::statefulset::plan`], [`fsb_guard_core::daemonset::plan`]); this module reads
+//! inputs, words results and writes files.
 //!
 //! Module map: [`args`] (flags), `input` (backup, PodVolumeBackups, rules; the embedded sample),
-//! `fsb` (which source says which volumes hold FSB data), [`analysis`] (the report), `replicas`
-//! (replica changes worded), `workloads` (StatefulSets and DaemonSets), `lint`, `report`
+//! `fsb` (which source says which volumes hold FSB data), [`analysis`] (every workload's plan and
+//! the summary), [`workload`] (the one report type of a workload), `deployment`, `statefulset`,
+//! `daemonset` (each kind's plan worded), `replicas` (replica changes worded), `lint`, `report`
 //! (table/JSON), `output_dir`, `pod_rules`.
 
 pub mod analysis;
 pub mod args;
+mod daemonset;
+mod deployment;
 mod error;
 pub mod fsb;
 pub mod input;
@@ -23,7 +26,8 @@ pub mod output_dir;
 pub mod pod_rules;
 pub mod replicas;
 pub mod report;
-pub mod workloads;
+mod statefulset;
+pub mod workload;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -83,12 +87,7 @@ pub fn check(
     let analysis = analyse(&backup, &rules, &fsb)?;
     let mut notes = Vec::new();
     if let Some(dir) = &args.output_dir {
-        let plans = output_dir::Plans {
-            deployments: &analysis.plans,
-            statefulsets: &analysis.statefulset_plans,
-            daemonsets: &analysis.daemonset_plans,
-        };
-        let written = output_dir::write_objects(dir, &backup.index, &rules.rules, plans)?;
+        let written = output_dir::write_objects(dir, &backup.index, &rules.rules, &analysis.plans)?;
         notes.push(format!(
             "wrote {} objects as they will be created to {}",
             written.len(),
@@ -99,7 +98,7 @@ pub fn check(
         let text = pod_rules::emit(
             &rules.rules,
             rules.configmap_name.as_deref(),
-            &analysis.plans,
+            &analysis.plans.deployments,
         );
         write_file(file, &text)?;
         notes.push(format!(

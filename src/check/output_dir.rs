@@ -13,45 +13,26 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::analysis::Plans;
 use super::error::{Error, Result};
 use fsb_guard_core::daemonset::DaemonSetPlan;
 use fsb_guard_core::deployment::{
     DeploymentPlan, ReplicaSetDecision, align_desired_replicas, lower_replicaset,
 };
 use fsb_guard_core::statefulset::{RevisionDecision, StatefulSetPlan};
-use fsb_guard_core::toolkit::owners::{pod_lineage, replicaset_owner};
+use fsb_guard_core::toolkit::owners::{
+    daemonset_owner, pod_lineage, replicaset_owner, statefulset_owner,
+};
 use fsb_guard_core::{Resource, Rules, VeleroEngine, as_velero_hands_it};
 
 use crate::backup::BackupIndex;
-
-/// The plans of every kind, for [`write_objects`].
-#[derive(Debug, Clone, Copy)]
-pub struct Plans<'a> {
-    pub deployments: &'a [DeploymentPlan],
-    pub statefulsets: &'a [StatefulSetPlan],
-    pub daemonsets: &'a [DaemonSetPlan],
-}
-
-/// The controller of `kind` named in an object's `ownerReferences`.
-fn controlled_by(object: &Value, kind: &str, name: &str) -> bool {
-    object
-        .pointer("/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .is_some_and(|refs| {
-            refs.iter().any(|r| {
-                r.get("controller").and_then(Value::as_bool) == Some(true)
-                    && r.get("kind").and_then(Value::as_str) == Some(kind)
-                    && r.get("name").and_then(Value::as_str) == Some(name)
-            })
-        })
-}
 
 /// Writes the objects; returns the paths written.
 pub fn write_objects(
     dir: &Path,
     index: &BackupIndex,
     rules: &Rules,
-    plans: Plans<'_>,
+    plans: &Plans,
 ) -> Result<Vec<PathBuf>> {
     // Per workload, in the order deployments, StatefulSets, DaemonSets: (namespace, objects).
     let deployments = plans
@@ -75,126 +56,139 @@ pub fn write_objects(
 
 type Objects = Vec<(Resource, String, Value)>;
 
+/// The workload `resource` `namespace/name` as Velero hands it to the plugin (which returns
+/// workload items unchanged), then the objects of `children` it owns.
+fn workload_and(
+    index: &BackupIndex,
+    resource: Resource,
+    namespace: &str,
+    name: &str,
+    children: [Objects; 2],
+) -> Objects {
+    let workload = index
+        .get(resource, namespace, name)
+        .map(|w| (resource, name.to_owned(), as_velero_hands_it(w)));
+    workload
+        .into_iter()
+        .chain(children.into_iter().flatten())
+        .collect()
+}
+
+/// The `resource` objects of `namespace` that `owned` selects, each as the plugin returns it
+/// (`returned`: `None` = not created).
+fn owned(
+    index: &BackupIndex,
+    resource: Resource,
+    namespace: &str,
+    owned: impl Fn(&Value) -> bool,
+    returned: impl Fn(&str, &Value) -> Option<Value>,
+) -> Objects {
+    index
+        .items_in(resource, namespace)
+        .filter(|(_, object)| owned(object))
+        .filter_map(|(key, object)| {
+            returned(&key.name, object).map(|item| (resource, key.name.clone(), item))
+        })
+        .collect()
+}
+
+/// The plan's corrected item for `name`, else `object` as Velero hands it to the plugin.
+fn corrected<T>(
+    corrections: &[(String, T)],
+    item: impl Fn(&T) -> &Value,
+    name: &str,
+    object: &Value,
+) -> Value {
+    match corrections.iter().find(|(n, _)| n == name) {
+        Some((_, c)) => item(c).clone(),
+        None => as_velero_hands_it(object),
+    }
+}
+
 fn deployment_objects(index: &BackupIndex, plan: &DeploymentPlan) -> Objects {
-    let mut objects: Objects = Vec::new();
-    {
-        let ns = plan.namespace.as_str();
-        if let Some(d) = index.deployment(ns, &plan.deployment) {
-            objects.push((
-                Resource::DEPLOYMENTS,
-                plan.deployment.clone(),
-                as_velero_hands_it(d),
-            ));
-        }
-        for (key, rs) in index.items_in(Resource::REPLICA_SETS, ns) {
-            if replicaset_owner(rs) != Some(plan.deployment.as_str()) {
-                continue;
-            }
-            let mut item = match plan.replicasets.iter().find(|(n, _)| *n == key.name) {
-                Some((_, ReplicaSetDecision::Retemplated { item, .. }))
-                | Some((_, ReplicaSetDecision::PastRevisionSetApart { item })) => item.clone(),
-                _ => as_velero_hands_it(rs),
-            };
-            // The replica change lands on the same item (the ReplicaSet step does both).
-            if let Some(lowered_to) = plan.replicas.lowered_to() {
-                if plan.replicas.current_replicaset.as_deref() == Some(key.name.as_str()) {
-                    item = lower_replicaset(&item, &plan.replicas, lowered_to);
-                } else if plan.replicas.older_active.contains(&key.name) {
-                    item = align_desired_replicas(&item, lowered_to);
-                }
-            }
-            objects.push((Resource::REPLICA_SETS, key.name.clone(), item));
-        }
-        for (key, pod) in index.items_in(Resource::PODS, ns) {
-            if pod_lineage(pod).is_none_or(|l| l.deployment != plan.deployment) {
-                continue;
-            }
+    let (ns, name) = (plan.namespace.as_str(), plan.deployment.as_str());
+    let replicasets = owned(
+        index,
+        Resource::REPLICA_SETS,
+        ns,
+        |rs| replicaset_owner(rs) == Some(name),
+        |rs_name, rs| Some(replicaset_item(plan, rs_name, rs)),
+    );
+    let pods = owned(
+        index,
+        Resource::PODS,
+        ns,
+        |pod| pod_lineage(pod).is_some_and(|l| l.deployment == name),
+        |pod_name, pod| {
             let skipped = plan.replicas.choice.as_ref();
-            if skipped.is_some_and(|c| c.skipped(&key.name).is_some()) {
-                continue;
-            }
-            let item = match plan.pods.iter().find(|(n, _)| *n == key.name) {
-                Some((_, correction)) => correction.item.clone(),
-                None => as_velero_hands_it(pod),
-            };
-            objects.push((Resource::PODS, key.name.clone(), item));
+            skipped
+                .is_none_or(|c| c.skipped(pod_name).is_none())
+                .then(|| corrected(&plan.pods, |c| &c.item, pod_name, pod))
+        },
+    );
+    workload_and(index, Resource::DEPLOYMENTS, ns, name, [replicasets, pods])
+}
+
+/// A ReplicaSet as the ReplicaSet step returns it: the template correction and the replica change
+/// land on the same item.
+fn replicaset_item(plan: &DeploymentPlan, name: &str, rs: &Value) -> Value {
+    let mut item = match plan.replicasets.iter().find(|(n, _)| n == name) {
+        Some((_, ReplicaSetDecision::Retemplated { item, .. }))
+        | Some((_, ReplicaSetDecision::PastRevisionSetApart { item })) => item.clone(),
+        _ => as_velero_hands_it(rs),
+    };
+    if let Some(lowered_to) = plan.replicas.lowered_to() {
+        if plan.replicas.current_replicaset.as_deref() == Some(name) {
+            item = lower_replicaset(&item, &plan.replicas, lowered_to);
+        } else if plan.replicas.older_active.iter().any(|n| n == name) {
+            item = align_desired_replicas(&item, lowered_to);
         }
     }
-    objects
+    item
 }
 
 fn statefulset_objects(index: &BackupIndex, plan: &StatefulSetPlan) -> Objects {
-    let ns = plan.namespace.as_str();
-    let name = plan.statefulset.as_str();
-    let mut objects: Objects = Vec::new();
-    if let Some(sts) = index.get(Resource::STATEFUL_SETS, ns, name) {
-        objects.push((
-            Resource::STATEFUL_SETS,
-            name.to_owned(),
-            as_velero_hands_it(sts),
-        ));
-    }
-    for (key, rev) in index.items_in(Resource::CONTROLLER_REVISIONS, ns) {
-        if !controlled_by(rev, "StatefulSet", name) {
-            continue;
-        }
-        let rewritten = plan
-            .revision
-            .as_ref()
-            .filter(|r| r.name == key.name)
-            .and_then(|r| match &r.decision {
-                Some(RevisionDecision::Rewritten { item, .. }) => Some(item.clone()),
-                _ => None,
-            });
-        let item = rewritten.unwrap_or_else(|| as_velero_hands_it(rev));
-        objects.push((Resource::CONTROLLER_REVISIONS, key.name.clone(), item));
-    }
-    for (key, pod) in index.items_in(Resource::PODS, ns) {
-        if !controlled_by(pod, "StatefulSet", name)
-            || plan.skipped_pods.iter().any(|p| p.name == key.name)
-        {
-            continue;
-        }
-        let item = match plan.pods.iter().find(|(n, _)| *n == key.name) {
-            Some((_, c)) => c.item.clone(),
-            None => as_velero_hands_it(pod),
-        };
-        objects.push((Resource::PODS, key.name.clone(), item));
-    }
-    objects
+    let (ns, name) = (plan.namespace.as_str(), plan.statefulset.as_str());
+    let revisions = owned(
+        index,
+        Resource::CONTROLLER_REVISIONS,
+        ns,
+        |rev| statefulset_owner(rev) == Some(name),
+        |rev_name, rev| {
+            let rewritten = plan
+                .revision
+                .as_ref()
+                .filter(|r| r.name == rev_name)
+                .and_then(|r| match &r.decision {
+                    Some(RevisionDecision::Rewritten { item, .. }) => Some(item.clone()),
+                    _ => None,
+                });
+            Some(rewritten.unwrap_or_else(|| as_velero_hands_it(rev)))
+        },
+    );
+    let pods = owned(
+        index,
+        Resource::PODS,
+        ns,
+        |pod| statefulset_owner(pod) == Some(name),
+        |pod_name, pod| {
+            (!plan.skipped_pods.iter().any(|p| p.name == pod_name))
+                .then(|| corrected(&plan.pods, |c| &c.item, pod_name, pod))
+        },
+    );
+    workload_and(index, Resource::STATEFUL_SETS, ns, name, [revisions, pods])
 }
 
 fn daemonset_objects(index: &BackupIndex, plan: &DaemonSetPlan) -> Objects {
-    let ns = plan.namespace.as_str();
-    let name = plan.daemonset.as_str();
-    let mut objects: Objects = Vec::new();
-    if let Some(ds) = index.get(Resource::DAEMON_SETS, ns, name) {
-        objects.push((
-            Resource::DAEMON_SETS,
-            name.to_owned(),
-            as_velero_hands_it(ds),
-        ));
-    }
-    for (key, rev) in index.items_in(Resource::CONTROLLER_REVISIONS, ns) {
-        if controlled_by(rev, "DaemonSet", name) {
-            objects.push((
-                Resource::CONTROLLER_REVISIONS,
-                key.name.clone(),
-                as_velero_hands_it(rev),
-            ));
-        }
-    }
-    for (key, pod) in index.items_in(Resource::PODS, ns) {
-        if !controlled_by(pod, "DaemonSet", name) {
-            continue;
-        }
-        let item = match plan.pods.iter().find(|(n, _)| *n == key.name) {
-            Some((_, c)) => c.pod.item.clone(),
-            None => as_velero_hands_it(pod),
-        };
-        objects.push((Resource::PODS, key.name.clone(), item));
-    }
-    objects
+    let (ns, name) = (plan.namespace.as_str(), plan.daemonset.as_str());
+    let mine = |object: &Value| daemonset_owner(object) == Some(name);
+    let revisions = owned(index, Resource::CONTROLLER_REVISIONS, ns, mine, |_, rev| {
+        Some(as_velero_hands_it(rev))
+    });
+    let pods = owned(index, Resource::PODS, ns, mine, |pod_name, pod| {
+        Some(corrected(&plan.pods, |c| &c.pod.item, pod_name, pod))
+    });
+    workload_and(index, Resource::DAEMON_SETS, ns, name, [revisions, pods])
 }
 
 /// Applies the rules to each item as Velero does and writes it.

@@ -5,41 +5,10 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
-use super::analysis::PodVolumes;
+use super::workload::{PodVolumes, ReplicaReport};
 use fsb_guard_core::FsbPod;
 use fsb_guard_core::deployment::DeploymentPlan;
 use fsb_guard_core::toolkit::replicas::Replicas;
-
-/// What the restore does to a workload's replica count.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct ReplicaReport {
-    /// `R`: `spec.replicas` as backed up (`null`: not a count).
-    pub from: Option<u64>,
-    /// `R'`: after the restore's rules (`null`: not a count; the API server rejects the object).
-    pub to: Option<u64>,
-    /// `unchanged`, `lowered`, `raised` or `unparseable`.
-    pub change: &'static str,
-    /// Backed-up pods Velero would restore for the workload's current revision (Deployment: the
-    /// current ReplicaSet's pods; StatefulSet: every ordinal).
-    pub restored_pods: usize,
-    /// With the plugin: the pods restored when it skips some (empty when it skips none).
-    pub kept: Vec<String>,
-    /// With the plugin: pods not restored (`skipRestore`); `volumes` = their FSB data that is not
-    /// restored (empty when they hold none).
-    pub skipped: Vec<PodVolumes>,
-    /// With the plugin: pods and volumes whose FSB data will not be restored.
-    pub fsb_data_not_restored: Vec<PodVolumes>,
-    /// Without the plugin: pods with FSB data the controller may delete while they restore.
-    pub at_risk_without_plugin: Vec<PodVolumes>,
-    /// Pods of older revisions (a backup taken mid-rollout): restored as they are; the resumed
-    /// rollout replaces them.
-    pub older_revision_pods: Vec<String>,
-    /// One sentence for people.
-    pub summary: String,
-}
 
 fn change_of(from: Option<u64>, to: Option<u64>) -> &'static str {
     match (from, to) {
@@ -47,6 +16,22 @@ fn change_of(from: Option<u64>, to: Option<u64>) -> &'static str {
         (Some(r), Some(r2)) if r2 < r => "lowered",
         (Some(r), Some(r2)) if r2 > r => "raised",
         _ => "unchanged",
+    }
+}
+
+/// `R → R'` over `restored_pods` pods, before anything is decided or said about it.
+fn unworded(from: Option<u64>, to: Option<u64>, restored_pods: usize) -> ReplicaReport {
+    ReplicaReport {
+        from,
+        to,
+        change: change_of(from, to),
+        restored_pods,
+        kept: Vec::new(),
+        skipped: Vec::new(),
+        fsb_data_not_restored: Vec::new(),
+        at_risk_without_plugin: Vec::new(),
+        older_revision_pods: Vec::new(),
+        summary: String::new(),
     }
 }
 
@@ -102,19 +87,9 @@ fn kept_sentence(
 pub fn deployment_replicas(plan: &DeploymentPlan) -> ReplicaReport {
     let r = &plan.replicas;
     let (from, to) = (r.from.count(), r.to.count());
-    let change = change_of(from, to);
-    let mut report = ReplicaReport {
-        from,
-        to,
-        change,
-        restored_pods: r.pods,
-        kept: Vec::new(),
-        skipped: Vec::new(),
-        fsb_data_not_restored: Vec::new(),
-        at_risk_without_plugin: Vec::new(),
-        older_revision_pods: r.older_pods.clone(),
-        summary: String::new(),
-    };
+    let mut report = unworded(from, to, r.pods);
+    let change = report.change;
+    report.older_revision_pods.clone_from(&r.older_pods);
     let rs = r.current_replicaset.clone().unwrap_or_default();
     let lowered_below_pods = matches!(r.to, Replicas::Count(n) if (n as usize) < r.pods);
     if lowered_below_pods {
@@ -215,19 +190,8 @@ pub fn statefulset_replicas(
     fsb: &[FsbPod],
     acts: bool,
 ) -> ReplicaReport {
-    let change = change_of(Some(from), to);
-    let mut report = ReplicaReport {
-        from: Some(from),
-        to,
-        change,
-        restored_pods: pods.len(),
-        kept: Vec::new(),
-        skipped: Vec::new(),
-        fsb_data_not_restored: Vec::new(),
-        at_risk_without_plugin: Vec::new(),
-        older_revision_pods: Vec::new(),
-        summary: String::new(),
-    };
+    let mut report = unworded(Some(from), to, pods.len());
+    let change = report.change;
     let Some(to) = to else {
         report.summary = "spec.replicas after the rules is not a count: the API server rejects the StatefulSet; the plugin leaves replicas alone".to_owned();
         return report;

@@ -2,9 +2,10 @@
 
 use std::fmt::Write as _;
 
-use super::analysis::{Analysis, DeploymentReport, PodVolumes};
-use super::replicas::ReplicaReport;
-use super::workloads::{DaemonSetReport, StatefulSetReport};
+use fsb_guard_core::Kind;
+
+use super::analysis::Analysis;
+use super::workload::{KindFacts, PodVolumes, ReplicaReport, WorkloadReport};
 
 /// The JSON report (pretty, one trailing newline).
 pub fn render_json(analysis: &Analysis) -> String {
@@ -24,15 +25,6 @@ fn pod_volumes(list: &[PodVolumes]) -> String {
         .map(|p| format!("{} ({})", p.pod, p.volumes.join(", ")))
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn with_plugin(d: &DeploymentReport) -> &'static str {
-    match (d.rollout_without_plugin, d.rollout_with_plugin) {
-        (false, _) => "-",
-        (true, false) => "no rollout",
-        (true, true) if d.fsb_pods.is_empty() => "rolls out (no FSB data)",
-        (true, true) => "ROLLS OUT",
-    }
 }
 
 fn table(rows: &[[String; 4]]) -> String {
@@ -61,166 +53,21 @@ fn table(rows: &[[String; 4]]) -> String {
 /// The human-readable report.
 pub fn render_table(a: &Analysis) -> String {
     let mut out = String::new();
-    let b = &a.backup;
-    let _ = writeln!(out, "velero-fsb-guard check");
-    let mut kinds = format!(
-        "{} Deployments, {} ReplicaSets, {} pods",
-        b.deployments, b.replica_sets, b.pods
-    );
-    if b.stateful_sets + b.daemon_sets + b.controller_revisions > 0 {
-        let _ = write!(
-            kinds,
-            ", {} StatefulSets, {} DaemonSets, {} ControllerRevisions",
-            b.stateful_sets, b.daemon_sets, b.controller_revisions
-        );
-    }
-    let _ = writeln!(
-        out,
-        "  backup:             {} [{}, format {}: {kinds}]",
-        b.source, b.layout, b.format_version
-    );
-    let _ = writeln!(
-        out,
-        "  resource modifiers: {} ({} rule{})",
-        a.resource_modifiers.source,
-        a.resource_modifiers.rules,
-        if a.resource_modifiers.rules == 1 {
-            ""
-        } else {
-            "s"
-        }
-    );
-    let _ = writeln!(out, "  FSB volumes from:   {}", a.fsb_source.description);
-    out.push('\n');
-    let mut rows = vec![[
-        "DEPLOYMENT".to_owned(),
-        "PODS WITH FSB DATA (VOLUMES)".to_owned(),
-        "ROLLOUT WITHOUT PLUGIN".to_owned(),
-        "WITH velero-fsb-guard".to_owned(),
-    ]];
-    for d in &a.deployments {
-        rows.push([
-            format!("{}/{}", d.namespace, d.name),
-            pod_volumes(&d.fsb_pods),
-            if d.rollout_without_plugin {
-                if d.at_risk.is_empty() {
-                    "yes".into()
-                } else {
-                    "YES - deletes FSB pods".into()
-                }
-            } else if !d.at_risk.is_empty() {
-                without_plugin(false, &d.at_risk, &d.replicas)
-            } else {
-                "no".into()
-            },
-            if !d.rollout_without_plugin && !d.replicas.skipped.is_empty() {
-                format!(
-                    "restores {} of {} pods",
-                    d.replicas.kept.len(),
-                    d.replicas.restored_pods
-                )
-            } else {
-                with_plugin(d).into()
-            },
-        ]);
-    }
+    header(&mut out, a);
     if a.deployments.is_empty() {
         out.push_str("(no Deployments in the backup)\n");
     } else {
-        out.push_str(&table(&rows));
+        section(&mut out, Kind::Deployment, &a.deployments);
     }
-    for d in a.deployments.iter().filter(|d| {
-        !d.fsb_pods.is_empty() || d.rollout_without_plugin || replicas_matter(&d.replicas)
-    }) {
-        out.push('\n');
-        let _ = writeln!(out, "Deployment {}/{}", d.namespace, d.name);
-        let field = |out: &mut String, k: &str, v: &str| {
-            let _ = writeln!(out, "  {k:<29}{v}");
-        };
-        field(
-            &mut out,
-            "rollout without the plugin:",
-            if d.rollout_without_plugin {
-                "yes: the restore's rules change the pod template"
-            } else {
-                "no: the pod template stays as backed up"
-            },
-        );
-        if !d.template_paths.is_empty() {
-            field(
-                &mut out,
-                "template paths that change:",
-                &d.template_paths[0],
-            );
-            for p in &d.template_paths[1..] {
-                field(&mut out, "", p);
-            }
+    for (kind, list) in [
+        (Kind::StatefulSet, &a.stateful_sets),
+        (Kind::DaemonSet, &a.daemon_sets),
+    ] {
+        if !list.is_empty() {
+            out.push('\n');
+            section(&mut out, kind, list);
         }
-        for e in &d.rule_errors {
-            field(&mut out, "rule error (Velero skips it):", e);
-        }
-        field(&mut out, "pods/volumes at risk:", &pod_volumes(&d.at_risk));
-        replica_fields(&mut out, &d.replicas);
-        let plugin = match d.plugin.action {
-            "corrects" if d.template_paths.is_empty() => replica_action(&d.replicas),
-            "corrects" => {
-                let pods = d.plugin.pods.len();
-                let mut s = format!(
-                    "re-emit the change onto {pods} {} before {} start{}",
-                    if pods == 1 { "pod" } else { "pods" },
-                    if pods == 1 { "it" } else { "they" },
-                    if pods == 1 { "s" } else { "" }
-                );
-                for rs in &d.plugin.replica_sets {
-                    match rs.action {
-                        "retemplated" => {
-                            let _ = write!(
-                                s,
-                                "; give ReplicaSet {} the new template (the Deployment adopts it, no new ReplicaSet)",
-                                rs.replica_set
-                            );
-                            if rs.rules_change_it_after {
-                                s.push_str(
-                                    "; your ReplicaSet rules change it again, the plugin aligns the live ReplicaSet",
-                                );
-                            }
-                        }
-                        "past-revision-set-apart" => {
-                            let _ = write!(
-                                s,
-                                "; set past revision {} apart so it is not adopted instead",
-                                rs.replica_set
-                            );
-                        }
-                        _ => {}
-                    }
-                }
-                if !d.replicas.skipped.is_empty() {
-                    let _ = write!(s, "; {}", replica_action(&d.replicas));
-                }
-                s
-            }
-            "leaves-alone" => format!(
-                "leave it alone ({})",
-                d.plugin.reason.clone().unwrap_or_default()
-            ),
-            _ => "nothing (no template change)".into(),
-        };
-        field(&mut out, "velero-fsb-guard will:", &plugin);
-        if !d.plugin.withheld.is_empty() {
-            field(
-                &mut out,
-                "withheld from pods:",
-                &format!(
-                    "{} (would break the FSB restore; the pods lack it until the next rollout)",
-                    d.plugin.withheld.join(", ")
-                ),
-            );
-        }
-        field(&mut out, "verdict:", &d.verdict);
     }
-    statefulsets(&mut out, &a.stateful_sets);
-    daemonsets(&mut out, &a.daemon_sets);
     out.push('\n');
     if a.lint.is_empty() {
         out.push_str("Lint: no warnings\n");
@@ -243,13 +90,212 @@ pub fn render_table(a: &Analysis) -> String {
     out
 }
 
-/// Whether the replica count deserves lines in the report.
-fn replicas_matter(r: &ReplicaReport) -> bool {
-    r.change != "unchanged" || !r.skipped.is_empty()
+/// What was read: the backup, the rules and where the FSB volumes come from.
+fn header(out: &mut String, a: &Analysis) {
+    let b = &a.backup;
+    let _ = writeln!(out, "velero-fsb-guard check");
+    let mut kinds = format!(
+        "{} Deployments, {} ReplicaSets, {} pods",
+        b.deployments, b.replica_sets, b.pods
+    );
+    if b.stateful_sets + b.daemon_sets + b.controller_revisions > 0 {
+        let _ = write!(
+            kinds,
+            ", {} StatefulSets, {} DaemonSets, {} ControllerRevisions",
+            b.stateful_sets, b.daemon_sets, b.controller_revisions
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  backup:             {} [{}, format {}: {kinds}]",
+        b.source, b.layout, b.format_version
+    );
+    let rules = a.resource_modifiers.rules;
+    let _ = writeln!(
+        out,
+        "  resource modifiers: {} ({rules} rule{})",
+        a.resource_modifiers.source,
+        if rules == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(out, "  FSB volumes from:   {}", a.fsb_source.description);
+    out.push('\n');
+}
+
+/// One kind's table, then the details of the workloads worth them.
+fn section(out: &mut String, kind: Kind, list: &[WorkloadReport]) {
+    let mut rows = vec![[
+        kind.as_str().to_uppercase(),
+        "PODS WITH FSB DATA (VOLUMES)".to_owned(),
+        if kind == Kind::Deployment {
+            "ROLLOUT WITHOUT PLUGIN"
+        } else {
+            "WITHOUT PLUGIN"
+        }
+        .to_owned(),
+        "WITH velero-fsb-guard".to_owned(),
+    ]];
+    rows.extend(list.iter().map(|w| {
+        [
+            format!("{}/{}", w.namespace, w.name),
+            pod_volumes(&w.fsb_pods),
+            without_plugin(w),
+            with_plugin(w),
+        ]
+    }));
+    out.push_str(&table(&rows));
+    for w in list.iter().filter(|w| worth_details(w)) {
+        out.push('\n');
+        details(out, w);
+    }
+}
+
+/// A workload with FSB data, a rollout, or a replica change (DaemonSets: anything the plugin does).
+fn worth_details(w: &WorkloadReport) -> bool {
+    !w.fsb_pods.is_empty()
+        || w.rollout_without_plugin
+        || match &w.replicas {
+            Some(r) => r.matters(),
+            None => w.plugin.action != "nothing-to-do",
+        }
+}
+
+/// The table's "without the plugin" cell.
+fn without_plugin(w: &WorkloadReport) -> String {
+    let (rolls_deleting, rolls) = match w.kind() {
+        Kind::Deployment => ("YES - deletes FSB pods", "yes"),
+        Kind::StatefulSet => ("ROLLS OUT - deletes FSB pods", "rolls out"),
+        Kind::DaemonSet => ("YES - replaces FSB pods", "pods replaced"),
+    };
+    if w.rollout_without_plugin {
+        return if w.at_risk.is_empty() {
+            rolls
+        } else {
+            rolls_deleting
+        }
+        .into();
+    }
+    if let (false, Some(r)) = (w.at_risk.is_empty(), &w.replicas) {
+        let show = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
+        return format!(
+            "SCALES DOWN {} -> {} - deletes FSB pods",
+            show(r.from),
+            show(r.to)
+        );
+    }
+    if let KindFacts::DaemonSet {
+        pods_keep_old_template_without_plugin: true,
+        ..
+    } = w.facts
+    {
+        return "pods keep old template".into();
+    }
+    "no".into()
+}
+
+/// The table's "with velero-fsb-guard" cell.
+fn with_plugin(w: &WorkloadReport) -> String {
+    if let (Kind::Deployment, false, Some(r)) =
+        (w.kind(), w.rollout_without_plugin, w.replicas.as_ref())
+        && !r.skipped.is_empty()
+    {
+        return format!("restores {} of {} pods", r.kept.len(), r.restored_pods);
+    }
+    match (w.rollout_without_plugin, w.rollout_with_plugin) {
+        (false, _) => "-",
+        (true, false) => "no rollout",
+        (true, true) if w.fsb_pods.is_empty() => "rolls out (no FSB data)",
+        (true, true) => "ROLLS OUT",
+    }
+    .into()
 }
 
 fn field(out: &mut String, k: &str, v: &str) {
     let _ = writeln!(out, "  {k:<29}{v}");
+}
+
+/// A workload's lines below the tables.
+fn details(out: &mut String, w: &WorkloadReport) {
+    let _ = writeln!(out, "{}", w.label());
+    let (label, changes) = match &w.facts {
+        KindFacts::Deployment { .. } => ("rollout without the plugin:", w.rollout_without_plugin),
+        KindFacts::StatefulSet { .. } => ("template change:", w.rollout_without_plugin),
+        KindFacts::DaemonSet { .. } => ("template change:", !w.template_paths.is_empty()),
+    };
+    field(
+        out,
+        label,
+        if changes {
+            "yes: the restore's rules change the pod template"
+        } else {
+            "no: the pod template stays as backed up"
+        },
+    );
+    if let Some((first, rest)) = w.template_paths.split_first() {
+        field(out, "template paths that change:", first);
+        for p in rest {
+            field(out, "", p);
+        }
+    }
+    for e in &w.rule_errors {
+        field(out, "rule error (Velero skips it):", e);
+    }
+    if let KindFacts::DaemonSet {
+        backed_up_generation,
+        restored_generation,
+        ..
+    } = &w.facts
+    {
+        let backed_up = backed_up_generation.as_deref().unwrap_or("-");
+        let generation = format!("backed up {backed_up}, restored {restored_generation}");
+        field(out, "template generation:", &generation);
+    }
+    field(out, "pods/volumes at risk:", &pod_volumes(&w.at_risk));
+    if let Some(r) = &w.replicas {
+        replica_fields(out, r);
+    }
+    field(out, "velero-fsb-guard will:", &plugin_will(w));
+    kind_fields(out, w);
+    field(out, "verdict:", &w.verdict);
+}
+
+/// The lines only one kind has, after what the plugin will do.
+fn kind_fields(out: &mut String, w: &WorkloadReport) {
+    let withheld = w.plugin.withheld.join(", ");
+    match &w.facts {
+        KindFacts::Deployment { .. } if !withheld.is_empty() => field(
+            out,
+            "withheld from pods:",
+            &format!(
+                "{withheld} (would break the FSB restore; the pods lack it until the next rollout)"
+            ),
+        ),
+        KindFacts::StatefulSet {
+            older_revision_pods,
+            ..
+        } => {
+            if !older_revision_pods.is_empty() {
+                let pods = older_revision_pods.join(", ");
+                field(
+                    out,
+                    "older revision pods:",
+                    &format!("{pods} (restored as they are)"),
+                );
+            }
+            if !withheld.is_empty() {
+                field(out, "withheld from pods:", &withheld);
+            }
+        }
+        KindFacts::DaemonSet {
+            node_eligibility, ..
+        } if !node_eligibility.is_empty() => {
+            field(
+                out,
+                "node eligibility changes:",
+                &node_eligibility.join(", "),
+            );
+        }
+        _ => {}
+    }
 }
 
 fn names_or_dash(list: &[String]) -> String {
@@ -262,7 +308,7 @@ fn names_or_dash(list: &[String]) -> String {
 
 /// `replicas:`, `pods kept:`, `pods skipped:`, `FSB data not restored:` lines.
 fn replica_fields(out: &mut String, r: &ReplicaReport) {
-    if !replicas_matter(r) {
+    if !r.matters() {
         return;
     }
     let show = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
@@ -300,221 +346,101 @@ fn replica_action(r: &ReplicaReport) -> String {
     )
 }
 
-fn plugin_words(action: &str, reason: Option<&String>) -> String {
-    match action {
-        "leaves-alone" => format!("leave it alone ({})", reason.cloned().unwrap_or_default()),
-        "nothing-to-do" => "nothing".into(),
-        _ => String::new(),
-    }
-}
-
-fn statefulsets(out: &mut String, list: &[StatefulSetReport]) {
-    if list.is_empty() {
-        return;
-    }
-    out.push('\n');
-    let mut rows = vec![[
-        "STATEFULSET".to_owned(),
-        "PODS WITH FSB DATA (VOLUMES)".to_owned(),
-        "WITHOUT PLUGIN".to_owned(),
-        "WITH velero-fsb-guard".to_owned(),
-    ]];
-    for d in list {
-        rows.push([
-            format!("{}/{}", d.namespace, d.name),
-            pod_volumes(&d.fsb_pods),
-            without_plugin(d.rollout_without_plugin, &d.at_risk, &d.replicas),
-            with_plugin_kind(
-                d.rollout_without_plugin,
-                d.rollout_with_plugin,
-                d.fsb_pods.is_empty(),
-            ),
-        ]);
-    }
-    out.push_str(&table(&rows));
-    for d in list.iter().filter(|d| {
-        !d.fsb_pods.is_empty() || d.rollout_without_plugin || replicas_matter(&d.replicas)
-    }) {
-        out.push('\n');
-        let _ = writeln!(out, "StatefulSet {}/{}", d.namespace, d.name);
-        detail_common(
-            out,
-            d.rollout_without_plugin,
-            &d.template_paths,
-            &d.rule_errors,
-        );
-        field(out, "pods/volumes at risk:", &pod_volumes(&d.at_risk));
-        replica_fields(out, &d.replicas);
-        let plugin = match d.plugin.action {
-            "corrects" => {
-                let mut parts = Vec::new();
-                if !d.template_paths.is_empty() {
-                    let n = d.plugin.pods.len();
-                    parts.push(format!(
-                        "re-emit the change onto {n} {}",
-                        if n == 1 { "pod" } else { "pods" }
-                    ));
-                    if let Some(r) = &d.plugin.revision {
-                        parts.push(match r.action {
-                            "rewritten" => format!(
-                                "give ControllerRevision {} the new template (revision {})",
-                                r.name,
-                                r.revision_number.unwrap_or_default()
-                            ),
-                            "relabel-pods" => format!(
-                                "ControllerRevision {} is not in the backup: relabel the pods to {}",
-                                r.name, r.predicted_name_without_revisions
-                            ),
-                            _ => format!("ControllerRevision {} already carries it", r.name),
-                        });
-                    }
-                }
-                if !d.replicas.skipped.is_empty() {
-                    parts.push(format!(
-                        "skip the pods the final replica count removes ({})",
-                        d.replicas
-                            .skipped
-                            .iter()
-                            .map(|p| p.pod.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                parts.join("; ")
-            }
-            other => plugin_words(other, d.plugin.reason.as_ref()),
-        };
-        field(out, "velero-fsb-guard will:", &plugin);
-        if !d.plugin.older_revision_pods.is_empty() {
-            field(
-                out,
-                "older revision pods:",
-                &format!(
-                    "{} (restored as they are)",
-                    d.plugin.older_revision_pods.join(", ")
-                ),
-            );
-        }
-        if !d.plugin.withheld.is_empty() {
-            field(out, "withheld from pods:", &d.plugin.withheld.join(", "));
-        }
-        field(out, "verdict:", &d.verdict);
-    }
-}
-
-fn daemonsets(out: &mut String, list: &[DaemonSetReport]) {
-    if list.is_empty() {
-        return;
-    }
-    out.push('\n');
-    let mut rows = vec![[
-        "DAEMONSET".to_owned(),
-        "PODS WITH FSB DATA (VOLUMES)".to_owned(),
-        "WITHOUT PLUGIN".to_owned(),
-        "WITH velero-fsb-guard".to_owned(),
-    ]];
-    for d in list {
-        rows.push([
-            format!("{}/{}", d.namespace, d.name),
-            pod_volumes(&d.fsb_pods),
-            if d.rollout_without_plugin {
-                if d.at_risk.is_empty() {
-                    "pods replaced".into()
-                } else {
-                    "YES - replaces FSB pods".into()
-                }
-            } else if d.pods_keep_old_template_without_plugin {
-                "pods keep old template".into()
-            } else {
-                "no".into()
-            },
-            with_plugin_kind(
-                d.rollout_without_plugin,
-                d.rollout_with_plugin,
-                d.fsb_pods.is_empty(),
-            ),
-        ]);
-    }
-    out.push_str(&table(&rows));
-    for d in list.iter().filter(|d| {
-        !d.fsb_pods.is_empty() || d.rollout_without_plugin || d.plugin.action != "nothing-to-do"
-    }) {
-        out.push('\n');
-        let _ = writeln!(out, "DaemonSet {}/{}", d.namespace, d.name);
-        detail_common(
-            out,
-            !d.template_paths.is_empty(),
-            &d.template_paths,
-            &d.rule_errors,
-        );
-        field(
-            out,
-            "template generation:",
-            &format!(
-                "backed up {}, restored {}",
-                d.backed_up_generation.as_deref().unwrap_or("-"),
-                d.restored_generation
-            ),
-        );
-        field(out, "pods/volumes at risk:", &pod_volumes(&d.at_risk));
-        let plugin = match d.plugin.action {
-            "corrects" => format!(
-                "re-emit the change onto {} pods and label them with the restored generation",
-                d.plugin.pods.len()
-            ),
-            other => plugin_words(other, d.plugin.reason.as_ref()),
-        };
-        field(out, "velero-fsb-guard will:", &plugin);
-        if !d.node_eligibility.is_empty() {
-            field(
-                out,
-                "node eligibility changes:",
-                &d.node_eligibility.join(", "),
-            );
-        }
-        field(out, "verdict:", &d.verdict);
-    }
-}
-
-fn detail_common(out: &mut String, changes: bool, paths: &[String], errors: &[String]) {
-    field(
-        out,
-        "template change:",
-        if changes {
-            "yes: the restore's rules change the pod template"
-        } else {
-            "no: the pod template stays as backed up"
-        },
-    );
-    if let Some((first, rest)) = paths.split_first() {
-        field(out, "template paths that change:", first);
-        for p in rest {
-            field(out, "", p);
-        }
-    }
-    for e in errors {
-        field(out, "rule error (Velero skips it):", e);
-    }
-}
-
-fn without_plugin(rollout: bool, at_risk: &[PodVolumes], replicas: &ReplicaReport) -> String {
-    match (rollout, at_risk.is_empty()) {
-        (true, false) => "ROLLS OUT - deletes FSB pods".into(),
-        (true, true) => "rolls out".into(),
-        (false, false) => format!(
-            "SCALES DOWN {} -> {} - deletes FSB pods",
-            replicas.from.map_or("?".to_owned(), |n| n.to_string()),
-            replicas.to.map_or("?".to_owned(), |n| n.to_string())
+/// The `velero-fsb-guard will:` line.
+fn plugin_will(w: &WorkloadReport) -> String {
+    match (w.plugin.action, w.kind()) {
+        ("corrects", Kind::Deployment) => deployment_corrections(w),
+        ("corrects", Kind::StatefulSet) => statefulset_corrections(w),
+        ("corrects", Kind::DaemonSet) => format!(
+            "re-emit the change onto {} pods and label them with the restored generation",
+            w.plugin.pods.len()
         ),
-        (false, true) => "no".into(),
+        ("leaves-alone", _) => format!(
+            "leave it alone ({})",
+            w.plugin.reason.clone().unwrap_or_default()
+        ),
+        (_, Kind::Deployment) => "nothing (no template change)".into(),
+        _ => "nothing".into(),
     }
 }
 
-fn with_plugin_kind(rollout: bool, still: bool, no_fsb: bool) -> String {
-    match (rollout, still) {
-        (false, _) => "-".into(),
-        (true, false) => "no rollout".into(),
-        (true, true) if no_fsb => "rolls out (no FSB data)".into(),
-        (true, true) => "ROLLS OUT".into(),
+fn deployment_corrections(w: &WorkloadReport) -> String {
+    let (Some(replicas), KindFacts::Deployment { replica_sets, .. }) = (&w.replicas, &w.facts)
+    else {
+        return String::new();
+    };
+    if w.template_paths.is_empty() {
+        return replica_action(replicas);
     }
+    let pods = w.plugin.pods.len();
+    let mut s = format!(
+        "re-emit the change onto {pods} {} before {} start{}",
+        if pods == 1 { "pod" } else { "pods" },
+        if pods == 1 { "it" } else { "they" },
+        if pods == 1 { "s" } else { "" }
+    );
+    for rs in replica_sets {
+        match rs.action {
+            "retemplated" => {
+                let _ = write!(
+                    s,
+                    "; give ReplicaSet {} the new template (the Deployment adopts it, no new ReplicaSet)",
+                    rs.replica_set
+                );
+                if rs.rules_change_it_after {
+                    s.push_str(
+                        "; your ReplicaSet rules change it again, the plugin aligns the live ReplicaSet",
+                    );
+                }
+            }
+            "past-revision-set-apart" => {
+                let _ = write!(
+                    s,
+                    "; set past revision {} apart so it is not adopted instead",
+                    rs.replica_set
+                );
+            }
+            _ => {}
+        }
+    }
+    if !replicas.skipped.is_empty() {
+        let _ = write!(s, "; {}", replica_action(replicas));
+    }
+    s
+}
+
+fn statefulset_corrections(w: &WorkloadReport) -> String {
+    let mut parts = Vec::new();
+    if !w.template_paths.is_empty() {
+        let n = w.plugin.pods.len();
+        parts.push(format!(
+            "re-emit the change onto {n} {}",
+            if n == 1 { "pod" } else { "pods" }
+        ));
+        if let KindFacts::StatefulSet {
+            revision: Some(r), ..
+        } = &w.facts
+        {
+            parts.push(match r.action {
+                "rewritten" => format!(
+                    "give ControllerRevision {} the new template (revision {})",
+                    r.name,
+                    r.revision_number.unwrap_or_default()
+                ),
+                "relabel-pods" => format!(
+                    "ControllerRevision {} is not in the backup: relabel the pods to {}",
+                    r.name, r.predicted_name_without_revisions
+                ),
+                _ => format!("ControllerRevision {} already carries it", r.name),
+            });
+        }
+    }
+    if let Some(r) = w.replicas.as_ref().filter(|r| !r.skipped.is_empty()) {
+        let skipped: Vec<&str> = r.skipped.iter().map(|p| p.pod.as_str()).collect();
+        parts.push(format!(
+            "skip the pods the final replica count removes ({})",
+            skipped.join(", ")
+        ));
+    }
+    parts.join("; ")
 }
