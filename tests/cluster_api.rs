@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fsb_guard_core::Resource;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -223,7 +224,7 @@ async fn forbidden_names_the_verb_resource_and_namespace() {
     );
     let err = server
         .cluster()
-        .get_replica_set("shop", "web-abc")
+        .get(Resource::REPLICA_SETS.named("shop", "web-abc"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -247,7 +248,7 @@ async fn missing_objects_are_none_and_other_failures_are_api_errors() {
     let cluster = server.cluster();
     assert_eq!(
         cluster
-            .get_config_map("shop", "rules")
+            .get(Resource::CONFIG_MAPS.named("shop", "rules"))
             .await
             .unwrap()
             .unwrap()["data"]["r.yaml"],
@@ -255,7 +256,7 @@ async fn missing_objects_are_none_and_other_failures_are_api_errors() {
     );
     assert!(
         cluster
-            .get_replica_set("shop", "gone")
+            .get(Resource::REPLICA_SETS.named("shop", "gone"))
             .await
             .unwrap()
             .is_none()
@@ -380,9 +381,15 @@ async fn replica_set_template_is_replaced_with_one_json_patch() {
         Server::start(|req, _| ok(json!({"kind": "ReplicaSet", "echo": req.json()}))).await;
     let template = json!({"metadata": {"labels": {"app": "web", "pod-template-hash": "abc"}},
                           "spec": {"containers": [{"name": "main", "image": "nginx:2"}]}});
+    // The guard's alignment: the resourceVersion read is tested first, so a concurrent change
+    // makes the patch fail instead of being overwritten.
+    let expected = json!([
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "42"},
+        {"op": "replace", "path": "/spec/template", "value": template}
+    ]);
     let out = server
         .cluster()
-        .replace_replica_set_template("shop", "web-abc", &template, Some("42"))
+        .json_patch(Resource::REPLICA_SETS.named("shop", "web-abc"), &expected)
         .await
         .unwrap();
     let reqs = server.requests();
@@ -398,10 +405,6 @@ async fn replica_set_template_is_replaced_with_one_json_patch() {
         Some("velero-fsb-guard")
     );
     assert_eq!(req.content_type, "application/json-patch+json");
-    let expected = json!([
-        {"op": "test", "path": "/metadata/resourceVersion", "value": "42"},
-        {"op": "replace", "path": "/spec/template", "value": template}
-    ]);
     assert_eq!(req.json(), expected);
     assert_eq!(out["echo"], expected);
 }

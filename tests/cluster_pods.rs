@@ -1,4 +1,4 @@
-//! The live-pod calls of the kube adapter (`cluster::pods`) against a scripted HTTP stand-in for
+//! The live-pod calls of the kube adapter (`cluster`'s object API on pods and DaemonSets) against a scripted HTTP stand-in for
 //! the API server (plain HTTP on loopback): request shapes per the Kubernetes REST conventions
 //! (JSON merge patch, RFC 7386; label selectors), 404 handling and error naming.
 
@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use fsb_guard_core::Resource;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use velero_fsb_guard::cluster::Cluster;
+use velero_fsb_guard::cluster::{Cluster, label_merge_patch};
 
 #[derive(Debug, Clone)]
 struct Request {
@@ -135,7 +136,10 @@ async fn label_patch_is_a_merge_patch_on_the_pod_with_null_for_removal() {
     labels.insert("stale".to_owned(), None);
     let out = api
         .cluster()
-        .patch_pod_labels("shop", "agent-1", &labels, Some("41"))
+        .merge_patch(
+            Resource::PODS.named("shop", "agent-1"),
+            &label_merge_patch(&labels, Some("41")),
+        )
         .await
         .unwrap();
     assert_eq!(out["metadata"]["labels"]["pod-template-generation"], "7");
@@ -171,14 +175,15 @@ async fn list_pods_sends_the_label_selector_and_get_maps_404_to_none() {
     .await;
     let cluster = api.cluster();
     let pods = cluster
-        .list_pods("shop", "app=agent,tier=node")
+        .list(Resource::PODS, "shop", "app=agent,tier=node")
         .await
         .unwrap();
     assert_eq!(pods, [json!({"metadata": {"name": "agent-1"}})]);
-    assert!(cluster.get_pod("shop", "gone").await.unwrap().is_none());
+    let gone = Resource::PODS.named("shop", "gone");
+    assert!(cluster.get(gone).await.unwrap().is_none());
     assert!(
         cluster
-            .get_daemon_set("shop", "agent")
+            .get(Resource::DAEMON_SETS.named("shop", "agent"))
             .await
             .unwrap()
             .is_none()
@@ -212,7 +217,10 @@ async fn a_refused_label_patch_names_verb_resource_and_namespace() {
     let labels = BTreeMap::from([("pod-template-generation".to_owned(), Some("7".to_owned()))]);
     let err = api
         .cluster()
-        .patch_pod_labels("shop", "agent-1", &labels, None)
+        .merge_patch(
+            Resource::PODS.named("shop", "agent-1"),
+            &label_merge_patch(&labels, None),
+        )
         .await
         .unwrap_err()
         .to_string();

@@ -1,8 +1,13 @@
 //! Compiles our own `.proto` descriptions of Velero's and go-plugin's gRPC services.
 //!
-//! protox parses the files in pure Rust, so building needs no system `protoc`.
+//! protox parses the files in pure Rust, so building needs no system `protoc`. The descriptions
+//! live in the repository's `proto/` folder (the wire contract, next to the crates that speak it);
+//! a path or git dependency on this crate builds from the whole checkout, so they are found.
 
 use std::error::Error;
+
+/// The repository's `proto/` folder, from this crate's folder.
+const PROTO_DIR: &str = "../../proto";
 
 const PROTOS: &[&str] = &[
     "velero/shared.proto",
@@ -14,11 +19,11 @@ const PROTOS: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
-    println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed={PROTO_DIR}");
     for proto in PROTOS {
-        println!("cargo:rerun-if-changed=proto/{proto}");
+        println!("cargo:rerun-if-changed={PROTO_DIR}/{proto}");
     }
-    let descriptors = protox::compile(PROTOS, ["proto"])?;
+    let descriptors = protox::compile(PROTOS, [PROTO_DIR])?;
     // Clients are generated too: the Rust tests talk to the binary through them.
     tonic_prost_build::configure()
         .build_server(true)

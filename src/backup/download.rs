@@ -194,7 +194,7 @@ pub async fn download_backup_index(
         .await?;
     let outcome = fetch_with_request(cluster, backup, &request_name, opts).await;
     if let Err(e) = cluster
-        .delete(Resource::DOWNLOAD_REQUESTS, &namespace, &request_name)
+        .delete(Resource::DOWNLOAD_REQUESTS.named(&namespace, &request_name))
         .await
     {
         tracing::warn!(request = %request_name, error = %e, "could not delete DownloadRequest; Velero removes it when it expires");
@@ -223,7 +223,7 @@ async fn wait_for_url(
     let deadline = tokio::time::Instant::now() + opts.url_timeout;
     loop {
         let current = cluster
-            .get(Resource::DOWNLOAD_REQUESTS, &namespace, request_name)
+            .get(Resource::DOWNLOAD_REQUESTS.named(&namespace, request_name))
             .await?;
         if let Some(url) = current
             .as_ref()

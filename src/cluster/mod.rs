@@ -14,8 +14,8 @@ pub mod label;
 use std::path::Path;
 use std::time::Duration;
 
-use fsb_guard_core::Resource;
 use fsb_guard_core::toolkit::object::LabelChanges;
+use fsb_guard_core::{ObjectRef, Resource};
 use kube::core::Request;
 use kube::core::params::{DeleteParams, GetParams, ListParams, PostParams, Preconditions};
 use serde_json::{Map, Value, json};
@@ -163,6 +163,10 @@ impl Cluster {
         }
     }
 
+    fn call_on(verb: &'static str, object: ObjectRef<'_>) -> Call {
+        Self::call(verb, object.resource, object.namespace, Some(object.name))
+    }
+
     fn call(verb: &'static str, resource: Resource, namespace: &str, name: Option<&str>) -> Call {
         Call {
             verb,
@@ -180,15 +184,10 @@ impl Cluster {
     }
 
     /// GET one object; `None` on 404.
-    pub async fn get(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
-    ) -> Result<Option<Value>> {
-        let call = Self::call("get", resource, namespace, Some(name));
-        let request = Request::new(url_path(resource, namespace))
-            .get(name, &GetParams::default())
+    pub async fn get(&self, object: ObjectRef<'_>) -> Result<Option<Value>> {
+        let call = Self::call_on("get", object);
+        let request = Request::new(url_path(object.resource, object.namespace))
+            .get(object.name, &GetParams::default())
             .map_err(|e| Self::build_err(call.clone(), e))?;
         match self.send(call, request).await {
             Err(e) if e.is_not_found() => Ok(None),
@@ -256,15 +255,10 @@ impl Cluster {
 
     /// POST a new object whose JSON body is exactly `body` (no re-encoding: the API server keeps a
     /// ControllerRevision's `data` bytes verbatim). Returns the object as stored.
-    pub async fn create_raw(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
-        body: Vec<u8>,
-    ) -> Result<Value> {
-        let call = Self::call("create", resource, namespace, Some(name));
-        self.post_raw(call, resource, namespace, body, false).await
+    pub async fn create_raw(&self, object: ObjectRef<'_>, body: Vec<u8>) -> Result<Value> {
+        let call = Self::call_on("create", object);
+        self.post_raw(call, object.resource, object.namespace, body, false)
+            .await
     }
 
     async fn post_raw(
@@ -286,22 +280,19 @@ impl Cluster {
     }
 
     /// DELETE one object; a missing object is not an error.
-    pub async fn delete(&self, resource: Resource, namespace: &str, name: &str) -> Result<()> {
-        self.delete_if_unchanged(resource, namespace, name, None, None)
-            .await
+    pub async fn delete(&self, object: ObjectRef<'_>) -> Result<()> {
+        self.delete_if_unchanged(object, None, None).await
     }
 
     /// DELETE one object only if it is still the version read (`uid` and `resource_version`
     /// preconditions: a changed object answers 409 Conflict). A missing object is not an error.
     pub async fn delete_if_unchanged(
         &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
+        object: ObjectRef<'_>,
         uid: Option<&str>,
         resource_version: Option<&str>,
     ) -> Result<()> {
-        let call = Self::call("delete", resource, namespace, Some(name));
+        let call = Self::call_on("delete", object);
         let preconditions = (uid.is_some() || resource_version.is_some()).then(|| Preconditions {
             uid: uid.map(str::to_owned),
             resource_version: resource_version.map(str::to_owned),
@@ -310,8 +301,8 @@ impl Cluster {
             preconditions,
             ..DeleteParams::background()
         };
-        let request = Request::new(url_path(resource, namespace))
-            .delete(name, &params)
+        let request = Request::new(url_path(object.resource, object.namespace))
+            .delete(object.name, &params)
             .map_err(|e| Self::build_err(call.clone(), e))?;
         match self.send(call, request).await {
             Err(e) if e.is_not_found() => Ok(()),
@@ -322,56 +313,31 @@ impl Cluster {
     /// PATCH with an RFC 6902 JSON patch document (`application/json-patch+json`). A patch that
     /// no longer applies to the object as it is now (its `test` of the `resourceVersion` read
     /// failed) is [`Error::Conflict`].
-    pub async fn json_patch(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
-        patch: &Value,
-    ) -> Result<Value> {
-        self.patch(
-            resource,
-            namespace,
-            name,
-            patch,
-            "application/json-patch+json",
-        )
-        .await
-        .map_err(Error::into_conflict_if_unapplicable)
+    pub async fn json_patch(&self, object: ObjectRef<'_>, patch: &Value) -> Result<Value> {
+        self.patch(object, patch, "application/json-patch+json")
+            .await
+            .map_err(Error::into_conflict_if_unapplicable)
     }
 
     /// PATCH with a JSON merge patch (`application/merge-patch+json`).
-    pub async fn merge_patch(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
-        patch: &Value,
-    ) -> Result<Value> {
-        self.patch(
-            resource,
-            namespace,
-            name,
-            patch,
-            "application/merge-patch+json",
-        )
-        .await
+    pub async fn merge_patch(&self, object: ObjectRef<'_>, patch: &Value) -> Result<Value> {
+        self.patch(object, patch, "application/merge-patch+json")
+            .await
     }
 
     /// PATCH `patch` (serialised as given) with the patch type `content_type`.
     async fn patch(
         &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
+        object: ObjectRef<'_>,
         patch: &Value,
         content_type: &str,
     ) -> Result<Value> {
-        let call = Self::call("patch", resource, namespace, Some(name));
+        let call = Self::call_on("patch", object);
         let body = serde_json::to_vec(patch).map_err(|e| Self::build_err(call.clone(), e))?;
         let uri = format!(
-            "{}/{name}?fieldManager={FIELD_MANAGER}",
-            url_path(resource, namespace)
+            "{}/{}?fieldManager={FIELD_MANAGER}",
+            url_path(object.resource, object.namespace),
+            object.name
         );
         let request = http::Request::patch(uri)
             .header(http::header::CONTENT_TYPE, content_type)
@@ -391,10 +357,6 @@ impl Cluster {
             &selector,
         )
         .await
-    }
-
-    pub async fn get_config_map(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
-        self.get(Resource::CONFIG_MAPS, namespace, name).await
     }
 
     /// The optional config ConfigMap of the plugin registered as `plugin_name`, in the Velero
@@ -425,44 +387,16 @@ impl Cluster {
         }
     }
 
-    pub async fn get_replica_set(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
-        self.get(Resource::REPLICA_SETS, namespace, name).await
-    }
-
-    /// Replaces a ReplicaSet's `spec.template` with `template` in one JSON-patch PATCH. With
-    /// `expected_resource_version` the patch first tests `metadata.resourceVersion`, so a concurrent
-    /// change makes it fail (HTTP 422) instead of being overwritten. The caller keeps the
-    /// ReplicaSet's own `pod-template-hash` label in `template`.
-    pub async fn replace_replica_set_template(
-        &self,
-        namespace: &str,
-        name: &str,
-        template: &Value,
-        expected_resource_version: Option<&str>,
-    ) -> Result<Value> {
-        let mut ops = Vec::new();
-        if let Some(rv) = expected_resource_version {
-            ops.push(json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv}));
-        }
-        ops.push(json!({"op": "replace", "path": "/spec/template", "value": template}));
-        self.json_patch(Resource::REPLICA_SETS, namespace, name, &Value::Array(ops))
-            .await
-    }
-
     /// A Backup in the Velero namespace.
     pub async fn get_backup(&self, name: &str) -> Result<Option<Value>> {
-        self.get(Resource::BACKUPS, &self.velero_namespace.clone(), name)
+        self.get(Resource::BACKUPS.named(&self.velero_namespace, name))
             .await
     }
 
     /// A BackupStorageLocation in the Velero namespace.
     pub async fn get_backup_storage_location(&self, name: &str) -> Result<Option<Value>> {
-        self.get(
-            Resource::BACKUP_STORAGE_LOCATIONS,
-            &self.velero_namespace.clone(),
-            name,
-        )
-        .await
+        let location = Resource::BACKUP_STORAGE_LOCATIONS.named(&self.velero_namespace, name);
+        self.get(location).await
     }
 
     /// `GET /version` (`major`, `minor`, `gitVersion`…) of the API server.
@@ -478,36 +412,6 @@ impl Cluster {
             .body(Vec::new())
             .map_err(|e| Self::build_err(call.clone(), e))?;
         self.send(call, request).await
-    }
-
-    /// A live pod, `None` if not found.
-    pub async fn get_pod(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
-        self.get(Resource::PODS, namespace, name).await
-    }
-
-    /// Live pods in `namespace` matching `label_selector` (`""` = every pod).
-    pub async fn list_pods(&self, namespace: &str, label_selector: &str) -> Result<Vec<Value>> {
-        self.list(Resource::PODS, namespace, label_selector).await
-    }
-
-    /// Sets or removes labels on a live pod with one JSON merge patch (see [`label_merge_patch`]
-    /// for the `expected_resource_version` precondition). Labels are mutable on a running pod: the
-    /// patch never restarts it. Returns the pod as stored.
-    pub async fn patch_pod_labels(
-        &self,
-        namespace: &str,
-        name: &str,
-        labels: &LabelChanges,
-        expected_resource_version: Option<&str>,
-    ) -> Result<Value> {
-        let patch = label_merge_patch(labels, expected_resource_version);
-        self.merge_patch(Resource::PODS, namespace, name, &patch)
-            .await
-    }
-
-    /// A live DaemonSet, `None` if not found.
-    pub async fn get_daemon_set(&self, namespace: &str, name: &str) -> Result<Option<Value>> {
-        self.get(Resource::DAEMON_SETS, namespace, name).await
     }
 }
 

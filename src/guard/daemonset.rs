@@ -74,7 +74,7 @@ pub(super) async fn daemonset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answ
             let cluster = item.cluster;
             let mut live = DaemonSetLive {
                 daemonset: cluster
-                    .get(Resource::DAEMON_SETS, &target.namespace, &target.name)
+                    .get(Resource::DAEMON_SETS.named(&target.namespace, &target.name))
                     .await?,
                 pods: cluster
                     .list(Resource::PODS, &target.namespace, &target.selector)

@@ -78,11 +78,7 @@ async fn live_replicaset<C: LiveCluster>(
 ) -> Result<Option<Value>> {
     let live = item
         .cluster
-        .get(
-            Resource::REPLICA_SETS,
-            &target.namespace,
-            &target.replicaset,
-        )
+        .get(Resource::REPLICA_SETS.named(&target.namespace, &target.replicaset))
         .await?;
     if !item.executor.dry_run() {
         return Ok(live);

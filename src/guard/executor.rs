@@ -150,9 +150,8 @@ impl<'a, C: LiveCluster> Executor<'a, C> {
                 name,
                 patch,
             } => {
-                self.cluster
-                    .json_patch(Resource::REPLICA_SETS, namespace, name, patch)
-                    .await
+                let replicaset = Resource::REPLICA_SETS.named(namespace, name);
+                self.cluster.json_patch(replicaset, patch).await
             }
             Operation::RecreateRevision {
                 namespace,
@@ -161,14 +160,10 @@ impl<'a, C: LiveCluster> Executor<'a, C> {
                 resource_version,
                 body,
             } => {
+                let revision = Resource::CONTROLLER_REVISIONS.named(namespace, name);
+                let (uid, version) = (uid.as_deref(), resource_version.as_deref());
                 self.cluster
-                    .delete_if_unchanged(
-                        Resource::CONTROLLER_REVISIONS,
-                        namespace,
-                        name,
-                        uid.as_deref(),
-                        resource_version.as_deref(),
-                    )
+                    .delete_if_unchanged(revision, uid, version)
                     .await?;
                 self.create_again(namespace, name, body).await
             }
@@ -179,14 +174,8 @@ impl<'a, C: LiveCluster> Executor<'a, C> {
     /// Creates the revision again after its delete; one retry when the deleted object is still
     /// in place (AlreadyExists while the delete completes).
     async fn create_again(&self, namespace: &str, name: &str, body: &[u8]) -> Result<()> {
-        let create = || {
-            self.cluster.create_raw(
-                Resource::CONTROLLER_REVISIONS,
-                namespace,
-                name,
-                body.to_vec(),
-            )
-        };
+        let revision = Resource::CONTROLLER_REVISIONS.named(namespace, name);
+        let create = || self.cluster.create_raw(revision, body.to_vec());
         let result = match create().await {
             Err(Error::Conflict(_)) => {
                 tokio::time::sleep(RECREATE_RETRY_AFTER).await;
@@ -208,7 +197,7 @@ impl<'a, C: LiveCluster> Executor<'a, C> {
         for pod in &relabel.pods {
             if let Err(e) = self
                 .cluster
-                .patch_labels(Resource::PODS, &relabel.namespace, pod, &labels)
+                .patch_labels(Resource::PODS.named(&relabel.namespace, pod), &labels)
                 .await
             {
                 failed.push((pod.clone(), e));

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fsb_guard_core::toolkit::object::LabelChanges;
-use fsb_guard_core::{BackupObjects, Resource};
+use fsb_guard_core::{BackupObjects, ObjectRef, Resource};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -89,7 +89,7 @@ impl RestoreSource for KubeCluster {
     async fn modifier_configmap(&self, namespace: &str, name: &str) -> Result<Value> {
         self.cluster(namespace)
             .await?
-            .get(Resource::CONFIG_MAPS, namespace, name)
+            .get(Resource::CONFIG_MAPS.named(namespace, name))
             .await?
             .ok_or_else(|| Error::NoModifierConfigMap {
                 namespace: namespace.to_owned(),
@@ -145,8 +145,8 @@ impl RestoreSource for KubeCluster {
 }
 
 impl LiveCluster for KubeCluster {
-    async fn get(&self, resource: Resource, namespace: &str, name: &str) -> Result<Option<Value>> {
-        Ok(self.connected()?.get(resource, namespace, name).await?)
+    async fn get(&self, object: ObjectRef<'_>) -> Result<Option<Value>> {
+        Ok(self.connected()?.get(object).await?)
     }
 
     async fn list(
@@ -182,61 +182,31 @@ impl LiveCluster for KubeCluster {
         }
     }
 
-    async fn json_patch(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
-        patch: &Value,
-    ) -> Result<()> {
-        self.connected()?
-            .json_patch(resource, namespace, name, patch)
-            .await
-            .map(drop)
-            .map_err(refused_as_changed)
+    async fn json_patch(&self, object: ObjectRef<'_>, patch: &Value) -> Result<()> {
+        let written = self.connected()?.json_patch(object, patch).await;
+        written.map(drop).map_err(refused_as_changed)
     }
 
-    async fn patch_labels(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
-        labels: &LabelChanges,
-    ) -> Result<()> {
+    async fn patch_labels(&self, object: ObjectRef<'_>, labels: &LabelChanges) -> Result<()> {
         let patch = cluster::label_merge_patch(labels, None);
-        self.connected()?
-            .merge_patch(resource, namespace, name, &patch)
-            .await
-            .map(drop)
-            .map_err(refused_as_changed)
+        let written = self.connected()?.merge_patch(object, &patch).await;
+        written.map(drop).map_err(refused_as_changed)
     }
 
     async fn delete_if_unchanged(
         &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
+        object: ObjectRef<'_>,
         uid: Option<&str>,
         resource_version: Option<&str>,
     ) -> Result<()> {
-        self.connected()?
-            .delete_if_unchanged(resource, namespace, name, uid, resource_version)
-            .await
-            .map_err(refused_as_changed)
+        let cluster = self.connected()?;
+        let deleted = cluster.delete_if_unchanged(object, uid, resource_version);
+        deleted.await.map_err(refused_as_changed)
     }
 
-    async fn create_raw(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
-        body: Vec<u8>,
-    ) -> Result<()> {
-        self.connected()?
-            .create_raw(resource, namespace, name, body)
-            .await
-            .map(drop)
-            .map_err(refused_as_changed)
+    async fn create_raw(&self, object: ObjectRef<'_>, body: Vec<u8>) -> Result<()> {
+        let created = self.connected()?.create_raw(object, body).await;
+        created.map(drop).map_err(refused_as_changed)
     }
 
     async fn server_version(&self) -> Result<(String, String)> {

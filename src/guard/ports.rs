@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use fsb_guard_core::toolkit::object::LabelChanges;
-use fsb_guard_core::{BackupObjects, Resource};
+use fsb_guard_core::{BackupObjects, ObjectRef, Resource};
 use serde_json::Value;
 
 use super::error::Result;
@@ -64,12 +64,7 @@ pub enum DryRun {
 /// The live cluster the restore writes into.
 pub trait LiveCluster: Send + Sync + 'static {
     /// A live object, `None` if not found.
-    fn get(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<Value>>> + Send;
+    fn get(&self, object: ObjectRef<'_>) -> impl Future<Output = Result<Option<Value>>> + Send;
 
     /// Live objects in `namespace` matching `label_selector` (`""` = all).
     fn list(
@@ -90,18 +85,14 @@ pub trait LiveCluster: Send + Sync + 'static {
     /// Applies an RFC 6902 JSON patch; a failed precondition (`test`) is a Conflict.
     fn json_patch(
         &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
+        object: ObjectRef<'_>,
         patch: &Value,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Sets (`Some`) or removes (`None`) labels with one JSON merge patch.
     fn patch_labels(
         &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
+        object: ObjectRef<'_>,
         labels: &LabelChanges,
     ) -> impl Future<Output = Result<()>> + Send;
 
@@ -109,9 +100,7 @@ pub trait LiveCluster: Send + Sync + 'static {
     /// otherwise); a missing object is not an error.
     fn delete_if_unchanged(
         &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
+        object: ObjectRef<'_>,
         uid: Option<&str>,
         resource_version: Option<&str>,
     ) -> impl Future<Output = Result<()>> + Send;
@@ -119,9 +108,7 @@ pub trait LiveCluster: Send + Sync + 'static {
     /// Creates an object from `body`, sent byte for byte; AlreadyExists is a Conflict.
     fn create_raw(
         &self,
-        resource: Resource,
-        namespace: &str,
-        name: &str,
+        object: ObjectRef<'_>,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<()>> + Send;
 

@@ -4,7 +4,8 @@
 //! or the restored pods relabelled when ControllerRevisions were not part of the restore.
 
 use fsb_guard_core::statefulset::{
-    self as core, FinalTemplate, VerifyDecision, VerifyTarget, verify_decision, verify_notes,
+    self as core, FinalTemplate, FinalTemplateQuery, VerifyDecision, VerifyTarget, verify_decision,
+    verify_notes,
 };
 use fsb_guard_core::toolkit::gojson::go_canonical;
 use fsb_guard_core::toolkit::object::str_at;
@@ -43,13 +44,9 @@ pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answe
         Ok(target) => target,
         Err(outcome) => return Ok(item.executor.answer(outcome)),
     };
-    let asked = DryRunOf {
-        workload: &target.workload,
-        namespace: &target.target_namespace,
-        body: &target.dry_run_body,
-        offline: &target.offline_template,
-    };
-    let Some(final_template) = asked.final_template(item).await? else {
+    let (workload, namespace) = (&target.workload, &target.target_namespace);
+    let Some(final_template) = final_template(item, workload, namespace, &target.query).await?
+    else {
         return Ok(Answer::as_received());
     };
     let outcome = core::revision_step(&input.item, &target, &final_template);
@@ -73,13 +70,9 @@ pub(super) async fn statefulset<C: LiveCluster>(item: &Item<'_, C>) -> Result<An
             return Ok(Answer::as_received());
         }
     };
-    let asked = DryRunOf {
-        workload: &target.workload,
-        namespace: &target.target_namespace,
-        body: &target.dry_run_body,
-        offline: &target.offline_template,
-    };
-    let Some(final_template) = asked.final_template(item).await? else {
+    let (workload, namespace) = (&target.workload, &target.target_namespace);
+    let Some(final_template) = final_template(item, workload, namespace, &target.query).await?
+    else {
         return Ok(Answer::as_received());
     };
     let (target, final_template) = (&target, &final_template);
@@ -88,9 +81,8 @@ pub(super) async fn statefulset<C: LiveCluster>(item: &Item<'_, C>) -> Result<An
             let live = item
                 .cluster
                 .get(
-                    Resource::CONTROLLER_REVISIONS,
-                    &target.target_namespace,
-                    &target.revision,
+                    Resource::CONTROLLER_REVISIONS
+                        .named(&target.target_namespace, &target.revision),
                 )
                 .await?;
             let decision = verify_decision(target, final_template, live.as_ref());
@@ -136,48 +128,38 @@ fn operations(
     }
 }
 
-/// The dry-run create that yields `T'` in the controller's form.
-struct DryRunOf<'a> {
-    workload: &'a str,
-    namespace: &'a str,
-    body: &'a Value,
-    /// `T'` as the rules produce it (the fallback's input).
-    offline: &'a Value,
-}
-
-impl DryRunOf<'_> {
-    /// `T'` in the controller's form: the dry-run's `spec.template`; when the dry-run is refused,
-    /// the rules' `T'` with `creationTimestamp` per the server version. `None` (logged as a
-    /// warning): the StatefulSet already exists in the target namespace.
-    async fn final_template<C: LiveCluster>(
-        &self,
-        item: &Item<'_, C>,
-    ) -> Result<Option<FinalTemplate>> {
-        let answer = item
-            .cluster
-            .dry_run_create(Resource::STATEFUL_SETS, self.namespace, self.body)
-            .await?;
-        match answer {
-            DryRun::Created(object) => FinalTemplate::defaulted(&object)
+/// `T'` in the controller's form: the dry-run's `spec.template`; when the dry-run is refused, the
+/// rules' `T'` with `creationTimestamp` per the server version. `None` (logged as a warning): the
+/// StatefulSet `workload` already exists in the target `namespace`.
+async fn final_template<C: LiveCluster>(
+    item: &Item<'_, C>,
+    workload: &str,
+    namespace: &str,
+    query: &FinalTemplateQuery,
+) -> Result<Option<FinalTemplate>> {
+    let answer = item
+        .cluster
+        .dry_run_create(Resource::STATEFUL_SETS, namespace, &query.body)
+        .await?;
+    match answer {
+        DryRun::Created(object) => FinalTemplate::defaulted(&object)
+            .map(Some)
+            .ok_or(Error::DryRunWithoutTemplate),
+        DryRun::AlreadyExists(_) => {
+            item.executor.log(&[Note::new(
+                Level::Warn,
+                workload,
+                format!(
+                    "a StatefulSet of that name already exists in namespace {namespace}; the restore will not create it, revisions and pods restored as they are"
+                ),
+            )]);
+            Ok(None)
+        }
+        DryRun::Refused(why) => {
+            let (major, minor) = item.cluster.server_version().await?;
+            FinalTemplate::without_defaults(&query.offline, why.to_string(), &major, &minor)
                 .map(Some)
-                .ok_or(Error::DryRunWithoutTemplate),
-            DryRun::AlreadyExists(_) => {
-                item.executor.log(&[Note::new(
-                    Level::Warn,
-                    self.workload,
-                    format!(
-                        "a StatefulSet of that name already exists in namespace {}; the restore will not create it, revisions and pods restored as they are",
-                        self.namespace
-                    ),
-                )]);
-                Ok(None)
-            }
-            DryRun::Refused(why) => {
-                let (major, minor) = item.cluster.server_version().await?;
-                FinalTemplate::without_defaults(self.offline, why.to_string(), &major, &minor)
-                    .map(Some)
-                    .ok_or(Error::UnknownServerVersion { major, minor })
-            }
+                .ok_or(Error::UnknownServerVersion { major, minor })
         }
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use fsb_guard_core::fixtures::try_apply_json_patch;
 use fsb_guard_core::toolkit::object::LabelChanges;
 use fsb_guard_core::toolkit::revision::revision_data;
-use fsb_guard_core::{BackupObjects, Resource, VeleroEngine};
+use fsb_guard_core::{BackupObjects, ObjectRef, Resource, VeleroEngine};
 use serde_json::{Value, json};
 use velero_fsb_guard::cluster::{self, Call};
 use velero_fsb_guard::guard::{DryRun, Error, LiveCluster, RestoreSource, Result, TemplateGuard};
@@ -209,30 +209,53 @@ fn singular(resource: Resource) -> &'static str {
     resource.plural.strip_suffix('s').unwrap_or(resource.plural)
 }
 
-/// An API error of `call` with HTTP `code`.
-fn api(verb: &'static str, resource: Resource, name: &str, code: u16, message: &str) -> Error {
+/// The API server's answer `code` to `verb` on `object`, as the cluster adapter types it.
+fn api_error(
+    verb: &'static str,
+    object: ObjectRef<'_>,
+    code: u16,
+    message: &str,
+) -> cluster::Error {
     let call = Box::new(Call {
         verb,
-        resource: resource.group_resource().to_owned(),
-        namespace: TARGET.to_owned(),
-        name: Some(name.to_owned()),
+        resource: object.resource.group_resource().to_owned(),
+        namespace: object.namespace.to_owned(),
+        name: Some(object.name.to_owned()),
     });
     let (reason, message) = ("Stand-in".to_owned(), message.to_owned());
     match code {
-        409 | 422 => Error::Conflict(cluster::Error::Conflict {
+        409 | 422 => cluster::Error::Conflict {
             call,
             code,
             reason,
             message,
-        }),
-        _ => Error::Cluster(cluster::Error::Api {
+        },
+        _ => cluster::Error::Api {
             call,
             code,
             reason,
             message,
             fields: Vec::new(),
-        }),
+        },
     }
+}
+
+/// [`api_error`] as the port reports it: the object moved on, or the call failed.
+fn api(verb: &'static str, object: ObjectRef<'_>, code: u16, message: &str) -> Error {
+    match api_error(verb, object, code, message) {
+        conflict @ cluster::Error::Conflict { .. } => Error::Conflict(conflict),
+        other => Error::Cluster(other),
+    }
+}
+
+fn key_of(object: ObjectRef<'_>) -> Key {
+    key(object.resource, object.namespace, object.name)
+}
+
+/// `get replicaset shop-dr/web-abc`: how the call log names a call about one object.
+fn said(verb: &str, object: ObjectRef<'_>) -> String {
+    let kind = singular(object.resource);
+    format!("{verb} {kind} {}/{}", object.namespace, object.name)
 }
 
 impl RestoreSource for FakeCluster {
@@ -265,9 +288,9 @@ impl RestoreSource for FakeCluster {
 }
 
 impl LiveCluster for FakeCluster {
-    async fn get(&self, resource: Resource, ns: &str, name: &str) -> Result<Option<Value>> {
-        self.record(format!("get {} {ns}/{name}", singular(resource)))?;
-        Ok(self.live(resource, ns, name))
+    async fn get(&self, object: ObjectRef<'_>) -> Result<Option<Value>> {
+        self.record(said("get", object))?;
+        Ok(self.live(object.resource, object.namespace, object.name))
     }
 
     async fn list(&self, resource: Resource, ns: &str, selector: &str) -> Result<Vec<Value>> {
@@ -290,122 +313,104 @@ impl LiveCluster for FakeCluster {
     async fn dry_run_create(&self, resource: Resource, ns: &str, body: &Value) -> Result<DryRun> {
         self.record(format!("dry-run create {} {ns}", singular(resource)))?;
         let name = body["metadata"]["name"].as_str().unwrap_or_default();
+        let object = resource.named(ns, name);
         if self.live(resource, ns, name).is_some() {
-            let Error::Conflict(e) = api("create", resource, name, 409, "already exists") else {
-                unreachable!()
-            };
-            return Ok(DryRun::AlreadyExists(e));
+            return Ok(DryRun::AlreadyExists(api_error(
+                "create",
+                object,
+                409,
+                "already exists",
+            )));
         }
         if self.0.knobs.refuse_dry_run {
-            let Error::Cluster(e) = api(
-                "create",
-                resource,
-                name,
-                400,
-                "admission webhook does not support dry run",
-            ) else {
-                unreachable!()
-            };
-            return Ok(DryRun::Refused(e));
+            let refusal = "admission webhook does not support dry run";
+            return Ok(DryRun::Refused(api_error("create", object, 400, refusal)));
         }
         let mut created = body.clone();
         created["spec"]["template"] = self.defaulted(&body["spec"]["template"]);
         Ok(DryRun::Created(created))
     }
 
-    async fn json_patch(
-        &self,
-        resource: Resource,
-        ns: &str,
-        name: &str,
-        patch: &Value,
-    ) -> Result<()> {
-        self.record(format!("patch {} {ns}/{name}", singular(resource)))?;
-        let mut live = self.0.live.lock().unwrap();
-        let Some(object) = live.get_mut(&key(resource, ns, name)) else {
-            return Err(api("patch", resource, name, 404, "not found"));
-        };
-        let mut writes = self.0.concurrent_writes.lock().unwrap();
-        if *writes > 0 {
-            *writes -= 1;
-            let version: u64 = object["metadata"]["resourceVersion"]
-                .as_str()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            object["metadata"]["resourceVersion"] = json!((version + 1).to_string());
-            object["spec"]["template"]["metadata"]["labels"]["touched"] = json!("yes");
-        }
-        // As the API server: the patch applies atomically or not at all (422 on a failed test).
-        match try_apply_json_patch(object, patch) {
-            Ok(patched) => {
-                *object = patched;
-                Ok(())
+    async fn json_patch(&self, target: ObjectRef<'_>, patch: &Value) -> Result<()> {
+        self.patched(target, |object| {
+            let mut writes = self.0.concurrent_writes.lock().unwrap();
+            if *writes > 0 {
+                *writes -= 1;
+                let version: u64 = object["metadata"]["resourceVersion"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                object["metadata"]["resourceVersion"] = json!((version + 1).to_string());
+                object["spec"]["template"]["metadata"]["labels"]["touched"] = json!("yes");
             }
-            Err(e) => Err(api("patch", resource, name, 422, &e)),
-        }
+            // As the API server: the patch applies atomically or not at all (422 on a failed
+            // test).
+            *object =
+                try_apply_json_patch(object, patch).map_err(|e| api("patch", target, 422, &e))?;
+            Ok(())
+        })
     }
 
-    async fn patch_labels(
-        &self,
-        resource: Resource,
-        ns: &str,
-        name: &str,
-        labels: &LabelChanges,
-    ) -> Result<()> {
-        self.record(format!("patch {} {ns}/{name}", singular(resource)))?;
-        let mut live = self.0.live.lock().unwrap();
-        let Some(object) = live.get_mut(&key(resource, ns, name)) else {
-            return Err(api("patch", resource, name, 404, "not found"));
-        };
-        for (k, v) in labels {
-            match v {
-                Some(v) => object["metadata"]["labels"][k] = json!(v),
-                None => {
-                    if let Some(l) = object["metadata"]["labels"].as_object_mut() {
-                        l.remove(k);
+    async fn patch_labels(&self, target: ObjectRef<'_>, labels: &LabelChanges) -> Result<()> {
+        self.patched(target, |object| {
+            for (k, v) in labels {
+                match v {
+                    Some(v) => object["metadata"]["labels"][k] = json!(v),
+                    None => {
+                        if let Some(l) = object["metadata"]["labels"].as_object_mut() {
+                            l.remove(k);
+                        }
                     }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     async fn delete_if_unchanged(
         &self,
-        resource: Resource,
-        ns: &str,
-        name: &str,
+        target: ObjectRef<'_>,
         uid: Option<&str>,
         _: Option<&str>,
     ) -> Result<()> {
-        self.record(format!("delete {} {ns}/{name}", singular(resource)))?;
+        self.record(said("delete", target))?;
         let mut live = self.0.live.lock().unwrap();
-        let key = key(resource, ns, name);
+        let key = key_of(target);
         if live.get(&key).and_then(|o| o["metadata"]["uid"].as_str()) != uid {
-            return Err(api("delete", resource, name, 409, "uid precondition"));
+            return Err(api("delete", target, 409, "uid precondition"));
         }
         live.remove(&key);
         Ok(())
     }
 
-    async fn create_raw(
-        &self,
-        resource: Resource,
-        ns: &str,
-        name: &str,
-        body: Vec<u8>,
-    ) -> Result<()> {
-        self.record(format!("create {} {ns}/{name}", singular(resource)))?;
+    async fn create_raw(&self, target: ObjectRef<'_>, body: Vec<u8>) -> Result<()> {
+        self.record(said("create", target))?;
         let mut object: Value = serde_json::from_slice(&body).unwrap();
         object["metadata"]["uid"] = json!("recreated");
         self.0.created.lock().unwrap().push(body);
-        self.put(resource, ns, name, object);
+        self.put(target.resource, target.namespace, target.name, object);
         Ok(())
     }
 
     async fn server_version(&self) -> Result<(String, String)> {
         self.record("get /version".to_owned())?;
         Ok(("1".into(), format!("{}+", self.0.knobs.minor)))
+    }
+}
+
+impl FakeCluster {
+    /// A PATCH of live `target`: `change` applied in place (404 when it is not live).
+    fn patched(
+        &self,
+        target: ObjectRef<'_>,
+        change: impl FnOnce(&mut Value) -> Result<()>,
+    ) -> Result<()> {
+        self.record(said("patch", target))?;
+        let mut live = self.0.live.lock().unwrap();
+        let Some(object) = live.get_mut(&key_of(target)) else {
+            return Err(api("patch", target, 404, "not found"));
+        };
+        change(object)
     }
 }
 

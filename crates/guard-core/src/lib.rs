@@ -37,7 +37,7 @@ pub mod toolkit;
 pub use engine::{Rules, RulesOutcome, VeleroEngine};
 pub use error::{Error, Result};
 pub use fsb::FsbIndex;
-pub use resources::Resource;
+pub use resources::{ObjectRef, Resource};
 pub use restore::{BackupObjects, RestoreInputs};
 pub use settings::{FailurePolicy, Mode, Scope, Settings};
 pub use toolkit::notes::{Level, Note, StepOutcome};

@@ -51,6 +51,23 @@ impl Resource {
     pub const fn group_resource(&self) -> &'static str {
         self.group_resource
     }
+
+    /// The object `namespace/name` of this resource.
+    pub const fn named<'a>(self, namespace: &'a str, name: &'a str) -> ObjectRef<'a> {
+        ObjectRef {
+            resource: self,
+            namespace,
+            name,
+        }
+    }
+}
+
+/// One namespaced object: what a call about a single object names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObjectRef<'a> {
+    pub resource: Resource,
+    pub namespace: &'a str,
+    pub name: &'a str,
 }
 
 impl std::fmt::Display for Resource {

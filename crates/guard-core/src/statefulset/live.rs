@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::plan::{Plans, StatefulSetPlan, plan_of, revision_number};
-use super::revision::{FinalTemplate, dry_run_body};
+use super::revision::{FinalTemplate, FinalTemplateQuery};
 use crate::error::Result;
 use crate::resources::Resource;
 use crate::restore::RestoreInputs;
@@ -31,10 +31,8 @@ pub struct VerifyTarget {
     pub target_namespace: String,
     /// `R`'s name.
     pub revision: String,
-    /// Dry-run create body: the incoming item (earlier plugins included) after the rules.
-    pub dry_run_body: Value,
-    /// `T'` of the incoming item as the rules produce it (fallback input).
-    pub offline_template: Value,
+    /// How to learn `T'` of the incoming item (earlier plugins included) after the rules.
+    pub query: FinalTemplateQuery,
     /// Restored pods at `R` (below `R'`): relabelled when `R` is missing.
     pub pods_at_revision: Vec<String>,
     /// The plan over the backed-up objects (counts and paths for the summary).
@@ -62,12 +60,13 @@ pub fn verify_target(
     let after = inputs.engine.apply_rules(inputs.rules, item, gr).object;
     let final_spec = after.get("spec").cloned().unwrap_or(json!({}));
     let template = pod_template("StatefulSet", from_backup)?;
-    let offline_template = final_spec.get("template").cloned().unwrap_or(Value::Null);
     let mut notes = Vec::new();
     if !plan.skipped_pods.is_empty() {
         notes.push(skipped_pods_note(&label, &plan));
     }
-    if inputs.engine.templates_equal(template, &offline_template) {
+    let target = target_namespace(restore, &workload.namespace).to_owned();
+    let query = FinalTemplateQuery::new(&workload.name, &target, &final_spec);
+    if inputs.engine.templates_equal(template, &query.offline) {
         notes.push(debug("template unchanged by the rules; nothing to do"));
         return Ok(Err(notes));
     }
@@ -79,14 +78,12 @@ pub fn verify_target(
         ));
         return Ok(Err(notes));
     };
-    let target = target_namespace(restore, &workload.namespace).to_owned();
     Ok(Ok(VerifyTarget {
-        dry_run_body: dry_run_body(&workload.name, &target, &final_spec),
+        query,
         workload: label,
         statefulset: workload.name,
         target_namespace: target,
         revision: revision.name,
-        offline_template,
         pods_at_revision: plan.pods.iter().map(|(n, _)| n.clone()).collect(),
         plan,
     }))

@@ -35,6 +35,6 @@ pub use plan::{
 };
 pub use pod::pod_step;
 pub use revision::{
-    FinalTemplate, RevisionDecision, RevisionTarget, TemplateSource, revision_step,
-    revision_target, rewrite_revision,
+    FinalTemplate, FinalTemplateQuery, RevisionDecision, RevisionTarget, TemplateSource,
+    revision_step, revision_target, rewrite_revision,
 };

@@ -114,10 +114,8 @@ pub struct RevisionTarget {
     pub revision: String,
     /// Namespace the StatefulSet is restored into.
     pub target_namespace: String,
-    /// Body of the dry-run create (`S'` with only name and namespace as metadata).
-    pub dry_run_body: Value,
-    /// `T'` as the rules produce it (fallback input).
-    pub offline_template: Value,
+    /// How to learn `T'` in the controller's form.
+    pub query: FinalTemplateQuery,
     /// Highest `.revision` among the StatefulSet's backed-up revisions.
     pub max_revision: i64,
     /// Template paths the change touches.
@@ -176,8 +174,7 @@ pub fn revision_target(
         workload,
         revision: revision.name.clone(),
         target_namespace: target.to_owned(),
-        dry_run_body: dry_run_body(&plan.statefulset, target, &plan.final_spec),
-        offline_template: plan.final_template.clone(),
+        query: FinalTemplateQuery::new(&plan.statefulset, target, &plan.final_spec),
         max_revision: plan.max_revision,
         paths: change.paths.clone(),
     }))
@@ -288,13 +285,27 @@ pub fn revision_step(
     }
 }
 
-/// The body of a dry-run create that makes the API server default `spec` as it will the
-/// restored StatefulSet's.
-pub(super) fn dry_run_body(name: &str, namespace: &str, spec: &Value) -> Value {
-    json!({
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    })
+/// How the shell learns `T'` in the controller's form: a dry-run create of `body` makes the API
+/// server default it as it will the restored StatefulSet's; `offline` is the fallback's input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalTemplateQuery {
+    /// `S'` (the StatefulSet after the rules) with only name and namespace as metadata.
+    pub body: Value,
+    /// `T'` as the rules produce it.
+    pub offline: Value,
+}
+
+impl FinalTemplateQuery {
+    /// For StatefulSet `name` restored into `namespace` with `spec` after the rules.
+    pub fn new(name: &str, namespace: &str, spec: &Value) -> Self {
+        Self {
+            body: json!({
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": spec,
+            }),
+            offline: spec.get("template").cloned().unwrap_or(Value::Null),
+        }
+    }
 }

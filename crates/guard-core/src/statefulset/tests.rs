@@ -230,11 +230,11 @@ fn only_the_update_revision_is_rewritten() {
     assert_eq!(target.target_namespace, "shop-dr");
     assert_eq!(target.max_revision, 2);
     assert_eq!(
-        target.dry_run_body["metadata"],
+        target.query.body["metadata"],
         json!({"name": "db", "namespace": "shop-dr"})
     );
     assert_eq!(
-        target.dry_run_body["spec"]["template"]["spec"]["containers"][0]["env"],
+        target.query.body["spec"]["template"]["spec"]["containers"][0]["env"],
         restored_env()
     );
 }
@@ -255,7 +255,7 @@ fn the_update_revision_gets_the_server_template_the_highest_number_and_no_stale_
     let mut item = as_velero_hands_it(from_backup);
     item["metadata"]["annotations"] = json!({"keep": "me"});
     // What a dry-run create would return: defaulted, without creationTimestamp (≥ 1.34).
-    let mut server = target.offline_template.clone();
+    let mut server = target.query.offline.clone();
     server["metadata"]
         .as_object_mut()
         .unwrap()
@@ -314,7 +314,7 @@ fn the_fallback_template_warns() {
         &as_velero_hands_it(from_backup),
         &target,
         &FinalTemplate {
-            template: target.offline_template.clone(),
+            template: target.query.offline.clone(),
             source: TemplateSource::WithoutDefaults {
                 why: "HTTP 403".into(),
                 creation_timestamp_null: true,
@@ -389,10 +389,10 @@ fn verify_keeps_an_aligned_revision_and_recreates_a_stale_one() {
     assert_eq!(target.revision, UPDATE_REVISION);
     assert_eq!(target.pods_at_revision, ["db-0", "db-1", "db-2"]);
     let final_template = FinalTemplate {
-        template: target.offline_template.clone(),
+        template: target.query.offline.clone(),
         source: TemplateSource::DryRun,
     };
-    let data = revision_data(&target.offline_template);
+    let data = revision_data(&target.query.offline);
     let aligned = live_revision(data.clone(), None);
     assert_eq!(
         verify_decision(&target, &final_template, Some(&aligned)),
@@ -431,11 +431,11 @@ fn verify_covers_what_an_earlier_plugin_changed() {
     item["spec"]["template"]["spec"]["containers"][0]["image"] = json!("mirror.example/db:1.0");
     let target = verify(&db, ENV_RULE, &item);
     assert_eq!(
-        target.offline_template["spec"]["containers"][0]["image"],
+        target.query.offline["spec"]["containers"][0]["image"],
         "mirror.example/db:1.0"
     );
     assert_eq!(
-        target.dry_run_body["spec"]["template"]["spec"]["containers"][0]["image"],
+        target.query.body["spec"]["template"]["spec"]["containers"][0]["image"],
         "mirror.example/db:1.0"
     );
 }
