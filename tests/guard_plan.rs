@@ -5,7 +5,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use fsb_guard_core::deployment::{self, DeploymentInputs, ReplicaSetDecision};
+use fsb_guard_core::BackedUp;
+use fsb_guard_core::deployment::{self, ReplicaSetDecision};
 use fsb_guard_core::{FsbIndex, Settings, VeleroEngine};
 use serde_json::Value;
 
@@ -84,9 +85,9 @@ fn sample_backup_with_issue_8578_rules() {
         deployment::plan(
             &engine,
             &rules,
-            DeploymentInputs {
-                deployment: named(&sample.deployments, name),
-                replicasets: &sample.replicasets,
+            BackedUp {
+                workload: named(&sample.deployments, name),
+                history: &sample.replicasets,
                 pods: &sample.pods,
                 fsb: &sample.fsb,
                 settings: &settings,

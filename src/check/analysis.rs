@@ -13,11 +13,14 @@ use super::input::{LoadedBackup, LoadedRules};
 use super::lint::{self, LintWarning};
 use super::workload::{ReplicaReport, WorkloadReport};
 use super::{daemonset, deployment, statefulset};
-use fsb_guard_core::daemonset::{DaemonSetInputs, DaemonSetPlan};
-use fsb_guard_core::deployment::{DeploymentInputs, DeploymentPlan};
-use fsb_guard_core::statefulset::{StatefulSetInputs, StatefulSetPlan};
+use fsb_guard_core::daemonset::DaemonSetPlan;
+use fsb_guard_core::deployment::DeploymentPlan;
+use fsb_guard_core::statefulset::StatefulSetPlan;
 use fsb_guard_core::toolkit::owners::statefulset_owner;
-use fsb_guard_core::{FsbIndex, Resource, Rules, Settings, VeleroEngine};
+use fsb_guard_core::toolkit::plans::WorkloadPlan;
+use fsb_guard_core::{
+    BackedUp, BackupObjects, FsbIndex, Kind, Resource, Rules, Settings, VeleroEngine,
+};
 
 use crate::backup::{BackupIndex, BackupLayout};
 
@@ -114,107 +117,76 @@ pub struct Plans {
     pub daemonsets: Vec<DaemonSetPlan>,
 }
 
-/// The backed-up objects of one namespace a workload's plan reads (it filters its own).
-#[derive(Default)]
-struct Namespace {
-    replicasets: Vec<Value>,
-    pods: Vec<Value>,
-    revisions: Vec<Value>,
-}
-
-fn by_namespace(index: &BackupIndex) -> BTreeMap<&str, Namespace> {
-    let mut by_ns: BTreeMap<&str, Namespace> = BTreeMap::new();
-    let mut add = |resource, pick: fn(&mut Namespace) -> &mut Vec<Value>| {
+/// The backed-up pods and histories by namespace: what a workload's plan reads (it keeps its own).
+fn by_namespace(index: &BackupIndex) -> BTreeMap<&str, BackupObjects> {
+    let mut by_ns: BTreeMap<&str, BackupObjects> = BTreeMap::new();
+    let mut add = |resource, pick: fn(&mut BackupObjects) -> &mut Vec<Value>| {
         for (key, object) in index.items_of(resource) {
             pick(by_ns.entry(&key.namespace).or_default()).push(object.clone());
         }
     };
     add(Resource::REPLICA_SETS, |ns| &mut ns.replicasets);
     add(Resource::PODS, |ns| &mut ns.pods);
-    add(Resource::CONTROLLER_REVISIONS, |ns| &mut ns.revisions);
+    add(Resource::CONTROLLER_REVISIONS, |ns| {
+        &mut ns.controllerrevisions
+    });
     by_ns
 }
 
 /// Runs the guard's plan for every workload of the backup, as the plugin would during a restore
 /// with `rules` (the default settings: a plan is what `enforce` would do).
 pub fn plan_every_workload(index: &BackupIndex, rules: &Rules, fsb: &FsbIndex) -> Result<Plans> {
-    let settings = &Settings::default();
     let by_ns = by_namespace(index);
-    let engine = &VeleroEngine;
+    let every = Every {
+        index,
+        rules,
+        fsb,
+        by_ns: &by_ns,
+        settings: &Settings::default(),
+    };
     Ok(Plans {
-        deployments: plan_each(
-            index,
-            Resource::DEPLOYMENTS,
-            "",
-            &by_ns,
-            |deployment, ns| {
-                let (replicasets, pods) = (&ns.replicasets, &ns.pods);
-                let inputs = DeploymentInputs {
-                    deployment,
-                    replicasets,
-                    pods,
-                    fsb,
-                    settings,
-                };
-                fsb_guard_core::deployment::plan(engine, rules, inputs)
-            },
-        )?,
-        statefulsets: plan_each(
-            index,
-            Resource::STATEFUL_SETS,
-            "StatefulSet ",
-            &by_ns,
-            |statefulset, ns| {
-                let (controllerrevisions, pods) = (&ns.revisions, &ns.pods);
-                let inputs = StatefulSetInputs {
-                    statefulset,
-                    controllerrevisions,
-                    pods,
-                    fsb,
-                    settings,
-                };
-                fsb_guard_core::statefulset::plan(engine, rules, inputs)
-            },
-        )?,
-        daemonsets: plan_each(
-            index,
-            Resource::DAEMON_SETS,
-            "DaemonSet ",
-            &by_ns,
-            |daemonset, ns| {
-                let pods = &ns.pods;
-                let inputs = DaemonSetInputs {
-                    daemonset,
-                    pods,
-                    fsb,
-                    settings,
-                };
-                fsb_guard_core::daemonset::plan(engine, rules, inputs)
-            },
-        )?,
+        deployments: every.plan(Resource::DEPLOYMENTS)?,
+        statefulsets: every.plan(Resource::STATEFUL_SETS)?,
+        daemonsets: every.plan(Resource::DAEMON_SETS)?,
     })
 }
 
-/// `plan` over every backed-up `resource` with its namespace's objects; a failure names the
-/// workload (`kind` prefixed).
-fn plan_each<P>(
-    index: &BackupIndex,
-    resource: Resource,
-    kind: &str,
-    by_ns: &BTreeMap<&str, Namespace>,
-    plan: impl Fn(&Value, &Namespace) -> fsb_guard_core::Result<P>,
-) -> Result<Vec<P>> {
-    let empty = Namespace::default();
-    index
-        .items_of(resource)
-        .map(|(key, workload)| {
-            let ns = by_ns.get(key.namespace.as_str()).unwrap_or(&empty);
-            plan(workload, ns).map_err(|source| Error::Guard {
-                workload: format!("{kind}{}/{}", key.namespace, key.name),
-                source,
+/// What every plan of the backup reads.
+struct Every<'a> {
+    index: &'a BackupIndex,
+    rules: &'a Rules,
+    fsb: &'a FsbIndex,
+    by_ns: &'a BTreeMap<&'a str, BackupObjects>,
+    settings: &'a Settings,
+}
+
+impl Every<'_> {
+    /// The plan of every backed-up `resource` (of kind `P::KIND`), with its namespace's objects.
+    fn plan<P: WorkloadPlan>(&self, resource: Resource) -> Result<Vec<P>> {
+        let empty = BackupObjects::default();
+        // A Deployment is named `ns/name` after the error's own "Deployment " (schema 1 wording).
+        let kind = match P::KIND {
+            Kind::Deployment => String::new(),
+            other => format!("{} ", other.as_str()),
+        };
+        self.index
+            .items_of(resource)
+            .map(|(key, workload)| {
+                let ns = self.by_ns.get(key.namespace.as_str()).unwrap_or(&empty);
+                let backed_up = BackedUp {
+                    workload,
+                    history: ns.history(P::KIND),
+                    pods: &ns.pods,
+                    fsb: self.fsb,
+                    settings: self.settings,
+                };
+                P::plan(&VeleroEngine, self.rules, backed_up).map_err(|source| Error::Guard {
+                    workload: format!("{kind}{}/{}", key.namespace, key.name),
+                    source,
+                })
             })
-        })
-        .collect()
+            .collect()
+    }
 }
 
 /// Names of the backed-up pods of StatefulSet `namespace/name` that Velero restores (not those

@@ -16,8 +16,7 @@ use super::ports::{DryRun, LiveCluster};
 
 /// A pod whose backed-up copy a DaemonSet controls.
 pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let (received, from_backup) = (&item.input.item, &item.input.item_from_backup);
-    let outcome = core::pod_step(&item.inputs, &item.plans.daemonsets, received, from_backup)?;
+    let outcome = core::pod_step(&item.inputs, &item.plans.daemonsets, item.handed())?;
     Ok(item.executor.answer(outcome))
 }
 
@@ -25,10 +24,8 @@ pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
 /// template.
 pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
     let input = item.input;
-    let from_backup = &input.item_from_backup;
     let plans = &item.plans.daemonsets;
-    let Some(request) = core::revision_dry_run(&item.inputs, plans, from_backup, &input.restore)?
-    else {
+    let Some(request) = core::revision_dry_run(&item.inputs, plans, item.handed())? else {
         return Ok(Answer::as_received());
     };
     // Whatever the API server answers short of the object, the revision stays as backed up.
@@ -41,27 +38,16 @@ pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answe
         Ok(DryRun::AlreadyExists(e) | DryRun::Refused(e)) => Err(Error::Cluster(e).to_string()),
         Err(e) => Err(e.to_string()),
     };
-    let outcome = core::revision_step(
-        &input.item,
-        from_backup,
-        server.as_ref().map_err(String::as_str),
-    );
+    let server = server.as_ref().map_err(String::as_str);
+    let outcome = core::revision_step(&input.item, &input.item_from_backup, server);
     Ok(item.executor.answer(outcome))
 }
 
 /// The DaemonSet: returned as received; its restored pods verified and relabelled.
 pub(super) async fn daemonset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let input = item.input;
-    let from_backup = &input.item_from_backup;
+    let from_backup = &item.input.item_from_backup;
     let plans = &item.plans.daemonsets;
-    let Some(target) = core::daemonset_target(
-        &item.inputs,
-        plans,
-        &input.item,
-        from_backup,
-        &input.restore,
-    )?
-    else {
+    let Some(target) = core::daemonset_target(&item.inputs, plans, item.handed())? else {
         tracing::debug!(
             workload = %format!("DaemonSet {}/{}", namespace_of(from_backup), name_of(from_backup)),
             "not guarded"
@@ -85,8 +71,7 @@ pub(super) async fn daemonset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answ
                 // restored them, so the summary says what enforce would do.
                 live.pods = as_enforce_restores(target, live.pods);
             }
-            let outcome =
-                core::daemonset_step(&item.inputs, &input.item, from_backup, target, &live)?;
+            let outcome = core::daemonset_step(&item.inputs, item.handed(), target, &live)?;
             let operations = match outcome.relabel.first() {
                 Some(first) => vec![Operation::Relabel(Relabel {
                     namespace: target.namespace.clone(),

@@ -15,25 +15,21 @@ use super::ports::LiveCluster;
 
 /// A pod whose backed-up copy a Deployment's ReplicaSet controls.
 pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let (received, from_backup) = (&item.input.item, &item.input.item_from_backup);
-    let outcome = core::pod_step(&item.inputs, &item.plans.deployments, received, from_backup)?;
+    let outcome = core::pod_step(&item.inputs, &item.plans.deployments, item.handed())?;
     Ok(item.executor.answer(outcome))
 }
 
 /// A ReplicaSet (of a Deployment, or not).
 pub(super) fn replicaset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let (received, from_backup) = (&item.input.item, &item.input.item_from_backup);
-    let outcome =
-        core::replicaset_step(&item.inputs, &item.plans.deployments, received, from_backup)?;
+    let outcome = core::replicaset_step(&item.inputs, &item.plans.deployments, item.handed())?;
     Ok(item.executor.answer(outcome))
 }
 
 /// The Deployment: returned as received; its live current ReplicaSet verified and aligned.
 pub(super) async fn deployment<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let input = item.input;
-    let from_backup = &input.item_from_backup;
+    let from_backup = &item.input.item_from_backup;
     let plans = &item.plans.deployments;
-    let Some(target) = core::live_target(&item.inputs, plans, from_backup, &input.restore)? else {
+    let Some(target) = core::live_target(&item.inputs, plans, item.handed())? else {
         tracing::debug!(
             workload = %format!("Deployment {}/{}", namespace_of(from_backup), name_of(from_backup)),
             "not guarded"
@@ -44,13 +40,8 @@ pub(super) async fn deployment<C: LiveCluster>(item: &Item<'_, C>) -> Result<Ans
     item.executor
         .carry_out(move || async move {
             let live = live_replicaset(item, target).await?;
-            let outcome = core::deployment_step(
-                &item.inputs,
-                &input.item,
-                from_backup,
-                target,
-                live.as_ref(),
-            )?;
+            let outcome =
+                core::deployment_step(&item.inputs, item.handed(), target, live.as_ref())?;
             let operations = match outcome.decision {
                 DeploymentDecision::Align { patch, .. } => vec![Operation::PatchReplicaSet {
                     namespace: target.namespace.clone(),
@@ -94,9 +85,15 @@ async fn live_replicaset<C: LiveCluster>(
         .iter()
         .find(|rs| namespace_of(rs) == namespace && name_of(rs) == target.replicaset);
     Ok(Some(match backed_up {
-        Some(rs) => core::replicaset_step(&item.inputs, &item.plans.deployments, &current, rs)?
-            .item
-            .unwrap_or(current),
+        Some(rs) => {
+            let restored = fsb_guard_core::Item {
+                received: &current,
+                from_backup: rs,
+                restore: &item.input.restore,
+            };
+            let step = core::replicaset_step(&item.inputs, &item.plans.deployments, restored)?;
+            step.item.unwrap_or(current)
+        }
         None => current,
     }))
 }

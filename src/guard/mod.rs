@@ -122,6 +122,17 @@ struct Item<'a, C> {
     executor: Executor<'a, C>,
 }
 
+impl<'a, C> Item<'a, C> {
+    /// The item as Velero handed it, as the core's steps read it.
+    fn handed(&self) -> fsb_guard_core::Item<'a> {
+        fsb_guard_core::Item {
+            received: &self.input.item,
+            from_backup: &self.input.item_from_backup,
+            restore: &self.input.restore,
+        }
+    }
+}
+
 impl<S: RestoreSource, C: LiveCluster> TemplateGuard<S, C> {
     /// A guard reading the restore's inputs from `source` and writing to `cluster`. The Velero
     /// namespace is `velero_namespace` when given, else the restore's namespace.

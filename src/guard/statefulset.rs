@@ -21,13 +21,7 @@ use super::ports::{DryRun, LiveCluster};
 
 /// A pod whose backed-up copy a StatefulSet controls.
 pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let (received, from_backup) = (&item.input.item, &item.input.item_from_backup);
-    let outcome = core::pod_step(
-        &item.inputs,
-        &item.plans.statefulsets,
-        received,
-        from_backup,
-    )?;
+    let outcome = core::pod_step(&item.inputs, &item.plans.statefulsets, item.handed())?;
     Ok(item.executor.answer(outcome))
 }
 
@@ -35,12 +29,7 @@ pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
 pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
     let input = item.input;
     let plans = &item.plans.statefulsets;
-    let target = match core::revision_target(
-        &item.inputs,
-        plans,
-        &input.item_from_backup,
-        &input.restore,
-    )? {
+    let target = match core::revision_target(&item.inputs, plans, item.handed())? {
         Ok(target) => target,
         Err(outcome) => return Ok(item.executor.answer(outcome)),
     };
@@ -55,15 +44,8 @@ pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answe
 
 /// The StatefulSet: returned as received; the live `R` verified.
 pub(super) async fn statefulset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let input = item.input;
     let plans = &item.plans.statefulsets;
-    let target = match core::verify_target(
-        &item.inputs,
-        plans,
-        &input.item,
-        &input.item_from_backup,
-        &input.restore,
-    )? {
+    let target = match core::verify_target(&item.inputs, plans, item.handed())? {
         Ok(target) => target,
         Err(notes) => {
             item.executor.log(&notes);

@@ -23,6 +23,15 @@ pub struct BackupObjects {
 }
 
 impl BackupObjects {
+    /// A kind's history: ReplicaSets (Deployments) or ControllerRevisions (StatefulSets,
+    /// DaemonSets).
+    pub fn history(&self, kind: Kind) -> &[Value] {
+        match kind {
+            Kind::Deployment => &self.replicasets,
+            Kind::StatefulSet | Kind::DaemonSet => &self.controllerrevisions,
+        }
+    }
+
     /// The backed-up workload object (Deployment, StatefulSet or DaemonSet).
     pub fn workload(&self, workload: &Workload) -> Option<&Value> {
         let objects = match workload.kind {
@@ -48,7 +57,45 @@ pub struct RestoreInputs<'a> {
     pub fsb_workloads: &'a FsbWorkloads,
 }
 
+/// One backed-up workload and what its plan reads. Any objects may be passed: a plan keeps those
+/// of its workload (namespace and controller owner).
+#[derive(Debug, Clone, Copy)]
+pub struct BackedUp<'a> {
+    /// The workload as backed up (with `status` and `ownerReferences`).
+    pub workload: &'a Value,
+    /// Its history: ReplicaSets (Deployment) or ControllerRevisions (StatefulSet, DaemonSet).
+    pub history: &'a [Value],
+    pub pods: &'a [Value],
+    /// Which pods hold FSB data.
+    pub fsb: &'a FsbIndex,
+    /// Scope and namespace filters (the mode is ignored: a plan is what `enforce` would do).
+    pub settings: &'a Settings,
+}
+
+/// One item as Velero hands it to the plugin's `Execute`.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    /// As received: Velero's own actions ran (an FSB pod has `restore-wait`), earlier plugins may
+    /// have changed it, the resource modifiers have not run yet.
+    pub received: &'a Value,
+    /// The backed-up copy (with `ownerReferences` and `status`).
+    pub from_backup: &'a Value,
+    /// The Restore (namespace mapping, annotations).
+    pub restore: &'a Value,
+}
+
 impl RestoreInputs<'_> {
+    /// Backed-up `workload` of `kind` with this restore's objects.
+    pub fn backed_up<'a>(&'a self, kind: Kind, workload: &'a Value) -> BackedUp<'a> {
+        BackedUp {
+            workload,
+            history: self.backup.history(kind),
+            pods: &self.backup.pods,
+            fsb: self.fsb,
+            settings: self.settings,
+        }
+    }
+
     /// Why the guard leaves `workload` alone ([`OutOfScope::check`]), before any rule is applied.
     pub fn out_of_scope(&self, workload: &Workload) -> Option<OutOfScope> {
         OutOfScope::check(

@@ -14,12 +14,13 @@ use super::generation::{
     TEMPLATE_GENERATION_ANNOTATION, backed_up_generation, daemonset_change, pod_generation,
     pods_to_relabel,
 };
-use super::plan::{DaemonSetPlan, Plans, plan_of, pods_of};
+use super::plan::{DaemonSetPlan, Plans, pods_of};
 use crate::error::Result;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, withheld_union};
 use crate::toolkit::object::{match_labels_selector, name_of};
 use crate::toolkit::owners::{Kind, Workload};
+use crate::toolkit::plans::plan_of;
 use crate::toolkit::scope::target_namespace;
 use crate::toolkit::template::{changed_paths, pod_volumes};
 
@@ -59,14 +60,13 @@ pub struct DaemonSetOutcome {
 
 /// Which live objects the DaemonSet step needs, or `None` when the DaemonSet needs no check (out
 /// of scope, neither the backed-up nor the incoming DaemonSet changes under the rules, no current
-/// pod in the backup). `item` as received (earlier plugins may have changed it).
+/// pod in the backup). `item.received` maybe changed by earlier plugins.
 pub fn daemonset_target(
     inputs: &RestoreInputs<'_>,
     plans: &Plans,
-    item: &Value,
-    from_backup: &Value,
-    restore: &Value,
+    item: Item<'_>,
 ) -> Result<Option<DaemonSetTarget>> {
+    let from_backup = item.from_backup;
     let plan = plan_of(inputs, plans, from_backup)?;
     if plan.out_of_scope.is_some() {
         return Ok(None);
@@ -75,7 +75,13 @@ pub fn daemonset_target(
         return Ok(None);
     };
     let generation = backed_up_generation(from_backup);
-    let now = daemonset_change(inputs.engine, inputs.rules, item, template, generation)?;
+    let now = daemonset_change(
+        inputs.engine,
+        inputs.rules,
+        item.received,
+        template,
+        generation,
+    )?;
     if plan.after_rules.is_noop() && now.is_noop() {
         return Ok(None);
     }
@@ -88,7 +94,7 @@ pub fn daemonset_target(
     }
     let workload = Workload::of(Kind::DaemonSet, from_backup);
     Ok(Some(DaemonSetTarget {
-        namespace: target_namespace(restore, &workload.namespace).to_owned(),
+        namespace: target_namespace(item.restore, &workload.namespace).to_owned(),
         selector: from_backup
             .pointer("/spec/selector")
             .and_then(match_labels_selector)
@@ -127,15 +133,14 @@ pub fn as_enforce_restores(target: &DaemonSetTarget, live: Vec<Value>) -> Vec<Va
         .collect()
 }
 
-/// DaemonSet step. `item` as received, `from_backup` the backed-up DaemonSet, `target` from
-/// [`daemonset_target`], `live` what the shell read.
+/// DaemonSet step: `target` from [`daemonset_target`], `live` what the shell read.
 pub fn daemonset_step(
     inputs: &RestoreInputs<'_>,
-    item: &Value,
-    from_backup: &Value,
+    item: Item<'_>,
     target: &DaemonSetTarget,
     live: &DaemonSetLive,
 ) -> Result<DaemonSetOutcome> {
+    let from_backup = item.from_backup;
     let note = |level, message: String| Note::new(level, target.workload.as_str(), message);
     let only = |note: Note| DaemonSetOutcome {
         relabel: Vec::new(),
@@ -157,7 +162,7 @@ pub fn daemonset_step(
     let now = daemonset_change(
         inputs.engine,
         inputs.rules,
-        item,
+        item.received,
         &template,
         backed_up_generation(from_backup),
     )?;

@@ -3,8 +3,6 @@
 //! ControllerRevisions and the DaemonSet item look it up) and, over the same backed-up objects, the
 //! offline `check`'s answer.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::generation::{
@@ -14,27 +12,12 @@ use super::generation::{
 };
 use crate::engine::{Rules, VeleroEngine};
 use crate::error::Result;
-use crate::fsb::FsbIndex;
-use crate::restore::RestoreInputs;
-use crate::settings::Settings;
-use crate::toolkit::memo::Memo;
+use crate::restore::{BackedUp, RestoreInputs};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_template};
 use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
+use crate::toolkit::plans::{self, WorkloadPlan};
 use crate::toolkit::scope::OutOfScope;
 use crate::toolkit::template::FsbPod;
-
-/// Backed-up objects of one DaemonSet, for [`plan`].
-#[derive(Debug, Clone, Copy)]
-pub struct DaemonSetInputs<'a> {
-    /// The DaemonSet as backed up.
-    pub daemonset: &'a Value,
-    /// Backed-up pods; any may be passed, those not owned by the DaemonSet are ignored.
-    pub pods: &'a [Value],
-    /// Which pods hold FSB data.
-    pub fsb: &'a FsbIndex,
-    /// Scope and namespace filters (the mode is ignored: a plan is what `enforce` would do).
-    pub settings: &'a Settings,
-}
 
 /// What the guard would do for one DaemonSet during a restore.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,7 +50,28 @@ pub struct DaemonSetPlan {
 }
 
 /// Every DaemonSet's plan of one restore.
-pub type Plans = Memo<Workload, DaemonSetPlan>;
+pub type Plans = plans::Plans<DaemonSetPlan>;
+
+impl WorkloadPlan for DaemonSetPlan {
+    const KIND: Kind = Kind::DaemonSet;
+
+    fn plan(engine: &VeleroEngine, rules: &Rules, backed_up: BackedUp<'_>) -> Result<Self> {
+        plan(engine, rules, backed_up)
+    }
+
+    /// What the rules do decides more than the scope: the plan comes first.
+    fn left_alone_before(_: &RestoreInputs<'_>, _: &Workload, _: &Value) -> Option<&'static str> {
+        None
+    }
+
+    fn left_alone(&self) -> Option<&'static str> {
+        match self.out_of_scope {
+            Some(why) => Some(why.as_str()),
+            None => (self.after_rules.is_noop())
+                .then_some("template and generation unchanged by the rules"),
+        }
+    }
+}
 
 /// Pods of `daemonset` (namespace + controller owner) among `pods`.
 pub fn pods_of<'a>(daemonset: &Value, pods: &'a [Value]) -> impl Iterator<Item = &'a Value> {
@@ -83,12 +87,8 @@ pub fn pods_of<'a>(daemonset: &Value, pods: &'a [Value]) -> impl Iterator<Item =
 ///
 /// Errors are those a restore would hit (a rule the engine cannot evaluate, a DaemonSet without
 /// template).
-pub fn plan(
-    engine: &VeleroEngine,
-    rules: &Rules,
-    inputs: DaemonSetInputs<'_>,
-) -> Result<DaemonSetPlan> {
-    let daemonset = inputs.daemonset;
+pub fn plan(engine: &VeleroEngine, rules: &Rules, inputs: BackedUp<'_>) -> Result<DaemonSetPlan> {
+    let daemonset = inputs.workload;
     let template = pod_template("DaemonSet", daemonset)?;
     let after_rules = daemonset_change(
         engine,
@@ -147,24 +147,4 @@ pub fn plan(
     plan.pods.sort_by(|a, b| a.0.cmp(&b.0));
     plan.past_generation_pods.sort();
     Ok(plan)
-}
-
-/// The plan of backed-up `daemonset` in this restore, computed by the first item that asks.
-pub fn plan_of(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    daemonset: &Value,
-) -> Result<Arc<DaemonSetPlan>> {
-    plans.get_or_try_insert(Workload::of(Kind::DaemonSet, daemonset), || {
-        plan(
-            inputs.engine,
-            inputs.rules,
-            DaemonSetInputs {
-                daemonset,
-                pods: &inputs.backup.pods,
-                fsb: inputs.fsb,
-                settings: inputs.settings,
-            },
-        )
-    })
 }

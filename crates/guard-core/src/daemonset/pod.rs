@@ -3,7 +3,6 @@
 //! generation as its `pod-template-generation` label. Pods of past generations are left alone.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -11,80 +10,39 @@ use super::generation::{
     DaemonSetPodCorrection, DaemonSetPodDecision, TEMPLATE_GENERATION_ANNOTATION,
     correct_daemonset_pod, pod_generation,
 };
-use super::plan::{DaemonSetPlan, Plans, plan_of};
+use super::plan::Plans;
 use crate::error::Result;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, withheld_note};
 use crate::toolkit::object::{name_of, namespace_of};
 use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
+use crate::toolkit::plans::owner_plan;
 
-/// The backed-up DaemonSet `namespace/name` and its plan, when in scope — or the item's answer
-/// saying why not. The plan comes first: what the rules do decides more than the scope.
-pub(super) fn guarded(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    namespace: &str,
-    name: &str,
-) -> Result<Result<(String, Arc<DaemonSetPlan>), StepOutcome>> {
-    let workload = Workload::new(Kind::DaemonSet, namespace, name);
-    let label = workload.label();
-    let Some(daemonset) = inputs.backup.workload(&workload) else {
-        return Ok(Err(StepOutcome::unchanged(
-            Level::Debug,
-            label,
-            "DaemonSet not in the backup",
-        )));
-    };
-    let plan = plan_of(inputs, plans, daemonset)?;
-    if let Some(why) = plan.out_of_scope {
-        return Ok(Err(StepOutcome::unchanged(
-            Level::Debug,
-            label,
-            why.as_str(),
-        )));
-    }
-    Ok(Ok((label, plan)))
-}
-
-/// Pod step for a pod a DaemonSet controls. `item` as received (Velero's actions ran:
-/// `restore-wait` inserted), `from_backup` the backed-up pod.
-pub fn pod_step(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    item: &Value,
-    from_backup: &Value,
-) -> Result<StepOutcome> {
+/// Pod step for a pod a DaemonSet controls (`item.received` with `restore-wait` inserted).
+pub fn pod_step(inputs: &RestoreInputs<'_>, plans: &Plans, item: Item<'_>) -> Result<StepOutcome> {
+    let (received, from_backup) = (item.received, item.from_backup);
     let namespace = namespace_of(from_backup);
     let pod = format!("pod {namespace}/{}", name_of(from_backup));
-    let Some(owner) = daemonset_owner(from_backup) else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            pod,
-            "not managed by a DaemonSet",
-        ));
-    };
-    let (workload, plan) = match guarded(inputs, plans, namespace, owner)? {
-        Ok(found) => found,
+    let unowned = "not managed by a DaemonSet";
+    let owner = daemonset_owner(from_backup);
+    let owner = match owner_plan(inputs, plans, &pod, unowned, owner, |d| {
+        Workload::new(Kind::DaemonSet, namespace, d)
+    })? {
+        Ok(owner) => owner,
         Err(outcome) => return Ok(outcome),
     };
-    if plan.after_rules.is_noop() {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            workload,
-            "template and generation unchanged by the rules",
-        ));
-    }
+    let (workload, plan) = (owner.workload, owner.plan);
     let volumes = inputs.fsb.volumes_of(from_backup);
     let decision = correct_daemonset_pod(
         inputs.engine,
-        item,
+        received,
         pod_generation(from_backup),
         &plan.after_rules,
         &volumes,
     )?;
     Ok(match decision {
         DaemonSetPodDecision::Corrected(corrected) => {
-            corrected_outcome(&pod, workload, item, &corrected, &volumes)
+            corrected_outcome(&pod, workload, received, &corrected, &volumes)
         }
         left_alone => StepOutcome::unchanged(Level::Debug, workload, why_left(&pod, left_alone)),
     })

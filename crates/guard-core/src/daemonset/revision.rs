@@ -14,13 +14,14 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use super::generation::{backed_up_generation, pod_generation};
-use super::plan::{Plans, plan_of, pods_of};
+use super::plan::{Plans, pods_of};
 use crate::error::Result;
 use crate::resources::Resource;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, str_at};
 use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
+use crate::toolkit::plans::owner_plan;
 use crate::toolkit::revision::revision_data;
 use crate::toolkit::scope::target_namespace;
 
@@ -43,26 +44,26 @@ pub struct RevisionDryRun {
     pub body: Value,
 }
 
-/// The dry-run that yields the final template for `revision` (the item as received,
-/// `from_backup` its backed-up copy), or `None` when the revision stays as it is: not a
-/// DaemonSet's, not the one the current pods point to, out of scope, or the rules leave the
-/// template alone.
+/// The dry-run that yields the final template for a revision item, or `None` when the revision
+/// stays as it is: not a DaemonSet's, not the one the current pods point to, out of scope, or the
+/// rules leave the template alone.
 pub fn revision_dry_run(
     inputs: &RestoreInputs<'_>,
     plans: &Plans,
-    from_backup: &Value,
-    restore: &Value,
+    item: Item<'_>,
 ) -> Result<Option<RevisionDryRun>> {
+    let from_backup = item.from_backup;
     let namespace = namespace_of(from_backup);
-    let Some(owner) = daemonset_owner(from_backup) else {
+    let owner = daemonset_owner(from_backup);
+    // A revision left as is says nothing: the answer for the item is dropped.
+    let Ok(owner) = owner_plan(inputs, plans, "", "", owner, |d| {
+        Workload::new(Kind::DaemonSet, namespace, d)
+    })?
+    else {
         return Ok(None);
     };
-    let workload = Workload::new(Kind::DaemonSet, namespace, owner);
-    let Some(daemonset) = inputs.backup.workload(&workload) else {
-        return Ok(None);
-    };
-    let plan = plan_of(inputs, plans, daemonset)?;
-    if plan.out_of_scope.is_some() || plan.after_rules.change.is_none() {
+    let (daemonset, name) = (owner.object, owner.lineage);
+    if owner.plan.after_rules.change.is_none() {
         return Ok(None);
     }
     let hash = str_at(from_backup, "/metadata/labels/controller-revision-hash");
@@ -74,9 +75,9 @@ pub fn revision_dry_run(
         .engine
         .apply_rules(inputs.rules, &as_velero_hands_it(daemonset), gr)
         .object;
-    let target = target_namespace(restore, namespace).to_owned();
+    let target = target_namespace(item.restore, namespace).to_owned();
     let mut metadata = Map::new();
-    metadata.insert("name".to_owned(), json!(owner));
+    metadata.insert("name".to_owned(), json!(name));
     metadata.insert("namespace".to_owned(), json!(target));
     for key in ["labels", "annotations"] {
         if let Some(v) = modified.pointer(&format!("/metadata/{key}")) {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures::*;
-use crate::{Level, Settings, VeleroEngine, as_velero_hands_it};
+use crate::{BackedUp, Item, Level, Settings, VeleroEngine, as_velero_hands_it};
 
 fn generation_of(annotation: Option<&str>) -> RestoredGeneration {
     let annotations = match annotation {
@@ -309,8 +309,9 @@ fn plan(
     crate::daemonset::plan(
         &VeleroEngine,
         rules,
-        DaemonSetInputs {
-            daemonset: &backup.daemonsets[0],
+        BackedUp {
+            workload: &backup.daemonsets[0],
+            history: &backup.controllerrevisions,
             pods: &backup.pods,
             fsb: &app.fsb_index(),
             settings,
@@ -418,14 +419,22 @@ fn daemonset_notes(app: &DaemonSetApp, patches: &[&str]) -> Vec<(Level, String)>
     let inputs = restore.inputs();
     let ds = &restore.backup.daemonsets[0];
     let item = as_velero_hands_it(ds);
-    let target = daemonset_target(&inputs, &Plans::default(), &item, ds, &a_restore(json!({})))
-        .unwrap()
-        .expect("guarded");
+    let target = daemonset_target(
+        &inputs,
+        &Plans::default(),
+        Item {
+            received: &item,
+            from_backup: ds,
+            restore: &a_restore(json!({})),
+        },
+    )
+    .unwrap()
+    .expect("guarded");
     let live = DaemonSetLive {
         daemonset: None,
         pods: restore.backup.pods.clone(),
     };
-    daemonset_step(&inputs, &item, ds, &target, &live)
+    daemonset_step(&inputs, item_of(&item, ds), &target, &live)
         .unwrap()
         .notes
         .into_iter()
@@ -502,9 +511,11 @@ fn dry_run_judges_live_pods_as_enforce_would_have_labelled_them() {
     let target = daemonset_target(
         &restore.inputs(),
         &Plans::default(),
-        &item,
-        ds,
-        &a_restore(json!({})),
+        Item {
+            received: &item,
+            from_backup: ds,
+            restore: &a_restore(json!({})),
+        },
     )
     .unwrap()
     .expect("guarded");

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::plan::{DeploymentPlan, Plans, plan_of};
+use super::plan::{DeploymentPlan, Plans};
 use super::replicas::live_replica_ops;
 use super::replicaset::{
     ANNOTATION_RULES_CHANGE_TEMPLATE, ANNOTATION_TEMPLATE_DIGEST, final_template, template_of,
@@ -15,11 +15,12 @@ use super::replicaset::{
 };
 use crate::error::Result;
 use crate::resources::Resource;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::delta::template_digest;
 use crate::toolkit::notes::{Level, Note};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, str_at};
 use crate::toolkit::owners::{Kind, Workload};
+use crate::toolkit::plans::{WorkloadPlan, plan_of};
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::scope::target_namespace;
 use crate::toolkit::template::{changed_paths, pod_volumes};
@@ -65,16 +66,15 @@ pub struct DeploymentOutcome {
 }
 
 /// Which live ReplicaSet the Deployment step must read, or `None` when the Deployment needs no
-/// check (not guarded, no current ReplicaSet). `from_backup` is the backed-up Deployment,
-/// `restore` Velero's Restore (its namespace mapping).
+/// check (not guarded, no current ReplicaSet).
 pub fn live_target(
     inputs: &RestoreInputs<'_>,
     plans: &Plans,
-    from_backup: &Value,
-    restore: &Value,
+    item: Item<'_>,
 ) -> Result<Option<LiveTarget>> {
+    let from_backup = item.from_backup;
     let workload = Workload::of(Kind::Deployment, from_backup);
-    if inputs.out_of_scope(&workload).is_some() || from_backup.pointer("/spec/template").is_none() {
+    if DeploymentPlan::left_alone_before(inputs, &workload, from_backup).is_some() {
         return Ok(None);
     }
     let plan = plan_of(inputs, plans, from_backup)?;
@@ -82,23 +82,22 @@ pub fn live_target(
         return Ok(None);
     };
     Ok(Some(LiveTarget {
-        namespace: target_namespace(restore, &workload.namespace).to_owned(),
+        namespace: target_namespace(item.restore, &workload.namespace).to_owned(),
         workload: workload.label(),
         replicaset,
         plan,
     }))
 }
 
-/// Deployment step. `item` as received (maybe changed by earlier plugins), `from_backup` the
-/// backed-up Deployment, `target` from [`live_target`], `live` the restored current ReplicaSet
-/// read from the cluster.
+/// Deployment step. `item.received` maybe changed by earlier plugins, `target` from
+/// [`live_target`], `live` the restored current ReplicaSet read from the cluster.
 pub fn deployment_step(
     inputs: &RestoreInputs<'_>,
-    item: &Value,
-    from_backup: &Value,
+    item: Item<'_>,
     target: &LiveTarget,
     live: Option<&Value>,
 ) -> Result<DeploymentOutcome> {
+    let (received, from_backup) = (item.received, item.from_backup);
     let plan = &target.plan;
     let backed_up = inputs
         .backup
@@ -109,7 +108,7 @@ pub fn deployment_step(
         .pointer("/spec/template")
         .unwrap_or(&Value::Null);
     let template_decision = match backed_up {
-        Some(rs) => template_decision(inputs, item, template, plan, rs, live)?,
+        Some(rs) => template_decision(inputs, received, template, plan, rs, live)?,
         None => DeploymentDecision::NothingToDo,
     };
     let replica_ops = match (plan.replicas.lowered_to(), live) {

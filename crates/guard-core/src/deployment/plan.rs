@@ -3,7 +3,6 @@
 //! it up) and, over the same backed-up objects, the offline `check`'s answer.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -13,30 +12,13 @@ use crate::engine::{Rules, VeleroEngine};
 use crate::error::{Error, Result};
 use crate::fsb::FsbIndex;
 use crate::resources::Resource;
-use crate::restore::RestoreInputs;
-use crate::settings::Settings;
-use crate::toolkit::memo::Memo;
-use crate::toolkit::notes::{Level, StepOutcome};
+use crate::restore::{BackedUp, RestoreInputs};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_template};
 use crate::toolkit::owners::{Kind, Workload, pod_lineage, replicaset_owner};
+use crate::toolkit::plans::{self, WorkloadPlan};
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::scope::OutOfScope;
 use crate::toolkit::template::{FsbPod, PodCorrection, TemplateChange, correct_pod};
-
-/// Backed-up objects of one Deployment, for [`plan`].
-#[derive(Debug, Clone, Copy)]
-pub struct DeploymentInputs<'a> {
-    /// The Deployment as backed up (with `status`, `ownerReferences`…).
-    pub deployment: &'a Value,
-    /// Backed-up ReplicaSets; any may be passed, those not owned by the Deployment are ignored.
-    pub replicasets: &'a [Value],
-    /// Backed-up pods; any may be passed, those not of the Deployment are ignored.
-    pub pods: &'a [Value],
-    /// Which pods hold FSB data.
-    pub fsb: &'a FsbIndex,
-    /// Scope and namespace filters (the mode is ignored: a plan is what `enforce` would do).
-    pub settings: &'a Settings,
-}
 
 /// What the guard would do for one Deployment during a restore.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +47,34 @@ pub struct DeploymentPlan {
 }
 
 /// Every Deployment's plan of one restore.
-pub type Plans = Memo<Workload, DeploymentPlan>;
+pub type Plans = plans::Plans<DeploymentPlan>;
+
+impl WorkloadPlan for DeploymentPlan {
+    const KIND: Kind = Kind::Deployment;
+
+    fn plan(engine: &VeleroEngine, rules: &Rules, backed_up: BackedUp<'_>) -> Result<Self> {
+        plan(engine, rules, backed_up)
+    }
+
+    fn left_alone_before(
+        inputs: &RestoreInputs<'_>,
+        workload: &Workload,
+        deployment: &Value,
+    ) -> Option<&'static str> {
+        if let Some(why) = inputs.out_of_scope(workload) {
+            return Some(why.as_str());
+        }
+        deployment
+            .pointer("/spec/template")
+            .is_none()
+            .then_some("Deployment has no template")
+    }
+
+    fn left_alone(&self) -> Option<&'static str> {
+        (self.change.is_none() && self.replicas.lowered_to().is_none())
+            .then_some("template unchanged by the rules")
+    }
+}
 
 /// Pods of `deployment` (namespace + name) with FSB data, by name.
 pub fn fsb_pods_of(deployment: &Value, pods: &[Value], fsb: &FsbIndex) -> Vec<FsbPod> {
@@ -88,22 +97,18 @@ pub fn fsb_pods_of(deployment: &Value, pods: &[Value], fsb: &FsbIndex) -> Vec<Fs
 /// step corrects every pod of the current ReplicaSet; the FSB ones are listed in
 /// [`DeploymentPlan::fsb_pods`]. Errors are those a restore would hit (a rule the engine cannot
 /// evaluate, a Deployment without template).
-pub fn plan(
-    engine: &VeleroEngine,
-    rules: &Rules,
-    inputs: DeploymentInputs<'_>,
-) -> Result<DeploymentPlan> {
-    let deployment = inputs.deployment;
+pub fn plan(engine: &VeleroEngine, rules: &Rules, inputs: BackedUp<'_>) -> Result<DeploymentPlan> {
+    let deployment = inputs.workload;
     let template = pod_template("Deployment", deployment)?;
     let (change, to) = template_and_replicas_after_rules(engine, rules, deployment, template)?;
     let fsb_pods = fsb_pods_of(deployment, inputs.pods, inputs.fsb);
-    let current = current_replicaset(engine, deployment, template, inputs.replicasets)
+    let current = current_replicaset(engine, deployment, template, inputs.history)
         .map(|rs| name_of(rs).to_owned());
     let mut replicas = replica_plan(
         deployment,
         to,
         current.as_deref(),
-        inputs.replicasets,
+        inputs.history,
         inputs.pods,
         inputs.fsb,
     );
@@ -169,7 +174,7 @@ fn template_and_replicas_after_rules(
 fn correct_items(
     engine: &VeleroEngine,
     rules: &Rules,
-    inputs: DeploymentInputs<'_>,
+    inputs: BackedUp<'_>,
     plan: &mut DeploymentPlan,
 ) -> Result<()> {
     let (Some(change), Some(current)) = (&plan.change, &plan.current_replicaset) else {
@@ -191,7 +196,7 @@ fn correct_items(
         let correction = correct_pod(engine, &as_velero_hands_it(pod), change, &volumes)?;
         plan.pods.push((name_of(pod).to_owned(), correction));
     }
-    for rs in inputs.replicasets {
+    for rs in inputs.history {
         if namespace_of(rs) != plan.namespace || replicaset_owner(rs) != Some(&plan.deployment) {
             continue;
         }
@@ -201,66 +206,4 @@ fn correct_items(
     plan.pods.sort_by(|a, b| a.0.cmp(&b.0));
     plan.replicasets.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(())
-}
-
-/// The plan of backed-up `deployment` in this restore, computed by the first item that asks.
-pub fn plan_of(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    deployment: &Value,
-) -> Result<Arc<DeploymentPlan>> {
-    plans.get_or_try_insert(Workload::of(Kind::Deployment, deployment), || {
-        plan(
-            inputs.engine,
-            inputs.rules,
-            DeploymentInputs {
-                deployment,
-                replicasets: &inputs.backup.replicasets,
-                pods: &inputs.backup.pods,
-                fsb: inputs.fsb,
-                settings: inputs.settings,
-            },
-        )
-    })
-}
-
-/// What the pod and ReplicaSet steps share: the backed-up Deployment `namespace/name`, in scope,
-/// whose template the restore's rules change or whose final replica count leaves restored pods of
-/// its current ReplicaSet to skip. `step` gets the workload label and the plan; any other case
-/// leaves the item unchanged with a debug note saying why.
-pub(super) fn for_guarded_plan(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    namespace: &str,
-    name: &str,
-    step: impl FnOnce(String, &DeploymentPlan) -> Result<StepOutcome>,
-) -> Result<StepOutcome> {
-    let workload = Workload::new(Kind::Deployment, namespace, name);
-    let label = workload.label();
-    let Some(deployment) = inputs.backup.workload(&workload) else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            label,
-            "Deployment not in the backup",
-        ));
-    };
-    if let Some(why) = inputs.out_of_scope(&workload) {
-        return Ok(StepOutcome::unchanged(Level::Debug, label, why.as_str()));
-    }
-    if deployment.pointer("/spec/template").is_none() {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            label,
-            "Deployment has no template",
-        ));
-    }
-    let plan = plan_of(inputs, plans, deployment)?;
-    if plan.change.is_none() && plan.replicas.lowered_to().is_none() {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            label,
-            "template unchanged by the rules",
-        ));
-    }
-    step(label, &plan)
 }

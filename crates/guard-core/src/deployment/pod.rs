@@ -3,76 +3,67 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
-use super::plan::{Plans, for_guarded_plan};
+use super::plan::Plans;
 use super::replicas::ReplicaPlan;
 use crate::error::Result;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
 use crate::toolkit::object::{name_of, namespace_of};
-use crate::toolkit::owners::pod_lineage;
+use crate::toolkit::owners::{Kind, Workload, pod_lineage};
+use crate::toolkit::plans::owner_plan;
 use crate::toolkit::template::correct_pod;
 
-/// Pod step. `item` as received (Velero's actions ran: `restore-wait` inserted), `from_backup` the
-/// backed-up pod.
-pub fn pod_step(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    item: &Value,
-    from_backup: &Value,
-) -> Result<StepOutcome> {
+/// Pod step: `item.received` as Velero's actions left it (`restore-wait` inserted).
+pub fn pod_step(inputs: &RestoreInputs<'_>, plans: &Plans, item: Item<'_>) -> Result<StepOutcome> {
+    let (received, from_backup) = (item.received, item.from_backup);
     let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
-    let Some(lineage) = pod_lineage(from_backup) else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            pod,
-            "not managed by a Deployment",
-        ));
-    };
-    for_guarded_plan(
+    let unowned = "not managed by a Deployment";
+    let owner = match owner_plan(
         inputs,
         plans,
-        &lineage.namespace,
-        &lineage.deployment,
-        |workload, plan| {
-            let in_current =
-                plan.current_replicaset.as_deref() == Some(lineage.replicaset.as_str());
-            if let Some(skipped) = plan
-                .replicas
-                .choice
-                .as_ref()
-                .filter(|_| in_current)
-                .and_then(|c| c.skipped(name_of(from_backup)))
-            {
-                return Ok(skip_pod(
-                    &workload,
-                    &pod,
-                    &plan.replicas,
-                    &skipped.fsb_volumes,
-                ));
-            }
-            let Some(change) = &plan.change else {
-                return Ok(StepOutcome::unchanged(
-                    Level::Debug,
-                    workload,
-                    format!("{pod}: kept (template unchanged by the rules)"),
-                ));
-            };
-            if !in_current {
-                return Ok(StepOutcome::unchanged(
-                    Level::Debug,
-                    workload,
-                    format!("{pod} belongs to a past revision; left as is"),
-                ));
-            }
-            let volumes = inputs.fsb.volumes_of(from_backup);
-            let corrected = correct_pod(inputs.engine, item, change, &volumes)?;
-            Ok(corrected_pod_outcome(
-                &pod, workload, item, corrected, &volumes,
-            ))
-        },
-    )
+        &pod,
+        unowned,
+        pod_lineage(from_backup),
+        |l| Workload::new(Kind::Deployment, &l.namespace, &l.deployment),
+    )? {
+        Ok(owner) => owner,
+        Err(outcome) => return Ok(outcome),
+    };
+    let (workload, plan) = (owner.workload, &owner.plan);
+    let in_current = plan.current_replicaset.as_deref() == Some(owner.lineage.replicaset.as_str());
+    if let Some(skipped) = plan
+        .replicas
+        .choice
+        .as_ref()
+        .filter(|_| in_current)
+        .and_then(|c| c.skipped(name_of(from_backup)))
+    {
+        return Ok(skip_pod(
+            &workload,
+            &pod,
+            &plan.replicas,
+            &skipped.fsb_volumes,
+        ));
+    }
+    let Some(change) = &plan.change else {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            format!("{pod}: kept (template unchanged by the rules)"),
+        ));
+    };
+    if !in_current {
+        return Ok(StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            format!("{pod} belongs to a past revision; left as is"),
+        ));
+    }
+    let volumes = inputs.fsb.volumes_of(from_backup);
+    let corrected = correct_pod(inputs.engine, received, change, &volumes)?;
+    Ok(corrected_pod_outcome(
+        &pod, workload, received, corrected, &volumes,
+    ))
 }
 
 /// A pod of the current ReplicaSet beyond the final replica count: not restored. One `warn` per

@@ -5,16 +5,17 @@
 
 use serde_json::{Value, json};
 
-use super::plan::{DeploymentPlan, Plans, for_guarded_plan};
+use super::plan::{DeploymentPlan, Plans};
 use super::replicas::{align_desired_replicas, lower_replicaset};
 use crate::engine::{Rules, VeleroEngine};
 use crate::error::{Error, Result};
 use crate::resources::Resource;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::delta::template_digest;
 use crate::toolkit::notes::{Level, Note, StepOutcome};
 use crate::toolkit::object::{annotate, json_list, name_of, namespace_of, set_path, str_at};
-use crate::toolkit::owners::{POD_TEMPLATE_HASH, replicaset_owner};
+use crate::toolkit::owners::{Kind, POD_TEMPLATE_HASH, Workload, replicaset_owner};
+use crate::toolkit::plans::owner_plan;
 use crate::toolkit::template::{ANNOTATION_RE_EMITTED, TemplateChange};
 
 /// Annotation (ReplicaSets): fingerprint of the template the guard gave the ReplicaSet.
@@ -184,36 +185,40 @@ fn created_at(object: &Value) -> &str {
 pub fn replicaset_step(
     inputs: &RestoreInputs<'_>,
     plans: &Plans,
-    item: &Value,
-    from_backup: &Value,
+    item: Item<'_>,
 ) -> Result<StepOutcome> {
+    let (received, from_backup) = (item.received, item.from_backup);
     let namespace = namespace_of(from_backup);
     let rs = format!("ReplicaSet {namespace}/{}", name_of(from_backup));
-    let Some(owner) = replicaset_owner(from_backup) else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            rs,
-            "not owned by a Deployment",
-        ));
+    let unowned = "not owned by a Deployment";
+    let owner = match owner_plan(
+        inputs,
+        plans,
+        &rs,
+        unowned,
+        replicaset_owner(from_backup),
+        |d| Workload::new(Kind::Deployment, namespace, d),
+    )? {
+        Ok(owner) => owner,
+        Err(outcome) => return Ok(outcome),
     };
-    for_guarded_plan(inputs, plans, namespace, owner, |workload, plan| {
-        let outcome = match &plan.change {
-            Some(change) => retemplate(inputs, item, &rs, workload.clone(), change, plan)?,
-            None => StepOutcome::unchanged(
-                Level::Debug,
-                workload.clone(),
-                format!("{rs}: template unchanged by the rules"),
-            ),
-        };
-        Ok(with_replica_change(
-            outcome,
-            item,
-            name_of(from_backup),
-            &rs,
-            workload,
-            plan,
-        ))
-    })
+    let (workload, plan) = (owner.workload, &owner.plan);
+    let outcome = match &plan.change {
+        Some(change) => retemplate(inputs, received, &rs, workload.clone(), change, plan)?,
+        None => StepOutcome::unchanged(
+            Level::Debug,
+            workload.clone(),
+            format!("{rs}: template unchanged by the rules"),
+        ),
+    };
+    Ok(with_replica_change(
+        outcome,
+        received,
+        name_of(from_backup),
+        &rs,
+        workload,
+        plan,
+    ))
 }
 
 /// The template part of the ReplicaSet step (the Deployment's template changes by `change`).

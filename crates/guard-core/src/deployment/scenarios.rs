@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::fixtures::*;
 use crate::resources::Resource;
+use crate::restore::Item;
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::template::{ANNOTATION_RE_EMITTED, ANNOTATION_WITHHELD};
 use crate::{
@@ -26,10 +27,18 @@ fn deployment_step_of(
     d: &Value,
     live: &Value,
 ) -> DeploymentOutcome {
-    let target = live_target(inputs, plans, d, &json!({}))
-        .unwrap()
-        .expect("the Deployment is guarded");
-    deployment_step(inputs, item, d, &target, Some(live)).unwrap()
+    let target = live_target(
+        inputs,
+        plans,
+        Item {
+            received: d,
+            from_backup: d,
+            restore: &json!({}),
+        },
+    )
+    .unwrap()
+    .expect("the Deployment is guarded");
+    deployment_step(inputs, item_of(item, d), &target, Some(live)).unwrap()
 }
 
 fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
@@ -458,7 +467,7 @@ resourceModifierRules:
     };
     // The RS step ran with T' from the backup.
     let rs_item = as_velero_hands_it(&backup.replicasets[0]);
-    let live = replicaset_step(&inputs, &plans, &rs_item, &backup.replicasets[0])
+    let live = replicaset_step(&inputs, &plans, item_of(&rs_item, &backup.replicasets[0]))
         .unwrap()
         .item
         .unwrap();
@@ -547,10 +556,10 @@ resourceModifierRules:
     };
     let pod = &backup.pods[0];
     let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
-    let pod_out = pod_step(&inputs, &plans, &item, pod).unwrap();
+    let pod_out = pod_step(&inputs, &plans, item_of(&item, pod)).unwrap();
     assert!(pod_out.item.is_some());
     let rs = &backup.replicasets[0];
-    let rs_out = replicaset_step(&inputs, &plans, &as_velero_hands_it(rs), rs).unwrap();
+    let rs_out = replicaset_step(&inputs, &plans, item_of(&as_velero_hands_it(rs), rs)).unwrap();
     // The live ReplicaSet missed the correction: the Deployment step aligns it (the patch holds the
     // value) and writes its summary.
     let d = &backup.deployments[0];
@@ -725,11 +734,11 @@ fn the_template_change_is_computed_once_per_deployment_not_per_pod() {
     DIFFS.with(|n| n.set(0));
     for pod in &backup.pods {
         let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
-        let out = pod_step(&inputs, &plans, &item, pod).unwrap();
+        let out = pod_step(&inputs, &plans, item_of(&item, pod)).unwrap();
         assert!(out.item.is_some(), "pod corrected");
     }
     let rs = &backup.replicasets[0];
-    let out = replicaset_step(&inputs, &plans, &as_velero_hands_it(rs), rs).unwrap();
+    let out = replicaset_step(&inputs, &plans, item_of(&as_velero_hands_it(rs), rs)).unwrap();
     assert!(out.item.is_some(), "ReplicaSet corrected");
     assert_eq!(DEPLOYMENT_RULE_RUNS.with(|n| n.get()), 1);
     assert_eq!(DIFFS.with(|n| n.get()), 1);
@@ -825,8 +834,7 @@ fn per_pod_data_beyond_the_new_count_is_dropped_with_a_warning_per_pod_and_volum
     let out = pod_step(
         &inputs,
         &plans,
-        &velero_prepares_pod(pod, &fsb.volumes_of(pod)),
-        pod,
+        item_of(&velero_prepares_pod(pod, &fsb.volumes_of(pod)), pod),
     )
     .unwrap();
     assert!(out.skip_restore && out.item.is_none());

@@ -7,15 +7,16 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::plan::{Plans, StatefulSetPlan, plan_of, revision_number};
+use super::plan::{Plans, StatefulSetPlan, revision_number};
 use super::revision::{FinalTemplate, FinalTemplateQuery};
 use crate::error::Result;
 use crate::resources::Resource;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::gojson::go_canonical;
 use crate::toolkit::notes::{Level, Note, withheld_union};
 use crate::toolkit::object::pod_template;
 use crate::toolkit::owners::{Kind, Workload};
+use crate::toolkit::plans::plan_of;
 use crate::toolkit::revision::{
     HASH_LABEL, predicted_revision_name, revision_data, revision_hash, same_revision_data,
 };
@@ -39,16 +40,15 @@ pub struct VerifyTarget {
     pub plan: Arc<StatefulSetPlan>,
 }
 
-/// `statefulsets.apps` step, part one. `item` as received (maybe changed by earlier plugins),
-/// `from_backup` the backed-up StatefulSet. `Err(notes)`: nothing to verify (the notes say why;
-/// pods skipped by the replica count are summarised there).
+/// `statefulsets.apps` step, part one: `item.received` maybe changed by earlier plugins.
+/// `Err(notes)`: nothing to verify (the notes say why; pods skipped by the replica count are
+/// summarised there).
 pub fn verify_target(
     inputs: &RestoreInputs<'_>,
     plans: &Plans,
-    item: &Value,
-    from_backup: &Value,
-    restore: &Value,
+    item: Item<'_>,
 ) -> Result<Result<VerifyTarget, Vec<Note>>> {
+    let from_backup = item.from_backup;
     let workload = Workload::of(Kind::StatefulSet, from_backup);
     let label = workload.label();
     let debug = |message: &str| Note::new(Level::Debug, label.as_str(), message);
@@ -57,14 +57,17 @@ pub fn verify_target(
     }
     let plan = plan_of(inputs, plans, from_backup)?;
     let gr = Resource::STATEFUL_SETS.group_resource();
-    let after = inputs.engine.apply_rules(inputs.rules, item, gr).object;
+    let after = inputs
+        .engine
+        .apply_rules(inputs.rules, item.received, gr)
+        .object;
     let final_spec = after.get("spec").cloned().unwrap_or(json!({}));
     let template = pod_template("StatefulSet", from_backup)?;
     let mut notes = Vec::new();
     if !plan.skipped_pods.is_empty() {
         notes.push(skipped_pods_note(&label, &plan));
     }
-    let target = target_namespace(restore, &workload.namespace).to_owned();
+    let target = target_namespace(item.restore, &workload.namespace).to_owned();
     let query = FinalTemplateQuery::new(&workload.name, &target, &final_spec);
     if inputs.engine.templates_equal(template, &query.offline) {
         notes.push(debug("template unchanged by the rules; nothing to do"));

@@ -4,44 +4,23 @@
 //! the offline `check`'s answer.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::revision::{RevisionDecision, rewrite_revision};
 use crate::engine::{Rules, VeleroEngine};
 use crate::error::{Error, Result};
-use crate::fsb::FsbIndex;
 use crate::resources::Resource;
-use crate::restore::RestoreInputs;
-use crate::settings::Settings;
-use crate::toolkit::memo::Memo;
-use crate::toolkit::notes::{Level, StepOutcome};
+use crate::restore::BackedUp;
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_template};
 use crate::toolkit::owners::{
-    Kind, REVISION_HASH_LABEL, StatefulPodLineage, Workload, statefulset_owner,
-    statefulset_pod_lineage,
+    Kind, REVISION_HASH_LABEL, StatefulPodLineage, statefulset_owner, statefulset_pod_lineage,
 };
+use crate::toolkit::plans::{self, WorkloadPlan};
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::revision::{predicted_revision_name, revision_data, same_revision_data};
 use crate::toolkit::scope::OutOfScope;
 use crate::toolkit::template::{FsbPod, PodCorrection, TemplateChange, correct_pod};
-
-/// Backed-up objects of one StatefulSet, for [`plan`].
-#[derive(Debug, Clone, Copy)]
-pub struct StatefulSetInputs<'a> {
-    /// The StatefulSet as backed up (with `status`, so `status.updateRevision` names `R`).
-    pub statefulset: &'a Value,
-    /// Backed-up ControllerRevisions; any may be passed, those not owned by the StatefulSet are
-    /// ignored.
-    pub controllerrevisions: &'a [Value],
-    /// Backed-up pods; any may be passed, those not of the StatefulSet are ignored.
-    pub pods: &'a [Value],
-    /// Which pods hold FSB data.
-    pub fsb: &'a FsbIndex,
-    /// Scope and namespace filters (the mode is ignored: a plan is what `enforce` would do).
-    pub settings: &'a Settings,
-}
 
 /// How the backed-up update revision `R` was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +68,17 @@ pub struct RevisionPlan {
     pub predicted_name_without_revisions: String,
 }
 
+/// Every StatefulSet's plan of one restore.
+pub type Plans = plans::Plans<StatefulSetPlan>;
+
+impl WorkloadPlan for StatefulSetPlan {
+    const KIND: Kind = Kind::StatefulSet;
+
+    fn plan(engine: &VeleroEngine, rules: &Rules, backed_up: BackedUp<'_>) -> Result<Self> {
+        plan(engine, rules, backed_up)
+    }
+}
+
 /// What the guard would do for one StatefulSet during a restore.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatefulSetPlan {
@@ -127,9 +117,6 @@ pub struct StatefulSetPlan {
     /// `R` as the guard would restore it; `None` when there is no template change or no `R`.
     pub revision: Option<RevisionPlan>,
 }
-
-/// Every StatefulSet's plan of one restore.
-pub type Plans = Memo<Workload, StatefulSetPlan>;
 
 /// What a pod of the StatefulSet gets.
 pub(crate) enum PodFate<'a> {
@@ -268,11 +255,7 @@ pub fn pods_of<'a>(statefulset: &Value, pods: &'a [Value]) -> Vec<&'a Value> {
 /// Runs the guard's StatefulSet decisions for one backed-up StatefulSet, as the plugin would
 /// during a restore with `rules`. Errors are those a restore would hit (a rule the engine cannot
 /// evaluate, a StatefulSet without template).
-pub fn plan(
-    engine: &VeleroEngine,
-    rules: &Rules,
-    inputs: StatefulSetInputs<'_>,
-) -> Result<StatefulSetPlan> {
+pub fn plan(engine: &VeleroEngine, rules: &Rules, inputs: BackedUp<'_>) -> Result<StatefulSetPlan> {
     let mut plan = after_rules(engine, rules, inputs)?;
     if let Some(why) =
         OutOfScope::check(inputs.settings, &plan.namespace, !plan.fsb_pods.is_empty())
@@ -280,7 +263,7 @@ pub fn plan(
         plan.skipped = Some(why.as_str().to_owned());
         return Ok(plan);
     }
-    for pod in pods_of(inputs.statefulset, inputs.pods) {
+    for pod in pods_of(inputs.workload, inputs.pods) {
         let Some(lineage) = statefulset_pod_lineage(pod) else {
             continue;
         };
@@ -306,7 +289,7 @@ pub fn plan(
                 .to_owned(),
         );
     }
-    plan.revision = revision_plan(&plan, inputs.statefulset, inputs.controllerrevisions);
+    plan.revision = revision_plan(&plan, inputs.workload, inputs.history);
     Ok(plan)
 }
 
@@ -314,9 +297,9 @@ pub fn plan(
 fn after_rules(
     engine: &VeleroEngine,
     rules: &Rules,
-    inputs: StatefulSetInputs<'_>,
+    inputs: BackedUp<'_>,
 ) -> Result<StatefulSetPlan> {
-    let statefulset = inputs.statefulset;
+    let statefulset = inputs.workload;
     let (namespace, name) = (namespace_of(statefulset), name_of(statefulset));
     let template = pod_template("StatefulSet", statefulset)?;
     let gr = Resource::STATEFUL_SETS.group_resource();
@@ -335,7 +318,7 @@ fn after_rules(
         final_template.clone(),
         outcome.rule_errors,
     )?;
-    let owned = revisions_of(statefulset, inputs.controllerrevisions);
+    let owned = revisions_of(statefulset, inputs.history);
     Ok(StatefulSetPlan {
         namespace: namespace.to_owned(),
         statefulset: name.to_owned(),
@@ -380,52 +363,4 @@ fn revision_plan(
         ),
         name,
     })
-}
-
-/// The plan of backed-up `statefulset` in this restore, computed by the first item that asks.
-pub fn plan_of(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    statefulset: &Value,
-) -> Result<Arc<StatefulSetPlan>> {
-    plans.get_or_try_insert(Workload::of(Kind::StatefulSet, statefulset), || {
-        plan(
-            inputs.engine,
-            inputs.rules,
-            StatefulSetInputs {
-                statefulset,
-                controllerrevisions: &inputs.backup.controllerrevisions,
-                pods: &inputs.backup.pods,
-                fsb: inputs.fsb,
-                settings: inputs.settings,
-            },
-        )
-    })
-}
-
-/// The backed-up StatefulSet `namespace/name`, in scope, with its plan — or the item's answer
-/// saying why not.
-pub(super) fn guarded(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    namespace: &str,
-    name: &str,
-) -> Result<Result<(String, Arc<StatefulSetPlan>), StepOutcome>> {
-    let workload = Workload::new(Kind::StatefulSet, namespace, name);
-    let label = workload.label();
-    let Some(statefulset) = inputs.backup.workload(&workload) else {
-        return Ok(Err(StepOutcome::unchanged(
-            Level::Debug,
-            label,
-            "StatefulSet not in the backup",
-        )));
-    };
-    if let Some(why) = inputs.out_of_scope(&workload) {
-        return Ok(Err(StepOutcome::unchanged(
-            Level::Debug,
-            label,
-            why.as_str(),
-        )));
-    }
-    Ok(Ok((label, plan_of(inputs, plans, statefulset)?)))
 }

@@ -2,38 +2,31 @@
 //! pods the final replica count removes (ordinal ≥ `R'`) are not restored; pods at an older
 //! revision (a partitioned or paused rollout in the backup) are left as they are.
 
-use serde_json::Value;
-
-use super::plan::{Plans, PodFate, guarded};
+use super::plan::{Plans, PodFate};
 use crate::error::Result;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
 use crate::toolkit::object::{name_of, namespace_of};
-use crate::toolkit::owners::statefulset_pod_lineage;
+use crate::toolkit::owners::{Kind, Workload, statefulset_pod_lineage};
+use crate::toolkit::plans::owner_plan;
 use crate::toolkit::template::correct_pod;
 
-/// Pod step for a pod whose backed-up copy is owned by a StatefulSet. `item` as received
-/// (`restore-wait` inserted), `from_backup` the backed-up pod. Pods the final replica count
-/// removes are skipped (`skip_restore`) with one `warn` naming their FSB volumes; pods at `R` get
-/// `T → T'`; other pods are restored as they are.
-pub fn pod_step(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    item: &Value,
-    from_backup: &Value,
-) -> Result<StepOutcome> {
+/// Pod step for a pod whose backed-up copy is owned by a StatefulSet (`item.received` with
+/// `restore-wait` inserted). Pods the final replica count removes are skipped (`skip_restore`)
+/// with one `warn` naming their FSB volumes; pods at `R` get `T → T'`; other pods are restored as
+/// they are.
+pub fn pod_step(inputs: &RestoreInputs<'_>, plans: &Plans, item: Item<'_>) -> Result<StepOutcome> {
+    let (received, from_backup) = (item.received, item.from_backup);
     let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
-    let Some(lineage) = statefulset_pod_lineage(from_backup) else {
-        return Ok(StepOutcome::unchanged(
-            Level::Debug,
-            pod,
-            "not managed by a StatefulSet",
-        ));
-    };
-    let (workload, plan) = match guarded(inputs, plans, &lineage.namespace, &lineage.statefulset)? {
-        Ok(found) => found,
+    let unowned = "not managed by a StatefulSet";
+    let lineage = statefulset_pod_lineage(from_backup);
+    let owner = match owner_plan(inputs, plans, &pod, unowned, lineage, |l| {
+        Workload::new(Kind::StatefulSet, &l.namespace, &l.statefulset)
+    })? {
+        Ok(owner) => owner,
         Err(outcome) => return Ok(outcome),
     };
+    let (workload, plan, lineage) = (owner.workload, owner.plan, owner.lineage);
     let volumes = inputs.fsb.volumes_of(from_backup);
     match plan.fate_of(&lineage) {
         PodFate::ScaledAway { final_replicas } => {
@@ -78,9 +71,9 @@ pub fn pod_step(
             ),
         )),
         PodFate::Correct(change) => {
-            let corrected = correct_pod(inputs.engine, item, change, &volumes)?;
+            let corrected = correct_pod(inputs.engine, received, change, &volumes)?;
             Ok(corrected_pod_outcome(
-                &pod, workload, item, corrected, &volumes,
+                &pod, workload, received, corrected, &volumes,
             ))
         }
     }

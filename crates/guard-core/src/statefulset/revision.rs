@@ -6,12 +6,13 @@
 
 use serde_json::{Value, json};
 
-use super::plan::{Plans, guarded, revision_number};
+use super::plan::{Plans, revision_number};
 use crate::error::Result;
-use crate::restore::RestoreInputs;
+use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome};
 use crate::toolkit::object::{name_of, namespace_of};
-use crate::toolkit::owners::statefulset_owner;
+use crate::toolkit::owners::{Kind, Workload, statefulset_owner};
+use crate::toolkit::plans::owner_plan;
 use crate::toolkit::revision::{
     HASH_LABEL, encodes_null_creation_timestamp, revision_data, same_revision_data,
     template_for_version,
@@ -127,27 +128,25 @@ pub struct RevisionTarget {
 pub fn revision_target(
     inputs: &RestoreInputs<'_>,
     plans: &Plans,
-    from_backup: &Value,
-    restore: &Value,
-) -> Result<Result<RevisionTarget, StepOutcome>> {
+    item: Item<'_>,
+) -> Result<std::result::Result<RevisionTarget, StepOutcome>> {
+    let from_backup = item.from_backup;
     let namespace = namespace_of(from_backup);
-    let item = format!("ControllerRevision {namespace}/{}", name_of(from_backup));
-    let Some(owner) = statefulset_owner(from_backup) else {
-        return Ok(Err(StepOutcome::unchanged(
-            Level::Debug,
-            item,
-            "not owned by a StatefulSet",
-        )));
-    };
-    let (workload, plan) = match guarded(inputs, plans, namespace, owner)? {
-        Ok(found) => found,
+    let revision_item = format!("ControllerRevision {namespace}/{}", name_of(from_backup));
+    let unowned = "not owned by a StatefulSet";
+    let owner = statefulset_owner(from_backup);
+    let owner = match owner_plan(inputs, plans, &revision_item, unowned, owner, |s| {
+        Workload::new(Kind::StatefulSet, namespace, s)
+    })? {
+        Ok(owner) => owner,
         Err(outcome) => return Ok(Err(outcome)),
     };
+    let (workload, plan) = (owner.workload, owner.plan);
     let Some(change) = &plan.change else {
         return Ok(Err(StepOutcome::unchanged(
             Level::Debug,
             workload,
-            format!("{item}: template unchanged by the rules"),
+            format!("{revision_item}: template unchanged by the rules"),
         )));
     };
     let Some(revision) = &plan.update_revision else {
@@ -155,7 +154,7 @@ pub fn revision_target(
             Level::Warn,
             workload,
             format!(
-                "{item}: no update revision found for the StatefulSet; revisions restored as they are"
+                "{revision_item}: no update revision found for the StatefulSet; revisions restored as they are"
             ),
         )));
     };
@@ -164,12 +163,12 @@ pub fn revision_target(
             Level::Debug,
             workload,
             format!(
-                "{item} is not the update revision {}; restored as is",
+                "{revision_item} is not the update revision {}; restored as is",
                 revision.name
             ),
         )));
     }
-    let target = target_namespace(restore, namespace);
+    let target = target_namespace(item.restore, namespace);
     Ok(Ok(RevisionTarget {
         workload,
         revision: revision.name.clone(),

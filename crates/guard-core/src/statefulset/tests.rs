@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures::{
-    Db, ENV_RULE, OLDER_REVISION, Restore, UPDATE_REVISION, a_restore, a_statefulset,
+    Db, ENV_RULE, OLDER_REVISION, Restore, UPDATE_REVISION, a_restore, a_statefulset, item_of,
     replicas_rule, velero_prepares_pod,
 };
+use crate::restore::{BackedUp, Item};
 use crate::settings::{Scope, Settings};
 use crate::toolkit::delta::broken_invariants;
 use crate::toolkit::gojson::go_canonical;
@@ -87,7 +88,7 @@ fn pods_at_the_update_revision_get_the_new_template_with_fsb_restore_intact() {
     let pod = &db.pods()[1];
     let volumes = restore.fsb.volumes_of(pod);
     let item = velero_prepares_pod(pod, &volumes);
-    let out = pod_step(&restore.inputs(), &Plans::default(), &item, pod).unwrap();
+    let out = pod_step(&restore.inputs(), &Plans::default(), item_of(&item, pod)).unwrap();
     let corrected = out.item.expect("pod corrected");
     assert!(!out.skip_restore);
     assert_eq!(env_of(&corrected), &restored_env());
@@ -113,7 +114,7 @@ fn pods_at_an_older_revision_are_left_as_they_are() {
         OLDER_REVISION
     );
     let item = velero_prepares_pod(pod, &restore.fsb.volumes_of(pod));
-    let out = pod_step(&restore.inputs(), &Plans::default(), &item, pod).unwrap();
+    let out = pod_step(&restore.inputs(), &Plans::default(), item_of(&item, pod)).unwrap();
     assert_eq!(out.item, None);
     assert_eq!(out.notes[0].level, Level::Debug);
     assert!(out.notes[0].message.contains("older revision"));
@@ -128,7 +129,7 @@ fn ordinals_at_or_above_the_final_replica_count_are_not_restored() {
         .iter()
         .map(|pod| {
             let item = velero_prepares_pod(pod, &restore.fsb.volumes_of(pod));
-            let out = pod_step(&restore.inputs(), &Plans::default(), &item, pod).unwrap();
+            let out = pod_step(&restore.inputs(), &Plans::default(), item_of(&item, pod)).unwrap();
             (
                 out.skip_restore,
                 out.notes.iter().map(|n| n.level).collect(),
@@ -148,8 +149,7 @@ fn ordinals_at_or_above_the_final_replica_count_are_not_restored() {
     let out = pod_step(
         &restore.inputs(),
         &Plans::default(),
-        &as_velero_hands_it(pod),
-        pod,
+        item_of(&as_velero_hands_it(pod), pod),
     )
     .unwrap();
     let message = &out.notes[0].message;
@@ -166,8 +166,7 @@ fn replicas_lowered_to_zero_skip_every_pod_and_pods_without_fsb_data_get_an_info
         let out = pod_step(
             &restore.inputs(),
             &Plans::default(),
-            &as_velero_hands_it(&pod),
-            &pod,
+            item_of(&as_velero_hands_it(&pod), &pod),
         )
         .unwrap();
         assert!(out.skip_restore, "{}", name_of(&pod));
@@ -183,8 +182,7 @@ fn fsb_only_scope_leaves_statefulsets_without_fsb_data_alone() {
     let out = pod_step(
         &restore.inputs(),
         &Plans::default(),
-        &as_velero_hands_it(pod),
-        pod,
+        item_of(&as_velero_hands_it(pod), pod),
     )
     .unwrap();
     assert!(!out.skip_restore);
@@ -196,8 +194,7 @@ fn fsb_only_scope_leaves_statefulsets_without_fsb_data_alone() {
     let out = pod_step(
         &restore.inputs(),
         &Plans::default(),
-        &as_velero_hands_it(pod),
-        pod,
+        item_of(&as_velero_hands_it(pod), pod),
     )
     .unwrap();
     assert_eq!(out.item, None);
@@ -212,8 +209,11 @@ fn only_the_update_revision_is_rewritten() {
     let older = revision_target(
         &restore.inputs(),
         &Plans::default(),
-        &revisions[0],
-        &restore_object(),
+        Item {
+            received: &revisions[0],
+            from_backup: &revisions[0],
+            restore: &restore_object(),
+        },
     )
     .unwrap()
     .unwrap_err();
@@ -221,8 +221,11 @@ fn only_the_update_revision_is_rewritten() {
     let target = revision_target(
         &restore.inputs(),
         &Plans::default(),
-        &revisions[1],
-        &restore_object(),
+        Item {
+            received: &revisions[1],
+            from_backup: &revisions[1],
+            restore: &restore_object(),
+        },
     )
     .unwrap()
     .unwrap();
@@ -247,8 +250,11 @@ fn the_update_revision_gets_the_server_template_the_highest_number_and_no_stale_
     let target = revision_target(
         &restore.inputs(),
         &Plans::default(),
-        from_backup,
-        &restore_object(),
+        Item {
+            received: from_backup,
+            from_backup,
+            restore: &restore_object(),
+        },
     )
     .unwrap()
     .unwrap();
@@ -305,8 +311,11 @@ fn the_fallback_template_warns() {
     let target = revision_target(
         &restore.inputs(),
         &Plans::default(),
-        from_backup,
-        &restore_object(),
+        Item {
+            received: from_backup,
+            from_backup,
+            restore: &restore_object(),
+        },
     )
     .unwrap()
     .unwrap();
@@ -337,8 +346,11 @@ fn revisions_of_unchanged_or_foreign_workloads_pass_through() {
     let out = revision_target(
         &restore.inputs(),
         &Plans::default(),
-        &db.revisions()[1],
-        &restore_object(),
+        Item {
+            received: &db.revisions()[1],
+            from_backup: &db.revisions()[1],
+            restore: &restore_object(),
+        },
     )
     .unwrap()
     .unwrap_err();
@@ -349,8 +361,11 @@ fn revisions_of_unchanged_or_foreign_workloads_pass_through() {
     let out = revision_target(
         &restore.inputs(),
         &Plans::default(),
-        &orphan,
-        &restore_object(),
+        Item {
+            received: &orphan,
+            from_backup: &orphan,
+            restore: &restore_object(),
+        },
     )
     .unwrap()
     .unwrap_err();
@@ -362,9 +377,11 @@ fn verify(db: &Db, rules: &str, item: &Value) -> VerifyTarget {
     verify_target(
         &restore.inputs(),
         &Plans::default(),
-        item,
-        &db.statefulset(),
-        &restore_object(),
+        Item {
+            received: item,
+            from_backup: &db.statefulset(),
+            restore: &restore_object(),
+        },
     )
     .unwrap()
     .unwrap()
@@ -488,9 +505,9 @@ fn the_plan_reports_change_pods_skips_and_the_revision() {
     let plan = plan(
         &restore.engine,
         &restore.rules,
-        StatefulSetInputs {
-            statefulset: &db.statefulset(),
-            controllerrevisions: &db.revisions(),
+        BackedUp {
+            workload: &db.statefulset(),
+            history: &db.revisions(),
             pods: &db.pods(),
             fsb: &restore.fsb,
             settings: &restore.settings,

@@ -2,7 +2,8 @@
 //! ([`object`]), who owns what ([`owners`]), which workloads are in scope and where their objects
 //! land ([`scope`]), the template change and how it lands on a pod ([`template`], [`delta`]), the
 //! replica count ([`replicas`]), ControllerRevision bytes ([`revision`], [`gojson`]), the notes a
-//! step writes ([`notes`]) and the per-restore memory of plans ([`memo`]).
+//! step writes ([`notes`]), and the plans: computed once per workload per restore ([`plans`],
+//! [`memo`]).
 
 pub mod delta;
 pub mod gojson;
@@ -10,6 +11,7 @@ pub mod memo;
 pub mod notes;
 pub mod object;
 pub mod owners;
+pub mod plans;
 pub mod replicas;
 pub mod revision;
 pub mod scope;

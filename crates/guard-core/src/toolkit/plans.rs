@@ -1,0 +1,113 @@
+//! What the three kinds share about their plans: how one is computed ([`WorkloadPlan`]), that it
+//! is computed once per workload per restore ([`plan_of`]), and how an item finds the plan of the
+//! workload that owns it ([`owner_plan`]) — where every item step starts.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::memo::Memo;
+use super::notes::{Level, StepOutcome};
+use super::owners::{Kind, Workload};
+use crate::engine::{Rules, VeleroEngine};
+use crate::error::Result;
+use crate::restore::{BackedUp, RestoreInputs};
+
+/// A kind's plan: what the restore's rules do to one workload and what the guard does about it.
+pub trait WorkloadPlan: Sized {
+    /// The kind it plans.
+    const KIND: Kind;
+
+    /// The plan over the backed-up objects.
+    fn plan(engine: &VeleroEngine, rules: &Rules, backed_up: BackedUp<'_>) -> Result<Self>;
+
+    /// Why the guard leaves the workload (backed up as `object`) alone, judged before planning
+    /// it: by default its scope ([`RestoreInputs::out_of_scope`]).
+    fn left_alone_before(
+        inputs: &RestoreInputs<'_>,
+        workload: &Workload,
+        _object: &Value,
+    ) -> Option<&'static str> {
+        inputs.out_of_scope(workload).map(|why| why.as_str())
+    }
+
+    /// Why the guard leaves the workload alone, judged by its plan.
+    fn left_alone(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// Every plan of one kind in one restore.
+pub type Plans<P> = Memo<Workload, P>;
+
+/// The plan of backed-up `workload` in this restore, computed by the first item that asks.
+pub fn plan_of<P: WorkloadPlan>(
+    inputs: &RestoreInputs<'_>,
+    plans: &Plans<P>,
+    workload: &Value,
+) -> Result<Arc<P>> {
+    plans.get_or_try_insert(Workload::of(P::KIND, workload), || {
+        P::plan(
+            inputs.engine,
+            inputs.rules,
+            inputs.backed_up(P::KIND, workload),
+        )
+    })
+}
+
+/// The workload that owns an item, as the item's step sees it.
+#[derive(Debug)]
+pub struct Owner<'a, P, L> {
+    /// `Deployment shop/web`: how the step's notes name it.
+    pub workload: String,
+    /// The workload as backed up.
+    pub object: &'a Value,
+    pub plan: Arc<P>,
+    /// How the item relates to it (its lineage, or the owner's name).
+    pub lineage: L,
+}
+
+/// The workload that owns an item, or the item's answer (restored as received, a debug note
+/// saying why).
+pub type Guarded<'a, P, L> = std::result::Result<Owner<'a, P, L>, StepOutcome>;
+
+/// The backed-up workload that owns an item (`lineage` leads to it, `owner` names it), looked
+/// after by the guard, with its plan — else the item's answer: `unowned` when there is no
+/// lineage (`item` names the item then), or why the workload is left alone.
+pub fn owner_plan<'a, P: WorkloadPlan, L>(
+    inputs: &RestoreInputs<'a>,
+    plans: &Plans<P>,
+    item: &str,
+    unowned: &str,
+    lineage: Option<L>,
+    owner: impl FnOnce(&L) -> Workload,
+) -> Result<Guarded<'a, P, L>> {
+    let Some(lineage) = lineage else {
+        return Ok(Err(StepOutcome::unchanged(Level::Debug, item, unowned)));
+    };
+    let workload = owner(&lineage);
+    let label = workload.label();
+    let alone = |why: &str| {
+        Ok(Err(StepOutcome::unchanged(
+            Level::Debug,
+            label.as_str(),
+            why,
+        )))
+    };
+    let Some(object) = inputs.backup.workload(&workload) else {
+        return alone(&format!("{} not in the backup", P::KIND.as_str()));
+    };
+    if let Some(why) = P::left_alone_before(inputs, &workload, object) {
+        return alone(why);
+    }
+    let plan = plan_of(inputs, plans, object)?;
+    if let Some(why) = plan.left_alone() {
+        return alone(why);
+    }
+    Ok(Ok(Owner {
+        workload: label,
+        object,
+        plan,
+        lineage,
+    }))
+}
