@@ -16,7 +16,7 @@ use super::ports::{DryRun, LiveCluster};
 
 /// A pod whose backed-up copy a DaemonSet controls.
 pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let outcome = core::pod_step(&item.inputs, &item.plans.daemonsets, item.handed())?;
+    let outcome = core::pod_step(&item.inputs, item.handed())?;
     Ok(item.executor.answer(outcome))
 }
 
@@ -24,8 +24,7 @@ pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
 /// template.
 pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
     let input = item.input;
-    let plans = &item.plans.daemonsets;
-    let Some(request) = core::revision_dry_run(&item.inputs, plans, item.handed())? else {
+    let Some(request) = core::revision_dry_run(&item.inputs, item.handed())? else {
         return Ok(Answer::as_received());
     };
     // Whatever the API server answers short of the object, the revision stays as backed up.
@@ -46,8 +45,7 @@ pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answe
 /// The DaemonSet: returned as received; its restored pods verified and relabelled.
 pub(super) async fn daemonset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
     let from_backup = &item.input.item_from_backup;
-    let plans = &item.plans.daemonsets;
-    let Some(target) = core::daemonset_target(&item.inputs, plans, item.handed())? else {
+    let Some(target) = core::daemonset_target(&item.inputs, item.handed())? else {
         tracing::debug!(
             workload = %format!("DaemonSet {}/{}", namespace_of(from_backup), name_of(from_backup)),
             "not guarded"

@@ -15,21 +15,20 @@ use super::ports::LiveCluster;
 
 /// A pod whose backed-up copy a Deployment's ReplicaSet controls.
 pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let outcome = core::pod_step(&item.inputs, &item.plans.deployments, item.handed())?;
+    let outcome = core::pod_step(&item.inputs, item.handed())?;
     Ok(item.executor.answer(outcome))
 }
 
 /// A ReplicaSet (of a Deployment, or not).
 pub(super) fn replicaset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let outcome = core::replicaset_step(&item.inputs, &item.plans.deployments, item.handed())?;
+    let outcome = core::replicaset_step(&item.inputs, item.handed())?;
     Ok(item.executor.answer(outcome))
 }
 
 /// The Deployment: returned as received; its live current ReplicaSet verified and aligned.
 pub(super) async fn deployment<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
     let from_backup = &item.input.item_from_backup;
-    let plans = &item.plans.deployments;
-    let Some(target) = core::live_target(&item.inputs, plans, item.handed())? else {
+    let Some(target) = core::live_target(&item.inputs, item.handed())? else {
         tracing::debug!(
             workload = %format!("Deployment {}/{}", namespace_of(from_backup), name_of(from_backup)),
             "not guarded"
@@ -91,7 +90,7 @@ async fn live_replicaset<C: LiveCluster>(
                 from_backup: rs,
                 restore: &item.input.restore,
             };
-            let step = core::replicaset_step(&item.inputs, &item.plans.deployments, restored)?;
+            let step = core::replicaset_step(&item.inputs, restored)?;
             step.item.unwrap_or(current)
         }
         None => current,

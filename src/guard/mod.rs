@@ -68,7 +68,7 @@ pub use ports::{DryRun, LiveCluster, RestoreSource};
 pub use restore::GUARDED_FIELDS;
 
 use executor::Executor;
-use restore::{Plans, RestoreState};
+use restore::RestoreState;
 
 /// The name Velero lists the guard under (`<DNS-1123 subdomain>/<name>`); also the label key of
 /// its plugin-config ConfigMap.
@@ -112,11 +112,10 @@ impl TemplateGuard<KubeCluster, KubeCluster> {
     }
 }
 
-/// One item being decided: the restore's inputs and plans, the request, the live cluster and the
-/// executor.
+/// One item being decided: the restore's inputs (plans included), the request, the live cluster
+/// and the executor.
 struct Item<'a, C> {
     inputs: RestoreInputs<'a>,
-    plans: &'a Plans,
     input: &'a ExecuteInput,
     cluster: &'a C,
     executor: Executor<'a, C>,
@@ -176,8 +175,7 @@ impl<S: RestoreSource, C: LiveCluster> TemplateGuard<S, C> {
         };
         let dry_run = state.settings.mode == fsb_guard_core::Mode::DryRun;
         let item = Item {
-            inputs: loaded.inputs(&state.settings),
-            plans: &state.plans,
+            inputs: loaded.inputs(&state.settings, &state.plans),
             input,
             cluster: &self.cluster,
             executor: Executor::new(&self.cluster, dry_run),

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use fsb_guard_core::fsb::has_legacy_snapshot_annotations;
+use fsb_guard_core::toolkit::plans::Plans;
 use fsb_guard_core::{
     BackupObjects, FsbIndex, FsbWorkloads, Mode, Resource, RestoreInputs, Rules, Scope, Settings,
-    VeleroEngine, daemonset, deployment, namespace_of, statefulset,
+    VeleroEngine, namespace_of,
 };
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -40,14 +41,6 @@ pub const GUARDED_FIELDS: [(Resource, &str); 6] = [
         "/metadata/annotations/deprecated.daemonset.template.generation",
     ),
 ];
-
-/// The plans of one restore, one memo per kind.
-#[derive(Default)]
-pub struct Plans {
-    pub deployments: deployment::Plans,
-    pub statefulsets: statefulset::Plans,
-    pub daemonsets: daemonset::Plans,
-}
 
 type Shared<T> = OnceCell<Result<Arc<T>, Arc<Error>>>;
 
@@ -236,7 +229,7 @@ impl RestoreState {
 
 impl Loaded {
     /// The inputs every core decision takes.
-    pub fn inputs<'a>(&'a self, settings: &'a Settings) -> RestoreInputs<'a> {
+    pub fn inputs<'a>(&'a self, settings: &'a Settings, plans: &'a Plans) -> RestoreInputs<'a> {
         RestoreInputs {
             engine: &VeleroEngine,
             rules: &self.rules,
@@ -244,6 +237,7 @@ impl Loaded {
             backup: &self.backup,
             fsb: &self.fsb,
             fsb_workloads: &self.fsb_workloads,
+            plans,
         }
     }
 }

@@ -21,15 +21,14 @@ use super::ports::{DryRun, LiveCluster};
 
 /// A pod whose backed-up copy a StatefulSet controls.
 pub(super) fn pod<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let outcome = core::pod_step(&item.inputs, &item.plans.statefulsets, item.handed())?;
+    let outcome = core::pod_step(&item.inputs, item.handed())?;
     Ok(item.executor.answer(outcome))
 }
 
 /// A ControllerRevision a StatefulSet controls: `R` gets the final template.
 pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
     let input = item.input;
-    let plans = &item.plans.statefulsets;
-    let target = match core::revision_target(&item.inputs, plans, item.handed())? {
+    let target = match core::revision_target(&item.inputs, item.handed())? {
         Ok(target) => target,
         Err(outcome) => return Ok(item.executor.answer(outcome)),
     };
@@ -44,8 +43,7 @@ pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answe
 
 /// The StatefulSet: returned as received; the live `R` verified.
 pub(super) async fn statefulset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let plans = &item.plans.statefulsets;
-    let target = match core::verify_target(&item.inputs, plans, item.handed())? {
+    let target = match core::verify_target(&item.inputs, item.handed())? {
         Ok(target) => target,
         Err(notes) => {
             item.executor.log(&notes);

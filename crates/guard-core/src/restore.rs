@@ -8,6 +8,7 @@ use crate::fsb::FsbIndex;
 use crate::settings::Settings;
 use crate::toolkit::object::{name_of, namespace_of};
 use crate::toolkit::owners::{Kind, Workload};
+use crate::toolkit::plans::Plans;
 use crate::toolkit::scope::{FsbWorkloads, OutOfScope};
 
 /// Backed-up workload objects the decisions need (from the backup contents).
@@ -32,14 +33,18 @@ impl BackupObjects {
         }
     }
 
-    /// The backed-up workload object (Deployment, StatefulSet or DaemonSet).
-    pub fn workload(&self, workload: &Workload) -> Option<&Value> {
-        let objects = match workload.kind {
+    /// The backed-up workloads of `kind`.
+    pub fn workloads(&self, kind: Kind) -> &[Value] {
+        match kind {
             Kind::Deployment => &self.deployments,
             Kind::StatefulSet => &self.statefulsets,
             Kind::DaemonSet => &self.daemonsets,
-        };
-        objects
+        }
+    }
+
+    /// The backed-up workload object (Deployment, StatefulSet or DaemonSet).
+    pub fn workload(&self, workload: &Workload) -> Option<&Value> {
+        self.workloads(workload.kind)
             .iter()
             .find(|o| namespace_of(o) == workload.namespace && name_of(o) == workload.name)
     }
@@ -55,6 +60,8 @@ pub struct RestoreInputs<'a> {
     pub fsb: &'a FsbIndex,
     /// The workloads with FSB pods, computed once per restore ([`FsbWorkloads::of`]).
     pub fsb_workloads: &'a FsbWorkloads,
+    /// The workloads' plans, each computed by the first item of the restore that needs it.
+    pub plans: &'a Plans,
 }
 
 /// One backed-up workload and what its plan reads. Any objects may be passed: a plan keeps those

@@ -14,7 +14,7 @@ use super::generation::{
     TEMPLATE_GENERATION_ANNOTATION, backed_up_generation, daemonset_change, pod_generation,
     pods_to_relabel,
 };
-use super::plan::{DaemonSetPlan, Plans, pods_of};
+use super::plan::{DaemonSetPlan, pods_of};
 use crate::error::Result;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, withheld_union};
@@ -63,11 +63,10 @@ pub struct DaemonSetOutcome {
 /// pod in the backup). `item.received` maybe changed by earlier plugins.
 pub fn daemonset_target(
     inputs: &RestoreInputs<'_>,
-    plans: &Plans,
     item: Item<'_>,
 ) -> Result<Option<DaemonSetTarget>> {
     let from_backup = item.from_backup;
-    let plan = plan_of(inputs, plans, from_backup)?;
+    let plan = plan_of::<DaemonSetPlan>(inputs, from_backup)?;
     if plan.out_of_scope.is_some() {
         return Ok(None);
     }

@@ -42,6 +42,6 @@ pub use live::{
     DaemonSetLive, DaemonSetOutcome, DaemonSetTarget, as_enforce_restores, daemonset_step,
     daemonset_target,
 };
-pub use plan::{DaemonSetPlan, Plans, plan, pods_of};
+pub use plan::{DaemonSetPlan, plan, pods_of};
 pub use pod::pod_step;
 pub use revision::{RevisionDryRun, current_pod_hashes, revision_dry_run, revision_step};

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::restore::{BackedUp, RestoreInputs};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_template};
 use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
-use crate::toolkit::plans::{self, WorkloadPlan};
+use crate::toolkit::plans::WorkloadPlan;
 use crate::toolkit::scope::OutOfScope;
 use crate::toolkit::template::FsbPod;
 
@@ -48,9 +48,6 @@ pub struct DaemonSetPlan {
     /// Pods of past generations, left as they are.
     pub past_generation_pods: Vec<String>,
 }
-
-/// Every DaemonSet's plan of one restore.
-pub type Plans = plans::Plans<DaemonSetPlan>;
 
 impl WorkloadPlan for DaemonSetPlan {
     const KIND: Kind = Kind::DaemonSet;

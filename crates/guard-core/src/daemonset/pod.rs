@@ -10,7 +10,7 @@ use super::generation::{
     DaemonSetPodCorrection, DaemonSetPodDecision, TEMPLATE_GENERATION_ANNOTATION,
     correct_daemonset_pod, pod_generation,
 };
-use super::plan::Plans;
+use super::plan::DaemonSetPlan;
 use crate::error::Result;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, withheld_note};
@@ -19,13 +19,13 @@ use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
 use crate::toolkit::plans::owner_plan;
 
 /// Pod step for a pod a DaemonSet controls (`item.received` with `restore-wait` inserted).
-pub fn pod_step(inputs: &RestoreInputs<'_>, plans: &Plans, item: Item<'_>) -> Result<StepOutcome> {
+pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcome> {
     let (received, from_backup) = (item.received, item.from_backup);
     let namespace = namespace_of(from_backup);
     let pod = format!("pod {namespace}/{}", name_of(from_backup));
     let unowned = "not managed by a DaemonSet";
     let owner = daemonset_owner(from_backup);
-    let owner = match owner_plan(inputs, plans, &pod, unowned, owner, |d| {
+    let owner = match owner_plan::<DaemonSetPlan, _>(inputs, &pod, unowned, owner, |d| {
         Workload::new(Kind::DaemonSet, namespace, d)
     })? {
         Ok(owner) => owner,

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use super::generation::{backed_up_generation, pod_generation};
-use super::plan::{Plans, pods_of};
+use super::plan::{DaemonSetPlan, pods_of};
 use crate::error::Result;
 use crate::resources::Resource;
 use crate::restore::{Item, RestoreInputs};
@@ -49,14 +49,13 @@ pub struct RevisionDryRun {
 /// rules leave the template alone.
 pub fn revision_dry_run(
     inputs: &RestoreInputs<'_>,
-    plans: &Plans,
     item: Item<'_>,
 ) -> Result<Option<RevisionDryRun>> {
     let from_backup = item.from_backup;
     let namespace = namespace_of(from_backup);
     let owner = daemonset_owner(from_backup);
     // A revision left as is says nothing: the answer for the item is dropped.
-    let Ok(owner) = owner_plan(inputs, plans, "", "", owner, |d| {
+    let Ok(owner) = owner_plan::<DaemonSetPlan, _>(inputs, "", "", owner, |d| {
         Workload::new(Kind::DaemonSet, namespace, d)
     })?
     else {

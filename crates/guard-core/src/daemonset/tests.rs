@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures::*;
-use crate::{BackedUp, Item, Level, Settings, VeleroEngine, as_velero_hands_it};
+use crate::{Item, Level, Settings, VeleroEngine, as_velero_hands_it};
 
 fn generation_of(annotation: Option<&str>) -> RestoredGeneration {
     let annotations = match annotation {
@@ -305,19 +305,7 @@ fn plan(
     rules: &fsb_modifiers::ResourceModifiers,
     settings: &Settings,
 ) -> DaemonSetPlan {
-    let backup = app.backup();
-    crate::daemonset::plan(
-        &VeleroEngine,
-        rules,
-        BackedUp {
-            workload: &backup.daemonsets[0],
-            history: &backup.controllerrevisions,
-            pods: &backup.pods,
-            fsb: &app.fsb_index(),
-            settings,
-        },
-    )
-    .unwrap()
+    offline(&app.backup(), &app.fsb_index(), rules, settings)
 }
 
 #[test]
@@ -413,23 +401,26 @@ fn agent() -> DaemonSetApp {
         .on_nodes(&["node-1", "node-2"])
 }
 
+/// What the DaemonSet step of `restore`'s DaemonSet reads (it is guarded).
+fn target_of(restore: &Restore) -> DaemonSetTarget {
+    let ds = &restore.backup.daemonsets[0];
+    let item = Item {
+        received: &as_velero_hands_it(ds),
+        from_backup: ds,
+        restore: &a_restore(json!({})),
+    };
+    daemonset_target(&restore.inputs(), item)
+        .unwrap()
+        .expect("guarded")
+}
+
 /// The DaemonSet step's notes for `app` with `patches`, all pods live and current.
 fn daemonset_notes(app: &DaemonSetApp, patches: &[&str]) -> Vec<(Level, String)> {
     let restore = Restore::of_daemonset(app, patches);
     let inputs = restore.inputs();
     let ds = &restore.backup.daemonsets[0];
     let item = as_velero_hands_it(ds);
-    let target = daemonset_target(
-        &inputs,
-        &Plans::default(),
-        Item {
-            received: &item,
-            from_backup: ds,
-            restore: &a_restore(json!({})),
-        },
-    )
-    .unwrap()
-    .expect("guarded");
+    let target = target_of(&restore);
     let live = DaemonSetLive {
         daemonset: None,
         pods: restore.backup.pods.clone(),
@@ -506,19 +497,7 @@ fn only_the_hash_of_current_pods_counts() {
 fn dry_run_judges_live_pods_as_enforce_would_have_labelled_them() {
     let app = agent().with_past_generation_pod_on("node-3");
     let restore = Restore::of_daemonset(&app, &[ADD_ENV, REMOVE_GENERATION]);
-    let ds = &restore.backup.daemonsets[0];
-    let item = as_velero_hands_it(ds);
-    let target = daemonset_target(
-        &restore.inputs(),
-        &Plans::default(),
-        Item {
-            received: &item,
-            from_backup: ds,
-            restore: &a_restore(json!({})),
-        },
-    )
-    .unwrap()
-    .expect("guarded");
+    let target = target_of(&restore);
     let judged = as_enforce_restores(&target, restore.backup.pods.clone());
     let labels: Vec<&str> = judged
         .iter()

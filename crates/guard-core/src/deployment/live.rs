@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::plan::{DeploymentPlan, Plans};
+use super::plan::DeploymentPlan;
 use super::replicas::live_replica_ops;
 use super::replicaset::{
     ANNOTATION_RULES_CHANGE_TEMPLATE, ANNOTATION_TEMPLATE_DIGEST, final_template, template_of,
@@ -67,17 +67,13 @@ pub struct DeploymentOutcome {
 
 /// Which live ReplicaSet the Deployment step must read, or `None` when the Deployment needs no
 /// check (not guarded, no current ReplicaSet).
-pub fn live_target(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    item: Item<'_>,
-) -> Result<Option<LiveTarget>> {
+pub fn live_target(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<Option<LiveTarget>> {
     let from_backup = item.from_backup;
     let workload = Workload::of(Kind::Deployment, from_backup);
     if DeploymentPlan::left_alone_before(inputs, &workload, from_backup).is_some() {
         return Ok(None);
     }
-    let plan = plan_of(inputs, plans, from_backup)?;
+    let plan = plan_of::<DeploymentPlan>(inputs, from_backup)?;
     let Some(replicaset) = plan.current_replicaset.clone() else {
         return Ok(None);
     };

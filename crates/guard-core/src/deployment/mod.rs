@@ -27,7 +27,7 @@ mod replicaset;
 mod scenarios;
 
 pub use live::{DeploymentDecision, DeploymentOutcome, LiveTarget, deployment_step, live_target};
-pub use plan::{DeploymentPlan, Plans, fsb_pods_of, plan};
+pub use plan::{DeploymentPlan, fsb_pods_of, plan};
 pub use pod::pod_step;
 pub use replicas::{
     ANNOTATION_DESIRED_REPLICAS, ANNOTATION_REPLICAS_LOWERED, PodChoice, ReplicaPlan, SkippedPod,

@@ -15,7 +15,7 @@ use crate::resources::Resource;
 use crate::restore::{BackedUp, RestoreInputs};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_template};
 use crate::toolkit::owners::{Kind, Workload, pod_lineage, replicaset_owner};
-use crate::toolkit::plans::{self, WorkloadPlan};
+use crate::toolkit::plans::WorkloadPlan;
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::scope::OutOfScope;
 use crate::toolkit::template::{FsbPod, PodCorrection, TemplateChange, correct_pod};
@@ -45,9 +45,6 @@ pub struct DeploymentPlan {
     /// Skipped pods are not in [`DeploymentPlan::pods`].
     pub replicas: ReplicaPlan,
 }
-
-/// Every Deployment's plan of one restore.
-pub type Plans = plans::Plans<DeploymentPlan>;
 
 impl WorkloadPlan for DeploymentPlan {
     const KIND: Kind = Kind::Deployment;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::plan::Plans;
+use super::plan::DeploymentPlan;
 use super::replicas::ReplicaPlan;
 use crate::error::Result;
 use crate::restore::{Item, RestoreInputs};
@@ -14,13 +14,12 @@ use crate::toolkit::plans::owner_plan;
 use crate::toolkit::template::correct_pod;
 
 /// Pod step: `item.received` as Velero's actions left it (`restore-wait` inserted).
-pub fn pod_step(inputs: &RestoreInputs<'_>, plans: &Plans, item: Item<'_>) -> Result<StepOutcome> {
+pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcome> {
     let (received, from_backup) = (item.received, item.from_backup);
     let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
     let unowned = "not managed by a Deployment";
-    let owner = match owner_plan(
+    let owner = match owner_plan::<DeploymentPlan, _>(
         inputs,
-        plans,
         &pod,
         unowned,
         pod_lineage(from_backup),

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::plan::{DeploymentPlan, Plans};
+use super::plan::DeploymentPlan;
 use super::replicas::{align_desired_replicas, lower_replicaset};
 use crate::engine::{Rules, VeleroEngine};
 use crate::error::{Error, Result};
@@ -182,18 +182,13 @@ fn created_at(object: &Value) -> &str {
 
 /// ReplicaSet step. `item` as received, `from_backup` the backed-up ReplicaSet. The template
 /// correction and the replica change both apply to the same item when both are due.
-pub fn replicaset_step(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans,
-    item: Item<'_>,
-) -> Result<StepOutcome> {
+pub fn replicaset_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcome> {
     let (received, from_backup) = (item.received, item.from_backup);
     let namespace = namespace_of(from_backup);
     let rs = format!("ReplicaSet {namespace}/{}", name_of(from_backup));
     let unowned = "not owned by a Deployment";
-    let owner = match owner_plan(
+    let owner = match owner_plan::<DeploymentPlan, _>(
         inputs,
-        plans,
         &rs,
         unowned,
         replicaset_owner(from_backup),

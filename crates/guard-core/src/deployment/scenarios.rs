@@ -13,23 +13,33 @@ use crate::restore::Item;
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::template::{ANNOTATION_RE_EMITTED, ANNOTATION_WITHHELD};
 use crate::{
-    FsbWorkloads, Level, Note, RestoreInputs, Scope, Settings, VeleroEngine, as_velero_hands_it,
-    name_of,
+    Level, Note, RestoreInputs, Scope, Settings, VeleroEngine, as_velero_hands_it, name_of,
 };
 
 const DEPLOYMENTS: &str = Resource::DEPLOYMENTS.group_resource();
 
+/// Deployment `shop/web` whose pod holds FSB volume `data`.
+fn web() -> App {
+    a_deployment("shop", "web").with_fsb_volume("data")
+}
+
+/// The live ReplicaSet already carried what the Deployment will be created with.
+fn assert_already_aligned(restored: &Restored) {
+    assert_eq!(
+        restored.deployment_decision,
+        DeploymentDecision::AlreadyAligned
+    );
+}
+
 /// The Deployment step of `d` (backed up) for `item`, against `live`.
 fn deployment_step_of(
     inputs: &RestoreInputs<'_>,
-    plans: &Plans,
     item: &Value,
     d: &Value,
     live: &Value,
 ) -> DeploymentOutcome {
     let target = live_target(
         inputs,
-        plans,
         Item {
             received: d,
             from_backup: d,
@@ -148,24 +158,15 @@ fn issue_8578_affinity_and_tolerations_reach_pods_and_replicaset_without_rollout
         .unwrap();
     assert!(re_emitted.contains("spec.tolerations") && re_emitted.contains("spec.affinity"));
     assert!(!re_emitted.contains("ssd"), "values must not be recorded");
-    assert_eq!(
-        restored.deployment_decision,
-        DeploymentDecision::AlreadyAligned
-    );
+    assert_already_aligned(&restored);
 }
 
 #[test]
 fn index_based_container_patch_lands_on_the_app_container_not_the_injected_proxy() {
-    let app = a_deployment("shop", "web").with_fsb_volume("data");
-    let rules_doc = rules(
-        r#"
-version: v1
-resourceModifierRules:
-- conditions: {groupResource: deployments.apps}
-  patches:
-  - {operation: replace, path: /spec/template/spec/containers/0/image, value: "registry.example/app:2.0"}
-"#,
-    );
+    let app = web();
+    let rules_doc = deployment_rules(&[
+        r#"{operation: replace, path: /spec/template/spec/containers/0/image, value: "registry.example/app:2.0"}"#,
+    ]);
     assert_rolls_without_guard(&app, &rules_doc);
     let inject_proxy = |pod: &mut Value| {
         let containers = pod["spec"]["containers"].as_array_mut().unwrap();
@@ -181,13 +182,9 @@ resourceModifierRules:
 
 #[test]
 fn strategic_env_patch_merges_by_name() {
-    let app = a_deployment("shop", "web")
-        .with_fsb_volume("data")
-        .with_env("LOG", "info");
-    let rules_doc = rules(
+    let app = web().with_env("LOG", "info");
+    let rules_doc = rule_list(
         r#"
-version: v1
-resourceModifierRules:
 - conditions: {groupResource: deployments.apps, resourceNameRegex: "^web$"}
   strategicPatches:
   - patchData: |
@@ -214,11 +211,9 @@ resourceModifierRules:
 
 #[test]
 fn merge_patch_on_node_selector() {
-    let app = a_deployment("shop", "web").with_fsb_volume("data");
-    let rules_doc = rules(
+    let app = web();
+    let rules_doc = rule_list(
         r#"
-version: v1
-resourceModifierRules:
 - conditions: {groupResource: deployments.apps}
   mergePatches:
   - patchData: |
@@ -240,13 +235,9 @@ resourceModifierRules:
 
 #[test]
 fn rule_selected_by_a_deployment_label_the_pods_do_not_carry() {
-    let app = a_deployment("shop", "web")
-        .with_fsb_volume("data")
-        .with_deployment_label("tier", "storage");
-    let rules_doc = rules(
+    let app = web().with_deployment_label("tier", "storage");
+    let rules_doc = rule_list(
         r#"
-version: v1
-resourceModifierRules:
 - conditions:
     groupResource: deployments.apps
     labelSelector: {matchLabels: {tier: storage}}
@@ -275,9 +266,7 @@ resourceModifierRules:
 fn rule_guarded_by_a_test_on_replicas_applies_only_when_the_test_holds() {
     let rules_doc = rules(RULES_TEST_REPLICAS);
     // Two replicas: the test holds, the template changes, both pods get it.
-    let two = a_deployment("shop", "web")
-        .with_fsb_volume("data")
-        .with_replicas(2);
+    let two = web().with_replicas(2);
     assert_rolls_without_guard(&two, &rules_doc);
     let restored = restore_with_guard(&two, &rules_doc, &Settings::default(), |_| {});
     assert_no_rollout_and_fsb_intact(&two, &restored);
@@ -301,17 +290,11 @@ fn rule_guarded_by_a_test_on_replicas_applies_only_when_the_test_holds() {
 
 #[test]
 fn removing_an_fsb_volume_is_withheld_from_the_pod_and_reported() {
-    let app = a_deployment("shop", "web").with_fsb_volume("data");
-    let rules_doc = rules(
-        r#"
-version: v1
-resourceModifierRules:
-- conditions: {groupResource: deployments.apps}
-  patches:
-  - {operation: remove, path: /spec/template/spec/containers/0/volumeMounts/0}
-  - {operation: remove, path: /spec/template/spec/volumes/0}
-"#,
-    );
+    let app = web();
+    let rules_doc = deployment_rules(&[
+        r#"{operation: remove, path: /spec/template/spec/containers/0/volumeMounts/0}"#,
+        r#"{operation: remove, path: /spec/template/spec/volumes/0}"#,
+    ]);
     assert_rolls_without_guard(&app, &rules_doc);
     let plan = offline_plan(&app, &rules_doc, &Settings::default());
     let (_, pod_plan) = &plan.pods[0];
@@ -376,18 +359,10 @@ fn past_revision_equal_to_the_new_template_is_set_apart() {
     let new_spec = json!({"containers": [{"name": "app", "image": "registry.example/app:2.0",
         "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
         "volumes": [{"name": "data", "emptyDir": {}}]});
-    let app = a_deployment("shop", "web")
-        .with_fsb_volume("data")
-        .with_past_revision("6f7c8d9b5", new_spec);
-    let rules_doc = rules(
-        r#"
-version: v1
-resourceModifierRules:
-- conditions: {groupResource: deployments.apps}
-  patches:
-  - {operation: replace, path: /spec/template/spec/containers/0/image, value: "registry.example/app:2.0"}
-"#,
-    );
+    let app = web().with_past_revision("6f7c8d9b5", new_spec);
+    let rules_doc = deployment_rules(&[
+        r#"{operation: replace, path: /spec/template/spec/containers/0/image, value: "registry.example/app:2.0"}"#,
+    ]);
     assert_rolls_without_guard(&app, &rules_doc);
     // Without the guard's step on the past revision, the controller could adopt it (equal to T').
     let engine = VeleroEngine;
@@ -411,11 +386,9 @@ resourceModifierRules:
 
 #[test]
 fn replicaset_rules_that_change_the_template_after_the_guard_are_aligned_at_the_deployment_step() {
-    let app = a_deployment("shop", "web").with_fsb_volume("data");
-    let rules_doc = rules(
+    let app = web();
+    let rules_doc = rule_list(
         r#"
-version: v1
-resourceModifierRules:
 - conditions: {groupResource: deployments.apps}
   patches:
   - {operation: add, path: /spec/template/spec/hostname, value: restored}
@@ -441,45 +414,29 @@ resourceModifierRules:
 
 #[test]
 fn earlier_plugin_changes_to_the_deployment_are_aligned_and_reported() {
-    let app = a_deployment("shop", "web").with_fsb_volume("data");
-    let rules_doc = rules(
-        r#"
-version: v1
-resourceModifierRules:
-- conditions: {groupResource: deployments.apps}
-  patches:
-  - {operation: add, path: /spec/template/spec/hostname, value: restored}
-"#,
-    );
-    let engine = VeleroEngine;
-    let backup = app.backup();
-    let fsb = app.fsb_index();
-    let settings = Settings::default();
-    let workloads = FsbWorkloads::of(&backup.pods, &fsb);
-    let plans = Plans::default();
-    let inputs = RestoreInputs {
-        engine: &engine,
-        rules: &rules_doc,
-        settings: &settings,
-        backup: &backup,
-        fsb: &fsb,
-        fsb_workloads: &workloads,
-    };
+    let app = web();
+    let rules_doc = deployment_rules(&[
+        r#"{operation: add, path: /spec/template/spec/hostname, value: restored}"#,
+    ]);
+    let restore = Restore::of_app(&app, &rules_doc);
+    let inputs = restore.inputs();
+    let backup = &restore.backup;
     // The RS step ran with T' from the backup.
     let rs_item = as_velero_hands_it(&backup.replicasets[0]);
-    let live = replicaset_step(&inputs, &plans, item_of(&rs_item, &backup.replicasets[0]))
+    let live = replicaset_step(&inputs, item_of(&rs_item, &backup.replicasets[0]))
         .unwrap()
         .item
         .unwrap();
     // Another plugin changed the Deployment's image before us.
     let mut item = as_velero_hands_it(&backup.deployments[0]);
     item["spec"]["template"]["spec"]["containers"][0]["image"] = json!("registry.example/app:9");
-    let out = deployment_step_of(&inputs, &plans, &item, &backup.deployments[0], &live);
+    let out = deployment_step_of(&inputs, &item, &backup.deployments[0], &live);
     let DeploymentDecision::Align { patch, pods_lack } = out.decision else {
         panic!("expected an alignment, got {:?}", out.decision)
     };
     assert_eq!(pods_lack, ["spec.containers[name=app].image"]);
     let aligned = apply_json_patch(&live, &patch);
+    let engine = &restore.engine;
     let final_deployment = engine.apply_rules(&rules_doc, &item, DEPLOYMENTS).object;
     assert!(engine.templates_equal(
         &aligned["spec"]["template"],
@@ -495,13 +452,9 @@ resourceModifierRules:
 fn rules_on_all_apps_resources_land_once_on_the_replicaset() {
     // `*.apps` selects Deployments and ReplicaSets alike: Velero patches the ReplicaSet itself, so
     // the guard must not add the change a second time.
-    let app = a_deployment("shop", "web")
-        .with_fsb_volume("data")
-        .with_env("LOG", "info");
-    let rules_doc = rules(
+    let app = web().with_env("LOG", "info");
+    let rules_doc = rule_list(
         r#"
-version: v1
-resourceModifierRules:
 - conditions: {groupResource: "*.apps"}
   patches:
   - {operation: add, path: /spec/template/spec/tolerations, value: '[{"key": "dr", "operator": "Exists"}]'}
@@ -521,55 +474,29 @@ resourceModifierRules:
         both
     );
     assert_eq!(container(&restored.pods[0], "app")["env"], both);
-    assert_eq!(
-        restored.deployment_decision,
-        DeploymentDecision::AlreadyAligned
-    );
+    assert_already_aligned(&restored);
 }
 
 #[test]
 fn notes_name_workloads_and_paths_but_never_patch_values() {
-    let app = a_deployment("shop", "web").with_fsb_volume("data");
-    let rules_doc = rules(
-        r#"
-version: v1
-resourceModifierRules:
-- conditions: {groupResource: deployments.apps}
-  patches:
-  - {operation: add, path: /spec/template/spec/containers/0/env, value: '[{"name": "TOKEN", "value": "s3cr3t-value"}]'}
-  - {operation: remove, path: /spec/template/spec/volumes/0}
-"#,
-    );
-    let engine = VeleroEngine;
-    let backup = app.backup();
-    let fsb = app.fsb_index();
-    let settings = Settings::default();
-    let workloads = FsbWorkloads::of(&backup.pods, &fsb);
-    let plans = Plans::default();
-    let inputs = RestoreInputs {
-        engine: &engine,
-        rules: &rules_doc,
-        settings: &settings,
-        backup: &backup,
-        fsb: &fsb,
-        fsb_workloads: &workloads,
-    };
+    let app = web();
+    let rules_doc = deployment_rules(&[
+        r#"{operation: add, path: /spec/template/spec/containers/0/env, value: '[{"name": "TOKEN", "value": "s3cr3t-value"}]'}"#,
+        r#"{operation: remove, path: /spec/template/spec/volumes/0}"#,
+    ]);
+    let restore = Restore::of_app(&app, &rules_doc);
+    let inputs = restore.inputs();
+    let (backup, fsb) = (&restore.backup, &restore.fsb);
     let pod = &backup.pods[0];
     let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
-    let pod_out = pod_step(&inputs, &plans, item_of(&item, pod)).unwrap();
+    let pod_out = pod_step(&inputs, item_of(&item, pod)).unwrap();
     assert!(pod_out.item.is_some());
     let rs = &backup.replicasets[0];
-    let rs_out = replicaset_step(&inputs, &plans, item_of(&as_velero_hands_it(rs), rs)).unwrap();
+    let rs_out = replicaset_step(&inputs, item_of(&as_velero_hands_it(rs), rs)).unwrap();
     // The live ReplicaSet missed the correction: the Deployment step aligns it (the patch holds the
     // value) and writes its summary.
     let d = &backup.deployments[0];
-    let d_out = deployment_step_of(
-        &inputs,
-        &plans,
-        &as_velero_hands_it(d),
-        d,
-        &as_velero_hands_it(rs),
-    );
+    let d_out = deployment_step_of(&inputs, &as_velero_hands_it(d), d, &as_velero_hands_it(rs));
     assert!(matches!(d_out.decision, DeploymentDecision::Align { .. }));
     let notes: Vec<&Note> = pod_out
         .notes
@@ -607,19 +534,11 @@ resourceModifierRules:
 
 #[test]
 fn removing_the_whole_volume_list_keeps_the_fsb_volume_on_the_pod() {
-    let app = a_deployment("shop", "web")
-        .with_fsb_volume("data")
-        .with_volume(json!({"name": "scratch", "emptyDir": {}}), "/scratch");
-    let rules_doc = rules(
-        r#"
-version: v1
-resourceModifierRules:
-- conditions: {groupResource: deployments.apps}
-  patches:
-  - {operation: remove, path: /spec/template/spec/containers/0/volumeMounts}
-  - {operation: remove, path: /spec/template/spec/volumes}
-"#,
-    );
+    let app = web().with_volume(json!({"name": "scratch", "emptyDir": {}}), "/scratch");
+    let rules_doc = deployment_rules(&[
+        r#"{operation: remove, path: /spec/template/spec/containers/0/volumeMounts}"#,
+        r#"{operation: remove, path: /spec/template/spec/volumes}"#,
+    ]);
     assert_rolls_without_guard(&app, &rules_doc);
     let restored = restore_with_guard(&app, &rules_doc, &Settings::default(), |_| {});
     assert_no_rollout_and_fsb_intact(&app, &restored);
@@ -651,11 +570,9 @@ fn an_init_container_added_by_a_rule_runs_after_restore_wait() {
     // Velero's node agent restores the data while restore-wait runs; an app init container placed
     // before it would run on an empty volume. The rule's container is the user's intent: applied,
     // after restore-wait, nothing withheld.
-    let app = a_deployment("shop", "web").with_fsb_volume("data");
-    let rules_doc = rules(
+    let app = web();
+    let rules_doc = rule_list(
         r#"
-version: v1
-resourceModifierRules:
 - conditions: {groupResource: deployments.apps}
   patches:
   - operation: add
@@ -691,15 +608,9 @@ fn a_rule_that_changes_restore_wait_itself_is_still_withheld() {
     // changing it would change the container Velero inserted, so that part stays withheld.
     let mut app = a_deployment("shop", "web").with_fsb_volume("data");
     app.template_spec["initContainers"] = json!([{"name": "restore-wait", "image": "old"}]);
-    let rules_doc = rules(
-        r#"
-version: v1
-resourceModifierRules:
-- conditions: {groupResource: deployments.apps}
-  patches:
-  - {operation: replace, path: /spec/template/spec/initContainers/0/image, value: new}
-"#,
-    );
+    let rules_doc = deployment_rules(&[
+        r#"{operation: replace, path: /spec/template/spec/initContainers/0/image, value: new}"#,
+    ]);
     let plan = offline_plan(&app, &rules_doc, &Settings::default());
     let (_, pod_plan) = &plan.pods[0];
     assert_eq!(
@@ -712,33 +623,21 @@ resourceModifierRules:
 fn the_template_change_is_computed_once_per_deployment_not_per_pod() {
     // Three pods and a ReplicaSet of one Deployment: T' and diff(T, T') are the same for all four
     // items, so one rule evaluation on the Deployment and one diff serve the restore.
-    let app = a_deployment("shop", "web")
-        .with_fsb_volume("data")
-        .with_replicas(3);
+    let app = web().with_replicas(3);
     let rules_doc = rules(RULES_8578.replace("elasticsearch", "web").as_str());
-    let backup = app.backup();
-    let fsb = app.fsb_index();
-    let settings = Settings::default();
-    let workloads = FsbWorkloads::of(&backup.pods, &fsb);
-    let plans = Plans::default();
-    let inputs = RestoreInputs {
-        engine: &VeleroEngine,
-        rules: &rules_doc,
-        settings: &settings,
-        backup: &backup,
-        fsb: &fsb,
-        fsb_workloads: &workloads,
-    };
+    let restore = Restore::of_app(&app, &rules_doc);
+    let inputs = restore.inputs();
+    let (backup, fsb) = (&restore.backup, &restore.fsb);
     use crate::engine::counted::{DEPLOYMENT_RULE_RUNS, DIFFS};
     DEPLOYMENT_RULE_RUNS.with(|n| n.set(0));
     DIFFS.with(|n| n.set(0));
     for pod in &backup.pods {
         let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
-        let out = pod_step(&inputs, &plans, item_of(&item, pod)).unwrap();
+        let out = pod_step(&inputs, item_of(&item, pod)).unwrap();
         assert!(out.item.is_some(), "pod corrected");
     }
     let rs = &backup.replicasets[0];
-    let out = replicaset_step(&inputs, &plans, item_of(&as_velero_hands_it(rs), rs)).unwrap();
+    let out = replicaset_step(&inputs, item_of(&as_velero_hands_it(rs), rs)).unwrap();
     assert!(out.item.is_some(), "ReplicaSet corrected");
     assert_eq!(DEPLOYMENT_RULE_RUNS.with(|n| n.get()), 1);
     assert_eq!(DIFFS.with(|n| n.get()), 1);
@@ -817,23 +716,12 @@ fn per_pod_data_beyond_the_new_count_is_dropped_with_a_warning_per_pod_and_volum
     assert_eq!(restored.skipped_pods, ["web-5d894cc6b7-pod2"]);
     assert_controllers_delete_nothing(&app, &restored);
     // The pod step's notes: one warn per dropped volume, naming pod and volume, counts only.
-    let backup = app.backup();
-    let fsb = app.fsb_index();
-    let settings = Settings::default();
-    let workloads = FsbWorkloads::of(&backup.pods, &fsb);
-    let plans = Plans::default();
-    let inputs = RestoreInputs {
-        engine: &VeleroEngine,
-        rules: &rules_doc,
-        settings: &settings,
-        backup: &backup,
-        fsb: &fsb,
-        fsb_workloads: &workloads,
-    };
+    let restore = Restore::of_app(&app, &rules_doc);
+    let inputs = restore.inputs();
+    let (backup, fsb) = (&restore.backup, &restore.fsb);
     let pod = &backup.pods[2];
     let out = pod_step(
         &inputs,
-        &plans,
         item_of(&velero_prepares_pod(pod, &fsb.volumes_of(pod)), pod),
     )
     .unwrap();
@@ -852,7 +740,7 @@ fn per_pod_data_beyond_the_new_count_is_dropped_with_a_warning_per_pod_and_volum
     // The Deployment step's summary names the change and the lost data.
     let d = &backup.deployments[0];
     let live = restored.live_current_replicaset.clone();
-    let d_out = deployment_step_of(&inputs, &plans, &as_velero_hands_it(d), d, &live);
+    let d_out = deployment_step_of(&inputs, &as_velero_hands_it(d), d, &live);
     assert_eq!(d_out.decision, DeploymentDecision::NothingToDo);
     let summary = &d_out.notes[0];
     assert_eq!(summary.level, Level::Info);
@@ -903,24 +791,14 @@ fn the_live_replicaset_is_scaled_to_the_new_count_when_it_missed_the_step() {
         .with_replicas(3)
         .with_fsb_volume("data");
     let rules_doc = replicas_rule(1);
-    let backup = app.backup();
-    let fsb = app.fsb_index();
-    let settings = Settings::default();
-    let workloads = FsbWorkloads::of(&backup.pods, &fsb);
-    let plans = Plans::default();
-    let inputs = RestoreInputs {
-        engine: &VeleroEngine,
-        rules: &rules_doc,
-        settings: &settings,
-        backup: &backup,
-        fsb: &fsb,
-        fsb_workloads: &workloads,
-    };
+    let restore = Restore::of_app(&app, &rules_doc);
+    let inputs = restore.inputs();
+    let backup = &restore.backup;
     // Created as backed up (another plugin undid the guard's ReplicaSet step): 3 replicas.
     let mut live = as_velero_hands_it(&backup.replicasets[0]);
     live["metadata"]["resourceVersion"] = json!("500");
     let d = &backup.deployments[0];
-    let out = deployment_step_of(&inputs, &plans, &as_velero_hands_it(d), d, &live);
+    let out = deployment_step_of(&inputs, &as_velero_hands_it(d), d, &live);
     let DeploymentDecision::Align { patch, pods_lack } = &out.decision else {
         panic!("expected an alignment, got {:?}", out.decision)
     };
@@ -956,10 +834,7 @@ fn template_and_replica_changes_land_on_the_same_replicaset() {
     assert!(rs["spec"]["template"]["spec"]["tolerations"].is_array());
     assert_no_rollout_and_fsb_intact(&app, &restored);
     assert_controllers_delete_nothing(&app, &restored);
-    assert_eq!(
-        restored.deployment_decision,
-        DeploymentDecision::AlreadyAligned
-    );
+    assert_already_aligned(&restored);
 }
 
 #[test]

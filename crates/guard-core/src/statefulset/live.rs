@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::plan::{Plans, StatefulSetPlan, revision_number};
+use super::plan::{StatefulSetPlan, revision_number};
 use super::revision::{FinalTemplate, FinalTemplateQuery};
 use crate::error::Result;
 use crate::resources::Resource;
@@ -45,7 +45,6 @@ pub struct VerifyTarget {
 /// summarised there).
 pub fn verify_target(
     inputs: &RestoreInputs<'_>,
-    plans: &Plans,
     item: Item<'_>,
 ) -> Result<Result<VerifyTarget, Vec<Note>>> {
     let from_backup = item.from_backup;
@@ -55,7 +54,7 @@ pub fn verify_target(
     if let Some(why) = inputs.out_of_scope(&workload) {
         return Ok(Err(vec![debug(why.as_str())]));
     }
-    let plan = plan_of(inputs, plans, from_backup)?;
+    let plan = plan_of::<StatefulSetPlan>(inputs, from_backup)?;
     let gr = Resource::STATEFUL_SETS.group_resource();
     let after = inputs
         .engine

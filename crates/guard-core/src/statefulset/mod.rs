@@ -30,8 +30,8 @@ mod tests;
 
 pub use live::{VerifyDecision, VerifyTarget, verify_decision, verify_notes, verify_target};
 pub use plan::{
-    Plans, RevisionPlan, RevisionSource, ScaledAwayPod, StatefulSetPlan, UpdateRevision, plan,
-    pods_of, revision_number, revisions_of, update_revision,
+    RevisionPlan, RevisionSource, ScaledAwayPod, StatefulSetPlan, UpdateRevision, plan, pods_of,
+    revision_number, revisions_of, update_revision,
 };
 pub use pod::pod_step;
 pub use revision::{

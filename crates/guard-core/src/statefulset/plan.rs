@@ -16,7 +16,7 @@ use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_temp
 use crate::toolkit::owners::{
     Kind, REVISION_HASH_LABEL, StatefulPodLineage, statefulset_owner, statefulset_pod_lineage,
 };
-use crate::toolkit::plans::{self, WorkloadPlan};
+use crate::toolkit::plans::WorkloadPlan;
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::revision::{predicted_revision_name, revision_data, same_revision_data};
 use crate::toolkit::scope::OutOfScope;
@@ -67,9 +67,6 @@ pub struct RevisionPlan {
     /// what pods are relabelled to when ControllerRevisions are not part of the restore.
     pub predicted_name_without_revisions: String,
 }
-
-/// Every StatefulSet's plan of one restore.
-pub type Plans = plans::Plans<StatefulSetPlan>;
 
 impl WorkloadPlan for StatefulSetPlan {
     const KIND: Kind = Kind::StatefulSet;

@@ -2,7 +2,7 @@
 //! pods the final replica count removes (ordinal ≥ `R'`) are not restored; pods at an older
 //! revision (a partitioned or paused rollout in the backup) are left as they are.
 
-use super::plan::{Plans, PodFate};
+use super::plan::{PodFate, StatefulSetPlan};
 use crate::error::Result;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
@@ -15,12 +15,12 @@ use crate::toolkit::template::correct_pod;
 /// `restore-wait` inserted). Pods the final replica count removes are skipped (`skip_restore`)
 /// with one `warn` naming their FSB volumes; pods at `R` get `T → T'`; other pods are restored as
 /// they are.
-pub fn pod_step(inputs: &RestoreInputs<'_>, plans: &Plans, item: Item<'_>) -> Result<StepOutcome> {
+pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcome> {
     let (received, from_backup) = (item.received, item.from_backup);
     let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
     let unowned = "not managed by a StatefulSet";
     let lineage = statefulset_pod_lineage(from_backup);
-    let owner = match owner_plan(inputs, plans, &pod, unowned, lineage, |l| {
+    let owner = match owner_plan::<StatefulSetPlan, _>(inputs, &pod, unowned, lineage, |l| {
         Workload::new(Kind::StatefulSet, &l.namespace, &l.statefulset)
     })? {
         Ok(owner) => owner,

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::plan::{Plans, revision_number};
+use super::plan::{StatefulSetPlan, revision_number};
 use crate::error::Result;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome};
@@ -127,7 +127,6 @@ pub struct RevisionTarget {
 /// StatefulSet whose template the rules change. `Err(outcome)`: restore it as received.
 pub fn revision_target(
     inputs: &RestoreInputs<'_>,
-    plans: &Plans,
     item: Item<'_>,
 ) -> Result<std::result::Result<RevisionTarget, StepOutcome>> {
     let from_backup = item.from_backup;
@@ -135,12 +134,13 @@ pub fn revision_target(
     let revision_item = format!("ControllerRevision {namespace}/{}", name_of(from_backup));
     let unowned = "not owned by a StatefulSet";
     let owner = statefulset_owner(from_backup);
-    let owner = match owner_plan(inputs, plans, &revision_item, unowned, owner, |s| {
-        Workload::new(Kind::StatefulSet, namespace, s)
-    })? {
-        Ok(owner) => owner,
-        Err(outcome) => return Ok(Err(outcome)),
-    };
+    let owner =
+        match owner_plan::<StatefulSetPlan, _>(inputs, &revision_item, unowned, owner, |s| {
+            Workload::new(Kind::StatefulSet, namespace, s)
+        })? {
+            Ok(owner) => owner,
+            Err(outcome) => return Ok(Err(outcome)),
+        };
     let (workload, plan) = (owner.workload, owner.plan);
     let Some(change) = &plan.change else {
         return Ok(Err(StepOutcome::unchanged(

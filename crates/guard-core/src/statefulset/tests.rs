@@ -1,25 +1,45 @@
 //! One test per StatefulSet decision.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use serde_json::{Value, json};
 
 use super::*;
 use crate::fixtures::{
     Db, ENV_RULE, OLDER_REVISION, Restore, UPDATE_REVISION, a_restore, a_statefulset, item_of,
-    replicas_rule, velero_prepares_pod,
+    offline, replicas_rule, velero_prepares_pod,
 };
-use crate::restore::{BackedUp, Item};
+use crate::restore::Item;
 use crate::settings::{Scope, Settings};
 use crate::toolkit::delta::broken_invariants;
 use crate::toolkit::gojson::go_canonical;
 use crate::toolkit::notes::Level;
+use crate::toolkit::notes::StepOutcome;
 use crate::toolkit::object::{as_velero_hands_it, name_of};
 use crate::toolkit::owners::REVISION_HASH_LABEL;
 use crate::toolkit::revision::{HASH_LABEL, revision_data};
 
 fn restore_object() -> Value {
     a_restore(json!({}))
+}
+
+/// The revision step's first part for backed-up revision `from_backup` in `restore`.
+fn revision_of(
+    restore: &Restore,
+    from_backup: &Value,
+) -> std::result::Result<RevisionTarget, StepOutcome> {
+    revision_target(&restore.inputs(), restored(from_backup)).unwrap()
+}
+
+/// `from_backup` handed to the guard as backed up, in a restore mapping `shop` to `shop-dr`.
+fn restored(from_backup: &Value) -> Item<'_> {
+    static RESTORE: LazyLock<Value> = LazyLock::new(restore_object);
+    Item {
+        received: from_backup,
+        from_backup,
+        restore: &RESTORE,
+    }
 }
 
 fn env_of(pod: &Value) -> &Value {
@@ -88,7 +108,7 @@ fn pods_at_the_update_revision_get_the_new_template_with_fsb_restore_intact() {
     let pod = &db.pods()[1];
     let volumes = restore.fsb.volumes_of(pod);
     let item = velero_prepares_pod(pod, &volumes);
-    let out = pod_step(&restore.inputs(), &Plans::default(), item_of(&item, pod)).unwrap();
+    let out = pod_step(&restore.inputs(), item_of(&item, pod)).unwrap();
     let corrected = out.item.expect("pod corrected");
     assert!(!out.skip_restore);
     assert_eq!(env_of(&corrected), &restored_env());
@@ -114,7 +134,7 @@ fn pods_at_an_older_revision_are_left_as_they_are() {
         OLDER_REVISION
     );
     let item = velero_prepares_pod(pod, &restore.fsb.volumes_of(pod));
-    let out = pod_step(&restore.inputs(), &Plans::default(), item_of(&item, pod)).unwrap();
+    let out = pod_step(&restore.inputs(), item_of(&item, pod)).unwrap();
     assert_eq!(out.item, None);
     assert_eq!(out.notes[0].level, Level::Debug);
     assert!(out.notes[0].message.contains("older revision"));
@@ -129,7 +149,7 @@ fn ordinals_at_or_above_the_final_replica_count_are_not_restored() {
         .iter()
         .map(|pod| {
             let item = velero_prepares_pod(pod, &restore.fsb.volumes_of(pod));
-            let out = pod_step(&restore.inputs(), &Plans::default(), item_of(&item, pod)).unwrap();
+            let out = pod_step(&restore.inputs(), item_of(&item, pod)).unwrap();
             (
                 out.skip_restore,
                 out.notes.iter().map(|n| n.level).collect(),
@@ -146,12 +166,7 @@ fn ordinals_at_or_above_the_final_replica_count_are_not_restored() {
         ]
     );
     let pod = &db.pods()[2];
-    let out = pod_step(
-        &restore.inputs(),
-        &Plans::default(),
-        item_of(&as_velero_hands_it(pod), pod),
-    )
-    .unwrap();
+    let out = pod_step(&restore.inputs(), item_of(&as_velero_hands_it(pod), pod)).unwrap();
     let message = &out.notes[0].message;
     assert!(message.contains("pod shop/db-2 not restored"), "{message}");
     assert!(message.contains("\"data\""), "{message}");
@@ -163,12 +178,7 @@ fn replicas_lowered_to_zero_skip_every_pod_and_pods_without_fsb_data_get_an_info
     let mut restore = Restore::of(&db, &replicas_rule(0));
     restore.settings.scope = Scope::AllWorkloads;
     for pod in db.pods() {
-        let out = pod_step(
-            &restore.inputs(),
-            &Plans::default(),
-            item_of(&as_velero_hands_it(&pod), &pod),
-        )
-        .unwrap();
+        let out = pod_step(&restore.inputs(), item_of(&as_velero_hands_it(&pod), &pod)).unwrap();
         assert!(out.skip_restore, "{}", name_of(&pod));
         assert_eq!(out.notes[0].level, Level::Info);
     }
@@ -179,24 +189,14 @@ fn fsb_only_scope_leaves_statefulsets_without_fsb_data_alone() {
     let db = a_statefulset("shop", "db").with_replicas(2);
     let restore = Restore::of(&db, &replicas_rule(0));
     let pod = &db.pods()[1];
-    let out = pod_step(
-        &restore.inputs(),
-        &Plans::default(),
-        item_of(&as_velero_hands_it(pod), pod),
-    )
-    .unwrap();
+    let out = pod_step(&restore.inputs(), item_of(&as_velero_hands_it(pod), pod)).unwrap();
     assert!(!out.skip_restore);
     assert!(out.notes[0].message.contains("nothing to protect"));
     // Out-of-scope namespace: same.
     let mut restore = Restore::of(&db3(), ENV_RULE);
     restore.settings = Settings::from_config_data(Some(&json!({"excludeNamespaces": "shop"}))).0;
     let pod = &db3().pods()[0];
-    let out = pod_step(
-        &restore.inputs(),
-        &Plans::default(),
-        item_of(&as_velero_hands_it(pod), pod),
-    )
-    .unwrap();
+    let out = pod_step(&restore.inputs(), item_of(&as_velero_hands_it(pod), pod)).unwrap();
     assert_eq!(out.item, None);
     assert!(out.notes[0].message.contains("out of scope"));
 }
@@ -206,29 +206,9 @@ fn only_the_update_revision_is_rewritten() {
     let db = db3();
     let restore = Restore::of(&db, ENV_RULE);
     let revisions = db.revisions();
-    let older = revision_target(
-        &restore.inputs(),
-        &Plans::default(),
-        Item {
-            received: &revisions[0],
-            from_backup: &revisions[0],
-            restore: &restore_object(),
-        },
-    )
-    .unwrap()
-    .unwrap_err();
+    let older = revision_of(&restore, &revisions[0]).unwrap_err();
     assert_eq!(older.item, None);
-    let target = revision_target(
-        &restore.inputs(),
-        &Plans::default(),
-        Item {
-            received: &revisions[1],
-            from_backup: &revisions[1],
-            restore: &restore_object(),
-        },
-    )
-    .unwrap()
-    .unwrap();
+    let target = revision_of(&restore, &revisions[1]).unwrap();
     assert_eq!(target.revision, UPDATE_REVISION);
     assert_eq!(target.target_namespace, "shop-dr");
     assert_eq!(target.max_revision, 2);
@@ -247,17 +227,7 @@ fn the_update_revision_gets_the_server_template_the_highest_number_and_no_stale_
     let db = db3();
     let restore = Restore::of(&db, ENV_RULE);
     let from_backup = &db.revisions()[1];
-    let target = revision_target(
-        &restore.inputs(),
-        &Plans::default(),
-        Item {
-            received: from_backup,
-            from_backup,
-            restore: &restore_object(),
-        },
-    )
-    .unwrap()
-    .unwrap();
+    let target = revision_of(&restore, from_backup).unwrap();
     let mut item = as_velero_hands_it(from_backup);
     item["metadata"]["annotations"] = json!({"keep": "me"});
     // What a dry-run create would return: defaulted, without creationTimestamp (≥ 1.34).
@@ -308,17 +278,7 @@ fn the_fallback_template_warns() {
     let db = db3();
     let restore = Restore::of(&db, ENV_RULE);
     let from_backup = &db.revisions()[1];
-    let target = revision_target(
-        &restore.inputs(),
-        &Plans::default(),
-        Item {
-            received: from_backup,
-            from_backup,
-            restore: &restore_object(),
-        },
-    )
-    .unwrap()
-    .unwrap();
+    let target = revision_of(&restore, from_backup).unwrap();
     let out = revision_step(
         &as_velero_hands_it(from_backup),
         &target,
@@ -343,32 +303,12 @@ fn the_fallback_template_warns() {
 fn revisions_of_unchanged_or_foreign_workloads_pass_through() {
     let db = db3();
     let restore = Restore::of(&db, &replicas_rule(3));
-    let out = revision_target(
-        &restore.inputs(),
-        &Plans::default(),
-        Item {
-            received: &db.revisions()[1],
-            from_backup: &db.revisions()[1],
-            restore: &restore_object(),
-        },
-    )
-    .unwrap()
-    .unwrap_err();
+    let out = revision_of(&restore, &db.revisions()[1]).unwrap_err();
     assert_eq!(out.item, None);
     let mut orphan = db.revisions()[1].clone();
     orphan["metadata"]["ownerReferences"][0]["kind"] = json!("DaemonSet");
     let restore = Restore::of(&db, ENV_RULE);
-    let out = revision_target(
-        &restore.inputs(),
-        &Plans::default(),
-        Item {
-            received: &orphan,
-            from_backup: &orphan,
-            restore: &restore_object(),
-        },
-    )
-    .unwrap()
-    .unwrap_err();
+    let out = revision_of(&restore, &orphan).unwrap_err();
     assert_eq!(out.notes[0].message, "not owned by a StatefulSet");
 }
 
@@ -376,7 +316,6 @@ fn verify(db: &Db, rules: &str, item: &Value) -> VerifyTarget {
     let restore = Restore::of(db, rules);
     verify_target(
         &restore.inputs(),
-        &Plans::default(),
         Item {
             received: item,
             from_backup: &db.statefulset(),
@@ -502,18 +441,12 @@ fn the_plan_reports_change_pods_skips_and_the_revision() {
         ENV_RULE.trim_end()
     );
     let restore = Restore::of(&db, &rules);
-    let plan = plan(
-        &restore.engine,
+    let plan: StatefulSetPlan = offline(
+        &restore.backup,
+        &restore.fsb,
         &restore.rules,
-        BackedUp {
-            workload: &db.statefulset(),
-            history: &db.revisions(),
-            pods: &db.pods(),
-            fsb: &restore.fsb,
-            settings: &restore.settings,
-        },
-    )
-    .unwrap();
+        &restore.settings,
+    );
     assert_eq!((plan.replicas, plan.final_replicas), (3, Some(2)));
     assert!(plan.rolls_without_guard);
     assert_eq!(plan.skipped, None);

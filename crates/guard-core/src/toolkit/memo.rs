@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Values by key, each computed once. A failed computation is not remembered: the next item asks
 /// again (and fails the same way, naming its own workload).
 #[derive(Debug)]
-pub struct Memo<K, V> {
+pub struct Memo<K, V: ?Sized> {
     values: Mutex<HashMap<K, Arc<V>>>,
 }
 
-impl<K, V> Default for Memo<K, V> {
+impl<K, V: ?Sized> Default for Memo<K, V> {
     fn default() -> Self {
         Self {
             values: Mutex::new(HashMap::new()),
@@ -21,19 +21,19 @@ impl<K, V> Default for Memo<K, V> {
     }
 }
 
-impl<K: Eq + Hash, V> Memo<K, V> {
+impl<K: Eq + Hash, V: ?Sized> Memo<K, V> {
     /// The value for `key`, computed by `compute` the first time. The lock is not held while
     /// computing: two items racing for the same key both compute, the later insert wins, and
     /// both results are equal (plans are pure).
     pub fn get_or_try_insert<E>(
         &self,
         key: K,
-        compute: impl FnOnce() -> Result<V, E>,
+        compute: impl FnOnce() -> Result<Arc<V>, E>,
     ) -> Result<Arc<V>, E> {
         if let Some(hit) = self.lock().get(&key) {
             return Ok(Arc::clone(hit));
         }
-        let value = Arc::new(compute()?);
+        let value = compute()?;
         self.lock().insert(key, Arc::clone(&value));
         Ok(value)
     }

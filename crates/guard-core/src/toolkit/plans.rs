@@ -1,7 +1,8 @@
 //! What the three kinds share about their plans: how one is computed ([`WorkloadPlan`]), that it
-//! is computed once per workload per restore ([`plan_of`]), and how an item finds the plan of the
-//! workload that owns it ([`owner_plan`]) — where every item step starts.
+//! is computed once per workload per restore ([`Plans`], [`plan_of`]), and how an item finds the
+//! plan of the workload that owns it ([`owner_plan`]) — where every item step starts.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -10,11 +11,11 @@ use super::memo::Memo;
 use super::notes::{Level, StepOutcome};
 use super::owners::{Kind, Workload};
 use crate::engine::{Rules, VeleroEngine};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::restore::{BackedUp, RestoreInputs};
 
 /// A kind's plan: what the restore's rules do to one workload and what the guard does about it.
-pub trait WorkloadPlan: Sized {
+pub trait WorkloadPlan: Sized + Send + Sync + 'static {
     /// The kind it plans.
     const KIND: Kind;
 
@@ -37,22 +38,23 @@ pub trait WorkloadPlan: Sized {
     }
 }
 
-/// Every plan of one kind in one restore.
-pub type Plans<P> = Memo<Workload, P>;
+/// Every plan of one restore, by workload; the workload's kind says which plan it is.
+pub type Plans = Memo<Workload, dyn Any + Send + Sync>;
 
 /// The plan of backed-up `workload` in this restore, computed by the first item that asks.
-pub fn plan_of<P: WorkloadPlan>(
-    inputs: &RestoreInputs<'_>,
-    plans: &Plans<P>,
-    workload: &Value,
-) -> Result<Arc<P>> {
-    plans.get_or_try_insert(Workload::of(P::KIND, workload), || {
-        P::plan(
-            inputs.engine,
-            inputs.rules,
-            inputs.backed_up(P::KIND, workload),
-        )
-    })
+pub fn plan_of<P: WorkloadPlan>(inputs: &RestoreInputs<'_>, workload: &Value) -> Result<Arc<P>> {
+    let plan = inputs
+        .plans
+        .get_or_try_insert(Workload::of(P::KIND, workload), || {
+            let backed_up = inputs.backed_up(P::KIND, workload);
+            let plan: Arc<dyn Any + Send + Sync> =
+                Arc::new(P::plan(inputs.engine, inputs.rules, backed_up)?);
+            Ok::<_, Error>(plan)
+        })?;
+    // Stored under its workload, whose kind is `P::KIND`: the downcast cannot miss.
+    Ok(plan
+        .downcast::<P>()
+        .unwrap_or_else(|_| unreachable!("a {} plan", P::KIND.as_str())))
 }
 
 /// The workload that owns an item, as the item's step sees it.
@@ -76,7 +78,6 @@ pub type Guarded<'a, P, L> = std::result::Result<Owner<'a, P, L>, StepOutcome>;
 /// lineage (`item` names the item then), or why the workload is left alone.
 pub fn owner_plan<'a, P: WorkloadPlan, L>(
     inputs: &RestoreInputs<'a>,
-    plans: &Plans<P>,
     item: &str,
     unowned: &str,
     lineage: Option<L>,
@@ -100,7 +101,7 @@ pub fn owner_plan<'a, P: WorkloadPlan, L>(
     if let Some(why) = P::left_alone_before(inputs, &workload, object) {
         return alone(why);
     }
-    let plan = plan_of(inputs, plans, object)?;
+    let plan = plan_of::<P>(inputs, object)?;
     if let Some(why) = plan.left_alone() {
         return alone(why);
     }
