@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 use super::index::{self, BackupIndex, IndexOptions};
 use fsb_guard_core::Resource;
 
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, Create};
 
 /// Settings of the download flow.
 #[derive(Debug, Clone)]
@@ -190,7 +190,12 @@ pub async fn download_backup_index(
         "spec": {"target": {"kind": "BackupContents", "name": backup}},
     });
     cluster
-        .create(Resource::DOWNLOAD_REQUESTS, &namespace, &request)
+        .create(
+            Resource::DOWNLOAD_REQUESTS,
+            &namespace,
+            &request,
+            Create::Store,
+        )
         .await?;
     let outcome = fetch_with_request(cluster, backup, &request_name, opts).await;
     if let Err(e) = cluster

@@ -56,6 +56,17 @@ pub struct FsbSource {
     pub index: FsbIndex,
 }
 
+impl FsbSource {
+    /// The source `kind` (`description` for people) of the FSB data `pvbs` record.
+    fn of(kind: FsbSourceKind, description: String, pvbs: &[Value]) -> Self {
+        Self {
+            kind,
+            description,
+            index: FsbIndex::from_pod_volume_backups(pvbs),
+        }
+    }
+}
+
 /// Picks the source and builds the index. `pods` are the backed-up pods.
 pub fn resolve(
     flag_pvbs: Option<(String, Vec<Value>)>,
@@ -64,76 +75,43 @@ pub fn resolve(
     default_volumes_to_fs_backup: bool,
 ) -> FsbSource {
     if let Some((label, pvbs)) = flag_pvbs {
-        return FsbSource {
-            description: format!(
-                "PodVolumeBackups from --pod-volume-backups {label} ({} objects)",
-                pvbs.len()
-            ),
-            index: FsbIndex::from_pod_volume_backups(&pvbs),
-            kind: FsbSourceKind::PodVolumeBackupsFlag,
-        };
+        let described = format!(
+            "PodVolumeBackups from --pod-volume-backups {label} ({} objects)",
+            pvbs.len()
+        );
+        return FsbSource::of(FsbSourceKind::PodVolumeBackupsFlag, described, &pvbs);
     }
     if let Some((label, pvbs)) = bucket_pvbs {
-        return FsbSource {
-            description: format!("PodVolumeBackups from {label} ({} objects)", pvbs.len()),
-            index: FsbIndex::from_pod_volume_backups(&pvbs),
-            kind: FsbSourceKind::BucketPodVolumeBackups,
-        };
+        let described = format!("PodVolumeBackups from {label} ({} objects)", pvbs.len());
+        return FsbSource::of(FsbSourceKind::BucketPodVolumeBackups, described, &pvbs);
     }
     let legacy = pods.iter().any(|p| {
         annotations(p).any(|(k, _)| k.starts_with(LEGACY_PREFIX) && k.len() > LEGACY_PREFIX.len())
     });
     if legacy {
-        return FsbSource {
-            description:
-                "legacy snapshot.velero.io/<volume> pod annotations (no PodVolumeBackup list given)"
-                    .into(),
-            // No PodVolumeBackups: the index falls back to the annotations, as Velero does.
-            index: FsbIndex::from_pod_volume_backups(&[]),
-            kind: FsbSourceKind::LegacyAnnotations,
-        };
+        let described =
+            "legacy snapshot.velero.io/<volume> pod annotations (no PodVolumeBackup list given)";
+        // No PodVolumeBackups: the index falls back to the annotations, as Velero does.
+        return FsbSource::of(FsbSourceKind::LegacyAnnotations, described.into(), &[]);
     }
-    let opt_in: Vec<Value> = pods
-        .iter()
-        .flat_map(|&pod| {
-            volumes_selected_for_fs_backup(pod, false, false)
-                .into_iter()
-                .map(move |v| synthetic_pvb(pod, &v, "opt-in"))
-        })
-        .collect();
+    let opt_in = synthetic_pvbs(pods, false, "opt-in");
     if !opt_in.is_empty() {
-        return FsbSource {
-            description: format!(
-                "{BACKUP_VOLUMES_ANNOTATION} pod annotations ({} volumes; no PodVolumeBackup list given, assumed backed up)",
-                opt_in.len()
-            ),
-            index: FsbIndex::from_pod_volume_backups(&opt_in),
-            kind: FsbSourceKind::OptInAnnotation,
-        };
+        let described = format!(
+            "{BACKUP_VOLUMES_ANNOTATION} pod annotations ({} volumes; no PodVolumeBackup list given, assumed backed up)",
+            opt_in.len()
+        );
+        return FsbSource::of(FsbSourceKind::OptInAnnotation, described, &opt_in);
     }
     if default_volumes_to_fs_backup {
-        let all: Vec<Value> = pods
-            .iter()
-            .flat_map(|&pod| {
-                volumes_selected_for_fs_backup(pod, true, false)
-                    .into_iter()
-                    .map(move |v| synthetic_pvb(pod, &v, "default"))
-            })
-            .collect();
-        return FsbSource {
-            description: format!(
-                "--default-volumes-to-fs-backup: Velero's eligibility rules ({} volumes; hostPath, secret, configMap, projected, downwardAPI, default-token* and {BACKUP_VOLUMES_EXCLUDES_ANNOTATION} skipped)",
-                all.len()
-            ),
-            index: FsbIndex::from_pod_volume_backups(&all),
-            kind: FsbSourceKind::DefaultVolumesToFsBackup,
-        };
+        let all = synthetic_pvbs(pods, true, "default");
+        let described = format!(
+            "--default-volumes-to-fs-backup: Velero's eligibility rules ({} volumes; hostPath, secret, configMap, projected, downwardAPI, default-token* and {BACKUP_VOLUMES_EXCLUDES_ANNOTATION} skipped)",
+            all.len()
+        );
+        return FsbSource::of(FsbSourceKind::DefaultVolumesToFsBackup, described, &all);
     }
-    FsbSource {
-        description: "none found: no PodVolumeBackup list, no snapshot.velero.io or backup.velero.io/backup-volumes annotations; pass --pod-volume-backups or --default-volumes-to-fs-backup".into(),
-        index: FsbIndex::from_pod_volume_backups(&[]),
-        kind: FsbSourceKind::None,
-    }
+    let described = "none found: no PodVolumeBackup list, no snapshot.velero.io or backup.velero.io/backup-volumes annotations; pass --pod-volume-backups or --default-volumes-to-fs-backup";
+    FsbSource::of(FsbSourceKind::None, described.into(), &[])
 }
 
 fn annotations(pod: &Value) -> impl Iterator<Item = (&String, &Value)> {
@@ -141,6 +119,18 @@ fn annotations(pod: &Value) -> impl Iterator<Item = (&String, &Value)> {
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
+}
+
+/// A PodVolumeBackup for every volume Velero selects for a file-system backup among `pods`
+/// (`default_volumes`: the opt-out approach), marked `why`.
+fn synthetic_pvbs(pods: &[&Value], default_volumes: bool, why: &str) -> Vec<Value> {
+    pods.iter()
+        .flat_map(|&pod| {
+            volumes_selected_for_fs_backup(pod, default_volumes, false)
+                .into_iter()
+                .map(move |v| synthetic_pvb(pod, &v, why))
+        })
+        .collect()
 }
 
 fn synthetic_pvb(pod: &Value, volume: &str, why: &str) -> Value {

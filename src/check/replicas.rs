@@ -50,6 +50,14 @@ fn with_volumes(name: &str, volumes: &BTreeSet<String>) -> PodVolumes {
     }
 }
 
+/// The pods of `fsb` named in `names`, with their FSB volumes.
+fn fsb_pods_among(fsb: &[FsbPod], names: &BTreeSet<&str>) -> Vec<PodVolumes> {
+    fsb.iter()
+        .filter(|p| names.contains(p.name.as_str()))
+        .map(|p| with_volumes(&p.name, &p.volumes))
+        .collect()
+}
+
 /// A sentence on what the plugin restores and what is lost.
 fn kept_sentence(
     kept: &[String],
@@ -105,12 +113,7 @@ pub fn deployment_replicas(plan: &DeploymentPlan) -> ReplicaReport {
                 .collect(),
             None => BTreeSet::new(),
         };
-        report.at_risk_without_plugin = plan
-            .fsb_pods
-            .iter()
-            .filter(|p| candidates.contains(p.name.as_str()))
-            .map(|p| with_volumes(&p.name, &p.volumes))
-            .collect();
+        report.at_risk_without_plugin = fsb_pods_among(&plan.fsb_pods, &candidates);
         let without = format!(
             "without the plugin the controller scales ReplicaSet {rs} from {} to {to} restored pods and deletes {} of them, not-ready ones (waiting for their file-system restore) first",
             r.pods,
@@ -211,11 +214,7 @@ pub fn statefulset_replicas(
         return report;
     }
     let scaled_away: BTreeSet<&str> = skipped.iter().map(|(n, _)| n.as_str()).collect();
-    report.at_risk_without_plugin = fsb
-        .iter()
-        .filter(|p| scaled_away.contains(p.name.as_str()))
-        .map(|p| with_volumes(&p.name, &p.volumes))
-        .collect();
+    report.at_risk_without_plugin = fsb_pods_among(fsb, &scaled_away);
     let without = format!(
         "without the plugin the controller deletes the pods with ordinal >= {to} ({}) while they restore",
         skipped

@@ -218,34 +218,16 @@ impl Cluster {
         }
     }
 
-    /// POST a new object; returns it as the server stored it.
+    /// POST a new object; returns it as the server stored it ([`Create::Store`]) or would store
+    /// it ([`Create::DryRun`]).
     pub async fn create(
         &self,
         resource: Resource,
         namespace: &str,
         object: &Value,
+        how: Create,
     ) -> Result<Value> {
-        self.post(resource, namespace, object, false).await
-    }
-
-    /// POST `object` with `dryRun=All`: validation, defaulting and admission (mutating webhooks
-    /// included) run, nothing is stored. Returns the object as the server would store it.
-    pub async fn dry_run_create(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        object: &Value,
-    ) -> Result<Value> {
-        self.post(resource, namespace, object, true).await
-    }
-
-    async fn post(
-        &self,
-        resource: Resource,
-        namespace: &str,
-        object: &Value,
-        dry_run: bool,
-    ) -> Result<Value> {
+        let dry_run = how == Create::DryRun;
         let name = object.pointer("/metadata/name").and_then(Value::as_str);
         let call = Self::call("create", resource, namespace, name);
         let body = serde_json::to_vec(object).map_err(|e| Self::build_err(call.clone(), e))?;
@@ -413,6 +395,15 @@ impl Cluster {
             .map_err(|e| Self::build_err(call.clone(), e))?;
         self.send(call, request).await
     }
+}
+
+/// Whether a create stores the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    Store,
+    /// `dryRun=All`: validation, defaulting and admission (mutating webhooks included) run,
+    /// nothing is stored.
+    DryRun,
 }
 
 /// The JSON merge patch (RFC 7386) that applies `labels` to an object's `metadata.labels`. With

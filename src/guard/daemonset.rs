@@ -6,7 +6,7 @@
 use fsb_guard_core::daemonset::{
     self as core, DaemonSetLive, POD_TEMPLATE_GENERATION, as_enforce_restores,
 };
-use fsb_guard_core::{Level, Resource, name_of, namespace_of};
+use fsb_guard_core::{Kind, Level, Resource};
 
 use super::Item;
 use super::error::{Error, Result};
@@ -44,13 +44,8 @@ pub(super) async fn revision<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answe
 
 /// The DaemonSet: returned as received; its restored pods verified and relabelled.
 pub(super) async fn daemonset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let from_backup = &item.input.item_from_backup;
     let Some(target) = core::daemonset_target(&item.inputs, item.handed())? else {
-        tracing::debug!(
-            workload = %format!("DaemonSet {}/{}", namespace_of(from_backup), name_of(from_backup)),
-            "not guarded"
-        );
-        return Ok(Answer::as_received());
+        return Ok(item.not_guarded(Kind::DaemonSet));
     };
     let target = &target;
     item.executor

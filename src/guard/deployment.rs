@@ -4,7 +4,7 @@
 //! `resourceVersion` read.
 
 use fsb_guard_core::deployment::{self as core, DeploymentDecision, LiveTarget};
-use fsb_guard_core::{Resource, name_of, namespace_of};
+use fsb_guard_core::{Kind, Resource, name_of, namespace_of};
 use serde_json::Value;
 
 use super::Item;
@@ -27,13 +27,8 @@ pub(super) fn replicaset<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
 
 /// The Deployment: returned as received; its live current ReplicaSet verified and aligned.
 pub(super) async fn deployment<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let from_backup = &item.input.item_from_backup;
     let Some(target) = core::live_target(&item.inputs, item.handed())? else {
-        tracing::debug!(
-            workload = %format!("Deployment {}/{}", namespace_of(from_backup), name_of(from_backup)),
-            "not guarded"
-        );
-        return Ok(Answer::as_received());
+        return Ok(item.not_guarded(Kind::Deployment));
     };
     let target = &target;
     item.executor

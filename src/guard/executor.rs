@@ -122,7 +122,7 @@ impl<'a, C: LiveCluster> Executor<'a, C> {
                     if let Error::Relabel(failed) = &error
                         && let Some(message) = failed.note()
                     {
-                        self.log(&[Note::new(Level::Warn, step.workload.as_str(), message)]);
+                        self.log(&[Note::warn(step.workload.as_str(), message)]);
                     }
                     return Err(error);
                 }

@@ -16,7 +16,7 @@ use super::error::{Error, Result};
 use super::ports::{DryRun, LiveCluster, RestoreSource};
 use crate::backup::IndexOptions;
 use crate::backup::download::{DownloadOptions, process_backup_contents};
-use crate::cluster::{self, Cluster};
+use crate::cluster::{self, Cluster, Create};
 
 /// The live cluster, connected lazily (in-cluster config, else kubeconfig).
 #[derive(Clone, Default)]
@@ -169,7 +169,7 @@ impl LiveCluster for KubeCluster {
     ) -> Result<DryRun> {
         match self
             .connected()?
-            .dry_run_create(resource, namespace, body)
+            .create(resource, namespace, body, Create::DryRun)
             .await
         {
             Ok(object) => Ok(DryRun::Created(object)),

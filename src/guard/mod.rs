@@ -53,7 +53,7 @@ mod statefulset;
 
 use std::sync::Arc;
 
-use fsb_guard_core::{FailurePolicy, Resource, RestoreInputs, namespace_of};
+use fsb_guard_core::{FailurePolicy, Kind, Resource, RestoreInputs, Workload, namespace_of};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use velero_plugin::{
@@ -122,6 +122,13 @@ struct Item<'a, C> {
 }
 
 impl<'a, C> Item<'a, C> {
+    /// The item's workload (of `kind`) needs no live check: restored as received.
+    fn not_guarded(&self, kind: Kind) -> Answer {
+        let workload = Workload::of(kind, &self.input.item_from_backup);
+        tracing::debug!(workload = %workload.label(), "not guarded");
+        Answer::as_received()
+    }
+
     /// The item as Velero handed it, as the core's steps read it.
     fn handed(&self) -> fsb_guard_core::Item<'a> {
         fsb_guard_core::Item {

@@ -10,7 +10,7 @@ use fsb_guard_core::statefulset::{
 use fsb_guard_core::toolkit::gojson::go_canonical;
 use fsb_guard_core::toolkit::object::str_at;
 use fsb_guard_core::toolkit::owners::REVISION_HASH_LABEL;
-use fsb_guard_core::{Level, Note, Resource};
+use fsb_guard_core::{Note, Resource};
 use serde_json::Value;
 
 use super::Item;
@@ -126,9 +126,7 @@ async fn final_template<C: LiveCluster>(
             .map(Some)
             .ok_or(Error::DryRunWithoutTemplate),
         DryRun::AlreadyExists(_) => {
-            item.executor.log(&[Note::new(
-                Level::Warn,
-                workload,
+            item.executor.log(&[Note::warn(workload,
                 format!(
                     "a StatefulSet of that name already exists in namespace {namespace}; the restore will not create it, revisions and pods restored as they are"
                 ),

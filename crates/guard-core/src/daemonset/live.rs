@@ -17,12 +17,12 @@ use super::generation::{
 use super::plan::{DaemonSetPlan, pods_of};
 use crate::error::Result;
 use crate::restore::{Item, RestoreInputs};
-use crate::toolkit::notes::{Level, Note, withheld_union};
+use crate::toolkit::notes::{Level, Note, kept_off_the_rollout_path, withheld_union};
 use crate::toolkit::object::{match_labels_selector, name_of};
 use crate::toolkit::owners::{Kind, Workload};
 use crate::toolkit::plans::plan_of;
 use crate::toolkit::scope::target_namespace;
-use crate::toolkit::template::{changed_paths, pod_volumes};
+use crate::toolkit::template::changed_paths;
 
 /// What the DaemonSet step must read: the DaemonSet and its pods in the restore's target
 /// namespace, and the plan it judges them by.
@@ -203,9 +203,7 @@ fn warnings(
     let mut notes = Vec::new();
     let workload = target.workload.as_str();
     if !now.node_eligibility.is_empty() {
-        notes.push(Note::new(
-            Level::Warn,
-            workload,
+        notes.push(Note::warn(workload,
             format!(
                 "template change alters which nodes run the DaemonSet's pods (paths {:?}): the controller deletes restored pods on nodes that no longer qualify, file-system restore included; the guard cannot prevent that",
                 now.node_eligibility
@@ -221,9 +219,7 @@ fn warnings(
     let final_template = now.change.as_ref().map_or(template, |c| &c.target);
     let lack = changed_paths(inputs.engine, pods_template, final_template)?;
     if !lack.is_empty() {
-        notes.push(Note::new(
-            Level::Warn,
-            workload,
+        notes.push(Note::warn(workload,
             format!(
                 "restored pods lack template paths {lack:?} (changed after the pod step); they count as current by generation and get them when next replaced"
             ),
@@ -253,17 +249,15 @@ fn summary(
     } else {
         String::new()
     };
-    Note::new(
-        Level::Info,
-        target.workload.as_str(),
-        format!(
-            "template change kept off the rollout path: {} pods, FSB volumes {:?}, template paths re-emitted {:?}, withheld {withheld:?}; pod-template-generation {generation}: {carrying} pods carry it, {relabelled} relabelled{missing_text}",
-            target.current_pods.len(),
-            pod_volumes(&plan.fsb_pods),
-            now.change
-                .as_ref()
-                .map(|c| c.paths.clone())
-                .unwrap_or_default(),
-        ),
-    )
+    let live_state = format!(
+        "pod-template-generation {generation}: {carrying} pods carry it, {relabelled} relabelled{missing_text}"
+    );
+    let summary = kept_off_the_rollout_path(
+        target.current_pods.len(),
+        &plan.fsb_pods,
+        now.change.as_ref(),
+        &withheld,
+        &live_state,
+    );
+    Note::info(target.workload.as_str(), summary)
 }

@@ -24,10 +24,10 @@ pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcom
     let namespace = namespace_of(from_backup);
     let pod = format!("pod {namespace}/{}", name_of(from_backup));
     let unowned = "not managed by a DaemonSet";
-    let owner = daemonset_owner(from_backup);
-    let owner = match owner_plan::<DaemonSetPlan, _>(inputs, &pod, unowned, owner, |d| {
-        Workload::new(Kind::DaemonSet, namespace, d)
-    })? {
+    let owner_of = |d: &&str| Workload::new(Kind::DaemonSet, namespace, d);
+    let lineage = daemonset_owner(from_backup);
+    let guarded = owner_plan::<DaemonSetPlan, _>(inputs, &pod, unowned, lineage, owner_of)?;
+    let owner = match guarded {
         Ok(owner) => owner,
         Err(outcome) => return Ok(outcome),
     };

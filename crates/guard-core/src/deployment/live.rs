@@ -17,13 +17,13 @@ use crate::error::Result;
 use crate::resources::Resource;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::delta::template_digest;
-use crate::toolkit::notes::{Level, Note};
+use crate::toolkit::notes::{Note, kept_off_the_rollout_path};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, str_at};
 use crate::toolkit::owners::{Kind, Workload};
 use crate::toolkit::plans::{WorkloadPlan, plan_of};
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::scope::target_namespace;
-use crate::toolkit::template::{changed_paths, pod_volumes};
+use crate::toolkit::template::changed_paths;
 
 /// The live ReplicaSet the Deployment step reads, and the plan it judges it by.
 #[derive(Debug, Clone)]
@@ -247,39 +247,30 @@ fn notes(target: &LiveTarget, decision: &DeploymentDecision, scales: bool) -> Ve
     let replica_text = replica_summary(plan, current, scales);
     let summary = |live_state: String| {
         let withheld: Vec<&String> = plan.pods.iter().flat_map(|(_, c)| &c.withheld).collect();
-        let mut message = format!(
-            "template change kept off the rollout path: {} pods, FSB volumes {:?}, template paths re-emitted {:?}, withheld {:?}; {live_state}",
+        let mut message = kept_off_the_rollout_path(
             plan.pods.len(),
-            pod_volumes(&plan.fsb_pods),
-            plan.change
-                .as_ref()
-                .map(|c| c.paths.clone())
-                .unwrap_or_default(),
-            withheld,
+            &plan.fsb_pods,
+            plan.change.as_ref(),
+            &withheld,
+            &live_state,
         );
         if let Some(r) = &replica_text {
             message = format!("{message}; {r}");
         }
-        Note::new(Level::Info, workload, message)
+        Note::info(workload, message)
     };
     let mut notes = match decision {
         DeploymentDecision::NothingToDo => vec![match &replica_text {
-            Some(text) => Note::new(
-                Level::Info,
+            Some(text) => Note::info(
                 workload,
                 format!("replica change kept off the scale-down path: {text}"),
             ),
-            None => Note::new(
-                Level::Debug,
-                workload,
-                "template unchanged by the rules; nothing to do",
-            ),
+            None => Note::debug(workload, "template unchanged by the rules; nothing to do"),
         }],
         DeploymentDecision::AlreadyAligned => vec![summary(format!(
             "ReplicaSet {current} already carries the new template"
         ))],
-        DeploymentDecision::NoLiveReplicaSet => vec![Note::new(
-            Level::Warn,
+        DeploymentDecision::NoLiveReplicaSet => vec![Note::warn(
             workload,
             format!(
                 "ReplicaSet {current} not found in the cluster; the Deployment will create a new one"
@@ -290,9 +281,7 @@ fn notes(target: &LiveTarget, decision: &DeploymentDecision, scales: bool) -> Ve
                 "ReplicaSet {current} aligned with the Deployment's final template"
             ))];
             if !pods_lack.is_empty() {
-                notes.push(Note::new(
-                    Level::Warn,
-                    workload,
+                notes.push(Note::warn(workload,
                     format!(
                         "restored pods lack template paths {pods_lack:?} (changed after the pod step); they get them on the next rollout"
                     ),
@@ -302,9 +291,7 @@ fn notes(target: &LiveTarget, decision: &DeploymentDecision, scales: bool) -> Ve
         }
     };
     if let Replicas::Unparseable(kind) = plan.replicas.to {
-        notes.push(Note::new(
-            Level::Warn,
-            workload,
+        notes.push(Note::warn(workload,
             format!(
                 "spec.replicas after the rules is not a replica count ({kind}); replica changes left to the controller"
             ),

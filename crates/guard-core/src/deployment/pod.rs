@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
 use crate::toolkit::object::{name_of, namespace_of};
-use crate::toolkit::owners::{Kind, Workload, pod_lineage};
+use crate::toolkit::owners::{PodLineage, pod_lineage};
 use crate::toolkit::plans::owner_plan;
 use crate::toolkit::template::correct_pod;
 
@@ -18,13 +18,10 @@ pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcom
     let (received, from_backup) = (item.received, item.from_backup);
     let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
     let unowned = "not managed by a Deployment";
-    let owner = match owner_plan::<DeploymentPlan, _>(
-        inputs,
-        &pod,
-        unowned,
-        pod_lineage(from_backup),
-        |l| Workload::new(Kind::Deployment, &l.namespace, &l.deployment),
-    )? {
+    let lineage = pod_lineage(from_backup);
+    let guarded =
+        owner_plan::<DeploymentPlan, _>(inputs, &pod, unowned, lineage, PodLineage::workload)?;
+    let owner = match guarded {
         Ok(owner) => owner,
         Err(outcome) => return Ok(outcome),
     };
@@ -79,8 +76,7 @@ fn skip_pod(
         plan.change_text()
     );
     if fsb_volumes.is_empty() {
-        return StepOutcome::skipped(vec![Note::new(
-            Level::Info,
+        return StepOutcome::skipped(vec![Note::info(
             workload,
             format!("{head}, {kept} of {} pods kept", plan.pods),
         )]);
@@ -89,9 +85,7 @@ fn skip_pod(
         fsb_volumes
             .iter()
             .map(|volume| {
-                Note::new(
-                    Level::Warn,
-                    workload,
+                Note::warn(workload,
                     format!(
                         "{head}; file-system-backup data of volume {volume} will not be restored (more pods with their own FSB data than replicas)"
                     ),

@@ -187,13 +187,10 @@ pub fn replicaset_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<Ste
     let namespace = namespace_of(from_backup);
     let rs = format!("ReplicaSet {namespace}/{}", name_of(from_backup));
     let unowned = "not owned by a Deployment";
-    let owner = match owner_plan::<DeploymentPlan, _>(
-        inputs,
-        &rs,
-        unowned,
-        replicaset_owner(from_backup),
-        |d| Workload::new(Kind::Deployment, namespace, d),
-    )? {
+    let owner_of = |d: &&str| Workload::new(Kind::Deployment, namespace, d);
+    let lineage = replicaset_owner(from_backup);
+    let guarded = owner_plan::<DeploymentPlan, _>(inputs, &rs, unowned, lineage, owner_of)?;
+    let owner = match guarded {
         Ok(owner) => owner,
         Err(outcome) => return Ok(outcome),
     };
@@ -241,15 +238,12 @@ fn retemplate(
             item,
             rules_change_it_after,
         } => {
-            let mut notes = vec![Note::new(
-                Level::Debug,
+            let mut notes = vec![Note::debug(
                 workload.clone(),
                 format!("{rs}: template re-emitted ({} paths)", change.paths.len()),
             )];
             if rules_change_it_after {
-                notes.push(Note::new(
-                    Level::Warn,
-                    workload,
+                notes.push(Note::warn(workload,
                     format!(
                         "{rs}: the restore's ReplicaSet rules change its template after the guard; the Deployment step will align the live ReplicaSet"
                     ),
@@ -264,8 +258,7 @@ fn retemplate(
         ReplicaSetDecision::PastRevisionSetApart { item } => StepOutcome {
             item: Some(item),
             skip_restore: false,
-            notes: vec![Note::new(
-                Level::Info,
+            notes: vec![Note::info(
                 workload,
                 format!(
                     "{rs}: past revision equal to the new template set apart so the controller keeps {current}"
@@ -292,9 +285,7 @@ fn with_replica_change(
     let base = outcome.item.take().unwrap_or_else(|| item.clone());
     if plan.current_replicaset.as_deref() == Some(name) {
         outcome.item = Some(lower_replicaset(&base, replicas, lowered_to));
-        outcome.notes.push(Note::new(
-            Level::Info,
-            workload,
+        outcome.notes.push(Note::info(workload,
             format!(
                 "{rs}: replicas set to {lowered_to} (replicas lowered {}); {} restored pods kept, {} skipped",
                 replicas.change_text(),
@@ -304,9 +295,7 @@ fn with_replica_change(
         ));
     } else if replicas.older_active.iter().any(|n| n == name) {
         outcome.item = Some(align_desired_replicas(&base, lowered_to));
-        outcome.notes.push(Note::new(
-            Level::Info,
-            workload,
+        outcome.notes.push(Note::info(workload,
             format!(
                 "{rs}: older revision with pods (backup taken mid-rollout) restored with its pods; desired-replicas set to {lowered_to} so the controller resumes the rollout instead of scaling every ReplicaSet down"
             ),

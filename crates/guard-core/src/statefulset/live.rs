@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::resources::Resource;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::gojson::go_canonical;
-use crate::toolkit::notes::{Level, Note, withheld_union};
+use crate::toolkit::notes::{Note, kept_off_the_rollout_path, withheld_union};
 use crate::toolkit::object::pod_template;
 use crate::toolkit::owners::{Kind, Workload};
 use crate::toolkit::plans::plan_of;
@@ -21,7 +21,6 @@ use crate::toolkit::revision::{
     HASH_LABEL, predicted_revision_name, revision_data, revision_hash, same_revision_data,
 };
 use crate::toolkit::scope::target_namespace;
-use crate::toolkit::template::pod_volumes;
 
 /// What the `statefulsets.apps` step verifies.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,7 +49,7 @@ pub fn verify_target(
     let from_backup = item.from_backup;
     let workload = Workload::of(Kind::StatefulSet, from_backup);
     let label = workload.label();
-    let debug = |message: &str| Note::new(Level::Debug, label.as_str(), message);
+    let debug = |message: &str| Note::debug(label.as_str(), message);
     if let Some(why) = inputs.out_of_scope(&workload) {
         return Ok(Err(vec![debug(why.as_str())]));
     }
@@ -73,9 +72,7 @@ pub fn verify_target(
         return Ok(Err(notes));
     }
     let Some(revision) = plan.update_revision.clone() else {
-        notes.push(Note::new(
-            Level::Warn,
-            label,
+        notes.push(Note::warn(label,
             "no update revision found (status.updateRevision, revision data, pod labels); the StatefulSet will roll its restored pods",
         ));
         return Ok(Err(notes));
@@ -97,8 +94,7 @@ fn skipped_pods_note(workload: &str, plan: &StatefulSetPlan) -> Note {
         .iter()
         .flat_map(|p| p.fsb_volumes.iter().map(|v| format!("{}/{v}", p.name)))
         .collect();
-    Note::new(
-        Level::Info,
+    Note::info(
         workload,
         format!(
             "replica count lowered to {}: {} pods not restored (ordinals ≥ {}), FSB volumes not restored {:?}",
@@ -204,9 +200,7 @@ pub fn verify_notes(
             "ControllerRevision {revision} re-created with the final template (the live one differed)"
         ),
         VerifyDecision::Relabel { predicted, pods } => {
-            notes.push(Note::new(
-                Level::Info,
-                workload,
+            notes.push(Note::info(workload,
                 format!(
                     "ControllerRevisions were not in the restore (revision {revision} not found); restored pods relabelled to {predicted}, the name the controller gives the revision of the final template"
                 ),
@@ -217,9 +211,7 @@ pub fn verify_notes(
             )
         }
         VerifyDecision::CannotRelabel => {
-            notes.push(Note::new(
-                Level::Warn,
-                workload,
+            notes.push(Note::warn(workload,
                 format!(
                     "ControllerRevisions were not in the restore (revision {revision} not found) and the final template could not be defaulted by the API server; the revision name cannot be predicted exactly, pods left as they are: the StatefulSet will roll its restored pods"
                 ),
@@ -233,8 +225,7 @@ pub fn verify_notes(
         notes.push(skipped_pods_note(workload, plan));
     }
     if !plan.older_revision_pods.is_empty() {
-        notes.push(Note::new(
-            Level::Debug,
+        notes.push(Note::debug(
             workload,
             format!(
                 "{} pods at an older revision restored as they are",
@@ -252,18 +243,12 @@ fn summary(target: &VerifyTarget, live_state: &str) -> Note {
         .iter()
         .filter(|p| !plan.skipped_pods.iter().any(|s| s.name == p.name));
     let withheld = withheld_union(plan.pods.iter().map(|(_, c)| c));
-    let paths = plan
-        .change
-        .as_ref()
-        .map(|c| c.paths.clone())
-        .unwrap_or_default();
-    Note::new(
-        Level::Info,
-        target.workload.as_str(),
-        format!(
-            "template change kept off the rollout path: {} pods, FSB volumes {:?}, template paths re-emitted {paths:?}, withheld {withheld:?}; {live_state}",
-            plan.pods.len(),
-            pod_volumes(restored),
-        ),
-    )
+    let summary = kept_off_the_rollout_path(
+        plan.pods.len(),
+        restored,
+        plan.change.as_ref(),
+        &withheld,
+        live_state,
+    );
+    Note::info(target.workload.as_str(), summary)
 }

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
 use crate::toolkit::object::{name_of, namespace_of};
-use crate::toolkit::owners::{Kind, Workload, statefulset_pod_lineage};
+use crate::toolkit::owners::{StatefulPodLineage, statefulset_pod_lineage};
 use crate::toolkit::plans::owner_plan;
 use crate::toolkit::template::correct_pod;
 
@@ -20,9 +20,9 @@ pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcom
     let pod = format!("pod {}/{}", namespace_of(from_backup), name_of(from_backup));
     let unowned = "not managed by a StatefulSet";
     let lineage = statefulset_pod_lineage(from_backup);
-    let owner = match owner_plan::<StatefulSetPlan, _>(inputs, &pod, unowned, lineage, |l| {
-        Workload::new(Kind::StatefulSet, &l.namespace, &l.statefulset)
-    })? {
+    let owner_of = StatefulPodLineage::workload;
+    let guarded = owner_plan::<StatefulSetPlan, _>(inputs, &pod, unowned, lineage, owner_of)?;
+    let owner = match guarded {
         Ok(owner) => owner,
         Err(outcome) => return Ok(outcome),
     };

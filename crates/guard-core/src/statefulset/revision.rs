@@ -133,14 +133,14 @@ pub fn revision_target(
     let namespace = namespace_of(from_backup);
     let revision_item = format!("ControllerRevision {namespace}/{}", name_of(from_backup));
     let unowned = "not owned by a StatefulSet";
-    let owner = statefulset_owner(from_backup);
-    let owner =
-        match owner_plan::<StatefulSetPlan, _>(inputs, &revision_item, unowned, owner, |s| {
-            Workload::new(Kind::StatefulSet, namespace, s)
-        })? {
-            Ok(owner) => owner,
-            Err(outcome) => return Ok(Err(outcome)),
-        };
+    let owner_of = |s: &&str| Workload::new(Kind::StatefulSet, namespace, s);
+    let lineage = statefulset_owner(from_backup);
+    let guarded =
+        owner_plan::<StatefulSetPlan, _>(inputs, &revision_item, unowned, lineage, owner_of)?;
+    let owner = match guarded {
+        Ok(owner) => owner,
+        Err(outcome) => return Ok(Err(outcome)),
+    };
     let (workload, plan) = (owner.workload, owner.plan);
     let Some(change) = &plan.change else {
         return Ok(Err(StepOutcome::unchanged(

@@ -32,6 +32,15 @@ fn revision_of(
     revision_target(&restore.inputs(), restored(from_backup)).unwrap()
 }
 
+/// [`db3`]'s backed-up update revision and the revision step's target for it under
+/// [`ENV_RULE`].
+fn db3_update_revision() -> (Value, RevisionTarget) {
+    let db = db3();
+    let from_backup = db.revisions()[1].clone();
+    let target = revision_of(&Restore::of(&db, ENV_RULE), &from_backup).unwrap();
+    (from_backup, target)
+}
+
 /// `from_backup` handed to the guard as backed up, in a restore mapping `shop` to `shop-dr`.
 fn restored(from_backup: &Value) -> Item<'_> {
     static RESTORE: LazyLock<Value> = LazyLock::new(restore_object);
@@ -224,11 +233,8 @@ fn only_the_update_revision_is_rewritten() {
 
 #[test]
 fn the_update_revision_gets_the_server_template_the_highest_number_and_no_stale_hash() {
-    let db = db3();
-    let restore = Restore::of(&db, ENV_RULE);
-    let from_backup = &db.revisions()[1];
-    let target = revision_of(&restore, from_backup).unwrap();
-    let mut item = as_velero_hands_it(from_backup);
+    let (from_backup, target) = db3_update_revision();
+    let mut item = as_velero_hands_it(&from_backup);
     item["metadata"]["annotations"] = json!({"keep": "me"});
     // What a dry-run create would return: defaulted, without creationTimestamp (≥ 1.34).
     let mut server = target.query.offline.clone();
@@ -275,12 +281,9 @@ fn the_update_revision_gets_the_server_template_the_highest_number_and_no_stale_
 
 #[test]
 fn the_fallback_template_warns() {
-    let db = db3();
-    let restore = Restore::of(&db, ENV_RULE);
-    let from_backup = &db.revisions()[1];
-    let target = revision_of(&restore, from_backup).unwrap();
+    let (from_backup, target) = db3_update_revision();
     let out = revision_step(
-        &as_velero_hands_it(from_backup),
+        &as_velero_hands_it(&from_backup),
         &target,
         &FinalTemplate {
             template: target.query.offline.clone(),

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::template::PodCorrection;
+use super::template::{FsbPod, PodCorrection, TemplateChange, pod_volumes};
 
 /// Log level of a note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,21 @@ impl Note {
             workload: workload.into(),
             message: message.into(),
         }
+    }
+
+    /// Something the operator must know: the guard could not protect everything.
+    pub fn warn(workload: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Level::Warn, workload, message)
+    }
+
+    /// What the guard did.
+    pub fn info(workload: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Level::Info, workload, message)
+    }
+
+    /// Why the guard did nothing, or details.
+    pub fn debug(workload: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(Level::Debug, workload, message)
     }
 }
 
@@ -88,8 +103,7 @@ pub fn withheld_note(pod: &str, workload: &str, corrected: &PodCorrection) -> Op
     } else {
         format!(" ({})", corrected.broken.join("; "))
     };
-    Some(Note::new(
-        Level::Warn,
+    Some(Note::warn(
         workload,
         format!(
             "{pod}: withheld template paths {:?} to keep its file-system restore working{broken}",
@@ -111,8 +125,7 @@ pub fn corrected_pod_outcome(
     let mut notes: Vec<Note> = withheld_note(pod, &workload, &corrected)
         .into_iter()
         .collect();
-    notes.push(Note::new(
-        Level::Debug,
+    notes.push(Note::debug(
         workload,
         format!(
             "{pod}: re-emitted template paths {:?} (FSB volumes {:?})",
@@ -123,6 +136,23 @@ pub fn corrected_pod_outcome(
 }
 
 /// Withheld paths of several corrected pods, once each, sorted.
+/// A workload's summary line: `template change kept off the rollout path: …; {live_state}` —
+/// how many pods got the change, their FSB volumes (`<pod>/<volume>`), the template paths
+/// re-emitted and those withheld. Paths and names only, never values.
+pub fn kept_off_the_rollout_path<'a>(
+    pods: usize,
+    fsb_pods: impl IntoIterator<Item = &'a FsbPod>,
+    change: Option<&TemplateChange>,
+    withheld: &dyn std::fmt::Debug,
+    live_state: &str,
+) -> String {
+    let paths = change.map(|c| c.paths.as_slice()).unwrap_or_default();
+    format!(
+        "template change kept off the rollout path: {pods} pods, FSB volumes {:?}, template paths re-emitted {paths:?}, withheld {withheld:?}; {live_state}",
+        pod_volumes(fsb_pods),
+    )
+}
+
 pub fn withheld_union<'a>(corrections: impl IntoIterator<Item = &'a PodCorrection>) -> Vec<String> {
     corrections
         .into_iter()

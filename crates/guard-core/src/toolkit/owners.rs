@@ -112,6 +112,13 @@ pub struct PodLineage {
     pub pod_template_hash: String,
 }
 
+impl PodLineage {
+    /// The Deployment.
+    pub fn workload(&self) -> Workload {
+        Workload::new(Kind::Deployment, &self.namespace, &self.deployment)
+    }
+}
+
 /// The Deployment behind a pod: its controlling ReplicaSet (from `ownerReferences` of the backed-up
 /// pod) whose name is `<deployment>-<pod-template-hash>`. `None` for pods not managed this way
 /// (bare pods, StatefulSets, ReplicaSets without a Deployment-style name).
@@ -162,6 +169,13 @@ pub struct StatefulPodLineage {
     pub revision: Option<String>,
 }
 
+impl StatefulPodLineage {
+    /// The StatefulSet.
+    pub fn workload(&self) -> Workload {
+        Workload::new(Kind::StatefulSet, &self.namespace, &self.statefulset)
+    }
+}
+
 /// The StatefulSet behind a pod: its controlling owner (from `ownerReferences` of the backed-up
 /// pod) and the ordinal from the pod name `<statefulset>-<n>`, as the controller's
 /// `getParentNameAndOrdinal` reads it. `None` for other pods.
@@ -187,19 +201,28 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Backed-up pod `name` in `shop` with `labels`, controlled by `kind` `owner` (apps/v1).
+    fn pod(name: &str, labels: Value, kind: &str, owner: &str) -> Value {
+        let controller =
+            json!({"apiVersion": "apps/v1", "kind": kind, "name": owner, "controller": true});
+        json!({"metadata": {"name": name, "namespace": "shop", "labels": labels,
+            "ownerReferences": [controller]}})
+    }
+
     #[test]
     fn pod_lineage_from_owner_reference_and_hash() {
-        let pod = json!({"metadata": {"name": "web-7d9f8b-abcde", "namespace": "shop",
-            "labels": {"pod-template-hash": "7d9f8b"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7d9f8b", "controller": true}]}});
+        let labels = json!({"pod-template-hash": "7d9f8b"});
+        let pod = pod("web-7d9f8b-abcde", labels, "ReplicaSet", "web-7d9f8b");
+        let lineage = pod_lineage(&pod).expect("a Deployment's pod");
+        let PodLineage {
+            namespace,
+            replicaset,
+            deployment,
+            pod_template_hash,
+        } = &lineage;
         assert_eq!(
-            pod_lineage(&pod),
-            Some(PodLineage {
-                namespace: "shop".into(),
-                replicaset: "web-7d9f8b".into(),
-                deployment: "web".into(),
-                pod_template_hash: "7d9f8b".into()
-            })
+            [namespace, replicaset, deployment, pod_template_hash],
+            ["shop", "web-7d9f8b", "web", "7d9f8b"]
         );
         // Hash label that is not the RS name's suffix: not a Deployment-managed pod.
         let mut other = pod.clone();
@@ -216,18 +239,15 @@ mod tests {
 
     #[test]
     fn statefulset_pod_lineage_from_owner_and_ordinal() {
-        let pod = json!({"metadata": {"name": "db-12", "namespace": "shop",
-            "labels": {"controller-revision-hash": "db-7b9c"},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "db", "controller": true}]}});
+        let labels = json!({"controller-revision-hash": "db-7b9c"});
+        let pod = pod("db-12", labels, "StatefulSet", "db");
+        let lineage = statefulset_pod_lineage(&pod).expect("a StatefulSet's pod");
         assert_eq!(
-            statefulset_pod_lineage(&pod),
-            Some(StatefulPodLineage {
-                namespace: "shop".into(),
-                statefulset: "db".into(),
-                ordinal: 12,
-                revision: Some("db-7b9c".into()),
-            })
+            (lineage.namespace.as_str(), lineage.statefulset.as_str()),
+            ("shop", "db")
         );
+        assert_eq!(lineage.ordinal, 12);
+        assert_eq!(lineage.revision.as_deref(), Some("db-7b9c"));
         // A name that is not `<statefulset>-<n>`: not a member (the controller ignores it too).
         let mut stray = pod.clone();
         stray["metadata"]["name"] = json!("db-x1");
