@@ -15,9 +15,9 @@ use super::workload::{ReplicaReport, WorkloadReport};
 use super::{daemonset, deployment, statefulset};
 use fsb_guard_core::daemonset::DaemonSetPlan;
 use fsb_guard_core::deployment::DeploymentPlan;
+use fsb_guard_core::plans::WorkloadPlan;
 use fsb_guard_core::statefulset::StatefulSetPlan;
 use fsb_guard_core::toolkit::owners::statefulset_owner;
-use fsb_guard_core::toolkit::plans::WorkloadPlan;
 use fsb_guard_core::{
     BackedUp, BackupObjects, FsbIndex, Kind, Resource, Rules, Settings, VeleroEngine,
 };

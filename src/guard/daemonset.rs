@@ -8,9 +8,9 @@ use fsb_guard_core::daemonset::{
 };
 use fsb_guard_core::{Kind, Level, Resource};
 
-use super::Item;
 use super::error::{Error, Result};
 use super::executor::{Answer, LiveStep};
+use super::item::Item;
 use super::operations::{Operation, Relabel, RelabelFor};
 use super::ports::{DryRun, LiveCluster};
 

@@ -7,9 +7,9 @@ use fsb_guard_core::deployment::{self as core, DeploymentDecision, LiveTarget};
 use fsb_guard_core::{Kind, Resource, name_of, namespace_of};
 use serde_json::Value;
 
-use super::Item;
 use super::error::Result;
 use super::executor::{Answer, LiveStep};
+use super::item::Item;
 use super::operations::Operation;
 use super::ports::LiveCluster;
 

@@ -44,6 +44,7 @@ mod daemonset;
 mod deployment;
 mod error;
 mod executor;
+mod item;
 pub mod kube;
 mod operations;
 pub mod ports;
@@ -53,7 +54,7 @@ mod statefulset;
 
 use std::sync::Arc;
 
-use fsb_guard_core::{FailurePolicy, Kind, Resource, RestoreInputs, Workload, namespace_of};
+use fsb_guard_core::{FailurePolicy, Resource, namespace_of};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use velero_plugin::{
@@ -68,6 +69,7 @@ pub use ports::{DryRun, LiveCluster, RestoreSource};
 pub use restore::GUARDED_FIELDS;
 
 use executor::Executor;
+use item::Item;
 use restore::RestoreState;
 
 /// The name Velero lists the guard under (`<DNS-1123 subdomain>/<name>`); also the label key of
@@ -109,33 +111,6 @@ impl TemplateGuard<KubeCluster, KubeCluster> {
             .filter(|ns| !ns.is_empty());
         let cluster = KubeCluster::new(NAME);
         Self::new(cluster.clone(), cluster, velero_namespace)
-    }
-}
-
-/// One item being decided: the restore's inputs (plans included), the request, the live cluster
-/// and the executor.
-struct Item<'a, C> {
-    inputs: RestoreInputs<'a>,
-    input: &'a ExecuteInput,
-    cluster: &'a C,
-    executor: Executor<'a, C>,
-}
-
-impl<'a, C> Item<'a, C> {
-    /// The item's workload (of `kind`) needs no live check: restored as received.
-    fn not_guarded(&self, kind: Kind) -> Answer {
-        let workload = Workload::of(kind, &self.input.item_from_backup);
-        tracing::debug!(workload = %workload.label(), "not guarded");
-        Answer::as_received()
-    }
-
-    /// The item as Velero handed it, as the core's steps read it.
-    fn handed(&self) -> fsb_guard_core::Item<'a> {
-        fsb_guard_core::Item {
-            received: &self.input.item,
-            from_backup: &self.input.item_from_backup,
-            restore: &self.input.restore,
-        }
     }
 }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use fsb_guard_core::fsb::has_legacy_snapshot_annotations;
-use fsb_guard_core::toolkit::plans::Plans;
+use fsb_guard_core::plans::Plans;
 use fsb_guard_core::{
     BackupObjects, FsbIndex, FsbWorkloads, Mode, Resource, RestoreInputs, Rules, Scope, Settings,
     VeleroEngine, namespace_of,

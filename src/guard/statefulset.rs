@@ -13,9 +13,9 @@ use fsb_guard_core::toolkit::owners::REVISION_HASH_LABEL;
 use fsb_guard_core::{Note, Resource};
 use serde_json::Value;
 
-use super::Item;
 use super::error::{Error, Result};
 use super::executor::{Answer, LiveStep};
+use super::item::Item;
 use super::operations::{Operation, Relabel, RelabelFor};
 use super::ports::{DryRun, LiveCluster};
 

@@ -15,8 +15,11 @@
 //!   [`fsb`] (which pod volumes hold FSB data, as Velero decides it), [`engine`] (the rules,
 //!   strategic merge patch and semantic equality), [`restore`] (all of it for one restore).
 //! - One folder per kind, side by side: [`deployment`], [`statefulset`], [`daemonset`]. Each has a
-//!   `plan` (computed once per workload per restore, looked up by every later item) and one step
-//!   per item kind Velero restores for it, in Velero's order.
+//!   `plan` (computed once per workload per restore, looked up by every later item), its history
+//!   (ReplicaSets or ControllerRevisions) and one step per item kind Velero restores for it, in
+//!   Velero's order.
+//! - [`plans`]: what the kinds' plans share — the [`plans::WorkloadPlan`] trait, computed once per
+//!   restore ([`plans::plan_of`]), and where every item step starts ([`plans::owner_plan`]).
 //! - [`toolkit`]: what the kinds share — scope, namespace mapping, owners, the template change and
 //!   how it lands on a pod, ControllerRevision bytes, notes, the per-restore memo.
 //! - [`resources`]: the one vocabulary of Kubernetes resources.
@@ -28,6 +31,7 @@ pub mod error;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod fsb;
+pub mod plans;
 pub mod resources;
 pub mod restore;
 pub mod settings;

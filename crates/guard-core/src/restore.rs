@@ -6,9 +6,9 @@ use serde_json::Value;
 use crate::engine::{Rules, VeleroEngine};
 use crate::fsb::FsbIndex;
 use crate::settings::Settings;
+use crate::toolkit::memo::Plans;
 use crate::toolkit::object::{name_of, namespace_of};
 use crate::toolkit::owners::{Kind, Workload};
-use crate::toolkit::plans::Plans;
 use crate::toolkit::scope::{FsbWorkloads, OutOfScope};
 
 /// Backed-up workload objects the decisions need (from the backup contents).

@@ -16,11 +16,11 @@ use super::generation::{
 };
 use super::plan::{DaemonSetPlan, pods_of};
 use crate::error::Result;
+use crate::plans::plan_of;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, kept_off_the_rollout_path, withheld_union};
 use crate::toolkit::object::{match_labels_selector, name_of};
 use crate::toolkit::owners::{Kind, Workload};
-use crate::toolkit::plans::plan_of;
 use crate::toolkit::scope::target_namespace;
 use crate::toolkit::template::changed_paths;
 

@@ -12,10 +12,10 @@ use super::generation::{
 };
 use crate::engine::{Rules, VeleroEngine};
 use crate::error::Result;
+use crate::plans::WorkloadPlan;
 use crate::restore::{BackedUp, RestoreInputs};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_template};
 use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
-use crate::toolkit::plans::WorkloadPlan;
 use crate::toolkit::scope::OutOfScope;
 use crate::toolkit::template::FsbPod;
 

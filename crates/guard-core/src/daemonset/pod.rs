@@ -12,11 +12,11 @@ use super::generation::{
 };
 use super::plan::DaemonSetPlan;
 use crate::error::Result;
+use crate::plans::owner_plan;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, withheld_note};
 use crate::toolkit::object::{name_of, namespace_of};
 use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
-use crate::toolkit::plans::owner_plan;
 
 /// Pod step for a pod a DaemonSet controls (`item.received` with `restore-wait` inserted).
 pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcome> {

@@ -16,12 +16,12 @@ use serde_json::{Map, Value, json};
 use super::generation::{backed_up_generation, pod_generation};
 use super::plan::{DaemonSetPlan, pods_of};
 use crate::error::Result;
+use crate::plans::owner_plan;
 use crate::resources::Resource;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, str_at};
 use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
-use crate::toolkit::plans::owner_plan;
 use crate::toolkit::revision::revision_data;
 use crate::toolkit::scope::target_namespace;
 

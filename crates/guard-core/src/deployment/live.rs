@@ -7,20 +7,20 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::plan::DeploymentPlan;
-use super::replicas::live_replica_ops;
-use super::replicaset::{
+use super::history::{
     ANNOTATION_RULES_CHANGE_TEMPLATE, ANNOTATION_TEMPLATE_DIGEST, final_template, template_of,
     with_own_hash,
 };
+use super::plan::DeploymentPlan;
+use super::replicas::live_replica_ops;
 use crate::error::Result;
+use crate::plans::{WorkloadPlan, plan_of};
 use crate::resources::Resource;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::delta::template_digest;
 use crate::toolkit::notes::{Note, kept_off_the_rollout_path};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, str_at};
 use crate::toolkit::owners::{Kind, Workload};
-use crate::toolkit::plans::{WorkloadPlan, plan_of};
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::scope::target_namespace;
 use crate::toolkit::template::changed_paths;

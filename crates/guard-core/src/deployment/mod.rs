@@ -17,6 +17,7 @@
 //! - **the Deployment** ([`live_target`] + [`deployment_step`]): returned unchanged; the live
 //!   ReplicaSet is verified and, if needed, aligned with one patch.
 
+mod history;
 mod live;
 mod plan;
 mod pod;
@@ -26,6 +27,10 @@ mod replicaset;
 #[cfg(test)]
 mod scenarios;
 
+pub use history::{
+    ANNOTATION_RULES_CHANGE_TEMPLATE, ANNOTATION_SUPERSEDED_BY, ANNOTATION_TEMPLATE_DIGEST,
+    ReplicaSetDecision, correct_replicaset, current_replicaset, replicaset_hash,
+};
 pub use live::{DeploymentDecision, DeploymentOutcome, LiveTarget, deployment_step, live_target};
 pub use plan::{DeploymentPlan, fsb_pods_of, plan};
 pub use pod::pod_step;
@@ -33,7 +38,4 @@ pub use replicas::{
     ANNOTATION_DESIRED_REPLICAS, ANNOTATION_REPLICAS_LOWERED, PodChoice, ReplicaPlan, SkippedPod,
     align_desired_replicas, choose_pods, live_replica_ops, lower_replicaset, replica_plan,
 };
-pub use replicaset::{
-    ANNOTATION_RULES_CHANGE_TEMPLATE, ANNOTATION_SUPERSEDED_BY, ANNOTATION_TEMPLATE_DIGEST,
-    ReplicaSetDecision, correct_replicaset, current_replicaset, replicaset_hash, replicaset_step,
-};
+pub use replicaset::replicaset_step;

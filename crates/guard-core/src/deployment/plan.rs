@@ -6,16 +6,16 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::history::{ReplicaSetDecision, correct_replicaset, current_replicaset};
 use super::replicas::{ReplicaPlan, replica_plan};
-use super::replicaset::{ReplicaSetDecision, correct_replicaset, current_replicaset};
 use crate::engine::{Rules, VeleroEngine};
 use crate::error::{Error, Result};
 use crate::fsb::FsbIndex;
+use crate::plans::WorkloadPlan;
 use crate::resources::Resource;
 use crate::restore::{BackedUp, RestoreInputs};
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_template};
 use crate::toolkit::owners::{Kind, Workload, pod_lineage, replicaset_owner};
-use crate::toolkit::plans::WorkloadPlan;
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::scope::OutOfScope;
 use crate::toolkit::template::{FsbPod, PodCorrection, TemplateChange, correct_pod};

@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use super::plan::DeploymentPlan;
 use super::replicas::ReplicaPlan;
 use crate::error::Result;
+use crate::plans::owner_plan;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
 use crate::toolkit::object::{name_of, namespace_of};
 use crate::toolkit::owners::{PodLineage, pod_lineage};
-use crate::toolkit::plans::owner_plan;
 use crate::toolkit::template::correct_pod;
 
 /// Pod step: `item.received` as Velero's actions left it (`restore-wait` inserted).

@@ -7,16 +7,17 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::plan::{StatefulSetPlan, revision_number};
+use super::history::revision_number;
+use super::plan::StatefulSetPlan;
 use super::revision::{FinalTemplate, FinalTemplateQuery};
 use crate::error::Result;
+use crate::plans::plan_of;
 use crate::resources::Resource;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::gojson::go_canonical;
 use crate::toolkit::notes::{Note, kept_off_the_rollout_path, withheld_union};
 use crate::toolkit::object::pod_template;
 use crate::toolkit::owners::{Kind, Workload};
-use crate::toolkit::plans::plan_of;
 use crate::toolkit::revision::{
     HASH_LABEL, predicted_revision_name, revision_data, revision_hash, same_revision_data,
 };

@@ -20,6 +20,7 @@
 //! The steps that need the API server's defaulting of `T'` are split in two: a pure `*_target`
 //! that says what to ask, and a pure decision over the answer ([`FinalTemplate`]).
 
+mod history;
 mod live;
 mod plan;
 mod pod;
@@ -28,13 +29,14 @@ mod revision;
 #[cfg(test)]
 mod tests;
 
+pub use history::{RevisionDecision, revision_number, revisions_of, rewrite_revision};
 pub use live::{VerifyDecision, VerifyTarget, verify_decision, verify_notes, verify_target};
 pub use plan::{
     RevisionPlan, RevisionSource, ScaledAwayPod, StatefulSetPlan, UpdateRevision, plan, pods_of,
-    revision_number, revisions_of, update_revision,
+    update_revision,
 };
 pub use pod::pod_step;
 pub use revision::{
-    FinalTemplate, FinalTemplateQuery, RevisionDecision, RevisionTarget, TemplateSource,
-    revision_step, revision_target, rewrite_revision,
+    FinalTemplate, FinalTemplateQuery, RevisionTarget, TemplateSource, revision_step,
+    revision_target,
 };

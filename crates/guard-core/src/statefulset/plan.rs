@@ -7,16 +7,16 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
-use super::revision::{RevisionDecision, rewrite_revision};
+use super::history::{RevisionDecision, revision_number, revisions_of, rewrite_revision};
 use crate::engine::{Rules, VeleroEngine};
 use crate::error::{Error, Result};
+use crate::plans::WorkloadPlan;
 use crate::resources::Resource;
 use crate::restore::BackedUp;
 use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_template};
 use crate::toolkit::owners::{
-    Kind, REVISION_HASH_LABEL, StatefulPodLineage, statefulset_owner, statefulset_pod_lineage,
+    Kind, REVISION_HASH_LABEL, StatefulPodLineage, statefulset_pod_lineage,
 };
-use crate::toolkit::plans::WorkloadPlan;
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::revision::{predicted_revision_name, revision_data, same_revision_data};
 use crate::toolkit::scope::OutOfScope;
@@ -149,23 +149,6 @@ impl StatefulSetPlan {
             PodFate::OlderRevision
         }
     }
-}
-
-/// The backed-up ControllerRevisions of `statefulset` (same namespace, controller owner).
-pub fn revisions_of<'a>(statefulset: &Value, revisions: &'a [Value]) -> Vec<&'a Value> {
-    let (namespace, name) = (namespace_of(statefulset), name_of(statefulset));
-    revisions
-        .iter()
-        .filter(|r| namespace_of(r) == namespace && statefulset_owner(r) == Some(name))
-        .collect()
-}
-
-/// `.revision` of a ControllerRevision (0 when absent).
-pub fn revision_number(revision: &Value) -> i64 {
-    revision
-        .get("revision")
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
 }
 
 /// Drops a `null` `metadata.creationTimestamp` inside a revision's template (≤ 1.33 writes it,

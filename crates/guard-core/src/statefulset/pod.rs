@@ -4,11 +4,11 @@
 
 use super::plan::{PodFate, StatefulSetPlan};
 use crate::error::Result;
+use crate::plans::owner_plan;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
 use crate::toolkit::object::{name_of, namespace_of};
 use crate::toolkit::owners::{StatefulPodLineage, statefulset_pod_lineage};
-use crate::toolkit::plans::owner_plan;
 use crate::toolkit::template::correct_pod;
 
 /// Pod step for a pod whose backed-up copy is owned by a StatefulSet (`item.received` with

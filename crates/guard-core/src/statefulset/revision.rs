@@ -6,17 +6,15 @@
 
 use serde_json::{Value, json};
 
-use super::plan::{StatefulSetPlan, revision_number};
+use super::history::{RevisionDecision, rewrite_revision};
+use super::plan::StatefulSetPlan;
 use crate::error::Result;
+use crate::plans::owner_plan;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome};
 use crate::toolkit::object::{name_of, namespace_of};
 use crate::toolkit::owners::{Kind, Workload, statefulset_owner};
-use crate::toolkit::plans::owner_plan;
-use crate::toolkit::revision::{
-    HASH_LABEL, encodes_null_creation_timestamp, revision_data, same_revision_data,
-    template_for_version,
-};
+use crate::toolkit::revision::{encodes_null_creation_timestamp, template_for_version};
 use crate::toolkit::scope::target_namespace;
 
 /// How `T'` was put in the controller's form.
@@ -177,58 +175,6 @@ pub fn revision_target(
         max_revision: plan.max_revision,
         paths: change.paths.clone(),
     }))
-}
-
-/// What the `controllerrevisions.apps` step does to `R`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RevisionDecision {
-    /// `data` already equals the final template's.
-    Unchanged,
-    /// `data` set to the final template's, `.revision` raised, hash label dropped.
-    Rewritten {
-        item: Value,
-        /// The new `.revision` (`max(own, highest + 1)`).
-        revision: i64,
-        /// A `controller.kubernetes.io/hash` label was removed: once stale, a numeric one vetoes
-        /// the controller's equality check.
-        hash_label_dropped: bool,
-    },
-}
-
-/// `R` (as Velero hands it) with `data` for `final_template`: highest `.revision`
-/// (`max(own, max_revision + 1)`), `controller.kubernetes.io/hash` dropped, name, other labels and
-/// annotations kept. Unchanged when the data bytes already match.
-pub fn rewrite_revision(
-    revision: &Value,
-    final_template: &Value,
-    max_revision: i64,
-) -> RevisionDecision {
-    let data = revision_data(final_template);
-    if revision
-        .get("data")
-        .is_some_and(|d| same_revision_data(d, &data))
-    {
-        return RevisionDecision::Unchanged;
-    }
-    let number = revision_number(revision).max(max_revision + 1);
-    let mut item = revision.clone();
-    let mut hash_label_dropped = false;
-    if let Some(map) = item.as_object_mut() {
-        map.insert("data".to_owned(), data);
-        map.insert("revision".to_owned(), json!(number));
-        if let Some(labels) = map
-            .get_mut("metadata")
-            .and_then(|m| m.get_mut("labels"))
-            .and_then(Value::as_object_mut)
-        {
-            hash_label_dropped = labels.remove(HASH_LABEL).is_some();
-        }
-    }
-    RevisionDecision::Rewritten {
-        item,
-        revision: number,
-        hash_label_dropped,
-    }
 }
 
 /// `controllerrevisions.apps` step, part two: `item` (as received) rewritten for `final_template`.

@@ -2,9 +2,16 @@
 //! by every later one. A plugin process serves one restore, so a memo lives as long as the
 //! restore's inputs (the shell drops it with them).
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::owners::Workload;
+
+/// Every plan of one restore, by workload; the workload's kind says which plan it is (see
+/// `toolkit::plans::plan_of`).
+pub type Plans = Memo<Workload, dyn Any + Send + Sync>;
 
 /// Values by key, each computed once. A failed computation is not remembered: the next item asks
 /// again (and fails the same way, naming its own workload).

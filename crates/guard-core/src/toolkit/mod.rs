@@ -2,8 +2,7 @@
 //! ([`object`]), who owns what ([`owners`]), which workloads are in scope and where their objects
 //! land ([`scope`]), the template change and how it lands on a pod ([`template`], [`delta`]), the
 //! replica count ([`replicas`]), ControllerRevision bytes ([`revision`], [`gojson`]), the notes a
-//! step writes ([`notes`]), and the plans: computed once per workload per restore ([`plans`],
-//! [`memo`]).
+//! step writes ([`notes`]), and the memo that keeps each plan once per restore ([`memo`]).
 
 pub mod delta;
 pub mod gojson;
@@ -11,7 +10,6 @@ pub mod memo;
 pub mod notes;
 pub mod object;
 pub mod owners;
-pub mod plans;
 pub mod replicas;
 pub mod revision;
 pub mod scope;

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::memo::Memo;
-use super::notes::{Level, StepOutcome};
-use super::owners::{Kind, Workload};
 use crate::engine::{Rules, VeleroEngine};
 use crate::error::{Error, Result};
 use crate::restore::{BackedUp, RestoreInputs};
+use crate::toolkit::notes::{Level, StepOutcome};
+use crate::toolkit::owners::{Kind, Workload};
 
 /// A kind's plan: what the restore's rules do to one workload and what the guard does about it.
 pub trait WorkloadPlan: Sized + Send + Sync + 'static {
@@ -38,8 +37,7 @@ pub trait WorkloadPlan: Sized + Send + Sync + 'static {
     }
 }
 
-/// Every plan of one restore, by workload; the workload's kind says which plan it is.
-pub type Plans = Memo<Workload, dyn Any + Send + Sync>;
+pub use crate::toolkit::memo::Plans;
 
 /// The plan of backed-up `workload` in this restore, computed by the first item that asks.
 pub fn plan_of<P: WorkloadPlan>(inputs: &RestoreInputs<'_>, workload: &Value) -> Result<Arc<P>> {
