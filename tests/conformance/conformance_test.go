@@ -2,9 +2,11 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -172,7 +174,12 @@ func runTarget(t *testing.T, tg target) {
 		if len(starts) == 0 {
 			t.Fatal(`no "starting plugin" line for the plugin`)
 		}
+		// Velero ≥1.15 passes the server's own flags (os.Args[2:]); up to 1.14 it passed only
+		// `--log-level <registry level>` (+ `--features` when any is enabled; none is here).
 		want := append([]interface{}{pluginPath}, toIfaces(serverArgs[1:])...)
+		if veleroMinor() < 15 {
+			want = []interface{}{pluginPath, "--log-level", logrus.DebugLevel.String()}
+		}
 		for _, s := range starts {
 			if diff := cmp.Diff(want, s.Fields["args"]); diff != "" {
 				t.Errorf("plugin argv (-want +got):\n%s", diff)
@@ -400,7 +407,9 @@ func runTarget(t *testing.T, tg target) {
 		defer func() { os.Args = saved }()
 		os.Args = append([]string{saved[0]}, replaceArg(serverArgs, "debug", "info")...)
 		infoLogger, infoOut := capturingLogger()
-		if err := process.NewRegistry(dir, infoLogger, logrus.DebugLevel).DiscoverPlugins(); err != nil {
+		// Up to Velero 1.14 the registry's level is what the plugin gets as --log-level; from 1.15
+		// the server's flags are (os.Args above). Both say info here.
+		if err := process.NewRegistry(dir, infoLogger, logrus.InfoLevel).DiscoverPlugins(); err != nil {
 			t.Fatalf("DiscoverPlugins with --log-level info: %v", err)
 		}
 		es, err := infoOut.entries()
@@ -499,4 +508,20 @@ func assertCleanExit(t *testing.T, hostLines func(*testing.T, string) []logEntry
 	if clean != wantExits {
 		t.Errorf("clean exits = %d, want %d (exit lines: %d)", clean, wantExits, len(exits))
 	}
+}
+
+// veleroMinor is the minor version of the Velero module this harness was built against (read from
+// the binary's build info: one source tree, one module file per release).
+func veleroMinor() int {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/vmware-tanzu/velero" {
+				var major, minor int
+				if _, err := fmt.Sscanf(d.Version, "v%d.%d", &major, &minor); err == nil {
+					return minor
+				}
+			}
+		}
+	}
+	panic("conformance: cannot read the Velero module version from build info")
 }

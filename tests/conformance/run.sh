@@ -8,7 +8,9 @@
 #
 # Environment:
 #   FSB_PLUGIN_BIN        plugin binary to check (default: cargo build -p velero-fsb-guard)
-#   FSB_VELERO_VERSIONS   space-separated subset of the go.v<version>.mod files (default: all)
+#   FSB_VELERO_VERSIONS   space-separated subset of the go.v<version>.mod files, or "all"
+#                         (default "1.15 1.18": the oldest release we claim and the newest, what CI
+#                         runs; tests/matrix.sh runs all of them, 1.12 through 1.18)
 #   FSB_CACHE             build outputs go to $FSB_CACHE/conformance (default /var/cache/velero-fsb-guard)
 #
 # Go downloads and build caches are the normal GOMODCACHE/GOCACHE. Prints a
@@ -22,7 +24,10 @@ mkdir -p "$out"
 
 # One pinned Velero release per module file go.v<version>.mod.
 all_versions="$(cd "$here" && ls go.v*.mod | sed -E 's/^go\.v(.*)\.mod$/\1/' | sort -V | tr '\n' ' ')"
-read -r -a versions <<<"${FSB_VELERO_VERSIONS:-$all_versions}"
+ci_versions="1.15 1.18"
+sel="${FSB_VELERO_VERSIONS:-$ci_versions}"
+[[ $sel == all ]] && sel="$all_versions"
+read -r -a versions <<<"$sel"
 
 reference_only=false
 self_test=false

@@ -12,6 +12,10 @@ DIR="$CACHE/k8s-$K8S_VERSION"
 BIN="$DIR/bin"
 STAMP="$BIN/.complete"
 
+mkdir -p "$DIR"
+# One build per version at a time: parallel suites (or a suite and a developer) wait for each other.
+exec 9>"$DIR/.lock"
+flock 9
 if [[ -f "$STAMP" ]]; then
   echo "build-k8s: using cached binaries in $BIN"
   exit 0

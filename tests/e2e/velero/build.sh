@@ -13,6 +13,9 @@ CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
 source "$here/versions.sh"
 BIN="$CACHE/velero-$VELERO_VERSION/bin"
 mkdir -p "$BIN"
+# One build at a time per version (parallel suites wait for each other).
+exec 9>"$BIN/.lock"
+flock 9
 
 build_go() { # build_go <module dir> <package> <output> <ldflags>
   local dir="$1" pkg="$2" out="$3" ldflags="$4" start
