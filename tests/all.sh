@@ -41,7 +41,7 @@ run_stage "image: static musl build (x86_64)" "$FSB_CACHE/target-static/x86_64-u
   bash scripts/build-static.sh x86_64-unknown-linux-musl
 run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.3)" "$FSB_CACHE/conformance/harness-v*.test" \
   bash tests/conformance/run.sh
-run_stage "go: engine oracle (json-patch v5, strategicpatch at Velero's pins)" "$FSB_CACHE/oracle-modifiers/oracle-v1.18" \
+run_stage "go: engine oracle (json-patch v5, strategicpatch at the pins of Velero 1.15-1.18)" "$FSB_CACHE/oracle-modifiers/oracle-v1.18" \
   bash tests/oracle/run.sh
 run_stage "go: revision encoder oracle (Go-canonical JSON, ControllerRevision hash)" "$FSB_CACHE/oracle-canonical/oracle" \
   bash tests/oracle/canonical/run.sh
