@@ -80,7 +80,8 @@ for v in "${versions[@]}"; do
   echo
   echo "=== Velero $velero: build (go.v$v.mod)"
   start=$(date +%s)
-  if ! nice -n 10 go test -mod=readonly -modfile="go.v$v.mod" -c -o "$harness" . ||
+  if ! nice -n 10 go test -mod=readonly -modfile="go.v$v.mod" -c -o "$harness" \
+      -ldflags "-X github.com/fsb-guard/velero-fsb-guard/tests/conformance.veleroVersion=$velero" . ||
     ! nice -n 10 go build -mod=readonly -modfile="go.v$v.mod" -o "$reference" ./goplugin; then
     total_fail=$((total_fail + 1))
     summary+=("Velero $velero: BUILD FAILED")
