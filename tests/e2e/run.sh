@@ -45,16 +45,13 @@ status=1
 scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
 sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
 
+# shellcheck source=velero/control-plane.sh
+source "$here/velero/control-plane.sh"   # cp_start/cp_stop and the shared helpers (free_port, wait_for, stop_pids)
+
 cleanup() {
   local rc=$?
   # Stop only what this script started, newest first, by PID.
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill "${pids[i]}" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  stop_pids ${pids[@]+"${pids[@]}"}
   if [[ $status -ne 0 || $rc -ne 0 ]]; then
     echo "--- e2e failed; logs in $logs ---"
     for f in $(find "$logs" -name '*.log' | sort); do
@@ -73,28 +70,6 @@ cleanup() {
 trap cleanup EXIT
 
 step() { printf '[e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-
-free_port() {
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if [[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]] && ! grep -qw "$p" "$work/ports" 2>/dev/null; then
-      echo "$p" >> "$work/ports"
-      echo "$p"
-      return
-    fi
-  done
-}
-
-wait_for() { # wait_for <seconds> <description> <command...>
-  local secs="$1" what="$2"; shift 2
-  for _ in $(seq $(( secs * 5 ))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "timed out after ${secs}s waiting for $what" >&2
-  return 1
-}
 
 # ---------------------------------------------------------------- binaries
 for v in "${versions[@]}"; do
@@ -118,9 +93,6 @@ if ! $control_only; then
   cp "$repo/target/debug/velero-fsb-guard" "$work/plugins/velero-fsb-guard"
 fi
 mkdir -p "$work/no-plugins"
-
-# shellcheck source=velero/control-plane.sh
-source "$here/velero/control-plane.sh"
 
 # ---------------------------------------------------------------- one Kubernetes version
 # The modes run side by side (own namespaces, backups and restores each), so the windows overlap.
