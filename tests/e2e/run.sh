@@ -2,7 +2,8 @@
 # End to end, stage 1: a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager
 # built from their Go modules), Velero's CRDs, and the restore scenarios driven through Velero's plugin
 # client (tests/e2e/driver), once per Kubernetes version in K8S_VERSIONS; then stage 2, a real Velero
-# restore (tests/e2e/velero/run.sh), unless --control-only (then velero-restore=not-run).
+# restore (tests/e2e/velero/run.sh), and stage 3, a real node (tests/e2e/node/run.sh: kubelet,
+# containerd, node-agent, kopia; our plugin from its image), unless --control-only (then both not-run).
 #
 #   tests/e2e/run.sh [--control-only]
 #
@@ -18,6 +19,8 @@
 # Ends with one line:
 #   E2E-SUMMARY: scenarios=<n> sts-scenarios=<n> ds=<n> replicas=<n> with-plugin-rollouts=<n|not-run>
 #                control-rollouts=<n> versions=<v,...> velero-restore=<ok|failed|not-run>
+#                real-node=<ok|failed|not-run> data-restored=<files ok>/<files> control-data-lost=<n>
+#                node-k8s=<version>
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +46,7 @@ mkdir -p "$logs"
 pids=()
 status=1
 scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
+real_node=not-run node_data=- node_lost=- node_k8s=-
 sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
 
 # shellcheck source=velero/control-plane.sh
@@ -64,7 +68,7 @@ cleanup() {
   else
     rm -rf "$work"
   fi
-  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore"
+  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s"
   [[ $status -eq 0 && $rc -eq 0 ]] || exit 1
 }
 trap cleanup EXIT
@@ -187,6 +191,17 @@ if ! $control_only && has_stage velero; then
     failed=1
   fi
   grep -E '^(CHECK|VELERO-RESTORE)' "$logs/velero-restore.log" || true
+
+  # Stage 3: the whole user story on a real node (kubelet, containerd, node-agent, kopia), our plugin
+  # installed from its image with `velero plugin add`; its own namespaces, on the first version.
+  step "stage 3: a real node (tests/e2e/node/run.sh, Kubernetes ${versions[0]})"
+  node_k8s="${versions[0]}"
+  K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/real-node.log" 2>&1 || failed=1
+  grep -E '^(\[node-e2e|CHECK|SCENARIO|FAILED|REAL-NODE)' "$logs/real-node.log" || true
+  line=$(grep '^REAL-NODE:' "$logs/real-node.log" | tail -1 || true)
+  real_node=$(sed -n 's/.*real-node=\([a-z-]*\).*/\1/p' <<< "$line"); real_node=${real_node:-failed}
+  node_data=$(sed -n 's/.*data-restored=\([0-9/]*\).*/\1/p' <<< "$line")
+  node_lost=$(sed -n 's/.*control-data-lost=\([0-9]*\).*/\1/p' <<< "$line")
 fi
 step "done"
 status=$failed
