@@ -34,12 +34,6 @@ if [[ -f "$STAMP" ]]; then
   exit 0
 fi
 mkdir -p "$DIR/src" "$BIN"
-exec 9> "$DIR/.lock"
-flock 9
-if [[ -f "$STAMP" ]]; then   # another run finished it while we waited for the lock
-  echo "build-k8s: using cached $K8S_COMPONENTS binaries in $BIN"
-  exit 0
-fi
 
 minor="${K8S_VERSION#v1.}"        # 34.4
 staging_version="v0.${minor}"      # v0.34.4
