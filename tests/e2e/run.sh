@@ -11,7 +11,7 @@
 # in StatefulSet revision encoding) — the first version runs every scenario, later ones only the
 # StatefulSet/DaemonSet scenarios. Missing versions are built by build-k8s.sh (cold: several minutes
 # each). K8S_VERSION=<v> alone still selects one version.
-# E2E_STAGES (default "control-plane velero"): which stages run; tests/matrix.sh runs
+# E2E_STAGES (default "control-plane velero node"): which stages run; tests/matrix.sh runs
 # "control-plane" alone once per Kubernetes minor.
 # --control-only: only the runs without our plugin (each must show a rollout: proves the harness
 # detects rollouts) and the reference runs (the driver itself corrects like the plugin should: proves
@@ -27,7 +27,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
 K8S_VERSIONS="${K8S_VERSIONS:-${K8S_VERSION:-v1.37.2 v1.33.13}}"
-E2E_STAGES="${E2E_STAGES:-control-plane velero}"
+E2E_STAGES="${E2E_STAGES:-control-plane velero node}"
 has_stage() { [[ " $E2E_STAGES " == *" $1 "* ]]; }
 read -r -a versions <<< "$K8S_VERSIONS"
 WINDOW="${E2E_WINDOW:-30s}"   # E2E_KEEP_LOGS=1 keeps the temp dir (logs, kubeconfig) on success too
@@ -191,7 +191,9 @@ if ! $control_only && has_stage velero; then
     failed=1
   fi
   grep -E '^(CHECK|VELERO-RESTORE)' "$logs/velero-restore.log" || true
+fi
 
+if ! $control_only && has_stage node; then
   # Stage 3: the whole user story on a real node (kubelet, containerd, node-agent, kopia), our plugin
   # installed from its image with `velero plugin add`; its own namespaces, on the first version.
   step "stage 3: a real node (tests/e2e/node/run.sh, Kubernetes ${versions[0]})"
