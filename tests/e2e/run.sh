@@ -199,7 +199,7 @@ if ! $control_only && has_stage node; then
   step "stage 3: a real node (tests/e2e/node/run.sh, Kubernetes ${versions[0]})"
   node_k8s="${versions[0]}"
   K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/real-node.log" 2>&1 || failed=1
-  grep -E '^(\[node-e2e|CHECK|SCENARIO|FAILED|REAL-NODE)' "$logs/real-node.log" || true
+  grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|REAL-NODE)' "$logs/real-node.log" || true
   line=$(grep '^REAL-NODE:' "$logs/real-node.log" | tail -1 || true)
   real_node=$(sed -n 's/.*real-node=\([a-z-]*\).*/\1/p' <<< "$line"); real_node=${real_node:-failed}
   node_data=$(sed -n 's/.*data-restored=\([0-9/]*\).*/\1/p' <<< "$line")
