@@ -17,6 +17,10 @@ repo="$(cd "$here/../../.." && pwd)"
 # shellcheck source=env.sh
 source "$here/env.sh"
 mkdir -p "$NODE_CACHE"
+# One build at a time (parallel suites wait for each other); build-k8s.sh and velero/build.sh lock
+# their own directories.
+exec 8>"$NODE_CACHE/.lock"
+flock 8
 
 timed() { # timed <label> <command...>: runs the command, prints its cost
   local label="$1" t; shift
