@@ -301,6 +301,12 @@ pub async fn fetch_index(
     let mut builder = reqwest::Client::builder()
         .connect_timeout(opts.connect_timeout)
         .read_timeout(opts.read_timeout);
+    if reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http") {
+        // No TLS on this connection, so no root store: by default the client loads the system's
+        // CA certificates and fails to build without any ("No CA certificates were loaded from
+        // the system"), which is the case in a Velero image without a CA bundle.
+        builder = builder.tls_certs_only([]);
+    }
     if let Some(pem) = &tls.ca_pem {
         let certs =
             reqwest::Certificate::from_pem_bundle(pem).map_err(|e| DownloadError::CaCert {

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -172,7 +173,12 @@ func runTarget(t *testing.T, tg target) {
 		if len(starts) == 0 {
 			t.Fatal(`no "starting plugin" line for the plugin`)
 		}
+		// Velero ≥1.15 passes the server's own flags (os.Args[2:]); up to 1.14 it passed only
+		// `--log-level <registry level>` (+ `--features` when any is enabled; none is here).
 		want := append([]interface{}{pluginPath}, toIfaces(serverArgs[1:])...)
+		if veleroMinor() < 15 {
+			want = []interface{}{pluginPath, "--log-level", logrus.DebugLevel.String()}
+		}
 		for _, s := range starts {
 			if diff := cmp.Diff(want, s.Fields["args"]); diff != "" {
 				t.Errorf("plugin argv (-want +got):\n%s", diff)
@@ -400,7 +406,9 @@ func runTarget(t *testing.T, tg target) {
 		defer func() { os.Args = saved }()
 		os.Args = append([]string{saved[0]}, replaceArg(serverArgs, "debug", "info")...)
 		infoLogger, infoOut := capturingLogger()
-		if err := process.NewRegistry(dir, infoLogger, logrus.DebugLevel).DiscoverPlugins(); err != nil {
+		// Up to Velero 1.14 the registry's level is what the plugin gets as --log-level; from 1.15
+		// the server's flags are (os.Args above). Both say info here.
+		if err := process.NewRegistry(dir, infoLogger, logrus.InfoLevel).DiscoverPlugins(); err != nil {
 			t.Fatalf("DiscoverPlugins with --log-level info: %v", err)
 		}
 		es, err := infoOut.entries()
@@ -490,7 +498,9 @@ func assertCleanExit(t *testing.T, hostLines func(*testing.T, string) []logEntry
 	exits := hostLines(t, "plugin process exited")
 	clean := 0
 	for _, e := range exits {
-		if e.Level != "info" || e.has("error") || e.has("error.message") {
+		// go-plugin ≥1.6 (Velero ≥1.14) logs a clean exit at info and a failed one at error with an
+		// "error" field; 1.4.3 (Velero 1.12-1.13) logs both at debug, the failed one with "error".
+		if e.Level == "error" || e.has("error") || e.has("error.message") {
 			t.Errorf("plugin process did not exit cleanly: %s", e.Raw)
 			continue
 		}
@@ -499,4 +509,18 @@ func assertCleanExit(t *testing.T, hostLines func(*testing.T, string) []logEntry
 	if clean != wantExits {
 		t.Errorf("clean exits = %d, want %d (exit lines: %d)", clean, wantExits, len(exits))
 	}
+}
+
+// veleroVersion is the Velero module release this harness is built against; run.sh sets it with
+// -ldflags -X (one source tree, one module file per release; a test binary's build info does not
+// list its module dependencies).
+var veleroVersion string
+
+// veleroMinor is the minor version of veleroVersion.
+func veleroMinor() int {
+	var major, minor int
+	if _, err := fmt.Sscanf(veleroVersion, "v%d.%d", &major, &minor); err != nil {
+		panic(fmt.Sprintf("conformance: Velero version %q not set or unreadable (build with run.sh): %v", veleroVersion, err))
+	}
+	return minor
 }

@@ -8,7 +8,9 @@
 #
 # Environment:
 #   FSB_PLUGIN_BIN        plugin binary to check (default: cargo build -p velero-fsb-guard)
-#   FSB_VELERO_VERSIONS   space-separated subset of the go.v<version>.mod files (default: all)
+#   FSB_VELERO_VERSIONS   space-separated subset of the go.v<version>.mod files, or "all"
+#                         (default "1.15 1.18": the oldest release we claim and the newest, what CI
+#                         runs; tests/matrix.sh runs all of them, 1.12 through 1.18)
 #   FSB_CACHE             build outputs go to $FSB_CACHE/conformance (default /var/cache/velero-fsb-guard)
 #
 # Go downloads and build caches are the normal GOMODCACHE/GOCACHE. Prints a
@@ -22,7 +24,10 @@ mkdir -p "$out"
 
 # One pinned Velero release per module file go.v<version>.mod.
 all_versions="$(cd "$here" && ls go.v*.mod | sed -E 's/^go\.v(.*)\.mod$/\1/' | sort -V | tr '\n' ' ')"
-read -r -a versions <<<"${FSB_VELERO_VERSIONS:-$all_versions}"
+ci_versions="1.15 1.18"
+sel="${FSB_VELERO_VERSIONS:-$ci_versions}"
+[[ $sel == all ]] && sel="$all_versions"
+read -r -a versions <<<"$sel"
 
 reference_only=false
 self_test=false
@@ -75,7 +80,8 @@ for v in "${versions[@]}"; do
   echo
   echo "=== Velero $velero: build (go.v$v.mod)"
   start=$(date +%s)
-  if ! nice -n 10 go test -mod=readonly -modfile="go.v$v.mod" -c -o "$harness" . ||
+  if ! nice -n 10 go test -mod=readonly -modfile="go.v$v.mod" -c -o "$harness" \
+      -ldflags "-X github.com/fsb-guard/velero-fsb-guard/tests/conformance.veleroVersion=$velero" . ||
     ! nice -n 10 go build -mod=readonly -modfile="go.v$v.mod" -o "$reference" ./goplugin; then
     total_fail=$((total_fail + 1))
     summary+=("Velero $velero: BUILD FAILED")

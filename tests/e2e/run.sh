@@ -2,25 +2,33 @@
 # End to end, stage 1: a real control plane on loopback (etcd, kube-apiserver, kube-controller-manager
 # built from their Go modules), Velero's CRDs, and the restore scenarios driven through Velero's plugin
 # client (tests/e2e/driver), once per Kubernetes version in K8S_VERSIONS; then stage 2, a real Velero
-# restore (tests/e2e/velero/run.sh), unless --control-only (then velero-restore=not-run).
+# restore (tests/e2e/velero/run.sh), and stage 3, a real node (tests/e2e/node/run.sh: kubelet,
+# containerd, node-agent, kopia; our plugin from its image), unless --control-only (then both not-run).
 #
 #   tests/e2e/run.sh [--control-only]
 #
-# K8S_VERSIONS (default "v1.34.4 v1.33.13": they differ in StatefulSet revision encoding) — the first
-# version runs every scenario, later ones only the StatefulSet/DaemonSet scenarios. Missing versions
-# are built by build-k8s.sh (~30 min each, cold). K8S_VERSION=<v> alone still selects one version.
+# K8S_VERSIONS (default "v1.37.2 v1.33.13": the newest release and the oldest we claim; they also differ
+# in StatefulSet revision encoding) — the first version runs every scenario, later ones only the
+# StatefulSet/DaemonSet scenarios. Missing versions are built by build-k8s.sh (cold: several minutes
+# each). K8S_VERSION=<v> alone still selects one version.
+# E2E_STAGES (default "control-plane velero node"): which stages run; tests/matrix.sh runs
+# "control-plane" alone once per Kubernetes minor.
 # --control-only: only the runs without our plugin (each must show a rollout: proves the harness
 # detects rollouts) and the reference runs (the driver itself corrects like the plugin should: proves
 # "no rollout" is reachable). Without it, the with-plugin runs join them (each FSB scenario must show none).
 # Ends with one line:
 #   E2E-SUMMARY: scenarios=<n> sts-scenarios=<n> ds=<n> replicas=<n> with-plugin-rollouts=<n|not-run>
 #                control-rollouts=<n> versions=<v,...> velero-restore=<ok|failed|not-run>
+#                real-node=<ok|failed|not-run> data-restored=<files ok>/<files> control-data-lost=<n>
+#                node-k8s=<version>
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
-K8S_VERSIONS="${K8S_VERSIONS:-${K8S_VERSION:-v1.34.4 v1.33.13}}"
+K8S_VERSIONS="${K8S_VERSIONS:-${K8S_VERSION:-v1.37.2 v1.33.13}}"
+E2E_STAGES="${E2E_STAGES:-control-plane velero node}"
+has_stage() { [[ " $E2E_STAGES " == *" $1 "* ]]; }
 read -r -a versions <<< "$K8S_VERSIONS"
 WINDOW="${E2E_WINDOW:-30s}"   # E2E_KEEP_LOGS=1 keeps the temp dir (logs, kubeconfig) on success too
 control_only=false
@@ -38,18 +46,16 @@ mkdir -p "$logs"
 pids=()
 status=1
 scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
+real_node=not-run node_data=- node_lost=- node_k8s=-
 sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
+
+# shellcheck source=velero/control-plane.sh
+source "$here/velero/control-plane.sh"   # cp_start/cp_stop and the shared helpers (free_port, wait_for, stop_pids)
 
 cleanup() {
   local rc=$?
   # Stop only what this script started, newest first, by PID.
-  for ((i=${#pids[@]}-1; i>=0; i--)); do
-    kill "${pids[i]}" 2>/dev/null || true
-  done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  stop_pids ${pids[@]+"${pids[@]}"}
   if [[ $status -ne 0 || $rc -ne 0 ]]; then
     echo "--- e2e failed; logs in $logs ---"
     for f in $(find "$logs" -name '*.log' | sort); do
@@ -62,34 +68,12 @@ cleanup() {
   else
     rm -rf "$work"
   fi
-  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore"
+  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s"
   [[ $status -eq 0 && $rc -eq 0 ]] || exit 1
 }
 trap cleanup EXIT
 
 step() { printf '[e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-
-free_port() {
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if [[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]] && ! grep -qw "$p" "$work/ports" 2>/dev/null; then
-      echo "$p" >> "$work/ports"
-      echo "$p"
-      return
-    fi
-  done
-}
-
-wait_for() { # wait_for <seconds> <description> <command...>
-  local secs="$1" what="$2"; shift 2
-  for _ in $(seq $(( secs * 5 ))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "timed out after ${secs}s waiting for $what" >&2
-  return 1
-}
 
 # ---------------------------------------------------------------- binaries
 for v in "${versions[@]}"; do
@@ -113,9 +97,6 @@ if ! $control_only; then
   cp "$repo/target/debug/velero-fsb-guard" "$work/plugins/velero-fsb-guard"
 fi
 mkdir -p "$work/no-plugins"
-
-# shellcheck source=velero/control-plane.sh
-source "$here/velero/control-plane.sh"
 
 # ---------------------------------------------------------------- one Kubernetes version
 # The modes run side by side (own namespaces, backups and restores each), so the windows overlap.
@@ -200,7 +181,7 @@ for v in "${versions[@]}"; do
   prev="$v"
 done
 
-if ! $control_only; then
+if ! $control_only && has_stage velero; then
   # Stage 2 starts its own control plane inside its own network namespace: no port clashes.
   step "stage 2: a real Velero server restore (tests/e2e/velero/run.sh)"
   if K8S_VERSION="${versions[0]}" "$here/velero/run.sh" > "$logs/velero-restore.log" 2>&1; then
@@ -210,6 +191,19 @@ if ! $control_only; then
     failed=1
   fi
   grep -E '^(CHECK|VELERO-RESTORE)' "$logs/velero-restore.log" || true
+fi
+
+if ! $control_only && has_stage node; then
+  # Stage 3: the whole user story on a real node (kubelet, containerd, node-agent, kopia), our plugin
+  # installed from its image with `velero plugin add`; its own namespaces, on the first version.
+  step "stage 3: a real node (tests/e2e/node/run.sh, Kubernetes ${versions[0]})"
+  node_k8s="${versions[0]}"
+  K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/real-node.log" 2>&1 || failed=1
+  grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|REAL-NODE)' "$logs/real-node.log" || true
+  line=$(grep '^REAL-NODE:' "$logs/real-node.log" | tail -1 || true)
+  real_node=$(sed -n 's/.*real-node=\([a-z-]*\).*/\1/p' <<< "$line"); real_node=${real_node:-failed}
+  node_data=$(sed -n 's/.*data-restored=\([0-9/]*\).*/\1/p' <<< "$line")
+  node_lost=$(sed -n 's/.*control-data-lost=\([0-9]*\).*/\1/p' <<< "$line")
 fi
 step "done"
 status=$failed

