@@ -757,6 +757,30 @@ mod tests {
         assert!(t(r#"[{"op":"test","path":"/a/b","value":1}]"#).is_ok());
     }
 
+    // Patches that can read the original document, or whose tests can see an inserted value's
+    // bytes, must stay on the Go-JSON tree; the rest may run on the item.
+    #[test]
+    fn in_place_only_where_the_tree_is_not_needed() {
+        let in_place = |p: &str| Patch::new(decode(p).unwrap()).in_place;
+        assert!(in_place(
+            r#"[{"op":"test","path":"/a","value":1},{"op":"add","path":"/b","value":1.5}]"#
+        ));
+        assert!(in_place(
+            r#"[{"op":"add","path":"/a/","value":{}},{"op":"remove","path":"/c"}]"#
+        ));
+        assert!(in_place(
+            r#"[{"op":"copy","from":"/a","path":"/b"},{"op":"move","from":"/b","path":"/c"}]"#
+        ));
+        assert!(!in_place(
+            r#"[{"op":"add","path":"/b","value":1},{"op":"test","path":"/b","value":1}]"#
+        ));
+        assert!(!in_place(r#"[{"op":"add","path":"//b","value":1}]"#));
+        assert!(!in_place(r#"[{"op":"replace","path":"/","value":1}]"#));
+        assert!(!in_place(r#"[{"op":"copy","from":"","path":"/b"}]"#));
+        assert!(!in_place(r#"[{"op":"move","from":"//a","path":"/b"}]"#));
+        assert!(!in_place(r#"[{"op":"add","path":"/b","value":1e400}]"#));
+    }
+
     #[test]
     fn atoi() {
         assert_eq!(go_atoi("+1"), Some(1));

@@ -61,7 +61,8 @@ fn diff_maps(
             patch.insert(key.clone(), mv.clone());
             continue;
         }
-        let p = format!("{path}/{key}");
+        // The child's path, for errors deeper down (made only where there is a deeper down).
+        let p = || format!("{path}/{key}");
         match (ov, mv) {
             (Value::Object(om), Value::Object(mm)) => {
                 let (sub, meta) = match lookup_struct(schema, key, path) {
@@ -72,7 +73,7 @@ fn diff_maps(
                 if meta.strategy == "replace" {
                     patch.insert(key.clone(), mv.clone());
                 } else {
-                    let pv = diff_maps(om, mm, sub, meta.retain_keys, &p)?;
+                    let pv = diff_maps(om, mm, sub, meta.retain_keys, &p())?;
                     if !pv.is_empty() {
                         patch.insert(key.clone(), Value::Object(pv));
                     }
@@ -86,7 +87,7 @@ fn diff_maps(
                 };
                 if meta.strategy == "merge" {
                     let (add, del, order) =
-                        diff_lists(ol, ml, sub, meta.merge_key, meta.retain_keys, &p)?;
+                        diff_lists(ol, ml, sub, meta.merge_key, meta.retain_keys, &p())?;
                     if !add.is_empty() {
                         patch.insert(key.clone(), Value::Array(add));
                     }

@@ -550,3 +550,59 @@ pub(crate) fn normalize_scalars_for_diff(
     let positions = Positions::new(modified, "", elem);
     normalize_slice_order(add, modified, &positions, "", elem, path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Merge keys and members Go compares differently: int64 vs float64, `-0` vs `0`, maps and
+    /// lists (uncomparable), null, a member without the key, a member that is no map.
+    fn key() -> impl Strategy<Value = Value> {
+        prop::sample::select(vec![
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(1),
+            json!(1.0),
+            json!(0.0),
+            json!(-0.0),
+            json!(2.5),
+            json!("a"),
+            json!("b"),
+            json!({"x": 1}),
+            json!([1]),
+        ])
+    }
+
+    fn member() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            6 => key().prop_map(|k| json!({"k": k})),
+            1 => Just(json!({"other": 1})),
+            1 => key(),
+        ]
+    }
+
+    proptest! {
+        // The index must answer exactly what `index` (apimachinery's scan) answers, errors
+        // included, for maps by merge key and for primitives by value.
+        #[test]
+        fn positions_answer_like_index(
+            order in prop::collection::vec(member(), 0..12),
+            probes in prop::collection::vec(member(), 0..12),
+            maps in any::<bool>(),
+        ) {
+            let elem = if maps { GoKind::Map } else { GoKind::String };
+            let positions = Positions::new(&order, "k", elem);
+            for probe in &probes {
+                let want = index(&order, probe, "k", elem, "/p");
+                let got = positions.of(probe, "k", elem, "/p");
+                prop_assert_eq!(want.is_err(), got.is_err(), "{:?} in {:?}", probe, order);
+                if let (Ok(w), Ok(g)) = (want, got) {
+                    prop_assert_eq!(w, g, "{:?} in {:?}", probe, order);
+                }
+            }
+        }
+    }
+}
