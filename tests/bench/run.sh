@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks (issue 6): our plugin against a Go plugin on Velero's framework, in one run, through
-# Velero's own plugin client; the backup index against gzip -dc | tar -x; criterion benches of the
-# pure engine. Writes BENCHMARKS.md at the repository root. Prints figures; asserts none.
+# Benchmarks (issues 6 and 18): our plugin against a Go plugin on Velero's framework and against
+# the floor (our transport answering the item unparsed, or parsed and written once), in one run,
+# through Velero's own plugin client; the image's static binary (size, and its Execute); the
+# backup index against gzip -dc | tar -x; criterion benches and instruction counts of the pure
+# engine. Writes BENCHMARKS.md at the repository root. Prints figures; asserts none.
 #
 #   tests/bench/run.sh                 everything
-#   tests/bench/run.sh --no-criterion  skip the criterion benches (their last figures are reused)
+#   tests/bench/run.sh --no-criterion  skip the criterion benches and instruction counts (their
+#                                      last figures are reused)
 #
 # Environment:
 #   FSB_CACHE          build outputs and generated backups under $FSB_CACHE/bench
@@ -12,6 +15,7 @@
 #   FSB_BENCH_COLD     cold starts per plugin (default 20)
 #   FSB_BENCH_ITERS    timed Execute calls per item and plugin (default 400)
 #   FSB_BENCH_SIZES    backup sizes in MB for the index benchmark (default "50 200")
+#   FSB_INSTR_CALLS    calls per instruction count (tests/bench/instructions.sh, default 5)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,10 +34,17 @@ command -v go >/dev/null || { echo "go is not installed (need Go >= 1.25)" >&2; 
 
 echo "=== build: release plugin, benchmark examples"
 (cd "$repo" && cargo build --release -p velero-fsb-guard --bin velero-fsb-guard \
-  --example bench_rules_plugin --example bench_index)
+  --example bench_rules_plugin --example bench_index --example bench_floor_plugin)
 plugin="$target_dir/release/velero-fsb-guard"
 rules_plugin="$target_dir/release/examples/bench_rules_plugin"
 index_bin="$target_dir/release/examples/bench_index"
+floor_plugin="$target_dir/release/examples/bench_floor_plugin"
+
+echo "=== build: the image's static binary (scripts/build-static.sh)"
+static_target="$(uname -m)-unknown-linux-musl"
+STATIC_OUT="$out/static" bash "$repo/scripts/build-static.sh" "$static_target" >"$out/static.log" 2>&1 ||
+  { tail -n 20 "$out/static.log"; echo "static build failed"; exit 1; }
+static_plugin="$out/static/$static_target/velero-fsb-guard"
 
 echo "=== build: Go harness and reference plugin (Velero v1.18 module file)"
 (cd "$repo/tests/conformance" &&
@@ -48,6 +59,9 @@ targets="go-echo=$out/goplugin=fsb-reference.io/echo"
 targets+=";rust-guard=$plugin=fsb-guard.io/template-guard"
 targets+=";go-rules=$out/goplugin=fsb-reference.io/echo=FSB_GOPLUGIN_RULES=$rules"
 targets+=";rust-rules=$rules_plugin=fsb-guard.io/template-guard=FSB_BENCH_RULES=$rules"
+targets+=";rust-floor=$floor_plugin=fsb-guard.io/template-guard"
+targets+=";rust-json-floor=$floor_plugin=fsb-guard.io/template-guard=FSB_BENCH_FLOOR=json"
+targets+=";rust-guard-static=$static_plugin=fsb-guard.io/template-guard"
 (cd "$out" && FSB_BENCH_OUT="$out/plugins.json" FSB_BENCH_TARGETS="$targets" \
   timeout 900 "$out/bench-harness.test" -test.run '^TestBench$' -test.v -test.timeout 880s) \
   >"$out/plugins.log" 2>&1 || { tail -n 40 "$out/plugins.log"; echo "plugin benchmark failed"; exit 1; }
@@ -84,11 +98,22 @@ if $run_criterion; then
       { tail -n 20 "$out/criterion.log"; echo "criterion bench $name failed"; exit 1; }
   done
   grep -E 'time:' "$out/criterion.log" || true
+  echo "=== instructions per call of the same benches (callgrind)"
+  if command -v valgrind >/dev/null; then
+    bash "$here/instructions.sh" "$out/instructions.txt" >"$out/instructions.log" 2>&1 ||
+      { tail -n 20 "$out/instructions.log"; echo "instruction counts failed"; exit 1; }
+    cat "$out/instructions.txt"
+  else
+    echo "valgrind is not installed: no instruction counts"
+    : >"$out/instructions.txt"
+  fi
 fi
+touch "$out/instructions.txt"
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 "$here/report.py" --plugins "$out/plugins.json" --index "$out/index.txt" \
   --criterion "$target_dir/criterion" --load "$load_before" --load "$load_after" \
-  --plugin-bin "$plugin" --repo "$repo" >"$repo/BENCHMARKS.md"
+  --plugin-bin "$plugin" --static-bin "$static_plugin" --instructions "$out/instructions.txt" \
+  --repo "$repo" >"$repo/BENCHMARKS.md"
 echo "=== wrote $repo/BENCHMARKS.md"
 tail -n 1 "$repo/BENCHMARKS.md"

@@ -1,11 +1,13 @@
 //! Velero resource-modifier rules on a ~50 KB Deployment: matching only, one JSON patch, one merge
 //! patch, one strategic patch, and the 10 rules of the plugin benchmark (tests/bench/rules.yaml).
-//! tests/bench/run.sh saves a baseline.
+//! tests/bench/run.sh saves a baseline; tests/bench/instructions.sh counts instructions per call.
 
-use criterion::{Criterion, criterion_group, criterion_main};
 use fsb_modifiers::ResourceModifiers;
 use serde_json::{Value, json};
 use std::hint::black_box;
+
+#[path = "../../../tests/bench/bench_cases.rs"]
+mod bench_cases;
 
 const TEN_RULES: &str = include_str!("../../../tests/bench/rules.yaml");
 
@@ -34,9 +36,9 @@ fn rules(yaml: &str) -> ResourceModifiers {
     ResourceModifiers::from_yaml(yaml).expect("benchmark rules parse")
 }
 
-fn modifiers(c: &mut Criterion) {
-    let item = deployment();
-    let sets = [
+/// The named rule sets, applied to [`deployment`] as `deployments.apps`.
+fn rule_sets() -> Vec<(&'static str, ResourceModifiers)> {
+    vec![
         (
             "rules/match_10_none_apply",
             rules(&format!(
@@ -67,13 +69,22 @@ fn modifiers(c: &mut Criterion) {
             ),
         ),
         ("rules/bench_10_rules", rules(TEN_RULES)),
-    ];
-    for (name, set) in &sets {
-        c.bench_function(name, |b| {
-            b.iter(|| set.apply(black_box(&item), "deployments.apps"))
-        });
-    }
+    ]
 }
 
-criterion_group!(benches, modifiers);
-criterion_main!(benches);
+fn main() {
+    let item = deployment();
+    let sets = rule_sets();
+    let cases: Vec<bench_cases::Case<'_>> = sets
+        .iter()
+        .map(|(name, set)| -> bench_cases::Case<'_> {
+            (
+                name,
+                Box::new(|| {
+                    black_box(set.apply(black_box(&item), "deployments.apps"));
+                }),
+            )
+        })
+        .collect();
+    bench_cases::run(&cases);
+}

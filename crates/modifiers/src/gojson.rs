@@ -383,6 +383,42 @@ pub(crate) fn to_value(n: &Node) -> Option<Value> {
     })
 }
 
+/// What `unstructured.UnmarshalJSON` makes of the numbers of an item Go marshalled: each becomes
+/// the int64 or float64 of its Go text (a float64 `1.0` becomes the int64 1, a uint64 beyond
+/// int64 a float64), as [`to_value`] of [`from_value`] does, without copying the item. Returns
+/// whether a number changed.
+pub(crate) fn normalize_numbers(v: &mut Value) -> bool {
+    match v {
+        Value::Number(n) if !n.is_i64() => match to_value(&Node::Number(go_number_text(n))) {
+            Some(go) if go != *v => {
+                *v = go;
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |changed, x| normalize_numbers(x) | changed),
+        Value::Object(m) => m
+            .values_mut()
+            .fold(false, |changed, x| normalize_numbers(x) | changed),
+        _ => false,
+    }
+}
+
+/// Whether every number lexeme of `n` is the text Go prints for the value it decodes to: then
+/// the decoded value is already what [`normalize_numbers`] would make of it.
+pub(crate) fn numbers_are_normal(n: &Node) -> bool {
+    match n {
+        Node::Number(t) => {
+            matches!(to_value(n), Some(Value::Number(v)) if go_number_text(&v) == *t)
+        }
+        Node::Array(items) => items.iter().all(numbers_are_normal),
+        Node::Object(entries) => entries.iter().all(|(_, v)| numbers_are_normal(v)),
+        _ => true,
+    }
+}
+
 /// Serialize a tree as compact JSON (number lexemes verbatim).
 pub(crate) fn to_text(n: &Node, out: &mut String) {
     match n {

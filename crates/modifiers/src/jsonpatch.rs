@@ -8,7 +8,10 @@
 //! intermediate token on the root (`//x`) walks a detached copy of the original document; a
 //! `null` inserted by `add` in the same patch is not "nil" for a later `test`.
 
+use std::borrow::Cow;
+
 use crate::gojson::{self, Node};
+use crate::tree::{Members, Tree, View, ViewMut, equal, from_patch};
 
 /// Why a patch failed, classified the way Velero's callers look at the Go errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,12 +70,35 @@ impl Operation {
     }
 
     /// `Operation.value()`: an explicit null is a raw `null` node, an absent member is nil.
-    fn value(&self) -> Node {
+    fn value_node(&self) -> Cow<'_, Node> {
         match &self.value {
-            None => Node::Null,
-            Some(Node::Null) => Node::InsertedNull,
-            Some(v) => v.clone(),
+            None => Cow::Owned(Node::Null),
+            Some(Node::Null) => Cow::Owned(Node::InsertedNull),
+            Some(v) => Cow::Borrowed(v),
         }
+    }
+
+    /// [`Self::value_node`] as a value of the document's tree.
+    fn value<T: Tree>(&self) -> Result<T, PatchError> {
+        match &self.value {
+            None => Ok(T::null()),
+            Some(Node::Null) => Ok(T::inserted_null()),
+            Some(v) => from_patch(v).ok_or_else(|| PatchError::Other("number out of range".into())),
+        }
+    }
+
+    fn mutates(&self) -> bool {
+        self.kind() != "test"
+    }
+
+    /// Whether the operation can read evanphx's root `self`, the document before the patch: a
+    /// path whose first token is empty (`//x` walks a detached copy of it) or that is `/` (the
+    /// root's `""` is it), or such a `from` (or `""`) for `move`/`copy`.
+    fn reads_original(&self) -> bool {
+        let through_self = |m: &Option<Node>| matches!(m, Some(Node::String(p)) if p == "/" || p.starts_with("//"));
+        let whole = matches!(&self.from, Some(Node::String(p)) if p.is_empty());
+        through_self(&self.path)
+            || (matches!(self.kind(), "move" | "copy") && (whole || through_self(&self.from)))
     }
 
     fn value_is_null(&self) -> bool {
@@ -179,7 +205,7 @@ pub(crate) fn go_atoi(s: &str) -> Option<i64> {
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Base {
     Main,
-    /// The root's `self` node: the original document text, re-parsed on first use.
+    /// The root's `self` node: a copy of the original document, made on first write.
     Detached,
 }
 
@@ -193,13 +219,6 @@ struct Loc {
     base: Base,
     steps: Vec<Step>,
     key: String,
-}
-
-/// The mutable state of one `Patch.Apply` call.
-struct Doc {
-    main: Node,
-    original: Node,
-    detached: Option<Node>,
 }
 
 fn invalid_index(i: i64) -> PatchError {
@@ -224,22 +243,36 @@ fn array_index(len: usize, key: &str) -> Result<usize, PatchError> {
     Ok(i as usize)
 }
 
-impl Doc {
-    fn base_mut(&mut self, base: Base) -> &mut Node {
+fn is_container<T: Tree>(n: &T) -> bool {
+    !matches!(n.view(), View::Scalar)
+}
+
+fn vanished() -> PatchError {
+    PatchError::Other("container vanished".into())
+}
+
+/// What a patch reads of the document: the document itself, the original document (evanphx's
+/// root `self`) and the detached copy of it, if one was written to.
+struct Reader<'d, T: Tree> {
+    main: &'d T,
+    original: Option<&'d T>,
+    detached: Option<&'d T>,
+}
+
+impl<'d, T: Tree> Reader<'d, T> {
+    fn base(&self, base: Base) -> Option<&'d T> {
         match base {
-            Base::Main => &mut self.main,
-            Base::Detached => self.detached.get_or_insert_with(|| self.original.clone()),
+            Base::Main => Some(self.main),
+            Base::Detached => self.detached.or(self.original),
         }
     }
 
-    fn node_mut(&mut self, base: Base, steps: &[Step]) -> Option<&mut Node> {
-        let mut cur = self.base_mut(base);
+    fn node(&self, base: Base, steps: &[Step]) -> Option<&'d T> {
+        let mut cur = self.base(base)?;
         for s in steps {
-            cur = match (cur, s) {
-                (Node::Object(entries), Step::Key(k)) => {
-                    entries.iter_mut().find(|(ek, _)| ek == k).map(|(_, v)| v)?
-                }
-                (Node::Array(items), Step::Index(i)) => items.get_mut(*i)?,
+            cur = match (cur.view(), s) {
+                (View::Object(members), Step::Key(k)) => members.get(k)?,
+                (View::Array(items), Step::Index(i)) => items.get(*i)?,
                 _ => return None,
             };
         }
@@ -247,7 +280,7 @@ impl Doc {
     }
 
     /// evanphx `findObject`: walk all tokens but the last; every step must land on a container.
-    fn find(&mut self, path: &str) -> Option<Loc> {
+    fn find(&self, path: &str) -> Option<Loc> {
         let split: Vec<&str> = path.split('/').collect();
         if split.len() < 2 {
             return (path.is_empty()).then(|| Loc {
@@ -261,36 +294,33 @@ impl Doc {
         for part in &split[1..split.len() - 1] {
             let part = decode_key(part);
             let is_root = steps.is_empty() && base == Base::Main;
-            let cur = self.node_mut(base, &steps)?;
-            let step = match cur {
-                Node::Object(entries) => {
+            let step = match self.node(base, &steps)?.view() {
+                View::Object(members) => {
                     if part.is_empty() {
                         if is_root {
                             // get("") on the root returns its `self`: the original document.
                             base = Base::Detached;
                             steps.clear();
-                            let d = self.base_mut(Base::Detached);
-                            if !matches!(d, Node::Object(_) | Node::Array(_)) {
+                            if !is_container(self.base(Base::Detached)?) {
                                 return None;
                             }
                             continue;
                         }
                         return None;
                     }
-                    let v = entries.iter().find(|(k, _)| *k == part).map(|(_, v)| v)?;
-                    if !matches!(v, Node::Object(_) | Node::Array(_)) {
+                    if !is_container(members.get(&part)?) {
                         return None;
                     }
                     Step::Key(part)
                 }
-                Node::Array(items) => {
+                View::Array(items) => {
                     let i = array_index(items.len(), &part).ok()?;
-                    if !matches!(items[i], Node::Object(_) | Node::Array(_)) {
+                    if !is_container(&items[i]) {
                         return None;
                     }
                     Step::Index(i)
                 }
-                _ => return None,
+                View::Scalar => return None,
             };
             steps.push(step);
         }
@@ -301,56 +331,117 @@ impl Doc {
         })
     }
 
-    fn is_root(loc: &Loc) -> bool {
-        loc.base == Base::Main && loc.steps.is_empty()
-    }
-
     /// Container `get`. `Ok(None)` is Go's nil node (JSON null, or `self` of a non-root).
-    fn get(&mut self, loc: &Loc) -> Result<Option<Node>, PatchError> {
-        let root = Self::is_root(loc);
-        let original = self.original.clone();
-        let con = self
-            .node_mut(loc.base, &loc.steps)
-            .ok_or_else(|| PatchError::Other("container vanished".into()))?;
-        match con {
-            Node::Object(entries) => {
+    fn get(&self, loc: &Loc) -> Result<Option<&'d T>, PatchError> {
+        let root = loc.base == Base::Main && loc.steps.is_empty();
+        match self.node(loc.base, &loc.steps).ok_or_else(vanished)?.view() {
+            View::Object(members) => {
                 if loc.key.is_empty() {
-                    return Ok(root.then_some(original));
+                    return match (root, self.original) {
+                        (false, _) => Ok(None),
+                        (true, Some(original)) => Ok(Some(original)),
+                        (true, None) => Err(no_original()),
+                    };
                 }
-                match entries.iter().find(|(k, _)| *k == loc.key) {
+                match members.get(&loc.key) {
                     None => Err(PatchError::Missing(format!(
                         "unable to get nonexistent key: {}",
                         loc.key
                     ))),
-                    Some((_, Node::Null)) => Ok(None),
-                    Some((_, v)) => Ok(Some(v.clone())),
+                    Some(v) if v.is_nil() => Ok(None),
+                    Some(v) => Ok(Some(v)),
                 }
             }
-            Node::Array(items) => {
+            View::Array(items) => {
                 if loc.key.is_empty() {
                     return Ok(None);
                 }
                 let i = array_index(items.len(), &loc.key)?;
-                Ok(match &items[i] {
-                    Node::Null => None,
-                    v => Some(v.clone()),
-                })
+                Ok(Some(&items[i]).filter(|v| !v.is_nil()))
             }
-            _ => Err(PatchError::Other("not a container".into())),
+            View::Scalar => Err(PatchError::Other("not a container".into())),
         }
     }
 
-    /// Container `add` (objects: set; arrays: insert, `-` appends, index may equal the length).
-    fn add(&mut self, loc: &Loc, val: Node) -> Result<(), PatchError> {
-        let con = self
-            .node_mut(loc.base, &loc.steps)
-            .ok_or_else(|| PatchError::Other("container vanished".into()))?;
-        match con {
-            Node::Object(entries) => {
-                set_key(entries, &loc.key, val);
+    fn test(&self, op: &Operation) -> Result<(), PatchError> {
+        let path = op.path()?;
+        let failed = || PatchError::TestFailed(format!("testing value {path} failed"));
+        if path.is_empty() {
+            return if equal(self.main, &op.value_node()) {
+                Ok(())
+            } else {
+                Err(failed())
+            };
+        }
+        let loc = self.find(&path).ok_or_else(|| {
+            PatchError::Missing(format!(
+                "test operation does not apply: is missing path: {path}"
+            ))
+        })?;
+        let val = match self.get(&loc) {
+            Ok(v) => v,
+            Err(PatchError::Missing(_)) => None,
+            Err(e) => return Err(e),
+        };
+        match val {
+            None if op.value_is_null() => Ok(()),
+            Some(v) if !op.value_is_null() && op.value.as_ref().is_some_and(|o| equal(v, o)) => {
                 Ok(())
             }
-            Node::Array(items) => {
+            _ => Err(failed()),
+        }
+    }
+}
+
+/// Raised only if a patch that [`Patch::in_place`] accepted reads the original document.
+fn no_original() -> PatchError {
+    PatchError::Other("the patch reads the original document, which was not kept".into())
+}
+
+/// The mutable state of one `Patch.Apply` call.
+struct Doc<'d, T: Tree> {
+    main: &'d mut T,
+    original: Option<&'d T>,
+    detached: Option<T>,
+}
+
+impl<T: Tree> Doc<'_, T> {
+    fn reader(&self) -> Reader<'_, T> {
+        Reader {
+            main: &*self.main,
+            original: self.original,
+            detached: self.detached.as_ref(),
+        }
+    }
+
+    fn node_mut(&mut self, base: Base, steps: &[Step]) -> Result<&mut T, PatchError> {
+        let mut cur = match base {
+            Base::Main => &mut *self.main,
+            Base::Detached => match (&mut self.detached, self.original) {
+                (Some(d), _) => d,
+                (slot, Some(original)) => slot.insert(original.clone()),
+                (None, None) => return Err(no_original()),
+            },
+        };
+        for s in steps {
+            cur = match (cur.view_mut(), s) {
+                (ViewMut::Object(members), Step::Key(k)) => members.get_mut(k),
+                (ViewMut::Array(items), Step::Index(i)) => items.get_mut(*i),
+                _ => None,
+            }
+            .ok_or_else(vanished)?;
+        }
+        Ok(cur)
+    }
+
+    /// Container `add` (objects: set; arrays: insert, `-` appends, index may equal the length).
+    fn add(&mut self, loc: &Loc, val: T) -> Result<(), PatchError> {
+        match self.node_mut(loc.base, &loc.steps)?.view_mut() {
+            ViewMut::Object(members) => {
+                members.set(&loc.key, val);
+                Ok(())
+            }
+            ViewMut::Array(items) => {
                 if loc.key == "-" {
                     items.push(val);
                     return Ok(());
@@ -372,118 +463,85 @@ impl Doc {
                 items.insert(i as usize, val);
                 Ok(())
             }
-            _ => Err(PatchError::Other("not a container".into())),
+            ViewMut::Scalar => Err(PatchError::Other("not a container".into())),
         }
     }
 
     /// Container `set` (replace): objects set the key; arrays overwrite an existing index.
-    fn set(&mut self, loc: &Loc, val: Node) -> Result<(), PatchError> {
-        let con = self
-            .node_mut(loc.base, &loc.steps)
-            .ok_or_else(|| PatchError::Other("container vanished".into()))?;
-        match con {
-            Node::Object(entries) => {
-                set_key(entries, &loc.key, val);
+    fn set(&mut self, loc: &Loc, val: T) -> Result<(), PatchError> {
+        match self.node_mut(loc.base, &loc.steps)?.view_mut() {
+            ViewMut::Object(members) => {
+                members.set(&loc.key, val);
                 Ok(())
             }
-            Node::Array(items) => {
+            ViewMut::Array(items) => {
                 let i = array_index(items.len(), &loc.key)?;
                 items[i] = val;
                 Ok(())
             }
-            _ => Err(PatchError::Other("not a container".into())),
+            ViewMut::Scalar => Err(PatchError::Other("not a container".into())),
         }
     }
 
-    fn remove(&mut self, loc: &Loc) -> Result<(), PatchError> {
-        let con = self
-            .node_mut(loc.base, &loc.steps)
-            .ok_or_else(|| PatchError::Other("container vanished".into()))?;
-        match con {
-            Node::Object(entries) => match entries.iter().position(|(k, _)| *k == loc.key) {
-                Some(p) => {
-                    entries.remove(p);
-                    Ok(())
-                }
-                None => Err(PatchError::Missing(format!(
-                    "unable to remove nonexistent key: {}",
-                    loc.key
-                ))),
-            },
-            Node::Array(items) => {
+    /// Container `remove`; the removed value is what `move` re-adds.
+    fn remove(&mut self, loc: &Loc) -> Result<T, PatchError> {
+        match self.node_mut(loc.base, &loc.steps)?.view_mut() {
+            ViewMut::Object(members) => members.remove(&loc.key).ok_or_else(|| {
+                PatchError::Missing(format!("unable to remove nonexistent key: {}", loc.key))
+            }),
+            ViewMut::Array(items) => {
                 let i = array_index(items.len(), &loc.key)?;
-                items.remove(i);
-                Ok(())
+                Ok(items.remove(i))
             }
-            _ => Err(PatchError::Other("not a container".into())),
+            ViewMut::Scalar => Err(PatchError::Other("not a container".into())),
+        }
+    }
+
+    fn find(&self, path: &str, what: &str) -> Result<Loc, PatchError> {
+        self.reader().find(path).ok_or_else(|| missing(what, path))
+    }
+}
+
+/// A decoded patch, with what decides whether it can run on the item in place.
+#[derive(Debug, Clone)]
+pub(crate) struct Patch {
+    pub(crate) ops: Vec<Operation>,
+    /// [`apply_in_place`] gives the same result as [`apply`] on the Go-JSON tree: no operation
+    /// reads evanphx's root `self` (an empty first token, a `from` of `""`), every `test` runs
+    /// before the first write (so none can see an inserted value's lexeme or raw `null`), and
+    /// every value fits a float64.
+    pub(crate) in_place: bool,
+    /// Every value's numbers are as Go prints them (see `gojson::numbers_are_normal`).
+    pub(crate) values_normal: bool,
+}
+
+impl Patch {
+    pub(crate) fn new(ops: Vec<Operation>) -> Patch {
+        let first_write = ops.iter().position(Operation::mutates).unwrap_or(ops.len());
+        let in_place = ops.iter().enumerate().all(|(i, op)| {
+            !op.reads_original()
+                && (op.mutates() || i < first_write)
+                && op
+                    .value
+                    .as_ref()
+                    .is_none_or(|v| from_patch::<serde_json::Value>(v).is_some())
+        });
+        let values_normal = ops
+            .iter()
+            .all(|op| op.value.as_ref().is_none_or(gojson::numbers_are_normal));
+        Patch {
+            ops,
+            in_place,
+            values_normal,
         }
     }
 }
 
-fn set_key(entries: &mut Vec<(String, Node)>, key: &str, val: Node) {
-    match entries.iter_mut().find(|(k, _)| k == key) {
-        Some(slot) => slot.1 = val,
-        None => entries.push((key.to_owned(), val)),
-    }
-}
-
-/// evanphx `lazyNode.equal` with `n` from the document and `o` from the operation.
-fn equal(n: &Node, o: &Node) -> bool {
-    match (n, o) {
-        (Node::Object(a), Node::Object(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .all(|(k, v)| match b.iter().find(|(bk, _)| bk == k) {
-                        None => false,
-                        Some((_, ov)) => match (is_nil(v), is_nil(ov)) {
-                            (true, true) => true,
-                            (false, false) => equal(v, ov),
-                            _ => false,
-                        },
-                    })
-        }
-        (Node::Object(_), _) | (_, Node::Object(_)) => false,
-        (Node::Array(a), Node::Array(b)) => {
-            // Go dereferences nil elements here (a panic); treat null elements as equal only
-            // to null elements so that we never fail harder than Go.
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| equal(x, y))
-        }
-        (Node::Array(_), _) | (_, Node::Array(_)) => false,
-        (Node::InsertedNull, _) => false,
-        (Node::String(a), Node::String(b)) => a == b,
-        _ => scalar_text(n) == scalar_text(o),
-    }
-}
-
-fn is_nil(n: &Node) -> bool {
-    matches!(n, Node::Null)
-}
-
-fn scalar_text(n: &Node) -> String {
-    let mut s = String::new();
-    gojson::to_text(n, &mut s);
-    s
-}
-
-/// `Patch.Apply(doc)` with default options. `doc` is the document as Go marshals it.
-pub(crate) fn apply(ops: &[Operation], doc: &Node) -> Result<Node, PatchError> {
-    let mut d = Doc {
-        main: doc.clone(),
-        original: doc.clone(),
-        detached: None,
-    };
-    for op in ops {
-        match op.kind() {
-            "add" => op_add(&mut d, op)?,
-            "remove" => op_remove(&mut d, op)?,
-            "replace" => op_replace(&mut d, op)?,
-            "move" => op_move(&mut d, op)?,
-            "test" => op_test(&mut d, op)?,
-            "copy" => op_copy(&mut d, op)?,
-            k => return Err(PatchError::Other(format!("Unexpected kind: {k}"))),
-        }
-    }
-    Ok(d.main)
+/// Why [`apply_in_place`] stopped, and whether the document was already written to.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) error: PatchError,
+    pub(crate) wrote: bool,
 }
 
 fn missing(what: &str, path: &str) -> PatchError {
@@ -492,118 +550,133 @@ fn missing(what: &str, path: &str) -> PatchError {
     ))
 }
 
-fn op_add(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
+/// `Patch.Apply(doc)` with default options. `doc` is the document as Go marshals it.
+pub(crate) fn apply(ops: &[Operation], doc: &Node) -> Result<Node, PatchError> {
+    let mut main = doc.clone();
+    run(ops, &mut main, Some(doc)).map_err(|f| f.error)?;
+    Ok(main)
+}
+
+/// [`apply`] on the item itself, for a [`Patch::in_place`] patch. On failure the item may be
+/// half-patched ([`Failure::wrote`]); the caller rebuilds it.
+pub(crate) fn apply_in_place(patch: &Patch, doc: &mut serde_json::Value) -> Result<(), Failure> {
+    run(&patch.ops, doc, None)
+}
+
+/// Every operation (all `test`s, as in a rule's `matches`) against `doc`, which is not written.
+pub(crate) fn test_all<T: Tree>(ops: &[Operation], doc: &T) -> Result<(), PatchError> {
+    let reader = Reader {
+        main: doc,
+        original: Some(doc),
+        detached: None,
+    };
+    ops.iter().try_for_each(|op| reader.test(op))
+}
+
+fn run<T: Tree>(ops: &[Operation], main: &mut T, original: Option<&T>) -> Result<(), Failure> {
+    let mut d = Doc {
+        main,
+        original,
+        detached: None,
+    };
+    for (i, op) in ops.iter().enumerate() {
+        let done = match op.kind() {
+            "add" => op_add(&mut d, op),
+            "remove" => op_remove(&mut d, op),
+            "replace" => op_replace(&mut d, op),
+            "move" => op_move(&mut d, op),
+            "test" => d.reader().test(op),
+            "copy" => op_copy(&mut d, op),
+            k => Err(PatchError::Other(format!("Unexpected kind: {k}"))),
+        };
+        if let Err(error) = done {
+            let wrote = ops[..i].iter().any(Operation::mutates) || op.kind() == "move";
+            return Err(Failure { error, wrote });
+        }
+    }
+    Ok(())
+}
+
+/// The whole document replaced (`add`/`replace` at `""`): only by an object or array.
+fn replace_root<T: Tree>(d: &mut Doc<'_, T>, op: &Operation, what: &str) -> Result<(), PatchError> {
+    let v: T = op.value()?;
+    if !is_container(&v) {
+        return Err(PatchError::Other(what.into()));
+    }
+    *d.main = v;
+    Ok(())
+}
+
+fn op_add<T: Tree>(d: &mut Doc<'_, T>, op: &Operation) -> Result<(), PatchError> {
     let path = op
         .path()
         .map_err(|_| PatchError::Missing("add: no path".into()))?;
     if path.is_empty() {
-        return match op.value() {
-            v @ (Node::Object(_) | Node::Array(_)) => {
-                d.main = v;
-                Ok(())
-            }
-            _ => Err(PatchError::Other(
-                "add at the root needs an object or array".into(),
-            )),
-        };
+        return replace_root(d, op, "add at the root needs an object or array");
     }
-    let loc = d.find(&path).ok_or_else(|| missing("add", &path))?;
-    d.add(&loc, op.value())
+    let loc = d.find(&path, "add")?;
+    d.add(&loc, op.value()?)
 }
 
-fn op_remove(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
+fn op_remove<T: Tree>(d: &mut Doc<'_, T>, op: &Operation) -> Result<(), PatchError> {
     let path = op
         .path()
         .map_err(|_| PatchError::Missing("remove: no path".into()))?;
-    let loc = d.find(&path).ok_or_else(|| missing("remove", &path))?;
-    d.remove(&loc)
+    let loc = d.find(&path, "remove")?;
+    d.remove(&loc).map(drop)
 }
 
-fn op_replace(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
+fn op_replace<T: Tree>(d: &mut Doc<'_, T>, op: &Operation) -> Result<(), PatchError> {
     let path = op.path()?;
     if path.is_empty() {
-        return match op.value() {
-            v @ (Node::Object(_) | Node::Array(_)) => {
-                d.main = v;
-                Ok(())
-            }
-            _ => Err(PatchError::Other(
-                "replace operation value must be object or array".into(),
-            )),
-        };
+        return replace_root(d, op, "replace operation value must be object or array");
     }
-    let loc = d.find(&path).ok_or_else(|| missing("replace", &path))?;
-    if d.get(&loc).is_err() {
+    let loc = d.find(&path, "replace")?;
+    if d.reader().get(&loc).is_err() {
         return Err(PatchError::Missing(format!(
             "replace operation does not apply: doc is missing key: {path}"
         )));
     }
-    d.set(&loc, op.value())
+    d.set(&loc, op.value()?)
 }
 
-fn op_move(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
+fn op_move<T: Tree>(d: &mut Doc<'_, T>, op: &Operation) -> Result<(), PatchError> {
     let from = op.from()?;
     if from.is_empty() {
         return Err(PatchError::Other(
             "unable to move entire document to another path".into(),
         ));
     }
-    let loc = d.find(&from).ok_or_else(|| missing("move", &from))?;
-    let val = d.get(&loc)?;
-    d.remove(&loc)?;
+    let loc = d.find(&from, "move")?;
+    // What Go re-adds is what `get` returned: nil as null, and for the root's `""` the original
+    // document, not the member `remove` takes out.
+    let (nil, original) = match d.reader().get(&loc)? {
+        None => (true, None),
+        Some(v) if loc.base == Base::Main && loc.steps.is_empty() && loc.key.is_empty() => {
+            (false, Some(v.clone()))
+        }
+        Some(_) => (false, None),
+    };
+    let removed = d.remove(&loc)?;
+    let val = if nil {
+        T::null()
+    } else {
+        original.unwrap_or(removed)
+    };
     let path = op.path()?;
-    let to = d.find(&path).ok_or_else(|| missing("move", &path))?;
-    d.add(&to, val.unwrap_or(Node::Null))
+    let to = d.find(&path, "move")?;
+    d.add(&to, val)
 }
 
-fn op_copy(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
+fn op_copy<T: Tree>(d: &mut Doc<'_, T>, op: &Operation) -> Result<(), PatchError> {
     let from = op.from()?;
-    let loc = d.find(&from).ok_or_else(|| missing("copy", &from))?;
-    let val = d.get(&loc)?;
+    let loc = d.find(&from, "copy")?;
+    let val = d.reader().get(&loc)?.cloned().unwrap_or_else(T::null);
     let path = op
         .path()
         .map_err(|_| PatchError::Missing("copy: no path".into()))?;
-    let to = d.find(&path).ok_or_else(|| missing("copy", &path))?;
-    d.add(&to, val.unwrap_or(Node::Null))
-}
-
-fn op_test(d: &mut Doc, op: &Operation) -> Result<(), PatchError> {
-    let path = op.path()?;
-    let failed = || PatchError::TestFailed(format!("testing value {path} failed"));
-    if path.is_empty() {
-        return if equal(&d.main, &op.value()) {
-            Ok(())
-        } else {
-            Err(failed())
-        };
-    }
-    let loc = d.find(&path).ok_or_else(|| {
-        PatchError::Missing(format!(
-            "test operation does not apply: is missing path: {path}"
-        ))
-    })?;
-    let val = match d.get(&loc) {
-        Ok(v) => v,
-        Err(PatchError::Missing(_)) => None,
-        Err(e) => return Err(e),
-    };
-    match val {
-        None => {
-            if op.value_is_null() {
-                Ok(())
-            } else {
-                Err(failed())
-            }
-        }
-        Some(_) if op.value_is_null() => Err(failed()),
-        Some(v) => {
-            if equal(&v, &op.value()) {
-                Ok(())
-            } else {
-                Err(failed())
-            }
-        }
-    }
+    let to = d.find(&path, "copy")?;
+    d.add(&to, val)
 }
 
 #[cfg(test)]
@@ -682,6 +755,30 @@ mod tests {
             Err(PatchError::TestFailed(_))
         ));
         assert!(t(r#"[{"op":"test","path":"/a/b","value":1}]"#).is_ok());
+    }
+
+    // Patches that can read the original document, or whose tests can see an inserted value's
+    // bytes, must stay on the Go-JSON tree; the rest may run on the item.
+    #[test]
+    fn in_place_only_where_the_tree_is_not_needed() {
+        let in_place = |p: &str| Patch::new(decode(p).unwrap()).in_place;
+        assert!(in_place(
+            r#"[{"op":"test","path":"/a","value":1},{"op":"add","path":"/b","value":1.5}]"#
+        ));
+        assert!(in_place(
+            r#"[{"op":"add","path":"/a/","value":{}},{"op":"remove","path":"/c"}]"#
+        ));
+        assert!(in_place(
+            r#"[{"op":"copy","from":"/a","path":"/b"},{"op":"move","from":"/b","path":"/c"}]"#
+        ));
+        assert!(!in_place(
+            r#"[{"op":"add","path":"/b","value":1},{"op":"test","path":"/b","value":1}]"#
+        ));
+        assert!(!in_place(r#"[{"op":"add","path":"//b","value":1}]"#));
+        assert!(!in_place(r#"[{"op":"replace","path":"/","value":1}]"#));
+        assert!(!in_place(r#"[{"op":"copy","from":"","path":"/b"}]"#));
+        assert!(!in_place(r#"[{"op":"move","from":"//a","path":"/b"}]"#));
+        assert!(!in_place(r#"[{"op":"add","path":"/b","value":1e400}]"#));
     }
 
     #[test]

@@ -64,11 +64,11 @@ mod gojson;
 mod goregex;
 mod jsonpatch;
 mod mergepatch;
+mod patches;
 mod selector;
+mod tree;
 mod unicode_names;
 mod yaml;
-
-use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -77,6 +77,7 @@ pub use error::{Error, Result};
 pub use glob::Glob;
 pub use gojson::go_float;
 pub use goregex::GoRegex;
+use patches::{Item, Patches, patch_text};
 pub use selector::{LabelSelector, LabelSelectorRequirement, Selector};
 pub use yaml::Pos;
 
@@ -110,8 +111,9 @@ pub struct ResourceModifiers {
     compiled: Vec<Compiled>,
 }
 
-/// A rule's patterns, compiled once. Compile errors stay per rule: Velero reports them for each
-/// item that reaches the failing check, so they surface as [`RuleOutcome::Error`] at match time.
+/// A rule compiled once per document, so that applying it to many items (a restore) parses and
+/// compiles nothing. Compile errors stay per rule: Velero reports them for each item that reaches
+/// the failing step, so they surface as [`RuleOutcome::Error`] at match or apply time.
 #[derive(Debug, Clone)]
 struct Compiled {
     /// Sorted, deduplicated namespace globs (`None`: the glob does not compile).
@@ -120,10 +122,14 @@ struct Compiled {
     group: Result<Glob, String>,
     regex: Option<Result<GoRegex, String>>,
     selector: Option<Result<Selector, String>>,
+    /// `matches` as the JSON-patch `test`s Velero runs (`None`: no `matches`).
+    tests: Option<Result<Vec<jsonpatch::Operation>, String>>,
+    patches: Patches,
 }
 
 impl Compiled {
-    fn new(c: &Conditions) -> Compiled {
+    fn new(rule: &Rule) -> Compiled {
+        let c = &rule.conditions;
         let mut ns: Vec<&String> = c.namespaces.iter().collect();
         ns.sort();
         ns.dedup();
@@ -140,6 +146,8 @@ impl Compiled {
                 sel.to_selector()
                     .map_err(|e| format!("error in creating label selector {e}"))
             }),
+            tests: (!c.matches.is_empty()).then(|| match_tests(&c.matches)),
+            patches: Patches::new(rule),
         }
     }
 
@@ -158,6 +166,23 @@ impl Compiled {
         }
         false
     }
+}
+
+/// `conditions.matches` as Velero runs them: one JSON patch of `test` operations.
+fn match_tests(matches: &[MatchRule]) -> Result<Vec<jsonpatch::Operation>, String> {
+    let mut tests = Vec::with_capacity(matches.len());
+    for m in matches {
+        if m.path.is_empty() {
+            return Err("path is required for match rule".into());
+        }
+        tests.push(JsonPatchOp {
+            operation: "test".into(),
+            from: String::new(),
+            path: m.path.clone(),
+            value: m.value.clone(),
+        });
+    }
+    jsonpatch::decode(&patch_text(&tests)).map_err(|e| e.message().to_owned())
 }
 
 impl ResourceModifiers {
@@ -182,11 +207,7 @@ impl ResourceModifiers {
         let doc = config::decode_document(&root, &mut problems);
         config::validate(&doc, &mut problems);
         if problems.0.is_empty() {
-            let compiled = doc
-                .rules
-                .iter()
-                .map(|r| Compiled::new(&r.conditions))
-                .collect();
+            let compiled = doc.rules.iter().map(Compiled::new).collect();
             Ok(ResourceModifiers { doc, compiled })
         } else {
             Err(Error::Invalid(problems.0))
@@ -201,29 +222,53 @@ impl ResourceModifiers {
     /// Apply every rule to `object` as Velero does for an item of `group_resource`
     /// (`"deployments.apps"`, `"pods"`, …). `object` is the item as Velero hands it to the
     /// modifiers (original namespace).
+    ///
+    /// Cost: the item is copied once (when a rule matches, or for the result) and every patch
+    /// is applied to that copy where it lies; conditions read `object`. Velero keeps the item
+    /// of a failing rule as it was before the rule: when a rule fails after writing, the copy is
+    /// rebuilt from `object` by applying the rules applied so far again (they give the same
+    /// result), so that the common path never keeps a second copy.
     pub fn apply(&self, object: &Value, group_resource: &str) -> Outcome {
-        let origin = object.clone();
-        let mut current = object.clone();
+        let mut current: Option<Item> = None;
         let mut rules = Vec::with_capacity(self.doc.rules.len());
-        for (rule, compiled) in self.doc.rules.iter().zip(&self.compiled) {
-            let outcome = match rule_matches(rule, compiled, &origin, group_resource) {
+        for compiled in &self.compiled {
+            let outcome = match rule_matches(compiled, object, group_resource) {
                 Err(e) => RuleOutcome::Error(e),
                 Ok(false) => RuleOutcome::NotMatched,
-                Ok(true) => match apply_rule(rule, &current) {
-                    Ok(Some(next)) => {
-                        current = next;
-                        RuleOutcome::Applied
+                Ok(true) => {
+                    let item = current.get_or_insert_with(|| Item::new(object.clone()));
+                    let done = compiled.patches.apply(item);
+                    if done.wrote && done.outcome != RuleOutcome::Applied {
+                        current = Some(self.replay(object, &rules));
                     }
-                    Ok(None) => RuleOutcome::Skipped,
-                    Err(e) => RuleOutcome::Error(e),
-                },
+                    done.outcome
+                }
             };
             rules.push(outcome);
         }
         Outcome {
-            object: current,
+            object: current.map_or_else(|| object.clone(), |item| item.value),
             rules,
         }
+    }
+
+    /// `object` after the rules `outcomes` says were applied, applied again.
+    fn replay(&self, object: &Value, outcomes: &[RuleOutcome]) -> Item {
+        let mut item = Item::new(object.clone());
+        for (compiled, outcome) in self.compiled.iter().zip(outcomes) {
+            if *outcome == RuleOutcome::Applied {
+                compiled.patches.apply(&mut item);
+            }
+        }
+        item
+    }
+
+    /// Whether any rule's `groupResource` matches `group_resource` (with the globs compiled
+    /// once): items of other resources leave every rule `NotMatched` or in error.
+    pub fn selects(&self, group_resource: &str) -> bool {
+        self.compiled
+            .iter()
+            .any(|c| c.group.as_ref().is_ok_and(|g| g.is_match(group_resource)))
     }
 
     /// Indexes of the rules whose `groupResource` or `namespaces` globs use `{…}` shapes that
@@ -298,34 +343,7 @@ fn meta_str<'a>(obj: &'a Value, key: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// `unstructured.GetLabels`: a map of strings, or nothing when any value is not a string.
-fn labels_of(obj: &Value) -> BTreeMap<String, String> {
-    let Some(m) = obj
-        .get("metadata")
-        .and_then(|m| m.get("labels"))
-        .and_then(Value::as_object)
-    else {
-        return BTreeMap::new();
-    };
-    let mut out = BTreeMap::new();
-    for (k, v) in m {
-        match v.as_str() {
-            Some(s) => {
-                out.insert(k.clone(), s.to_owned());
-            }
-            None => return BTreeMap::new(),
-        }
-    }
-    out
-}
-
-fn rule_matches(
-    rule: &Rule,
-    compiled: &Compiled,
-    obj: &Value,
-    group_resource: &str,
-) -> Result<bool, String> {
-    let c = &rule.conditions;
+fn rule_matches(compiled: &Compiled, obj: &Value, group_resource: &str) -> Result<bool, String> {
     let ns = meta_str(obj, "namespace");
     if !ns.is_empty() && !compiled.namespace_included(ns) {
         return Ok(false);
@@ -347,175 +365,79 @@ fn rule_matches(
         return Ok(false);
     }
     if let Some(sel) = &compiled.selector
-        && !sel.as_ref().map_err(Clone::clone)?.matches(&labels_of(obj))
+        && !sel.as_ref().map_err(Clone::clone)?.matches_labels_of(obj)
     {
         return Ok(false);
     }
-    if c.matches.is_empty() {
+    let Some(tests) = &compiled.tests else {
         return Ok(true);
-    }
-    let mut tests = Vec::with_capacity(c.matches.len());
-    for m in &c.matches {
-        if m.path.is_empty() {
-            return Err("path is required for match rule".into());
-        }
-        tests.push(JsonPatchOp {
-            operation: "test".into(),
-            from: String::new(),
-            path: m.path.clone(),
-            value: m.value.clone(),
-        });
-    }
-    match run_json_patch(&tests, obj) {
-        Ok(_) => Ok(true),
+    };
+    match jsonpatch::test_all(tests.as_ref().map_err(Clone::clone)?, obj) {
+        Ok(()) => Ok(true),
         Err(jsonpatch::PatchError::TestFailed(_) | jsonpatch::PatchError::Missing(_)) => Ok(false),
         Err(e) => Err(e.message().to_owned()),
-    }
-}
-
-/// Velero's `addQuotes`: returns the JSON text put after `"value": `.
-fn value_json(value: &str) -> String {
-    if value.is_empty() {
-        return "\"\"".into();
-    }
-    if value.starts_with('"') && value.ends_with('"') {
-        // Trim one quote at each end (a lone `"` trims to the empty string).
-        let inner = value.strip_prefix('"').unwrap_or(value);
-        let inner = inner.strip_suffix('"').unwrap_or(inner);
-        return format!("\"{inner}\"");
-    }
-    if value == "null" {
-        return value.into();
-    }
-    let lower = value.to_lowercase();
-    if lower == "true" || lower == "false" {
-        return value.into();
-    }
-    if value.starts_with('{') || value.starts_with('[') {
-        return value.into();
-    }
-    if yaml::go_parse_float(value).is_some() {
-        return value.into();
-    }
-    format!("\"{value}\"")
-}
-
-/// The patch document exactly as Velero builds it with `fmt.Sprintf` (no escaping).
-fn patch_text(ops: &[JsonPatchOp]) -> String {
-    let parts: Vec<String> = ops
-        .iter()
-        .map(|p| {
-            format!(
-                r#"{{"op": "{}", "from": "{}", "path": "{}", "value": {}}}"#,
-                p.operation,
-                p.from,
-                p.path,
-                value_json(&p.value)
-            )
-        })
-        .collect();
-    format!("[{}]", parts.join(",\n\t"))
-}
-
-fn run_json_patch(ops: &[JsonPatchOp], obj: &Value) -> Result<gojson::Node, jsonpatch::PatchError> {
-    let decoded = jsonpatch::decode(&patch_text(ops))?;
-    jsonpatch::apply(&decoded, &gojson::from_value(obj))
-}
-
-/// `Unstructured.UnmarshalJSON` of a patch result: an object with a string `kind` (non-empty)
-/// and an `apiVersion` Go can parse; numbers become int64 or float64.
-fn to_unstructured(n: &gojson::Node) -> Result<Value, String> {
-    let v =
-        gojson::to_value(n).ok_or("error in unmarshalling modified object: number out of range")?;
-    if !v.is_object() {
-        return Err("error in unmarshalling modified object: not an object".into());
-    }
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
-    let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    if kind.is_empty() || (api != "/" && api.matches('/').count() > 1) {
-        return Err("error in unmarshalling modified object: Object 'Kind' is missing".into());
-    }
-    Ok(v)
-}
-
-/// `Ok(None)`: skipped by a failed `test`.
-fn apply_rule(rule: &Rule, obj: &Value) -> Result<Option<Value>, String> {
-    if !rule.patches.is_empty() {
-        return match run_json_patch(&rule.patches, obj) {
-            Ok(n) => to_unstructured(&n).map(Some),
-            Err(jsonpatch::PatchError::TestFailed(_)) => Ok(None),
-            Err(e) => Err(format!("error in applying JSON Patch {}", e.message())),
-        };
-    }
-    if !rule.merge_patches.is_empty() {
-        let mut doc = gojson::from_value(obj);
-        for data in &rule.merge_patches {
-            let patch = yaml::yaml_to_json(data)
-                .map_err(|e| format!("error in converting YAML to JSON {e}"))?;
-            doc = mergepatch::merge_patch(doc, patch)
-                .map_err(|e| format!("error in applying JSON Patch: {e}"))?;
-        }
-        return to_unstructured(&doc).map(Some);
-    }
-    if !rule.strategic_patches.is_empty() {
-        let api = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
-        let root = fsb_smp::Root::for_kind(api, kind).map_err(|e| e.to_string())?;
-        let mut current = obj.clone();
-        for data in &rule.strategic_patches {
-            let patch = yaml::yaml_to_json(data)
-                .map_err(|e| format!("error in converting YAML to JSON {e}"))?;
-            let mut patch = gojson::to_value(&patch).ok_or("patch number out of range")?;
-            if patch.is_null() {
-                // Go decodes a `null` patch into a nil map: nothing to merge.
-                patch = Value::Object(serde_json::Map::new());
-            }
-            let next = fsb_smp::apply(&current, &patch, root)
-                .map_err(|e| format!("error in applying Strategic Patch {e}"))?;
-            current = to_unstructured(&gojson::from_value(&next))?;
-        }
-        return Ok(Some(current));
-    }
-    Err("error in applying patch no patch data found".into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn value_quoting_heuristic() {
-        // Hand-derived from Velero's addQuotes.
-        assert_eq!(value_json(""), r#""""#);
-        assert_eq!(value_json(r#""true""#), r#""true""#);
-        assert_eq!(value_json("True"), "True");
-        assert_eq!(value_json("1.5"), "1.5");
-        assert_eq!(value_json("1e400"), r#""1e400""#);
-        assert_eq!(value_json("+1"), "+1");
-        assert_eq!(value_json("abc"), r#""abc""#);
-        assert_eq!(value_json("{}"), "{}");
-        assert_eq!(value_json("\""), r#""""#);
     }
 }
 
 /// Entry points for the fuzz targets (`crates/modifiers/fuzz`); not a stable API.
 #[doc(hidden)]
 pub mod fuzzing {
-    use crate::{glob, gojson, goregex, jsonpatch, mergepatch, yaml};
+    use serde_json::Value;
 
-    /// Decode and apply an RFC 6902 patch text to a JSON document text.
+    use crate::{glob, gojson, goregex, jsonpatch, mergepatch, tree, yaml};
+
+    /// The item as the rule engine holds it (`None`: not a document the engine can hold).
+    fn item(doc: &str) -> Option<Value> {
+        gojson::parse(doc).as_ref().and_then(gojson::to_value)
+    }
+
+    /// The tree's result read back as the item, member order included.
+    fn same_item(tree: &gojson::Node, in_place: &Value, doc: &str) {
+        let tree = gojson::to_value(tree).map(|v| v.to_string());
+        assert_eq!(tree, Some(in_place.to_string()), "{doc}");
+    }
+
+    /// Decode and apply an RFC 6902 patch text to a JSON document text. Where the patch can run
+    /// on the item in place, that must give what the Go-JSON tree gives: panics otherwise.
     pub fn json_patch(doc: &str, patch: &str) {
-        if let (Some(d), Ok(ops)) = (gojson::parse(doc), jsonpatch::decode(patch))
-            && let Ok(out) = jsonpatch::apply(&ops, &d)
-        {
+        let (Some(d), Ok(ops)) = (gojson::parse(doc), jsonpatch::decode(patch)) else {
+            return;
+        };
+        if let Ok(out) = jsonpatch::apply(&ops, &d) {
             let _ = gojson::to_value(&out);
+        }
+        let patch = jsonpatch::Patch::new(ops);
+        let Some(item) = item(doc).filter(|_| patch.in_place) else {
+            return;
+        };
+        let on_tree = jsonpatch::apply(&patch.ops, &gojson::from_value(&item));
+        let mut in_place = item;
+        gojson::normalize_numbers(&mut in_place);
+        match (on_tree, jsonpatch::apply_in_place(&patch, &mut in_place)) {
+            (Ok(n), Ok(())) => same_item(&n, &in_place, doc),
+            (Err(a), Err(b)) => assert_eq!(a, b.error, "{doc} {patch:?}"),
+            (a, b) => panic!("tree {a:?}, in place {b:?}: {doc} {patch:?}"),
         }
     }
 
-    /// Apply a YAML/JSON merge patch to a JSON document text.
+    /// Apply a YAML/JSON merge patch to a JSON document text; in place on the item too, which
+    /// must give the same (panics otherwise).
     pub fn merge_patch(doc: &str, patch: &str) {
-        if let (Some(d), Ok(p)) = (gojson::parse(doc), yaml::yaml_to_json(patch)) {
-            let _ = mergepatch::merge_patch(d, p);
+        let (Some(mut d), Ok(p)) = (gojson::parse(doc), yaml::yaml_to_json(patch)) else {
+            return;
+        };
+        let _ = mergepatch::merge_patch(&mut d, &p);
+        let Some(item) = item(doc).filter(|_| tree::from_patch::<Value>(&p).is_some()) else {
+            return;
+        };
+        let mut on_tree = gojson::from_value(&item);
+        let on_tree = mergepatch::merge_patch(&mut on_tree, &p).map(|()| on_tree);
+        let mut in_place = item;
+        gojson::normalize_numbers(&mut in_place);
+        match (on_tree, mergepatch::merge_patch(&mut in_place, &p)) {
+            (Ok(n), Ok(())) => same_item(&n, &in_place, doc),
+            (Err(a), Err(b)) => assert_eq!(a, b, "{doc} {patch}"),
+            (a, b) => panic!("tree {a:?}, in place {b:?}: {doc} {patch}"),
         }
     }
 

@@ -2,74 +2,82 @@
 //! pruning of values added under new keys (also inside objects nested in arrays).
 
 use crate::gojson::Node;
+use crate::tree::{Members, Tree, ViewMut, from_patch};
 
-/// `MergePatch(doc, patch)`; `Err` when Go returns an error.
-pub(crate) fn merge_patch(doc: Node, patch: Node) -> Result<Node, String> {
-    match (doc, patch) {
-        (Node::Null | Node::InsertedNull, _) => Err("Invalid JSON Document".into()),
-        (_, p @ (Node::Null | Node::InsertedNull)) => Ok(p),
-        (Node::Object(mut d), Node::Object(p)) => {
-            merge_docs(&mut d, p);
-            Ok(Node::Object(d))
-        }
-        // The document is not an object: the result is the (pruned) patch object.
-        (_, Node::Object(p)) => Ok(prune(Node::Object(p))),
-        (_, Node::Array(a)) => Ok(prune(Node::Array(a))),
-        (_, scalar) => Ok(scalar),
-    }
+/// A patch number beyond float64, which the item cannot hold (patch data converted from YAML
+/// never has one: its numbers are Go's text of an int64, uint64 or finite float64).
+fn out_of_range() -> String {
+    "number out of range".into()
 }
 
-fn merge_docs(doc: &mut Vec<(String, Node)>, patch: Vec<(String, Node)>) {
+/// `MergePatch(doc, patch)`, written into `doc`; `Err` when Go returns an error.
+pub(crate) fn merge_patch<T: Tree>(doc: &mut T, patch: &Node) -> Result<(), String> {
+    if doc.is_nil() || doc.is_inserted_null() {
+        return Err("Invalid JSON Document".into());
+    }
+    match patch {
+        Node::Null | Node::InsertedNull => *doc = T::null(),
+        Node::Object(p) => match doc.view_mut() {
+            ViewMut::Object(d) => merge_docs::<T>(d, p)?,
+            // The document is not an object: the result is the (pruned) patch object.
+            _ => *doc = prune(patch).ok_or_else(out_of_range)?,
+        },
+        Node::Array(_) => *doc = prune(patch).ok_or_else(out_of_range)?,
+        scalar => *doc = T::scalar(scalar).ok_or_else(out_of_range)?,
+    }
+    Ok(())
+}
+
+fn merge_docs<T: Tree>(doc: &mut T::Members, patch: &[(String, Node)]) -> Result<(), String> {
     for (k, v) in patch {
         if matches!(v, Node::Null) {
-            if let Some(p) = doc.iter().position(|(dk, _)| *dk == k) {
-                doc.remove(p);
-            }
+            doc.remove(k);
             continue;
         }
-        match doc.iter_mut().find(|(dk, _)| *dk == k) {
-            Some((_, cur)) if !matches!(cur, Node::Null) => {
-                let old = std::mem::replace(cur, Node::Null);
-                *cur = merge_value(old, v);
-            }
-            Some((_, cur)) => *cur = prune(v),
-            None => doc.push((k, prune(v))),
+        match doc.get_mut(k) {
+            Some(cur) if !cur.is_nil() => merge_value(cur, v)?,
+            Some(cur) => *cur = prune(v).ok_or_else(out_of_range)?,
+            None => doc.set(k, prune(v).ok_or_else(out_of_range)?),
         }
     }
+    Ok(())
 }
 
 /// evanphx `merge(cur, patch)`: objects merge; otherwise the patch value wins (pruned only when
 /// the current value is not an object).
-fn merge_value(cur: Node, patch: Node) -> Node {
-    match (cur, patch) {
-        (Node::Object(mut c), Node::Object(p)) => {
-            merge_docs(&mut c, p);
-            Node::Object(c)
-        }
-        (Node::Object(_), p) => p,
-        (_, p) => prune(p),
+fn merge_value<T: Tree>(cur: &mut T, patch: &Node) -> Result<(), String> {
+    match (cur.view_mut(), patch) {
+        (ViewMut::Object(c), Node::Object(p)) => merge_docs::<T>(c, p)?,
+        (ViewMut::Object(_), p) => *cur = from_patch(p).ok_or_else(out_of_range)?,
+        (_, p) => *cur = prune(p).ok_or_else(out_of_range)?,
     }
+    Ok(())
 }
 
 /// `pruneNulls`: drop null members of objects, recursively; arrays keep null elements but their
 /// object elements are pruned.
-fn prune(n: Node) -> Node {
-    match n {
-        Node::Object(entries) => Node::Object(
-            entries
-                .into_iter()
-                .filter(|(_, v)| !matches!(v, Node::Null))
-                .map(|(k, v)| (k, prune(v)))
-                .collect(),
-        ),
-        Node::Array(items) => Node::Array(
+fn prune<T: Tree>(n: &Node) -> Option<T> {
+    Some(match n {
+        Node::Object(entries) => {
+            let mut members = T::Members::new();
+            for (k, v) in entries {
+                if !matches!(v, Node::Null) {
+                    members.set(k, prune(v)?);
+                }
+            }
+            T::object(members)
+        }
+        Node::Array(items) => T::array(
             items
-                .into_iter()
-                .map(|v| if matches!(v, Node::Null) { v } else { prune(v) })
-                .collect(),
+                .iter()
+                .map(|v| match v {
+                    Node::Null => Some(T::null()),
+                    v => prune(v),
+                })
+                .collect::<Option<_>>()?,
         ),
-        other => other,
-    }
+        other => T::scalar(other)?,
+    })
 }
 
 #[cfg(test)]
@@ -78,7 +86,8 @@ mod tests {
     use crate::gojson;
 
     fn mp(doc: &str, patch: &str) -> String {
-        let out = merge_patch(gojson::parse(doc).unwrap(), gojson::parse(patch).unwrap()).unwrap();
+        let mut out = gojson::parse(doc).unwrap();
+        merge_patch(&mut out, &gojson::parse(patch).unwrap()).unwrap();
         let mut s = String::new();
         gojson::to_text(&out, &mut s);
         s

@@ -155,11 +155,27 @@ fn label_value(v: &str) -> bool {
 impl Selector {
     /// `Selector.Matches(labels.Set(labels))`.
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matches_with(|key| labels.get(key).map(String::as_str))
+    }
+
+    /// [`Self::matches`] on an object's labels as `unstructured.GetLabels` reads them (a map of
+    /// strings, or no labels at all when any value is not a string), read where they lie.
+    pub(crate) fn matches_labels_of(&self, obj: &serde_json::Value) -> bool {
+        let labels = obj
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(serde_json::Value::as_object)
+            .filter(|m| m.values().all(serde_json::Value::is_string));
+        self.matches_with(|key| labels?.get(key)?.as_str())
+    }
+
+    fn matches_with<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.reqs.iter().all(|r| {
-            let got = labels.get(&r.key);
+            let got = label(&r.key);
+            let listed = |v: &str| r.values.iter().any(|x| x == v);
             match r.op {
-                Op::Equals | Op::In => got.is_some_and(|v| r.values.contains(v)),
-                Op::NotIn => got.is_none_or(|v| !r.values.contains(v)),
+                Op::Equals | Op::In => got.is_some_and(listed),
+                Op::NotIn => got.is_none_or(|v| !listed(v)),
                 Op::Exists => got.is_some(),
                 Op::DoesNotExist => got.is_none(),
             }

@@ -1,10 +1,13 @@
 //! Strategic merge patch: apply, two-way diff and semantic equality on a Deployment pod template
-//! of four containers with ~100 env entries each (tests/bench/run.sh saves a baseline).
+//! of four containers with ~100 env entries each (tests/bench/run.sh saves a baseline;
+//! tests/bench/instructions.sh counts instructions per call).
 
-use criterion::{Criterion, criterion_group, criterion_main};
 use fsb_smp::{Root, apply, semantically_equal, two_way_diff};
 use serde_json::{Value, json};
 use std::hint::black_box;
+
+#[path = "../../../tests/bench/bench_cases.rs"]
+mod bench_cases;
 
 fn template(image: &str, extra_env: bool) -> Value {
     let containers: Vec<Value> = ["web", "metrics", "cache", "proxy"]
@@ -34,7 +37,7 @@ fn template(image: &str, extra_env: bool) -> Value {
     })
 }
 
-fn strategic(c: &mut Criterion) {
+fn main() {
     let original = template("1", false);
     let modified = template("2", true);
     let patch = json!({"spec": {
@@ -42,16 +45,28 @@ fn strategic(c: &mut Criterion) {
         "tolerations": [{"key": "restore", "operator": "Exists"}],
     }});
     let root = Root::POD_TEMPLATE_SPEC;
-    c.bench_function("smp/apply_template_patch", |b| {
-        b.iter(|| apply(black_box(&original), black_box(&patch), root).unwrap())
-    });
-    c.bench_function("smp/two_way_diff_template", |b| {
-        b.iter(|| two_way_diff(black_box(&original), black_box(&modified), root).unwrap())
-    });
-    c.bench_function("smp/semantically_equal_template", |b| {
-        b.iter(|| semantically_equal(black_box(&original), black_box(&modified), root))
-    });
+    bench_cases::run(&[
+        (
+            "smp/apply_template_patch",
+            Box::new(|| {
+                black_box(apply(black_box(&original), black_box(&patch), root).unwrap());
+            }),
+        ),
+        (
+            "smp/two_way_diff_template",
+            Box::new(|| {
+                black_box(two_way_diff(black_box(&original), black_box(&modified), root).unwrap());
+            }),
+        ),
+        (
+            "smp/semantically_equal_template",
+            Box::new(|| {
+                black_box(semantically_equal(
+                    black_box(&original),
+                    black_box(&modified),
+                    root,
+                ));
+            }),
+        ),
+    ]);
 }
-
-criterion_group!(benches, strategic);
-criterion_main!(benches);

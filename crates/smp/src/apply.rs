@@ -24,18 +24,19 @@ use crate::schema::{Root, Ty};
 /// value at a key the Go type does not know is an error when it must be merged; unknown scalars are
 /// copied, exactly as apimachinery does.
 pub fn apply(original: &Value, patch: &Value, root: Root) -> Result<Value> {
+    apply_owned(original.clone(), patch, root)
+}
+
+/// [`apply`] to a document the caller gives up: it is patched where it lies instead of copied
+/// first (a restore item patched rule after rule). On error the document is gone.
+pub fn apply_owned(original: Value, patch: &Value, root: Root) -> Result<Value> {
     let Value::Object(o) = original else {
         return Err(Error::NotAnObject { what: "original" });
     };
     let Value::Object(p) = patch else {
         return Err(Error::NotAnObject { what: "patch" });
     };
-    Ok(Value::Object(merge_map(
-        o.clone(),
-        p.clone(),
-        root.ty(),
-        "",
-    )?))
+    Ok(Value::Object(merge_map(o, p.clone(), root.ty(), "")?))
 }
 
 fn child(path: &str, key: &str) -> String {
@@ -190,9 +191,10 @@ fn merge_set_element_order(
         };
         let list_key = extract_key(&key, SET_ELEMENT_ORDER, path)?;
         let p = child(path, &list_key);
-        let original_list = match original.get(&list_key) {
+        // Taken out to be merged where it lies; the merged list goes back in its place below.
+        let original_list = match original.get_mut(&list_key) {
             None => None,
-            Some(Value::Array(a)) => Some(a.clone()),
+            Some(Value::Array(a)) => Some(std::mem::take(a)),
             Some(_) => return Err(bad_type(&p, "a list")),
         };
         let patch_list = match patch.get(&list_key) {
@@ -207,21 +209,21 @@ fn merge_set_element_order(
             meta.merge_key,
             &p,
         )?;
-        let merged = match (&original_list, &patch_list) {
-            (Some(o), None) => o.clone(),
+        // Ordering needs no more of the live list than merge keys (members, for primitives).
+        let live_order = match &original_list {
+            Some(o) if !meta.merge_key.is_empty() => merge_key_order(o, meta.merge_key),
+            Some(o) => o.clone(),
+            None => Vec::new(),
+        };
+        let merged = match (original_list, &patch_list) {
+            (Some(o), None) => o,
             (None, Some(pl)) => match remove_directives(Value::Array(pl.clone())) {
                 Some(Value::Array(v)) => v,
                 _ => continue,
             },
-            (Some(o), Some(pl)) => merge_slice_handler(
-                o.clone(),
-                pl.clone(),
-                sub,
-                meta.strategy,
-                meta.merge_key,
-                false,
-                &p,
-            )?,
+            (Some(o), Some(pl)) => {
+                merge_slice_handler(o, pl.clone(), sub, meta.strategy, meta.merge_key, false, &p)?
+            }
             (None, None) => continue,
         };
         let (patch_items, server_only) = if meta.merge_key.is_empty() {
@@ -229,7 +231,7 @@ fn merge_set_element_order(
         } else {
             partition_maps(merged, &order, meta.merge_key, &p)?
         };
-        let mut orig = original_list.unwrap_or_default();
+        let mut orig = live_order;
         if meta.strategy == "merge"
             && let Some(pl) = &patch_list
         {
@@ -434,13 +436,13 @@ fn merge_slice(
         return Ok(original);
     }
     let elem = slice_element_kind(&[&original, &patch], path)?;
-    let merged = if elem != GoKind::Map {
+    let (merged, server_order) = if elem != GoKind::Map {
         if is_delete_list {
             return delete_from_slice(original, &patch, path);
         }
         let mut both = original.clone();
         both.extend(patch.iter().cloned());
-        dedupe_scalars(both, path)?
+        (dedupe_scalars(both, path)?, original)
     } else {
         if merge_key.is_empty() {
             return Err(Error::Invalid {
@@ -449,7 +451,11 @@ fn merge_slice(
             });
         }
         (original, patch) = merge_special_elements(original, patch, merge_key, path)?;
-        merge_plain_elements(original.clone(), &patch, merge_key, schema, path)?
+        let server_order = merge_key_order(&original, merge_key);
+        (
+            merge_plain_elements(original, &patch, merge_key, schema, path)?,
+            server_order,
+        )
     };
     let (patch_items, server_only) = if merge_key.is_empty() {
         partition_primitives(merged, &patch, path)?
@@ -460,11 +466,29 @@ fn merge_slice(
         patch_items,
         server_only,
         &patch,
-        &original,
+        &server_order,
         merge_key,
         elem,
         path,
     )
+}
+
+/// What ordering the merged list needs of the live list: each member's merge key, in live order
+/// (a member without one stays without one). Taken before the members are merged in place, so
+/// the live list is never copied whole.
+fn merge_key_order(live: &[Value], merge_key: &str) -> Vec<Value> {
+    live.iter()
+        .map(|v| match v {
+            Value::Object(m) => {
+                let mut key = Map::new();
+                if let Some(k) = m.get(merge_key) {
+                    key.insert(merge_key.to_owned(), k.clone());
+                }
+                Value::Object(key)
+            }
+            other => other.clone(),
+        })
+        .collect()
 }
 
 /// `mergeSliceWithSpecialElements`: `$patch: delete` elements remove every match from the original;
@@ -532,9 +556,10 @@ fn merge_plain_elements(
             return Err(no_merge_key(path, merge_key));
         };
         match find_by_key(&original, merge_key, key_value, path)? {
-            Some((i, om)) => {
-                let merged = merge_map(om.clone(), m.clone(), schema, path)?;
-                original[i] = Value::Object(merged);
+            Some((i, _)) => {
+                if let Value::Object(om) = &mut original[i] {
+                    *om = merge_map(std::mem::take(om), m.clone(), schema, path)?;
+                }
             }
             None => original.push(v.clone()),
         }

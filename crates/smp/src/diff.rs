@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::apply::merge_key_value_equal;
 use crate::directive::{DELETE_FROM_PRIMITIVE_LIST, PATCH, RETAIN_KEYS, SET_ELEMENT_ORDER};
 use crate::error::{Error, Result};
-use crate::gojson::{GoKind, deep_eq, fmt_v, go_sort_by_key, kind};
+use crate::gojson::{GoKind, deep_eq, fmt_v, go_sort_keyed, go_sorted_by_key, kind};
 use crate::list::slice_element_kind;
 use crate::meta::{lookup_slice, lookup_struct};
 use crate::schema::{Root, Ty};
@@ -61,7 +61,8 @@ fn diff_maps(
             patch.insert(key.clone(), mv.clone());
             continue;
         }
-        let p = format!("{path}/{key}");
+        // The child's path, for errors deeper down (made only where there is a deeper down).
+        let p = || format!("{path}/{key}");
         match (ov, mv) {
             (Value::Object(om), Value::Object(mm)) => {
                 let (sub, meta) = match lookup_struct(schema, key, path) {
@@ -72,7 +73,7 @@ fn diff_maps(
                 if meta.strategy == "replace" {
                     patch.insert(key.clone(), mv.clone());
                 } else {
-                    let pv = diff_maps(om, mm, sub, meta.retain_keys, &p)?;
+                    let pv = diff_maps(om, mm, sub, meta.retain_keys, &p())?;
                     if !pv.is_empty() {
                         patch.insert(key.clone(), Value::Object(pv));
                     }
@@ -86,7 +87,7 @@ fn diff_maps(
                 };
                 if meta.strategy == "merge" {
                     let (add, del, order) =
-                        diff_lists(ol, ml, sub, meta.merge_key, meta.retain_keys, &p)?;
+                        diff_lists(ol, ml, sub, meta.merge_key, meta.retain_keys, &p())?;
                     if !add.is_empty() {
                         patch.insert(key.clone(), Value::Array(add));
                     }
@@ -119,7 +120,9 @@ fn diff_maps(
         .iter()
         .any(|(k, v)| !v.is_null() && !modified.contains_key(k));
     if !retain.is_empty() && (!patch.is_empty() || original_has_more) {
-        go_sort_by_key(&mut retain, fmt_v);
+        let mut keyed: Vec<(String, Value)> = retain.into_iter().map(|k| (fmt_v(&k), k)).collect();
+        go_sort_keyed(&mut keyed);
+        let retain = keyed.into_iter().map(|(_, k)| k).collect();
         patch.insert(RETAIN_KEYS.to_owned(), Value::Array(retain));
     }
     Ok(patch)
@@ -174,9 +177,9 @@ fn diff_lists(
             let (add, del) = diff_lists_of_scalars(original, modified, path)?;
             let add = crate::list::normalize_scalars_for_diff(add, modified, elem, path)?;
             // Go sorts the original list in place before this comparison.
-            let mut sorted = original.to_vec();
-            go_sort_by_key(&mut sorted, fmt_v);
-            let changed = !deep_eq(&Value::Array(sorted), &Value::Array(modified.to_vec()));
+            let sorted = go_sorted_by_key(original, fmt_v);
+            let changed = sorted.len() != modified.len()
+                || !sorted.iter().zip(modified).all(|((_, o), m)| deep_eq(o, m));
             let order = if !del.is_empty() || changed {
                 modified.to_vec()
             } else {
@@ -209,10 +212,8 @@ fn diff_lists_of_scalars(
     modified: &[Value],
     path: &str,
 ) -> Result<(Vec<Value>, Vec<Value>)> {
-    let mut o = original.to_vec();
-    let mut m = modified.to_vec();
-    go_sort_by_key(&mut o, fmt_v);
-    go_sort_by_key(&mut m, fmt_v);
+    let o = go_sorted_by_key(original, fmt_v);
+    let m = go_sorted_by_key(modified, fmt_v);
     let (mut i, mut j) = (0, 0);
     let (mut add, mut del) = (Vec::new(), Vec::new());
     loop {
@@ -220,16 +221,16 @@ fn diff_lists_of_scalars(
         if !oin && !min {
             break;
         }
-        let os = if oin { fmt_v(&o[i]) } else { String::new() };
-        let ms = if min { fmt_v(&m[j]) } else { String::new() };
+        let os = if oin { o[i].0.as_str() } else { "" };
+        let ms = if min { m[j].0.as_str() } else { "" };
         if oin && min && os == ms {
             i += 1;
             j += 1;
         } else if !oin || (min && os > ms) {
-            add.push(m[j].clone());
+            add.push(m[j].1.clone());
             j += 1;
         } else {
-            del.push(o[i].clone());
+            del.push(o[i].1.clone());
             i += 1;
         }
     }
@@ -244,34 +245,31 @@ fn diff_lists_of_maps(
     build_retain_keys: bool,
     path: &str,
 ) -> Result<(Vec<Value>, Vec<Value>)> {
-    let os = sort_by_merge_key(original, merge_key, path)?;
-    let ms = sort_by_merge_key(modified, merge_key, path)?;
+    let os = sort_by_merge_key(original, merge_key);
+    let ms = sort_by_merge_key(modified, merge_key);
     let (mut patch, mut deletions) = (Vec::new(), Vec::new());
     let (mut i, mut j) = (0, 0);
-    let entry = |list: &[Value], idx: usize| -> Result<(Map<String, Value>, Value)> {
-        let Value::Object(m) = &list[idx] else {
-            return Err(Error::Invalid {
-                path: path.to_owned(),
-                reason: "list element is not a map".into(),
-            });
-        };
-        let Some(kv) = m.get(merge_key) else {
-            return Err(crate::apply::no_merge_key(path, merge_key));
-        };
-        Ok((m.clone(), kv.clone()))
-    };
     loop {
         let (oin, min) = (i < os.len(), j < ms.len());
         if !oin && !min {
             break;
         }
-        let o = if oin { Some(entry(&os, i)?) } else { None };
-        let m = if min { Some(entry(&ms, j)?) } else { None };
-        let okey = o.as_ref().map(|(_, k)| fmt_v(k)).unwrap_or_default();
-        let mkey = m.as_ref().map(|(_, k)| fmt_v(k)).unwrap_or_default();
+        let o = if oin {
+            Some(member(os[i].1, merge_key, path)?)
+        } else {
+            None
+        };
+        let m = if min {
+            Some(member(ms[j].1, merge_key, path)?)
+        } else {
+            None
+        };
+        // The sort keys are the merge keys' `%v`: every member here has its merge key.
+        let okey = if oin { os[i].0.as_str() } else { "" };
+        let mkey = if min { ms[j].0.as_str() } else { "" };
         match (o, m) {
             (Some((om, _)), Some((mm, mk))) if okey == mkey => {
-                let mut pv = diff_maps(&om, &mm, schema, build_retain_keys, path)?;
+                let mut pv = diff_maps(om, mm, schema, build_retain_keys, path)?;
                 if !pv.is_empty() {
                     pv.insert(merge_key.to_owned(), mk);
                     patch.push(Value::Object(pv));
@@ -280,11 +278,11 @@ fn diff_lists_of_maps(
                 j += 1;
             }
             (None, Some((mm, _))) => {
-                patch.push(Value::Object(mm));
+                patch.push(Value::Object(mm.clone()));
                 j += 1;
             }
             (Some(_), Some((mm, _))) if okey > mkey => {
-                patch.push(Value::Object(mm));
+                patch.push(Value::Object(mm.clone()));
                 j += 1;
             }
             (Some((_, ok)), _) => {
@@ -300,19 +298,26 @@ fn diff_lists_of_maps(
     Ok((patch, deletions))
 }
 
-/// `sortMergeListsByNameArray` without recursion: maps sorted by `%v` of the merge key; a list of
-/// scalars is deduplicated and sorted instead.
-fn sort_by_merge_key(list: &[Value], merge_key: &str, path: &str) -> Result<Vec<Value>> {
-    if list.is_empty() {
-        return Ok(Vec::new());
-    }
-    let elem = slice_element_kind(&[list], path)?;
-    let mut v = list.to_vec();
-    if elem != GoKind::Map {
-        let mut v = crate::list::dedupe_scalars(v, path)?;
-        go_sort_by_key(&mut v, fmt_v);
-        return Ok(v);
-    }
-    go_sort_by_key(&mut v, |x| fmt_v(x.get(merge_key).unwrap_or(&Value::Null)));
-    Ok(v)
+/// A member of a list of maps and its merge-key value.
+fn member<'v>(
+    v: &'v Value,
+    merge_key: &str,
+    path: &str,
+) -> Result<(&'v Map<String, Value>, Value)> {
+    let Value::Object(m) = v else {
+        return Err(Error::Invalid {
+            path: path.to_owned(),
+            reason: "list element is not a map".into(),
+        });
+    };
+    let Some(kv) = m.get(merge_key) else {
+        return Err(crate::apply::no_merge_key(path, merge_key));
+    };
+    Ok((m, kv.clone()))
+}
+
+/// `sortMergeListsByNameArray` without recursion, for a list of maps (the caller checked every
+/// member of both lists is one): sorted by `%v` of the merge key, members not copied.
+fn sort_by_merge_key<'v>(list: &'v [Value], merge_key: &str) -> Vec<(String, &'v Value)> {
+    go_sorted_by_key(list, |x| fmt_v(x.get(merge_key).unwrap_or(&Value::Null)))
 }

@@ -28,18 +28,30 @@ pub fn semantically_equal(a: &Value, b: &Value, root: Root) -> bool {
 /// The Deployment controller's `EqualIgnoreHash`: pod templates (`spec.template`) compared as typed
 /// `PodTemplateSpec`s with the `pod-template-hash` label removed from both.
 pub fn pod_templates_semantically_equal(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(labels) = v
-            .get_mut("metadata")
+    // Only `metadata` differs from a plain comparison: its (small) copies lose the label, the
+    // rest of the templates is compared where it lies.
+    let without_hash = |metadata: Option<&Value>| {
+        let mut metadata = metadata.cloned();
+        if let Some(labels) = metadata
+            .as_mut()
             .and_then(|m| m.get_mut("labels"))
             .and_then(Value::as_object_mut)
         {
             labels.remove(POD_TEMPLATE_HASH_LABEL);
         }
-        v
+        metadata
     };
-    semantically_equal(&strip(a), &strip(b), Root::POD_TEMPLATE_SPEC)
+    let (Value::Object(am), Value::Object(bm)) = (a, b) else {
+        return semantically_equal(a, b, Root::POD_TEMPLATE_SPEC);
+    };
+    Root::POD_TEMPLATE_SPEC.fields().iter().all(|f| {
+        if f.name == "metadata" {
+            let (x, y) = (without_hash(am.get(f.name)), without_hash(bm.get(f.name)));
+            eq(x.as_ref(), y.as_ref(), f.ty, f.pointer)
+        } else {
+            eq(am.get(f.name), bm.get(f.name), f.ty, f.pointer)
+        }
+    })
 }
 
 fn present(v: Option<&Value>) -> Option<&Value> {

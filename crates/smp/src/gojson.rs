@@ -156,26 +156,33 @@ fn fmt_float(f: f64) -> String {
     }
 }
 
-/// Go's `sort.Sort` with apimachinery's non-strict `Less` (`a <= b` on the `%v` strings). For up to
-/// 12 elements pdqsort is an insertion sort, which moves each element before the equal ones ahead
-/// of it; that is replayed exactly. Longer lists are sorted stably (identical unless keys repeat,
-/// which valid objects do not).
-pub(crate) fn go_sort_by_key(v: &mut [Value], key: impl Fn(&Value) -> String) {
+/// Go's `sort.Sort` with apimachinery's non-strict `Less` (`a <= b` on the `%v` strings), on
+/// members paired with their keys (each key computed once). For up to 12 elements pdqsort is an
+/// insertion sort, which moves each element before the equal ones ahead of it; that is replayed
+/// exactly. Longer lists are sorted stably (identical unless keys repeat, which valid objects do
+/// not).
+pub(crate) fn go_sort_keyed<T>(v: &mut [(String, T)]) {
     if v.len() > 12 {
-        v.sort_by_cached_key(|x| key(x));
+        v.sort_by(|a, b| a.0.cmp(&b.0));
         return;
     }
-    let keys: Vec<String> = v.iter().map(&key).collect();
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    for i in 1..idx.len() {
+    for i in 1..v.len() {
         let mut j = i;
-        while j > 0 && keys[idx[j]] <= keys[idx[j - 1]] {
-            idx.swap(j, j - 1);
+        while j > 0 && v[j].0 <= v[j - 1].0 {
+            v.swap(j, j - 1);
             j -= 1;
         }
     }
-    let sorted: Vec<Value> = idx.iter().map(|&i| v[i].clone()).collect();
-    v.clone_from_slice(&sorted);
+}
+
+/// `list` sorted as [`go_sort_keyed`] sorts it, by `key`, without copying its members.
+pub(crate) fn go_sorted_by_key(
+    list: &[Value],
+    key: impl Fn(&Value) -> String,
+) -> Vec<(String, &Value)> {
+    let mut keyed: Vec<(String, &Value)> = list.iter().map(|v| (key(v), v)).collect();
+    go_sort_keyed(&mut keyed);
+    keyed
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 //!
 //! A port of the parts of apimachinery Velero and the Deployment controller rely on:
 //!
-//! - [`apply`]: `StrategicMergeMapPatch` (what Velero's `strategicPatches` do), with directives.
+//! - [`apply`]: `StrategicMergeMapPatch` (what Velero's `strategicPatches` do), with directives;
+//!   [`apply_owned`] does the same to a document the caller gives up, without copying it.
 //! - [`two_way_diff`]: `CreateTwoWayMergePatch`, to carry a template change onto pods whose lists
 //!   hold extra members (lists are matched by merge key, never by index).
 //! - [`two_way_diff_member_scoped`]: the same delta, but a list `modified` drops entirely is removed
@@ -44,7 +45,7 @@ mod schema;
 mod schema_table;
 mod scoped;
 
-pub use apply::apply;
+pub use apply::{apply, apply_owned};
 pub use diff::two_way_diff;
 pub use equality::{POD_TEMPLATE_HASH_LABEL, pod_templates_semantically_equal, semantically_equal};
 pub use error::{Error, Result};

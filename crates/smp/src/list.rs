@@ -1,12 +1,14 @@
 //! List helpers shared by apply and diff: element typing, Go-style dedupe, partitioning and the
 //! element-order normalisation apimachinery applies after merging a list.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::apply::no_merge_key;
 use crate::directive::PATCH;
 use crate::error::{Error, Result};
-use crate::gojson::{GoKind, go_eq, kind};
+use crate::gojson::{GoKind, GoNum, go_eq, go_num, kind};
 
 fn invalid(path: &str, reason: &str) -> Error {
     Error::Invalid {
@@ -165,6 +167,18 @@ pub(crate) fn partition_maps(
     Ok((inp, server))
 }
 
+/// What `index` compares of a list member: its merge-key value for maps, itself otherwise.
+fn index_key<'v>(item: &'v Value, merge_key: &str, elem: GoKind) -> &'v Value {
+    if elem == GoKind::Map {
+        match item {
+            Value::Object(m) => m.get(merge_key).unwrap_or(&Value::Null),
+            _ => &Value::Null,
+        }
+    } else {
+        item
+    }
+}
+
 /// `index`: position of `val` in `l`, by merge key for maps, by value otherwise.
 fn index(
     l: &[Value],
@@ -173,30 +187,107 @@ fn index(
     elem: GoKind,
     path: &str,
 ) -> Result<Option<usize>> {
-    let get = |item: &Value| -> Value {
-        if elem == GoKind::Map {
-            match item {
-                Value::Object(m) => m.get(merge_key).cloned().unwrap_or(Value::Null),
-                _ => Value::Null,
-            }
-        } else {
-            item.clone()
-        }
-    };
-    let target = get(val);
+    let target = index_key(val, merge_key, elem);
     for (i, v) in l.iter().enumerate() {
-        if go_eq(&target, &get(v), path)? {
+        if go_eq(target, index_key(v, merge_key, elem), path)? {
             return Ok(Some(i));
         }
     }
     Ok(None)
 }
 
+/// A comparable Go value (what `==` on interface values accepts), hashable: numbers as Go holds
+/// them (an int64 never equals a float64; `-0` equals `0`).
+#[derive(PartialEq, Eq, Hash)]
+enum Comparable<'v> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(u64),
+    Str(&'v str),
+}
+
+fn comparable(v: &Value) -> Option<Comparable<'_>> {
+    Some(match v {
+        Value::Null => Comparable::Null,
+        Value::Bool(b) => Comparable::Bool(*b),
+        Value::Number(n) => match go_num(n) {
+            GoNum::Int(i) => Comparable::Int(i),
+            GoNum::Float(f) => Comparable::Float((f + 0.0).to_bits()),
+        },
+        Value::String(s) => Comparable::Str(s),
+        Value::Object(_) | Value::Array(_) => return None,
+    })
+}
+
+/// `index` into one list answered for many values: the first position of every key, built once
+/// (`index` scans the list and its callers call it inside sorts and merges: quadratic).
+struct Positions<'v> {
+    first: HashMap<Comparable<'v>, usize>,
+    /// Keys Go cannot compare: comparing two maps (or two lists) panics in Go, an error here.
+    has_map: bool,
+    has_list: bool,
+}
+
+impl<'v> Positions<'v> {
+    fn new(l: &'v [Value], merge_key: &str, elem: GoKind) -> Positions<'v> {
+        let mut p = Positions {
+            first: HashMap::with_capacity(l.len()),
+            has_map: false,
+            has_list: false,
+        };
+        for (i, v) in l.iter().enumerate() {
+            let key = index_key(v, merge_key, elem);
+            match comparable(key) {
+                Some(c) => {
+                    p.first.entry(c).or_insert(i);
+                }
+                None => {
+                    p.has_map |= key.is_object();
+                    p.has_list |= key.is_array();
+                }
+            }
+        }
+        p
+    }
+
+    /// Exactly `index(l, val, …)`.
+    fn of(&self, val: &Value, merge_key: &str, elem: GoKind, path: &str) -> Result<Option<usize>> {
+        let target = index_key(val, merge_key, elem);
+        match comparable(target) {
+            Some(c) => Ok(self.first.get(&c).copied()),
+            // The first key of the same kind makes Go's comparison fail; no other key equals it.
+            None if (target.is_object() && self.has_map)
+                || (target.is_array() && self.has_list) =>
+            {
+                go_eq(target, target, path).map(|_| None)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// [`Self::of`] for every member of `items`.
+    fn all(
+        &self,
+        items: &[Value],
+        merge_key: &str,
+        elem: GoKind,
+        path: &str,
+    ) -> Result<Vec<Option<usize>>> {
+        items
+            .iter()
+            .map(|v| self.of(v, merge_key, elem, path))
+            .collect()
+    }
+}
+
 /// `normalizeSliceOrder`: sort by position in `order` (Go's stable sort with its comparator that
-/// answers "less" whenever either item is missing from `order`); `$patch: delete` maps go last.
+/// answers "less" whenever either item is missing from `order`, whose positions are indexed in
+/// `positions`); `$patch: delete` maps go last.
 fn normalize_slice_order(
     mut to_sort: Vec<Value>,
     order: &[Value],
+    positions: &Positions<'_>,
     merge_key: &str,
     elem: GoKind,
     path: &str,
@@ -217,25 +308,39 @@ fn normalize_slice_order(
         to_sort = keep;
         to_delete = del;
     }
-    let less = |a: &Value, b: &Value| -> Result<bool> {
-        if let Some(ia) = index(order, a, merge_key, elem, path)?
-            && let Some(ib) = index(order, b, merge_key, elem, path)?
-        {
-            return Ok(ia < ib);
+    match positions.all(&to_sort, merge_key, elem, path) {
+        Ok(at) => {
+            // Each member's position looked up once; the comparator is Go's, on positions.
+            let mut pairs: Vec<(Option<usize>, Value)> = at.into_iter().zip(to_sort).collect();
+            go_stable_sort(&mut pairs, |a, b| Ok(order_less(a.0, b.0)))?;
+            to_sort = pairs.into_iter().map(|(_, v)| v).collect();
         }
-        Ok(true)
-    };
-    go_stable_sort(&mut to_sort, less)?;
+        // A key Go cannot compare: replay Go's comparisons one by one, so that the error comes
+        // (or does not) exactly where Go's comes.
+        Err(_) => go_stable_sort(&mut to_sort, |a, b| {
+            if let Some(ia) = index(order, a, merge_key, elem, path)?
+                && let Some(ib) = index(order, b, merge_key, elem, path)?
+            {
+                return Ok(order_less(Some(ia), Some(ib)));
+            }
+            Ok(true)
+        })?,
+    }
     to_sort.extend(to_delete);
     Ok(to_sort)
 }
 
+/// apimachinery's comparator: by position, and "less" whenever either is not in the order.
+fn order_less(a: Option<usize>, b: Option<usize>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a < b,
+        _ => true,
+    }
+}
+
 /// Go's `sort.SliceStable`: insertion sort on blocks of 20, then symmetric merges. Reproduced
 /// step by step so that an inconsistent comparator yields Go's order.
-fn go_stable_sort(
-    data: &mut [Value],
-    mut less: impl FnMut(&Value, &Value) -> Result<bool>,
-) -> Result<()> {
+fn go_stable_sort<T>(data: &mut [T], mut less: impl FnMut(&T, &T) -> Result<bool>) -> Result<()> {
     let n = data.len();
     let mut block = 20;
     let (mut a, mut b) = (0, block);
@@ -261,11 +366,11 @@ fn go_stable_sort(
     Ok(())
 }
 
-type Less<'a> = &'a mut dyn FnMut(&Value, &Value) -> Result<bool>;
+type Less<'a, T> = &'a mut dyn FnMut(&T, &T) -> Result<bool>;
 
-fn insertion_sort<F>(data: &mut [Value], a: usize, b: usize, less: &mut F) -> Result<()>
+fn insertion_sort<T, F>(data: &mut [T], a: usize, b: usize, less: &mut F) -> Result<()>
 where
-    F: FnMut(&Value, &Value) -> Result<bool>,
+    F: FnMut(&T, &T) -> Result<bool>,
 {
     for i in a + 1..b {
         let mut j = i;
@@ -277,15 +382,15 @@ where
     Ok(())
 }
 
-fn sym_merge<F>(data: &mut [Value], a: usize, m: usize, b: usize, less: &mut F) -> Result<()>
+fn sym_merge<T, F>(data: &mut [T], a: usize, m: usize, b: usize, less: &mut F) -> Result<()>
 where
-    F: FnMut(&Value, &Value) -> Result<bool>,
+    F: FnMut(&T, &T) -> Result<bool>,
 {
-    let l: Less<'_> = less;
+    let l: Less<'_, T> = less;
     sym_merge_dyn(data, a, m, b, l)
 }
 
-fn sym_merge_dyn(data: &mut [Value], a: usize, m: usize, b: usize, less: Less<'_>) -> Result<()> {
+fn sym_merge_dyn<T>(data: &mut [T], a: usize, m: usize, b: usize, less: Less<'_, T>) -> Result<()> {
     if m - a == 1 {
         let (mut i, mut j) = (m, b);
         while i < j {
@@ -354,8 +459,48 @@ pub(crate) fn normalize_element_order(
     elem: GoKind,
     path: &str,
 ) -> Result<Vec<Value>> {
-    let right = normalize_slice_order(patch, patch_order, merge_key, elem, path)?;
-    let left = normalize_slice_order(server_only, server_order, merge_key, elem, path)?;
+    let server = Positions::new(server_order, merge_key, elem);
+    let in_patch = Positions::new(patch_order, merge_key, elem);
+    let right = normalize_slice_order(patch, patch_order, &in_patch, merge_key, elem, path)?;
+    let left = normalize_slice_order(server_only, server_order, &server, merge_key, elem, path)?;
+    let at = |items: &[Value]| server.all(items, merge_key, elem, path);
+    let (left_at, right_at) = match (at(&left), at(&right)) {
+        (Ok(l), Ok(r)) => (l, r),
+        _ => return merge_sorted_by_index(left, right, server_order, merge_key, elem, path),
+    };
+    let (mut left, mut right) = (left, right);
+    let size = left.len() + right.len();
+    let mut out = Vec::with_capacity(size);
+    let (mut i, mut j) = (0, 0);
+    for _ in 0..size {
+        let take_left = if i >= left.len() {
+            false
+        } else if j >= right.len() {
+            true
+        } else {
+            matches!((left_at[i], right_at[j]), (Some(li), Some(ri)) if li < ri)
+        };
+        if take_left {
+            out.push(std::mem::take(&mut left[i]));
+            i += 1;
+        } else {
+            out.push(std::mem::take(&mut right[j]));
+            j += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// `mergeSortedSlice` looking each position up as Go does, for lists with keys Go cannot
+/// compare (so that its error comes where Go's comes).
+fn merge_sorted_by_index(
+    left: Vec<Value>,
+    right: Vec<Value>,
+    server_order: &[Value],
+    merge_key: &str,
+    elem: GoKind,
+    path: &str,
+) -> Result<Vec<Value>> {
     let size = left.len() + right.len();
     let mut out = Vec::with_capacity(size);
     let (mut i, mut j) = (0, 0);
@@ -391,7 +536,8 @@ pub(crate) fn normalize_order_for_diff(
     merge_key: &str,
     path: &str,
 ) -> Result<Vec<Value>> {
-    normalize_slice_order(patch, modified, merge_key, GoKind::Map, path)
+    let positions = Positions::new(modified, merge_key, GoKind::Map);
+    normalize_slice_order(patch, modified, &positions, merge_key, GoKind::Map, path)
 }
 
 /// Orders a diff's list of added scalars by position in the modified list.
@@ -401,5 +547,62 @@ pub(crate) fn normalize_scalars_for_diff(
     elem: GoKind,
     path: &str,
 ) -> Result<Vec<Value>> {
-    normalize_slice_order(add, modified, "", elem, path)
+    let positions = Positions::new(modified, "", elem);
+    normalize_slice_order(add, modified, &positions, "", elem, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    /// Merge keys and members Go compares differently: int64 vs float64, `-0` vs `0`, maps and
+    /// lists (uncomparable), null, a member without the key, a member that is no map.
+    fn key() -> impl Strategy<Value = Value> {
+        prop::sample::select(vec![
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(1),
+            json!(1.0),
+            json!(0.0),
+            json!(-0.0),
+            json!(2.5),
+            json!("a"),
+            json!("b"),
+            json!({"x": 1}),
+            json!([1]),
+        ])
+    }
+
+    fn member() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            6 => key().prop_map(|k| json!({"k": k})),
+            1 => Just(json!({"other": 1})),
+            1 => key(),
+        ]
+    }
+
+    proptest! {
+        // The index must answer exactly what `index` (apimachinery's scan) answers, errors
+        // included, for maps by merge key and for primitives by value.
+        #[test]
+        fn positions_answer_like_index(
+            order in prop::collection::vec(member(), 0..12),
+            probes in prop::collection::vec(member(), 0..12),
+            maps in any::<bool>(),
+        ) {
+            let elem = if maps { GoKind::Map } else { GoKind::String };
+            let positions = Positions::new(&order, "k", elem);
+            for probe in &probes {
+                let want = index(&order, probe, "k", elem, "/p");
+                let got = positions.of(probe, "k", elem, "/p");
+                prop_assert_eq!(want.is_err(), got.is_err(), "{:?} in {:?}", probe, order);
+                if let (Ok(w), Ok(g)) = (want, got) {
+                    prop_assert_eq!(w, g, "{:?} in {:?}", probe, order);
+                }
+            }
+        }
+    }
 }

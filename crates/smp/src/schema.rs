@@ -126,6 +126,11 @@ impl Root {
     pub(crate) fn ty(self) -> Ty {
         Ty::Struct(self.0)
     }
+
+    /// The Go struct's json fields.
+    pub(crate) fn fields(self) -> &'static [Field] {
+        type_def(self.0).fields
+    }
 }
 
 #[cfg(test)]

@@ -744,6 +744,55 @@ PARSE = [
 for name, text in PARSE:
     add(f"parse: {name}", text, ["cm", "pv"])
 
+# ------------------------------------------------ rule sequences
+# Several rules on one item. Each applied patch makes Velero re-decode the item (an integral
+# float64 becomes an int64, which a strategic merge key then matches; a uint64 beyond int64 a
+# float64); a rule that fails or is skipped leaves the item exactly as before it (not re-decoded);
+# a test after an add in one JSON patch compares the added bytes; a number a patch inserts keeps
+# its own value (`80.0` a float64) until the next patch re-decodes the item.
+
+def float_pod():
+    p = pod("float-pod", "ns1", {"app": "web"})
+    p["spec"]["containers"][0]["ports"] = [{"containerPort": 80.0, "protocol": "TCP"}]
+    p["spec"]["x"] = {"two": 2.0, "huge": 18446744073709551615, "negzero": -0.0}
+    return p
+
+OBJS["float-pod"] = (float_pod(), "pods")
+
+def seq(*rules_):
+    """rules_: (groupResource, body) pairs, body as for rule()."""
+    return "version: v1\nresourceModifierRules:\n" + "".join(
+        f"- conditions:\n    groupResource: {gr}\n{body}" for gr, body in rules_)
+
+def jp_body(ops):
+    return jp("x", ops).split("groupResource: x\n", 1)[1]
+
+PORT_SMP = ("pods", "  strategicPatches:\n  - patchData: '{\"spec\":{\"containers\":[{\"name\":\"app\",\"ports\":[{\"containerPort\":80,\"name\":\"http\"}]}]}}'\n")
+LABEL_JP = ("pods", jp_body([("add", "/metadata/labels/seq", "one")]))
+FAIL_AFTER_WRITE = ("pods", jp_body([("replace", "/metadata/name", "renamed"), ("remove", "/metadata/nothing")]))
+SKIP_FIRST = ("pods", jp_body([("test", "/metadata/name", "other"), ("add", "/metadata/labels/no", "x")]))
+LABEL_MERGE = ("pods", "  mergePatches:\n  - patchData: '{\"metadata\":{\"labels\":{\"merged\":\"yes\"}}}'\n")
+SEQUENCES = [
+    ("smp alone keeps float merge key apart", [PORT_SMP]),
+    ("json patch re-decodes float merge key", [LABEL_JP, PORT_SMP]),
+    ("merge patch re-decodes float merge key", [LABEL_MERGE, PORT_SMP]),
+    ("failed rule after write does not re-decode", [FAIL_AFTER_WRITE, PORT_SMP]),
+    ("skipped rule does not re-decode", [SKIP_FIRST, PORT_SMP]),
+    ("failed rule between applied ones", [LABEL_JP, FAIL_AFTER_WRITE, LABEL_MERGE, PORT_SMP]),
+    ("move then failure leaves item", [("pods", jp_body([("move", "/spec/x/moved", None, "/spec/x/two"), ("remove", "/spec/x/nothing")])), LABEL_JP]),
+    ("merged float then json test", [("pods", "  mergePatches:\n  - patchData: '{\"spec\":{\"x\":{\"three\":3.0}}}'\n"),
+                                     ("pods", jp_body([("test", "/spec/x/three", "3"), ("add", "/metadata/labels/tested", "yes")]))]),
+    ("test after add sees added bytes", [("pods", jp_body([("add", "/spec/x/new", "'1.0'"), ("test", "/spec/x/new", "1")]))]),
+    ("test after add of null", [("pods", jp_body([("add", "/spec/x/nothing", "null"), ("test", "/spec/x/nothing", "null")]))]),
+    ("merge patch uint64 beyond int64", [("pods", "  mergePatches:\n  - patchData: '{\"spec\":{\"x\":{\"u\":18446744073709551615}}}'\n"), LABEL_JP]),
+    ("json patch inserts float merge key", [("pods", jp_body([("replace", "/spec/containers/0/ports/0/containerPort", "'80.0'")])), PORT_SMP]),
+    ("smp error after json patch", [LABEL_JP, ("pods", "  strategicPatches:\n  - patchData: '{\"spec\":{\"containers\":[{\"image\":\"no-name\"}]}}'\n"), LABEL_MERGE]),
+    ("second smp patch fails", [("pods", "  strategicPatches:\n  - patchData: '{\"metadata\":{\"labels\":{\"first\":\"yes\"}}}'\n  - patchData: '{\"spec\":{\"containers\":[{\"image\":\"no-name\"}]}}'\n"), PORT_SMP]),
+    ("kind removed by merge then json patch", [("pods", "  mergePatches:\n  - patchData: '{\"kind\":null}'\n"), LABEL_JP]),
+]
+for name, rs in SEQUENCES:
+    add(f"sequence: {name}", seq(*rs), ["float-pod", "pod"])
+
 GOOD = "version: v1\nresourceModifierRules:\n- conditions:\n    groupResource: '*'\n" + BASE_OPS
 for name, cm in [
     ("configmap one key", {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "rm", "namespace": "velero"}, "data": {"rules.yaml": GOOD}}),
