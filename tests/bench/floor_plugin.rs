@@ -16,28 +16,29 @@ use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 use tonic_health::ServingStatus;
-use velero_fsb_guard::plugin::controller::{Controller, Shutdown};
-use velero_fsb_guard::plugin::handshake;
-use velero_fsb_guard::plugin::listener::{self, ListenConfig, PluginListener};
-use velero_fsb_guard::plugin::lister::Lister;
-use velero_fsb_guard::plugin::proto::generated::ResourceSelector;
-use velero_fsb_guard::plugin::proto::generated::plugin_lister_server::PluginListerServer;
-use velero_fsb_guard::plugin::proto::goplugin::grpc_broker_server::GrpcBrokerServer;
-use velero_fsb_guard::plugin::proto::goplugin::grpc_controller_server::GrpcControllerServer;
-use velero_fsb_guard::plugin::proto::goplugin::grpc_stdio_server::GrpcStdioServer;
-use velero_fsb_guard::plugin::proto::v2::restore_item_action_server::{
+use velero_fsb_guard::guard;
+use velero_plugin::SHUTDOWN_GRACE;
+use velero_plugin::controller::{Controller, Shutdown};
+use velero_plugin::handshake;
+use velero_plugin::listener::{self, ListenConfig, PluginListener};
+use velero_plugin::lister::Lister;
+use velero_plugin::proto::generated::ResourceSelector;
+use velero_plugin::proto::generated::plugin_lister_server::PluginListerServer;
+use velero_plugin::proto::goplugin::grpc_broker_server::GrpcBrokerServer;
+use velero_plugin::proto::goplugin::grpc_controller_server::GrpcControllerServer;
+use velero_plugin::proto::goplugin::grpc_stdio_server::GrpcStdioServer;
+use velero_plugin::proto::v2::restore_item_action_server::{
     RestoreItemAction, RestoreItemActionServer,
 };
-use velero_fsb_guard::plugin::proto::v2::{
+use velero_plugin::proto::v2::{
     RestoreItemActionAppliesToRequest, RestoreItemActionAppliesToResponse,
     RestoreItemActionCancelRequest, RestoreItemActionExecuteRequest,
     RestoreItemActionExecuteResponse, RestoreItemActionItemsReadyRequest,
     RestoreItemActionItemsReadyResponse, RestoreItemActionProgressRequest,
     RestoreItemActionProgressResponse,
 };
-use velero_fsb_guard::plugin::server::{HEALTH_SERVICE, MAX_DECODING_MESSAGE_BYTES};
-use velero_fsb_guard::plugin::stdio_broker::{Broker, Stdio};
-use velero_fsb_guard::plugin::{APPLIES_TO_RESOURCES, SHUTDOWN_GRACE};
+use velero_plugin::server::{HEALTH_SERVICE, MAX_DECODING_MESSAGE_BYTES};
+use velero_plugin::stdio_broker::{Broker, Stdio};
 
 /// What Execute does with the item.
 #[derive(Clone, Copy)]
@@ -56,7 +57,7 @@ impl RestoreItemAction for Floor {
     ) -> Result<Response<RestoreItemActionAppliesToResponse>, Status> {
         Ok(Response::new(RestoreItemActionAppliesToResponse {
             resource_selector: Some(ResourceSelector {
-                included_resources: APPLIES_TO_RESOURCES.map(str::to_owned).to_vec(),
+                included_resources: guard::applies_to().included_resources,
                 ..ResourceSelector::default()
             }),
         }))
@@ -115,7 +116,7 @@ async fn serve(floor: Floor, command: String) -> Result<(), Box<dyn std::error::
         .set_service_status(HEALTH_SERVICE, ServingStatus::Serving)
         .await;
     let services = Server::builder()
-        .add_service(PluginListerServer::new(Lister::new(command)))
+        .add_service(PluginListerServer::new(Lister::new(command, guard::NAME)))
         .add_service(
             RestoreItemActionServer::new(floor)
                 .max_decoding_message_size(MAX_DECODING_MESSAGE_BYTES),
