@@ -969,7 +969,7 @@ func judgeSTSTemplate(w *wlState) wlVerdict {
 			v.fail("revision %s data is not T' (image %s, affinity %t)", update, img, aff)
 		}
 	}
-	// The plugin's own account (src/guard/statefulset/steps.rs), checked by its key words: the
+	// The plugin's own account (crates/guard-core/src/statefulset/live.rs), checked by its key words: the
 	// revision it rewrote, or without revisions the name it predicted — which must be the name the
 	// controller then actually computed.
 	if r.s.excludeCRs {

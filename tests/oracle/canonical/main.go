@@ -1,4 +1,4 @@
-// Oracle for the guard's Go-canonical JSON encoder (src/guard/revision.rs).
+// Oracle for the guard's Go-canonical JSON encoder (crates/guard-core/src/toolkit/gojson.rs).
 //
 // `oracle gen N SEED` writes N random JSON documents, one per line (random unicode strings with
 // control characters, `<>&`, U+2028/9, astral characters; integers and floats of every magnitude;

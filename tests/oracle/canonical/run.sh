@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Go-canonical JSON oracle: our encoder (src/guard/revision.rs) against Go's encoding/json over
+# Go-canonical JSON oracle: our encoder (crates/guard-core/src/toolkit/gojson.rs) against Go's encoding/json over
 # apimachinery's int-preserving decoder, plus the ControllerRevision hash of the bytes.
 # Corpus: hand-picked tricky documents (corpus.jsonl) + GEN_COUNT generated ones (seeded).
 # Prints "N passed, M failed"; exits non-zero on any failure.
