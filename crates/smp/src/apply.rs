@@ -8,12 +8,13 @@ use crate::directive::{
 };
 use crate::error::{Error, Result};
 use crate::gojson::{GoKind, go_eq, kind};
+use crate::gotype::Ty;
 use crate::list::{
     dedupe_scalars, delete_from_slice, find_by_key, normalize_element_order, partition_maps,
     partition_primitives, slice_element_kind,
 };
 use crate::meta::{lookup_slice, lookup_struct};
-use crate::schema::{Root, Ty};
+use crate::schema::Root;
 
 /// Applies `patch` to `original` as a strategic merge patch, `root` giving the Go type that supplies
 /// merge keys and patch strategies.
@@ -364,16 +365,9 @@ pub(crate) fn merge_key_value_equal(
         return Err(bad_type(path, "maps in a merge list"));
     };
     let (Some(lv), Some(rv)) = (l.get(merge_key), r.get(merge_key)) else {
-        return Err(no_merge_key(path, merge_key));
+        return Err(Error::no_merge_key(path, merge_key));
     };
     go_eq(lv, rv, path)
-}
-
-pub(crate) fn no_merge_key(path: &str, merge_key: &str) -> Error {
-    Error::Invalid {
-        path: path.to_owned(),
-        reason: format!("map does not contain declared merge key: {merge_key}"),
-    }
 }
 
 /// `discardNullValuesFromPatch`: nulls inside a value that is copied in verbatim are dropped.
@@ -512,7 +506,7 @@ fn merge_special_elements(
         match d.as_str() {
             Some("delete") => {
                 let Some(key_value) = m.get(merge_key) else {
-                    return Err(no_merge_key(path, merge_key));
+                    return Err(Error::no_merge_key(path, merge_key));
                 };
                 while let Some((i, _)) = find_by_key(&original, merge_key, key_value, path)? {
                     original.remove(i);
@@ -553,7 +547,7 @@ fn merge_plain_elements(
             return Err(bad_type(path, "a map in a merge list"));
         };
         let Some(key_value) = m.get(merge_key) else {
-            return Err(no_merge_key(path, merge_key));
+            return Err(Error::no_merge_key(path, merge_key));
         };
         match find_by_key(&original, merge_key, key_value, path)? {
             Some((i, _)) => {

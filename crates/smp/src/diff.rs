@@ -7,9 +7,10 @@ use crate::apply::merge_key_value_equal;
 use crate::directive::{DELETE_FROM_PRIMITIVE_LIST, PATCH, RETAIN_KEYS, SET_ELEMENT_ORDER};
 use crate::error::{Error, Result};
 use crate::gojson::{GoKind, deep_eq, fmt_v, go_sort_keyed, go_sorted_by_key, kind};
+use crate::gotype::Ty;
 use crate::list::slice_element_kind;
 use crate::meta::{lookup_slice, lookup_struct};
-use crate::schema::{Root, Ty};
+use crate::schema::Root;
 
 /// Computes the strategic merge patch that turns `original` into `modified`, as apimachinery's
 /// `CreateTwoWayMergePatch` does: changed scalars and atomic lists carry the new value, removed keys
@@ -311,7 +312,7 @@ fn member<'v>(
         });
     };
     let Some(kv) = m.get(merge_key) else {
-        return Err(crate::apply::no_merge_key(path, merge_key));
+        return Err(Error::no_merge_key(path, merge_key));
     };
     Ok((m, kv.clone()))
 }

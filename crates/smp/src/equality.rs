@@ -14,8 +14,9 @@
 use serde_json::{Map, Value};
 
 use crate::gojson::deep_eq;
+use crate::gotype::Ty;
 use crate::quantity::Quantity;
-use crate::schema::{Root, Ty, type_def};
+use crate::schema::{Root, type_def};
 
 /// The label the Deployment controller ignores when it compares templates.
 pub const POD_TEMPLATE_HASH_LABEL: &str = "pod-template-hash";

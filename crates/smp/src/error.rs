@@ -47,5 +47,16 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// A list element without the merge key its list declares (Go: "map does not contain declared
+    /// merge key").
+    pub(crate) fn no_merge_key(path: &str, merge_key: &str) -> Self {
+        Self::Invalid {
+            path: path.to_owned(),
+            reason: format!("map does not contain declared merge key: {merge_key}"),
+        }
+    }
+}
+
 /// Result with this crate's [`Error`] as default error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

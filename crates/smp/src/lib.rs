@@ -38,6 +38,7 @@ mod directive;
 mod equality;
 mod error;
 mod gojson;
+mod gotype;
 mod list;
 mod meta;
 pub mod quantity;

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::apply::no_merge_key;
 use crate::directive::PATCH;
 use crate::error::{Error, Result};
 use crate::gojson::{GoKind, GoNum, go_eq, go_num, kind};
@@ -156,7 +155,7 @@ pub(crate) fn partition_maps(
             return Err(invalid(path, "list element is not a map"));
         };
         let Some(kv) = m.get(merge_key) else {
-            return Err(no_merge_key(path, merge_key));
+            return Err(Error::no_merge_key(path, merge_key));
         };
         if find_by_key(by, merge_key, kv, path)?.is_some() {
             inp.push(v);
@@ -299,7 +298,7 @@ fn normalize_slice_order(
                 return Err(invalid(path, "list element is not a map"));
             };
             if !m.contains_key(merge_key) {
-                return Err(no_merge_key(path, merge_key));
+                return Err(Error::no_merge_key(path, merge_key));
             }
         }
         let (keep, del): (Vec<Value>, Vec<Value>) = to_sort

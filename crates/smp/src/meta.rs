@@ -3,7 +3,8 @@
 //! that, case-insensitively (as Go's json field matching does).
 
 use crate::error::{Error, Result};
-use crate::schema::{Field, Ty, type_def};
+use crate::gotype::{Field, Ty};
+use crate::schema::type_def;
 
 /// Patch strategy of a field, split like `extractRetainKeysPatchStrategy`.
 #[derive(Debug, Clone, Copy)]

@@ -11,8 +11,9 @@ use serde_json::{Map, Value};
 use crate::diff::two_way_diff;
 use crate::directive::{DELETE_FROM_PRIMITIVE_LIST, PATCH};
 use crate::error::Result;
+use crate::gotype::Ty;
 use crate::meta::{lookup_slice, lookup_struct};
-use crate::schema::{Root, Ty};
+use crate::schema::Root;
 
 /// Like [`two_way_diff`], but a merge list that `modified` drops entirely is removed member by
 /// member (by merge key) instead of with `null`, so list members the target has beyond `original`
