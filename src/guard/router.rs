@@ -10,8 +10,9 @@ use velero_plugin::ExecuteInput;
 
 use super::error::Result;
 use super::executor::Answer;
+use super::item::Item;
 use super::ports::LiveCluster;
-use super::{Item, daemonset, deployment, statefulset};
+use super::{daemonset, deployment, statefulset};
 
 fn kind_of(item: &Value) -> &str {
     item.get("kind").and_then(Value::as_str).unwrap_or_default()
