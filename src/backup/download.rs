@@ -99,7 +99,7 @@ pub enum DownloadError {
     Index {
         backup: String,
         #[source]
-        source: super::Error,
+        source: super::error::Error,
     },
 }
 

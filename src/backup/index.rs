@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use fsb_guard_core::Resource;
 
-use super::{Error, Result};
+use super::error::{Error, Result};
 
 /// Format versions Velero has written to `metadata/version`: `1` up to v1.3, `1.1.0` since v1.4.
 const KNOWN_FORMAT_VERSIONS: &[&str] = &["1", "1.1.0"];

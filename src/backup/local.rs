@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::error::{Error, Result};
 use super::index::{self, BackupIndex, IndexOptions};
-use super::{Error, Result};
 
 /// Which kind of input was recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::path::Path;
 use flate2::bufread::GzDecoder;
 use serde_json::Value;
 
-use super::{Error, Result};
+use super::error::{Error, Result};
 
 /// PVB lists are small (one object per backed-up pod volume); this only stops a wrong file from
 /// eating the memory.
