@@ -38,7 +38,8 @@ Options:
 pub fn run() -> i32 {
     let args: Vec<OsString> = std::env::args_os().collect();
     if is_plugin_mode(std::env::var_os(PLUGIN_COOKIE_KEY).as_deref()) {
-        return velero_plugin::run(args, guard::NAME, TemplateGuard::for_the_live_cluster());
+        let guard = TemplateGuard::for_the_live_cluster(args.get(1..).unwrap_or_default());
+        return velero_plugin::run(args, guard::NAME, guard);
     }
     init_logging();
     run_command(Command::parse(args.get(1..).unwrap_or_default()))

@@ -37,7 +37,16 @@ async fn run_restore(
     app: &App,
     restore: &Value,
 ) -> Vec<Result<ExecuteOutput, ActionError>> {
-    let guard = cluster.guard();
+    run_restore_by(&cluster.guard(), cluster, app, restore).await
+}
+
+/// [`run_restore`] through `guard`.
+async fn run_restore_by(
+    guard: &TemplateGuard<FakeCluster, FakeCluster>,
+    cluster: &FakeCluster,
+    app: &App,
+    restore: &Value,
+) -> Vec<Result<ExecuteOutput, ActionError>> {
     let fsb = app.fsb_index();
     let mut outputs = Vec::new();
     for pod in app.pods() {
@@ -420,4 +429,146 @@ async fn fail_open_when_the_api_server_is_unreachable() {
         .await
         .expect("fail open: the item is restored");
     assert_eq!(out.item, item);
+}
+
+/// A restore that names no modifiers, on a server with `--default-resource-modifier-configmap`
+/// (Velero main): Velero applies the default ConfigMap, so the guard reads it and protects.
+#[tokio::test]
+async fn the_servers_default_modifiers_are_guarded_when_the_restore_names_none() {
+    let cluster = serving(&web(), |_| {});
+    let guard = cluster.guard_started_with(&[
+        "--uploader-type=kopia",
+        "--default-resource-modifier-configmap=site-mods",
+    ]);
+    let mut restore = a_restore(json!({}));
+    restore["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceModifier");
+    let outputs = run_restore_by(&guard, &cluster, &web(), &restore).await;
+    assert_eq!(
+        outputs[0].as_ref().unwrap().item["spec"]["hostname"],
+        "restored"
+    );
+    assert_eq!(
+        cluster.calls()[..2],
+        ["list configmaps velero", "get configmap velero/site-mods"]
+    );
+
+    // The restore's own reference wins over the default, as in Velero's restore controller.
+    let cluster = serving(&web(), |_| {});
+    let guard = cluster.guard_started_with(&["--default-resource-modifier-configmap=site-mods"]);
+    run_restore_by(&guard, &cluster, &web(), &a_restore(json!({}))).await;
+    assert_eq!(cluster.calls()[1], "get configmap velero/mods");
+}
+
+#[tokio::test]
+async fn a_restore_that_skips_the_default_modifiers_makes_no_api_call() {
+    let cluster = serving(&web(), |_| {});
+    let guard = cluster.guard_started_with(&["--default-resource-modifier-configmap=site-mods"]);
+    let mut restore = a_restore(json!({}));
+    let spec = restore["spec"].as_object_mut().unwrap();
+    spec.remove("resourceModifier");
+    spec.insert("skipDefaultResourceModifier".into(), json!(true));
+    for out in run_restore_by(&guard, &cluster, &web(), &restore).await {
+        out.unwrap();
+    }
+    assert!(cluster.calls().is_empty());
+}
+
+/// Velero skips a default ConfigMap it cannot load and applies no modifiers: nothing to guard.
+#[tokio::test]
+async fn a_missing_default_modifier_configmap_leaves_the_restore_alone() {
+    let cluster = serving(&web(), |k| k.no_modifier_configmap = true);
+    let guard = cluster.guard_started_with(&["--default-resource-modifier-configmap=site-mods"]);
+    let mut restore = a_restore(json!({}));
+    restore["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceModifier");
+    let outputs = run_restore_by(&guard, &cluster, &web(), &restore).await;
+    let pod = web().pods()[0].clone();
+    assert!(
+        outputs[0].as_ref().unwrap().item["spec"]
+            .get("hostname")
+            .is_none()
+    );
+    assert_eq!(outputs.len(), 1 + web().replicasets().len() + 1);
+    assert_eq!(
+        cluster.calls(),
+        ["list configmaps velero", "get configmap velero/site-mods"]
+    );
+    assert!(name_of(&pod).starts_with("web-"));
+}
+
+/// Velero ≤ 1.14 hands its plugins only `--log-level`: rules that older releases evaluate
+/// differently are not predicted (the restore is left alone, with a warning), rules every
+/// release evaluates alike are guarded as usual.
+#[tokio::test]
+async fn before_velero_1_15_only_rules_every_release_reads_alike_are_guarded() {
+    let old_velero = ["--log-level", "info", "--features", "EnableCSI"];
+    let cluster = serving(&web(), |_| {});
+    let outputs = run_restore_by(
+        &cluster.guard_started_with(&old_velero),
+        &cluster,
+        &web(),
+        &a_restore(json!({})),
+    )
+    .await;
+    assert_eq!(
+        outputs[0].as_ref().unwrap().item["spec"]["hostname"],
+        "restored"
+    );
+
+    let matches_rules = r#"
+version: v1
+resourceModifierRules:
+- conditions:
+    groupResource: deployments.apps
+    matches: [{path: /spec/strategy/type, value: RollingUpdate}]
+  patches:
+  - {operation: add, path: /spec/template/spec/hostname, value: restored}
+"#;
+    let cluster = FakeCluster::serving(
+        web().backup(),
+        web().pod_volume_backups(),
+        matches_rules,
+        |_| {},
+    );
+    let outputs = run_restore_by(
+        &cluster.guard_started_with(&old_velero),
+        &cluster,
+        &web(),
+        &a_restore(json!({})),
+    )
+    .await;
+    assert!(
+        outputs[0].as_ref().unwrap().item["spec"]
+            .get("hostname")
+            .is_none()
+    );
+    assert_eq!(
+        cluster.calls(),
+        ["list configmaps velero", "get configmap velero/mods"]
+    );
+
+    // The same rules on Velero ≥ 1.15 are guarded.
+    let cluster = FakeCluster::serving(
+        web().backup(),
+        web().pod_volume_backups(),
+        matches_rules,
+        |_| {},
+    );
+    let newer = ["--log-level", "info", "--uploader-type=kopia"];
+    let outputs = run_restore_by(
+        &cluster.guard_started_with(&newer),
+        &cluster,
+        &web(),
+        &a_restore(json!({})),
+    )
+    .await;
+    assert_eq!(
+        outputs[0].as_ref().unwrap().item["spec"]["hostname"],
+        "restored"
+    );
 }

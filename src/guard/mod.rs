@@ -51,6 +51,7 @@ pub mod ports;
 mod restore;
 mod router;
 mod statefulset;
+mod velero_server;
 
 use std::sync::Arc;
 
@@ -67,6 +68,7 @@ pub use kube::KubeCluster;
 pub use operations::RelabelFor;
 pub use ports::{DryRun, LiveCluster, RestoreSource};
 pub use restore::GUARDED_FIELDS;
+pub use velero_server::{ServerRelease, VeleroServer};
 
 use executor::Executor;
 use item::Item;
@@ -98,19 +100,22 @@ pub struct TemplateGuard<S, C> {
     source: S,
     cluster: C,
     velero_namespace: Option<String>,
+    server: VeleroServer,
     state: Mutex<Option<Arc<RestoreState>>>,
 }
 
 impl TemplateGuard<KubeCluster, KubeCluster> {
     /// The RestoreItemAction the plugin serves: the guard over the live cluster. The Velero
     /// namespace is `$VELERO_NAMESPACE` (set in Velero's own deployment and inherited by its
-    /// plugins), else the restore's namespace.
-    pub fn for_the_live_cluster() -> Self {
+    /// plugins), else the restore's namespace; what Velero is, from the arguments it started the
+    /// plugin with (`server_args`, without the program name).
+    pub fn for_the_live_cluster(server_args: &[std::ffi::OsString]) -> Self {
         let velero_namespace = std::env::var("VELERO_NAMESPACE")
             .ok()
             .filter(|ns| !ns.is_empty());
         let cluster = KubeCluster::new(NAME);
         Self::new(cluster.clone(), cluster, velero_namespace)
+            .with_server(VeleroServer::from_args(server_args))
     }
 }
 
@@ -122,8 +127,15 @@ impl<S: RestoreSource, C: LiveCluster> TemplateGuard<S, C> {
             source,
             cluster,
             velero_namespace,
+            server: VeleroServer::default(),
             state: Mutex::new(None),
         }
+    }
+
+    /// The same guard, told what the Velero server that started it is (default: 1.15 or newer,
+    /// no server-wide default resource modifiers).
+    pub fn with_server(self, server: VeleroServer) -> Self {
+        Self { server, ..self }
     }
 
     fn velero_namespace<'a>(&'a self, restore: &'a Value) -> &'a str {
@@ -143,7 +155,13 @@ impl<S: RestoreSource, C: LiveCluster> TemplateGuard<S, C> {
         if let Some(current) = state.as_ref().filter(|s| s.uid() == uid) {
             return Arc::clone(current);
         }
-        let read = RestoreState::read(&self.source, uid, restore, self.velero_namespace(restore));
+        let read = RestoreState::read(
+            &self.source,
+            uid,
+            restore,
+            self.velero_namespace(restore),
+            &self.server,
+        );
         let current = Arc::new(read.await);
         *state = Some(Arc::clone(&current));
         current

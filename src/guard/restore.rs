@@ -5,7 +5,8 @@
 //!
 //! What is read, and when (so restores that cannot need the guard cost nothing):
 //!
-//! - without `spec.resourceModifier`: nothing at all;
+//! - without resource modifiers (no `spec.resourceModifier`, and no server-wide default
+//!   ConfigMap or `spec.skipDefaultResourceModifier: true`): nothing at all;
 //! - the plugin-config ConfigMap, then the rules — only rules that can change a field in
 //!   [`GUARDED_FIELDS`] are kept;
 //! - the PodVolumeBackups, then (only if FSB data can exist) the backup contents, one download.
@@ -25,6 +26,7 @@ use velero_plugin::ExecuteInput;
 
 use super::error::{Error, Result};
 use super::ports::RestoreSource;
+use super::velero_server::{ServerRelease, VeleroServer};
 
 /// The workload fields whose change by a rule puts restored FSB pods at risk: `(resource, JSON
 /// pointer)`. A restore whose rules touch none of them needs no API call at all.
@@ -95,11 +97,12 @@ impl RestoreState {
         uid: String,
         restore: &Value,
         velero_namespace: &str,
+        server: &VeleroServer,
     ) -> Self {
-        if modifier_configmap(restore).is_none() {
+        let Some(modifiers) = ModifierSource::of(restore, server) else {
             // No resource modifiers: no template can change, so no API call at all.
             return Self::new(uid, Settings::default());
-        }
+        };
         let mut failure = None;
         let data = match source.plugin_settings(velero_namespace).await {
             Ok(data) => data,
@@ -120,7 +123,7 @@ impl RestoreState {
         }
         let mut rules = None;
         if settings.mode != Mode::Off && failure.is_none() {
-            match read_rules(source, restore).await {
+            match read_rules(source, namespace_of(restore), modifiers, server.release).await {
                 Ok(r) => rules = r.map(Arc::new),
                 Err(e) => failure = Some(e),
             }
@@ -242,27 +245,98 @@ impl Loaded {
     }
 }
 
-/// The restore's rules, `None` when none can change a field in [`GUARDED_FIELDS`].
-async fn read_rules(source: &impl RestoreSource, restore: &Value) -> Result<Option<Rules>> {
-    let Some(name) = modifier_configmap(restore) else {
-        return Ok(None);
+/// The resource-modifier ConfigMap Velero applies to a restore, as its restore controller picks
+/// it (`restore_controller.go validateAndComplete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModifierSource<'a> {
+    /// `spec.resourceModifier` names it: Velero fails the restore if it cannot load it.
+    PerRestore(&'a str),
+    /// The server's `--default-resource-modifier-configmap` (Velero main): used when the
+    /// restore names none and does not set `spec.skipDefaultResourceModifier`; Velero skips it
+    /// with a warning when it is missing or invalid.
+    ServerDefault(&'a str),
+}
+
+impl<'a> ModifierSource<'a> {
+    fn of(restore: &'a Value, server: &'a VeleroServer) -> Option<Self> {
+        match restore.pointer("/spec/resourceModifier") {
+            // A reference of another kind: Velero warns and applies none (no default either).
+            Some(reference) if !reference.is_null() => {
+                modifier_configmap(reference).map(ModifierSource::PerRestore)
+            }
+            _ => {
+                let skip = restore.pointer("/spec/skipDefaultResourceModifier")
+                    == Some(&Value::Bool(true));
+                let name = server.default_modifier_configmap.as_deref()?;
+                (!skip).then_some(ModifierSource::ServerDefault(name))
+            }
+        }
+    }
+}
+
+/// The restore's rules, `None` when none can change a field in [`GUARDED_FIELDS`], or when the
+/// server is older than 1.15 and the rules use what older releases evaluate differently (a
+/// prediction could be wrong, so the guard stays out and says so).
+async fn read_rules(
+    source: &impl RestoreSource,
+    restore_namespace: &str,
+    modifiers: ModifierSource<'_>,
+    release: ServerRelease,
+) -> Result<Option<Rules>> {
+    let rules = match modifiers {
+        ModifierSource::PerRestore(name) => {
+            let configmap = source.modifier_configmap(restore_namespace, name).await?;
+            VeleroEngine::rules_from_configmap(&configmap)?
+        }
+        ModifierSource::ServerDefault(name) => {
+            let loaded = match source.modifier_configmap(restore_namespace, name).await {
+                Ok(configmap) => {
+                    VeleroEngine::rules_from_configmap(&configmap).map_err(Error::from)
+                }
+                Err(e) => Err(e),
+            };
+            match loaded {
+                Ok(rules) => {
+                    tracing::info!(
+                        "default resource modifiers from ConfigMap {restore_namespace}/{name} (--default-resource-modifier-configmap)"
+                    );
+                    rules
+                }
+                // What Velero does with a default it cannot load: skips it, applies none.
+                Err(e @ (Error::NoModifierConfigMap { .. } | Error::Core(_))) => {
+                    tracing::warn!(
+                        "default resource modifiers not applied (Velero skips a default ConfigMap it cannot load): {e}"
+                    );
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     };
-    let configmap = source
-        .modifier_configmap(namespace_of(restore), name)
-        .await?;
-    let rules = VeleroEngine::rules_from_configmap(&configmap)?;
     let guarded = GUARDED_FIELDS.iter().any(|(resource, path)| {
         !rules
             .rules_touching(resource.group_resource(), path)
             .is_empty()
     });
-    Ok(guarded.then_some(rules))
+    if !guarded {
+        return Ok(None);
+    }
+    if release == ServerRelease::Before1_15 {
+        let differences = rules.release_differences();
+        if !differences.is_empty() {
+            tracing::warn!(
+                "Velero before 1.15 (the plugin received only --log-level/--features): the guard predicts resource modifiers as Velero 1.15-1.18 applies them, and these rules use what older releases apply differently: {}; the guard leaves this restore alone (restored FSB pods are not protected)",
+                differences.join("; ")
+            );
+            return Ok(None);
+        }
+    }
+    Ok(Some(rules))
 }
 
-/// The restore's resource-modifier ConfigMap name (`spec.resourceModifier`, kind ConfigMap
-/// case-insensitively, as Velero reads it).
-fn modifier_configmap(restore: &Value) -> Option<&str> {
-    let reference = restore.pointer("/spec/resourceModifier")?;
+/// The ConfigMap name of a `spec.resourceModifier` reference (kind ConfigMap case-insensitively,
+/// as Velero reads it).
+fn modifier_configmap(reference: &Value) -> Option<&str> {
     let kind = reference.get("kind").and_then(Value::as_str)?;
     let name = reference.get("name").and_then(Value::as_str)?;
     (kind.eq_ignore_ascii_case("configmap") && !name.is_empty()).then_some(name)

@@ -15,7 +15,9 @@ use fsb_guard_core::toolkit::revision::revision_data;
 use fsb_guard_core::{BackupObjects, ObjectRef, Resource, VeleroEngine};
 use serde_json::{Value, json};
 use velero_fsb_guard::cluster::{self, Call};
-use velero_fsb_guard::guard::{DryRun, Error, LiveCluster, RestoreSource, Result, TemplateGuard};
+use velero_fsb_guard::guard::{
+    DryRun, Error, LiveCluster, RestoreSource, Result, TemplateGuard, VeleroServer,
+};
 use velero_plugin::ExecuteInput;
 
 /// Where the restore maps the backup namespace `shop` (see `fixtures::a_restore`).
@@ -35,6 +37,8 @@ pub struct Knobs {
     pub refuse_dry_run: bool,
     /// `GET /version` minor: ≤ 33 defaults templates with `creationTimestamp: null`.
     pub minor: u32,
+    /// The resource-modifier ConfigMap does not exist.
+    pub no_modifier_configmap: bool,
 }
 
 type Key = (String, String, String);
@@ -72,6 +76,7 @@ impl FakeCluster {
             unreachable: false,
             refuse_dry_run: false,
             minor: 34,
+            no_modifier_configmap: false,
         };
         knobs(&mut all);
         Self(Arc::new(State {
@@ -88,6 +93,15 @@ impl FakeCluster {
     /// The guard over this stand-in, the Velero namespace taken from the restore.
     pub fn guard(&self) -> TemplateGuard<FakeCluster, FakeCluster> {
         TemplateGuard::new(self.clone(), self.clone(), None)
+    }
+
+    /// The guard over this stand-in, started by a Velero server with these plugin arguments.
+    pub fn guard_started_with(
+        &self,
+        server_args: &[&str],
+    ) -> TemplateGuard<FakeCluster, FakeCluster> {
+        self.guard()
+            .with_server(VeleroServer::from_args(server_args))
     }
 
     pub fn knobs(&self) -> &Knobs {
@@ -273,6 +287,12 @@ impl RestoreSource for FakeCluster {
 
     async fn modifier_configmap(&self, ns: &str, name: &str) -> Result<Value> {
         self.record(format!("get configmap {ns}/{name}"))?;
+        if self.0.knobs.no_modifier_configmap {
+            return Err(Error::NoModifierConfigMap {
+                namespace: ns.to_owned(),
+                name: name.to_owned(),
+            });
+        }
         Ok(json!({"data": {"rules.yaml": self.0.knobs.rules}}))
     }
 

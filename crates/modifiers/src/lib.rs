@@ -271,6 +271,50 @@ impl ResourceModifiers {
             .any(|c| c.group.as_ref().is_ok_and(|g| g.is_match(group_resource)))
     }
 
+    /// Why Velero 1.12–1.14 may evaluate these rules differently from 1.15–1.18 (whose
+    /// semantics this crate follows, checked by the oracle at each release's pins); empty when
+    /// every supported-looking release agrees. Judged from the rule text only:
+    ///
+    /// - `matches`: a missing path is a rule error up to 1.14 (no match from 1.15), and absent
+    ///   before 1.12.2;
+    /// - merge and strategic patches, `groupResource` globs: absent before 1.12.2; strategic
+    ///   merge keys come from k8s.io/api v0.25 in 1.12–1.13;
+    /// - several rules with `labelSelector` or `matches`: up to 1.13 a rule's conditions see
+    ///   the object as already patched by the earlier rules.
+    ///
+    /// The reasons are fixed texts: they never quote a rule's values.
+    pub fn release_differences(&self) -> Vec<&'static str> {
+        let rules = &self.doc.rules;
+        let mut reasons = Vec::new();
+        if rules.iter().any(|r| !r.conditions.matches.is_empty()) {
+            reasons.push(
+                "conditions.matches (a missing path is a rule error up to Velero 1.14, and matches is absent before 1.12.2)",
+            );
+        }
+        if rules
+            .iter()
+            .any(|r| !r.merge_patches.is_empty() || !r.strategic_patches.is_empty())
+        {
+            reasons.push(
+                "mergePatches/strategicPatches (absent before Velero 1.12.2; strategic merge keys of k8s.io/api v0.25 up to 1.13)",
+            );
+        }
+        if rules
+            .iter()
+            .any(|r| r.conditions.group_resource.contains(['*', '?', '[', '{']))
+        {
+            reasons.push("a groupResource glob (an exact match before Velero 1.12.2)");
+        }
+        let reads_fields =
+            |r: &Rule| r.conditions.label_selector.is_some() || !r.conditions.matches.is_empty();
+        if rules.len() > 1 && rules.iter().skip(1).any(reads_fields) {
+            reasons.push(
+                "several rules whose later conditions read labels or fields (up to Velero 1.13 they see the earlier rules' patches)",
+            );
+        }
+        reasons
+    }
+
     /// Indexes of the rules whose `groupResource` or `namespaces` globs use `{…}` shapes that
     /// gobwas compiles idiosyncratically (see [`Glob::is_exact`]): for those rules our match
     /// decision may differ from Velero's, so a caller that needs certainty should fail open.

@@ -146,3 +146,53 @@ resourceModifierRules:
     .unwrap();
     assert_eq!(m.inexact_rules(), vec![1, 2]);
 }
+
+/// The rule shapes Velero 1.12–1.14 evaluate differently (`../shared/facts/versions.md`), and the
+/// field report's own rules, which every release since 1.12.0 evaluates alike.
+#[test]
+fn rules_that_older_releases_read_differently_are_named() {
+    let same_everywhere = ResourceModifiers::from_yaml(
+        r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps, resourceNameRegex: "^growi-mongodb$"}
+  patches:
+  - {operation: add, path: /spec/template/spec/tolerations, value: '[{"key":"k","operator":"Exists"}]'}
+- conditions: {groupResource: deployments.apps, namespaces: [growi]}
+  patches: [{operation: replace, path: /spec/replicas, value: "1"}]
+"#,
+    )
+    .unwrap();
+    assert!(same_everywhere.release_differences().is_empty());
+
+    let one = |yaml: &str| {
+        ResourceModifiers::from_yaml(&format!("version: v1\nresourceModifierRules:\n{yaml}"))
+            .unwrap()
+            .release_differences()
+    };
+    let matches = one(
+        "- conditions: {groupResource: pods, matches: [{path: /spec/x, value: y}]}\n  patches: [{operation: remove, path: /a}]\n",
+    );
+    assert_eq!(matches.len(), 1);
+    assert!(matches[0].starts_with("conditions.matches"));
+    let strategic = one(
+        "- conditions: {groupResource: pods}\n  strategicPatches: [{patchData: '{\"spec\":{}}'}]\n",
+    );
+    assert!(strategic[0].starts_with("mergePatches/strategicPatches"));
+    let glob = one(
+        "- conditions: {groupResource: '*.apps'}\n  patches: [{operation: remove, path: /a}]\n",
+    );
+    assert!(glob[0].starts_with("a groupResource glob"));
+    let ordered = one(concat!(
+        "- conditions: {groupResource: pods}\n  patches: [{operation: add, path: /metadata/labels/x, value: y}]\n",
+        "- conditions: {groupResource: pods, labelSelector: {matchLabels: {x: y}}}\n  patches: [{operation: remove, path: /a}]\n",
+    ));
+    assert_eq!(ordered.len(), 1);
+    assert!(ordered[0].starts_with("several rules"));
+    // A label selector on the first rule alone reads the object every release hands it.
+    let first_only = one(concat!(
+        "- conditions: {groupResource: pods, labelSelector: {matchLabels: {x: y}}}\n  patches: [{operation: remove, path: /a}]\n",
+        "- conditions: {groupResource: pods}\n  patches: [{operation: remove, path: /b}]\n",
+    ));
+    assert!(first_only.is_empty());
+}

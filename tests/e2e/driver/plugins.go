@@ -31,10 +31,11 @@ type pluginSession struct {
 
 // openPlugins starts every RestoreItemAction in dir, like one Velero restore does.
 func openPlugins(dir string, log logrus.FieldLogger) (*pluginSession, error) {
-	// Velero hands plugin processes os.Args[2:] of the server; give them a server-like command line
-	// (our own flags would confuse plugins built on Velero's framework).
+	// Velero (>= 1.15) hands plugin processes os.Args[2:] of the server; give them the command line
+	// `velero install` gives the server (our own flags would confuse plugins built on Velero's
+	// framework, and a plugin may tell Velero's release from these flags).
 	saved := os.Args
-	os.Args = []string{saved[0], "server", "--log-level", "debug"}
+	os.Args = []string{saved[0], "server", "--uploader-type=kopia", "--log-level", "debug"}
 	defer func() { os.Args = saved }()
 	reg := process.NewRegistry(dir, log, logrus.DebugLevel)
 	if err := reg.DiscoverPlugins(); err != nil {
