@@ -8,14 +8,15 @@
 #
 # 1. With a registry (multi-arch; the `build` stage compiles in a `rust:` image):
 #      docker buildx build --platform linux/amd64,linux/arm64 \
-#        --build-arg VERSION=0.1.0 -t ghcr.io/fsb-guard/velero-fsb-guard:0.1.0 .
+#        --build-arg VERSION=0.1.0 -t ghcr.io/fsb-guard/velero-fsb-guard:0.1.0 --push .
 #    The builder compiles for the musl target of the requested platform with
 #    scripts/build-static.sh, the same script CI runs, which also checks the binary is static.
 #
 # 2. Offline, from the binary scripts/build-static.sh made on the host (nothing is pulled):
 #      scripts/build-static.sh x86_64-unknown-linux-musl
 #      docker build --target prebuilt --build-arg VERSION=0.1.0 -t velero-fsb-guard:0.1.0 .
-#    (STATIC_TARGET=aarch64-unknown-linux-musl for arm64). The `prebuilt` stage comes before the
+#    (STATIC_TARGET=aarch64-unknown-linux-musl for arm64; scripts/build-image.sh builds both and
+#    joins them in one OCI image index). The `prebuilt` stage comes before the
 #    `rust:` stage on purpose: the classic builder builds stages in file order up to --target and
 #    BuildKit only the stages the target needs, so neither reaches the `rust:` image. No
 #    `# syntax=` line either: it would make BuildKit pull its frontend image.

@@ -30,23 +30,14 @@ timed() { # timed <label> <command...>: runs the command, prints its cost
 }
 
 # ------------------------------------------------------------------ Debian packages
+# shellcheck source=../../../scripts/private-daemons.sh
+source "$repo/scripts/private-daemons.sh"   # debian_install: no service started on the host
 debs=()
 for p in docker.io runc busybox-static nftables musl-tools file; do
   dpkg -s "$p" >/dev/null 2>&1 || debs+=("$p")
 done
 if [[ ${#debs[@]} -gt 0 ]]; then
-  [[ $(id -u) == 0 ]] || { echo "build: need root to install ${debs[*]}" >&2; exit 1; }
-  apt_get() {
-    # policy-rc.d keeps apt from starting dockerd/containerd services on the host: the node
-    # starts its own, privately, inside its network namespace.
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
-      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
-    fi
-    [[ -n "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]] || apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-  }
-  timed "apt-get install ${debs[*]}" apt_get "${debs[@]}"
+  timed "apt-get install ${debs[*]}" debian_install "${debs[@]}"
 fi
 
 # ------------------------------------------------------------------ containerd, CNI plugins

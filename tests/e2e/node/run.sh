@@ -162,13 +162,10 @@ done
 
 # ------------------------------------------------------------------ images (dockerd, offline)
 step "images: dockerd $(dockerd --version | sed 's/Docker version \([^,]*\).*/\1/') with private dirs builds pause, busybox, velero, aws plugin, and our plugin from ./Dockerfile"
-mkdir -p "$work/docker" "$work/img"
-dockerd --data-root "$work/docker/data" --exec-root "$work/docker/exec" --pidfile "$work/docker/dockerd.pid" \
-  -H "unix://$work/docker/docker.sock" --iptables=false --ip6tables=false --bridge=none --ip-masq=false \
-  > "$logs/dockerd.log" 2>&1 &
-dockerd_pid=$!
-docker() { DOCKER_BUILDKIT=1 /usr/bin/docker -H "unix://$work/docker/docker.sock" "$@"; }
-wait_for 60 dockerd docker version || fail "dockerd did not start"
+mkdir -p "$work/img"
+# shellcheck source=../../../scripts/private-daemons.sh
+source "$repo/scripts/private-daemons.sh"   # private_dockerd_start (sets dockerd_pid), docker
+private_dockerd_start "$work/docker" "$logs/dockerd.log" || fail "dockerd did not start"
 images=()
 build_image() { # build_image <tag> <Dockerfile> <context> [docker build flags...]
   local tag="$1" file="$2" dir="$3"; shift 3
