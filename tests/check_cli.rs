@@ -223,6 +223,14 @@ fn usage_and_input_errors() {
     let out = bin(&["check", "--help"], cwd.path());
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("--emit-pod-rules"));
+    // A file argument that never ends is read up to its bound, then refused by name.
+    let out = bin(&["check", "--resource-modifiers", "/dev/zero"], cwd.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/dev/zero: more than 2097152 bytes"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

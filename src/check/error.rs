@@ -28,6 +28,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An input file is larger than `check` reads for it (a device or FIFO never ends).
+    #[error("{path}: more than {limit} bytes, the most `check` reads for {what}")]
+    TooLarge {
+        path: PathBuf,
+        limit: u64,
+        what: &'static str,
+    },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {

@@ -110,11 +110,35 @@ pub struct LoadedRules {
     pub configmap_name: Option<String>,
 }
 
+/// The most `--resource-modifiers` may hold. Velero reads the rules from one ConfigMap, and a
+/// ConfigMap holds at most 1 MiB; twice that leaves room for a manifest's own lines. Reading stops
+/// there, so `/dev/zero` or a FIFO gets an error instead of all the memory.
+pub const RULES_FILE_LIMIT: u64 = 2 << 20;
+
 /// Reads `--resource-modifiers` from a file.
 pub fn read_rules_file(path: &Path) -> Result<LoadedRules> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+    use std::io::Read;
+    let read_error = |source| Error::Read {
         path: path.to_path_buf(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(RULES_FILE_LIMIT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > RULES_FILE_LIMIT {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            limit: RULES_FILE_LIMIT,
+            what: "resource modifiers (a ConfigMap holds at most 1 MiB)",
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
     })?;
     parse_rules(&text, &path.display().to_string())
 }
