@@ -23,7 +23,8 @@
 # packet leaves; /run, /var/lib/kubelet, /var/lib/cni and /var/log/{pods,containers} are private.
 # Last line: REAL-NODE: real-node=<ok|failed> data-restored=<ok>/<files> control-data-lost=<n> node-k8s=<v>
 #   (seed: SEED-SETUP: seed-setup=<ok|failed> velero=<v> uploader=restic data-restored=<ok>/<files>
-#          control-data-lost=<n> restic-on-<newest>=<ok>/<files>|not-run node-k8s=<v>)
+#          control-data-lost=<n> control-restic-restores=<phases> restic-on-<newest>=<ok>/<files>|not-run
+#          node-k8s=<v>)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,10 +56,10 @@ done
 t0=${FSB_NODE_T0:-$(date +%s)}
 export FSB_NODE_T0=$t0
 step() { printf '[node-e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-data_restored="0/0" control_lost=0 newest_restored=not-run
+data_restored="0/0" control_lost=0 newest_restored=not-run control_pvr=-
 result() {
   if [[ $NODE_SET == seed ]]; then
-    echo "SEED-SETUP: seed-setup=$1 velero=$NODE_VELERO uploader=$UPLOADER data-restored=$data_restored control-data-lost=$control_lost restic-on-$VELERO_VERSION=$newest_restored node-k8s=$K8S_VERSION"
+    echo "SEED-SETUP: seed-setup=$1 velero=$NODE_VELERO uploader=$UPLOADER data-restored=$data_restored control-data-lost=$control_lost control-restic-restores=$control_pvr restic-on-$VELERO_VERSION=$newest_restored node-k8s=$K8S_VERSION"
   else
     echo "REAL-NODE: real-node=$1 data-restored=$data_restored control-data-lost=$control_lost node-k8s=$K8S_VERSION"
   fi
@@ -488,6 +489,14 @@ control_lost=$(field lost "$BACKUP-control")
 # What the user of the report saw: the uploader's restores section of `velero restore describe`.
 velero restore describe "$BACKUP-control" --details > "$logs/describe-control.log" 2>&1 || true
 grep -i -A3 '^[a-z]* Restores:' "$logs/describe-control.log" | sed 's/^/  describe: /' || true
+if [[ $NODE_SET == seed ]]; then
+  # The report's failure: `restic Restores:` lists the volume under Failed (or, when the pod was
+  # gone before node-agent took it up, still New/InProgress), never under Completed.
+  control_pvr=$(awk '/^restic Restores:/ {on=1; next} on && /^[^ ]/ {on=0} on && /^  [A-Za-z]+:/ {gsub(/[ :]/, ""); print}' \
+    "$logs/describe-control.log" | sort -u | paste -sd, -)
+  [[ -n $control_pvr && $control_pvr != *Completed* ]] \
+    || fail "control: velero restore describe does not show the report's failure (restic Restores: ${control_pvr:-none})"
+fi
 [[ $(grep -c 'pluginName=velero-fsb-guard' "$work/restore-$BACKUP-control.txt") == 0 ]] \
   || fail "control restore logs carry lines of our plugin: it was not removed"
 
