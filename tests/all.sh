@@ -54,7 +54,7 @@ run_stage "go: revision encoder oracle (Go-canonical JSON, ControllerRevision ha
   bash tests/oracle/canonical/run.sh
 run_stage "fuzz: kept inputs replayed, then rule parser and patch engines (${FUZZ_SECONDS:=60} s per target)" "$FSB_CACHE/fuzz-modifiers/target" \
   env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/oracle/fuzz.sh
-run_stage "e2e: real control plane (no rollout), a real Velero server restore, a real node (FSB bytes land)" "$FSB_CACHE/k8s-*/bin/.complete" \
+run_stage "e2e: real control plane (no rollout), a real Velero server restore, a real node (FSB bytes land), the field report's setup (Velero 1.15, restic)" "$FSB_CACHE/k8s-*/bin/.complete" \
   bash tests/e2e/run.sh
 
 echo

@@ -3,9 +3,13 @@
 #   - every Velero release with RestoreItemAction v2 and resource modifiers (1.12 … 1.18, one module
 #     file per minor in tests/conformance) through Velero's own plugin client (tests/conformance/run.sh);
 #   - every Kubernetes minor 1.33 … 1.37 through the real-control-plane scenarios
-#     (tests/e2e/run.sh, control-plane stage only, every scenario on each version).
+#     (tests/e2e/run.sh, control-plane stage only, every scenario on each version);
+#   - node-v115: the field report's own setup on the real node (tests/e2e/run.sh, seed stage only:
+#     Velero 1.15 with the restic uploader, with and without the plugin, then the newest Velero
+#     restoring that restic backup; issue 22). CI runs it too (tests/e2e/run.sh's default stages);
+#     here it gets a dated row for the README's compatibility table.
 #
-#   tests/matrix.sh [velero] [kubernetes]        (default: both)
+#   tests/matrix.sh [velero] [kubernetes] [node-v115]   (default: velero kubernetes)
 #
 # Env: MATRIX_K8S_VERSIONS (default below), FSB_VELERO_VERSIONS (default all), FSB_CACHE.
 # Prints one Markdown table per part, headed with the date and commit, and writes them to
@@ -61,7 +65,22 @@ for part in "${parts[@]}"; do
         emit "| $v | $r | ${summary:-none (see $log)} | $(( ($(date +%s) - t + 30) / 60 )) |"
       done
       ;;
-    *) echo "usage: $0 [velero] [kubernetes]" >&2; exit 2 ;;
+    node-v115)
+      # shellcheck source=e2e/velero/versions.sh
+      source "$here/e2e/velero/versions.sh"
+      v="${MATRIX_NODE_K8S_VERSION:-v1.37.2}"
+      emit ""
+      emit "Real node, the field report's setup: Velero $SEED_VELERO_VERSION with restic, then $VELERO_VERSION restoring its restic backup (tests/e2e/run.sh, E2E_STAGES=seed), $day, commit $commit"
+      emit ""
+      emit "| Kubernetes | result | SEED-SETUP | minutes |"
+      emit "|---|---|---|---|"
+      log="$out/e2e-seed-$v-$day.log"
+      t=$(date +%s)
+      if K8S_VERSIONS="$v" E2E_STAGES="seed" bash "$here/e2e/run.sh" > "$log" 2>&1; then r=verified; else r=failed; fi
+      summary="$(grep -E '^SEED-SETUP:' "$log" | tail -1 | sed 's/^SEED-SETUP: //')"
+      emit "| $v | $r | ${summary:-none (see $log)} | $(( ($(date +%s) - t + 30) / 60 )) |"
+      ;;
+    *) echo "usage: $0 [velero] [kubernetes] [node-v115]" >&2; exit 2 ;;
   esac
 done
 echo

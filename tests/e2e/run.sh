@@ -3,7 +3,8 @@
 # built from their Go modules), Velero's CRDs, and the restore scenarios driven through Velero's plugin
 # client (tests/e2e/driver), once per Kubernetes version in K8S_VERSIONS; then stage 2, a real Velero
 # restore (tests/e2e/velero/run.sh), and stage 3, a real node (tests/e2e/node/run.sh: kubelet,
-# containerd, node-agent, kopia; our plugin from its image), unless --control-only (then both not-run).
+# containerd, node-agent, kopia; our plugin from its image), and the field report's setup on such a
+# node (seed), unless --control-only (then all three not-run).
 #
 #   tests/e2e/run.sh [--control-only]
 #
@@ -11,8 +12,10 @@
 # in StatefulSet revision encoding) — the first version runs every scenario, later ones only the
 # StatefulSet/DaemonSet scenarios. Missing versions are built by build-k8s.sh (cold: several minutes
 # each). K8S_VERSION=<v> alone still selects one version.
-# E2E_STAGES (default "control-plane velero node"): which stages run; tests/matrix.sh runs
-# "control-plane" alone once per Kubernetes minor.
+# E2E_STAGES (default "control-plane velero node seed"): which stages run; tests/matrix.sh runs
+# "control-plane" alone once per Kubernetes minor, and "seed" alone (its node-v115 part). seed: the
+# field report's own setup on a real node of its own (tests/e2e/node/run.sh with NODE_SET=seed:
+# Velero 1.15 with restic, then the newest Velero restoring that backup; about 4 min warm).
 # --control-only: only the runs without our plugin (each must show a rollout: proves the harness
 # detects rollouts) and the reference runs (the driver itself corrects like the plugin should: proves
 # "no rollout" is reachable). Without it, the with-plugin runs join them (each FSB scenario must show none).
@@ -20,14 +23,14 @@
 #   E2E-SUMMARY: scenarios=<n> sts-scenarios=<n> ds=<n> replicas=<n> with-plugin-rollouts=<n|not-run>
 #                control-rollouts=<n> versions=<v,...> velero-restore=<ok|failed|not-run>
 #                real-node=<ok|failed|not-run> data-restored=<files ok>/<files> control-data-lost=<n>
-#                node-k8s=<version>
+#                node-k8s=<version> seed-setup=<ok|failed|not-run>
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
 K8S_VERSIONS="${K8S_VERSIONS:-${K8S_VERSION:-v1.37.2 v1.33.13}}"
-E2E_STAGES="${E2E_STAGES:-control-plane velero node}"
+E2E_STAGES="${E2E_STAGES:-control-plane velero node seed}"
 has_stage() { [[ " $E2E_STAGES " == *" $1 "* ]]; }
 read -r -a versions <<< "$K8S_VERSIONS"
 WINDOW="${E2E_WINDOW:-30s}"   # E2E_KEEP_LOGS=1 keeps the temp dir (logs, kubeconfig) on success too
@@ -46,7 +49,7 @@ mkdir -p "$logs"
 pids=()
 status=1
 scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
-real_node=not-run node_data=- node_lost=- node_k8s=-
+real_node=not-run node_data=- node_lost=- node_k8s=- seed_setup=not-run
 sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
 
 # shellcheck source=velero/control-plane.sh
@@ -68,7 +71,7 @@ cleanup() {
   else
     rm -rf "$work"
   fi
-  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s"
+  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s seed-setup=$seed_setup"
   [[ $status -eq 0 && $rc -eq 0 ]] || exit 1
 }
 trap cleanup EXIT
@@ -76,25 +79,28 @@ trap cleanup EXIT
 step() { printf '[e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
 
 # ---------------------------------------------------------------- binaries
-for v in "${versions[@]}"; do
-  step "building/finding kube-apiserver, kube-controller-manager, etcd $v"
-  K8S_VERSION="$v" "$here/build-k8s.sh" > "$logs/build-k8s-$v.log" 2>&1 || { echo "build-k8s.sh $v failed"; exit 1; }
-done
+# Stage 1's (stages 2, 3 and seed build what they need themselves): skipped when it does not run.
+if has_stage control-plane; then
+  for v in "${versions[@]}"; do
+    step "building/finding kube-apiserver, kube-controller-manager, etcd $v"
+    K8S_VERSION="$v" "$here/build-k8s.sh" > "$logs/build-k8s-$v.log" 2>&1 || { echo "build-k8s.sh $v failed"; exit 1; }
+  done
 
-step "building the scenario driver"
-drv_bin="$CACHE/e2e/driver"
-mkdir -p "$CACHE/e2e"
-(cd "$here/driver" && nice -n 10 go build -o "$drv_bin" .) > "$logs/driver-build.log" 2>&1 \
-  || { echo "driver build failed"; exit 1; }
-velero_dir="$(cd "$here/driver" && go list -m -f '{{.Dir}}' github.com/vmware-tanzu/velero)"
-crd_dir="$velero_dir/config/crd/v1/bases"
+  step "building the scenario driver"
+  drv_bin="$CACHE/e2e/driver"
+  mkdir -p "$CACHE/e2e"
+  (cd "$here/driver" && nice -n 10 go build -o "$drv_bin" .) > "$logs/driver-build.log" 2>&1 \
+    || { echo "driver build failed"; exit 1; }
+  velero_dir="$(cd "$here/driver" && go list -m -f '{{.Dir}}' github.com/vmware-tanzu/velero)"
+  crd_dir="$velero_dir/config/crd/v1/bases"
 
-if ! $control_only; then
-  step "building the plugin (cargo build)"
-  (cd "$repo" && cargo build -p velero-fsb-guard --bin velero-fsb-guard) > "$logs/cargo-build.log" 2>&1 \
-    || { echo "cargo build of the plugin failed"; exit 1; }
-  mkdir -p "$work/plugins"
-  cp "$repo/target/debug/velero-fsb-guard" "$work/plugins/velero-fsb-guard"
+  if ! $control_only; then
+    step "building the plugin (cargo build)"
+    (cd "$repo" && cargo build -p velero-fsb-guard --bin velero-fsb-guard) > "$logs/cargo-build.log" 2>&1 \
+      || { echo "cargo build of the plugin failed"; exit 1; }
+    mkdir -p "$work/plugins"
+    cp "$repo/target/debug/velero-fsb-guard" "$work/plugins/velero-fsb-guard"
+  fi
 fi
 mkdir -p "$work/no-plugins"
 
@@ -177,6 +183,7 @@ run_version() { # run_version <version> <scenario set: all|workloads> <with kube
 
 prev=""
 for v in "${versions[@]}"; do
+  has_stage control-plane || break
   if [[ -z $prev ]]; then run_version "$v" all true ""; else run_version "$v" workloads false "$prev"; fi
   prev="$v"
 done
@@ -204,6 +211,16 @@ if ! $control_only && has_stage node; then
   real_node=$(sed -n 's/.*real-node=\([a-z-]*\).*/\1/p' <<< "$line"); real_node=${real_node:-failed}
   node_data=$(sed -n 's/.*data-restored=\([0-9/]*\).*/\1/p' <<< "$line")
   node_lost=$(sed -n 's/.*control-data-lost=\([0-9]*\).*/\1/p' <<< "$line")
+fi
+if ! $control_only && has_stage seed; then
+  # The field report's own setup (issue 22): Velero 1.15 installed with the restic uploader, the
+  # report's workload and rules, with and without the plugin; then the newest Velero restores that
+  # restic backup. Same node machinery as stage 3, its own run.
+  step "real node, the field report's setup (tests/e2e/node/run.sh NODE_SET=seed, Kubernetes ${versions[0]})"
+  NODE_SET=seed K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/seed-setup.log" 2>&1 || failed=1
+  grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|SEED-SETUP|  (describe|plugin):)' "$logs/seed-setup.log" || true
+  line=$(grep '^SEED-SETUP:' "$logs/seed-setup.log" | tail -1 || true)
+  seed_setup=$(sed -n 's/.*seed-setup=\([a-z-]*\).*/\1/p' <<< "$line"); seed_setup=${seed_setup:-failed}
 fi
 step "done"
 status=$failed

@@ -9,6 +9,7 @@
 #                velero-plugin-for-aws (../velero/build.sh, which also installs moto from PyPI)
 #   the k8s.io/kubernetes module's own build/pause/linux/pause.c, compiled static with musl-gcc
 #   crates.io    our plugin, static (scripts/build-static.sh), for the image built from ./Dockerfile
+#   build.sh [stage|seed]   seed (NODE_SET=seed, issue 22) adds Velero $SEED_VELERO_VERSION and restic
 # Prints `build: <piece> ... in Ns` lines (cold costs) and nothing else on success.
 set -euo pipefail
 
@@ -81,7 +82,12 @@ fi
 timed "kubernetes $K8S_VERSION control plane (build-k8s.sh)" env K8S_VERSION="$K8S_VERSION" "$here/../build-k8s.sh"
 timed "kubernetes $K8S_VERSION node components (build-k8s.sh)" \
   env K8S_VERSION="$K8S_VERSION" K8S_COMPONENTS=node "$here/../build-k8s.sh"
-timed "velero $VELERO_VERSION, restore helper, aws plugin, moto (velero/build.sh)" "$here/../velero/build.sh"
+if [[ ${1:-stage} == seed ]]; then
+  timed "velero $VELERO_VERSION and $SEED_VELERO_VERSION, restore helpers, restic $RESTIC_VERSION, aws plugin, moto (velero/build.sh seed)" \
+    "$here/../velero/build.sh" seed
+else
+  timed "velero $VELERO_VERSION, restore helper, aws plugin, moto (velero/build.sh)" "$here/../velero/build.sh"
+fi
 
 # ------------------------------------------------------------------ our plugin, static
 t=$(date +%s)

@@ -11,25 +11,40 @@
 #   tests/e2e/node/run.sh
 #
 # Env: K8S_VERSION (default v1.37.2), FSB_CACHE, NODE_PV_TIMEOUT (the control restore's
-# velero.io/pod-volume-timeout, default 90s), E2E_KEEP_LOGS=1 (keep the temp dir).
+# velero.io/pod-volume-timeout, default 90s; seed 45s), E2E_KEEP_LOGS=1 (keep the temp dir), NODE_SET:
+#   stage (default)  the five scenarios above, Velero $VELERO_VERSION, kopia
+#   seed             issue 22, the field report's own setup (Velero issue 8578): Velero
+#                    $SEED_VELERO_VERSION installed with --uploader-type restic, its separate
+#                    restore-helper image, one Deployment growi-mongodb restored into another
+#                    namespace with the report's rules, with and without the plugin; then Velero
+#                    $VELERO_VERSION, installed afresh on the same bucket, restores that restic backup.
 # Builds first (build.sh, network for the package registries); then everything runs inside a private
 # network and mount namespace (`unshare -n -m`): the node's IP is on a veth pair inside it, so no
 # packet leaves; /run, /var/lib/kubelet, /var/lib/cni and /var/log/{pods,containers} are private.
 # Last line: REAL-NODE: real-node=<ok|failed> data-restored=<ok>/<files> control-data-lost=<n> node-k8s=<v>
+#   (seed: SEED-SETUP: seed-setup=<ok|failed> velero=<v> uploader=restic data-restored=<ok>/<files>
+#          control-data-lost=<n> control-restic-restores=<phases> restic-on-<newest>=<ok>/<files>|not-run
+#          node-k8s=<v>)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 # shellcheck source=env.sh
 source "$here/env.sh"
-PV_TIMEOUT="${NODE_PV_TIMEOUT:-90s}"
 NODE_NAME=fsb-node
 NODE_IP=10.250.0.10    # on a veth inside the namespace; nothing outside it routes there
 POD_CIDR=10.244.0.0/24
 PLUGIN_VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -1)
 PLUGIN_IMAGE="local/velero-fsb-guard:$PLUGIN_VERSION"
-BACKUP=fsb-node
-NAMESPACES=(shop billing ledger agents cache)   # scenarios.py SCENARIOS
+export NODE_SET="${NODE_SET:-stage}"   # scenarios.py reads it too
+case "$NODE_SET" in
+  stage) NODE_VELERO=$VELERO_VERSION UPLOADER=kopia BACKUP=fsb-node ;;
+  seed) NODE_VELERO=$SEED_VELERO_VERSION UPLOADER=restic BACKUP=fsb-seed ;;
+  *) echo "NODE_SET must be stage or seed" >&2; exit 2 ;;
+esac
+# The control restore's bound: the seed set's one volume is orphaned within seconds (its pod is
+# replaced as soon as the Deployment is restored), so it needs less than the stage's six.
+PV_TIMEOUT="${NODE_PV_TIMEOUT:-$([[ $NODE_SET == seed ]] && echo 45s || echo 90s)}"
 
 inside=false
 for a in "$@"; do
@@ -41,14 +56,20 @@ done
 t0=${FSB_NODE_T0:-$(date +%s)}
 export FSB_NODE_T0=$t0
 step() { printf '[node-e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-data_restored="0/0" control_lost=0
-result() { echo "REAL-NODE: real-node=$1 data-restored=$data_restored control-data-lost=$control_lost node-k8s=$K8S_VERSION"; }
+data_restored="0/0" control_lost=0 newest_restored=not-run control_pvr=-
+result() {
+  if [[ $NODE_SET == seed ]]; then
+    echo "SEED-SETUP: seed-setup=$1 velero=$NODE_VELERO uploader=$UPLOADER data-restored=$data_restored control-data-lost=$control_lost control-restic-restores=$control_pvr restic-on-$VELERO_VERSION=$newest_restored node-k8s=$K8S_VERSION"
+  else
+    echo "REAL-NODE: real-node=$1 data-restored=$data_restored control-data-lost=$control_lost node-k8s=$K8S_VERSION"
+  fi
+}
 
 # ------------------------------------------------------------------ phase 1: builds (network allowed)
 if ! $inside; then
   buildlog="$(mktemp /tmp/fsb-node-build.XXXXXX)"
   step "building/finding the node's parts (tests/e2e/node/build.sh; cold: about 10 min beyond stage 1 and 2)"
-  if ! K8S_VERSION="$K8S_VERSION" "$here/build.sh" > "$buildlog" 2>&1; then
+  if ! K8S_VERSION="$K8S_VERSION" "$here/build.sh" "$NODE_SET" > "$buildlog" 2>&1; then
     tail -n 60 "$buildlog"; rm -f "$buildlog"; result failed; exit 1
   fi
   grep '^build' "$buildlog" || true
@@ -63,7 +84,8 @@ fi
 
 # ------------------------------------------------------------------ phase 2: inside the namespaces
 kbin="$CACHE/k8s-$K8S_VERSION/bin"
-vbin="$CACHE/velero-$VELERO_VERSION/bin"
+vbin="$CACHE/velero-$NODE_VELERO/bin"   # the CLI of the Velero being installed (install_velero switches it)
+abin="$CACHE/velero-$VELERO_VERSION/bin"  # the aws plugin's
 cbin="$NODE_CACHE/containerd-$CONTAINERD_VERSION"
 py="$CACHE/venv-moto/bin/python"
 work="$(mktemp -d /tmp/fsb-node-e2e.XXXXXX)"
@@ -179,12 +201,31 @@ cp /bin/busybox "$ctx/rootfs/bin/busybox"
 for a in sh sleep cat head printf sha256sum sync ls echo; do ln -s busybox "$ctx/rootfs/bin/$a"; done
 build_image local/busybox:e2e "$here/images/busybox.Dockerfile" "$ctx"
 docker tag local/busybox:e2e local/busybox:e2e-v2 && images+=(local/busybox:e2e-v2)
-ctx="$work/img/velero"; mkdir -p "$ctx/rootfs/etc" "$ctx/rootfs/tmp" "$ctx/home/cnb"; chmod 1777 "$ctx/rootfs/tmp"
-cp "$vbin/velero" "$vbin/velero-restore-helper" "$ctx/rootfs/"
-printf 'root:x:0:0:root:/root:/sbin/nologin\ncnb:x:1000:1000::/home/cnb:/sbin/nologin\n' > "$ctx/rootfs/etc/passwd"
-printf 'root:x:0:\ncnb:x:1000:\n' > "$ctx/rootfs/etc/group"
-build_image "local/velero:$VELERO_VERSION" "$here/images/velero.Dockerfile" "$ctx"
-ctx="$work/img/aws"; mkdir -p "$ctx"; cp "$vbin/velero-plugin-for-aws" "$vbin/cp-plugin" "$ctx/"
+velero_image() { # velero_image <tag> <file...>: Velero's image layout (user cnb) holding <file...> at /
+  # (a file named restic goes to /usr/bin, where Velero's own image has it and its uploader looks).
+  local tag="$1" f; shift
+  ctx="$work/img/${tag//[^a-z0-9.]/_}"; mkdir -p "$ctx/rootfs/etc" "$ctx/rootfs/tmp" "$ctx/rootfs/usr/bin" "$ctx/home/cnb"
+  chmod 1777 "$ctx/rootfs/tmp"
+  for f in "$@"; do
+    if [[ ${f##*/} == restic ]]; then cp "$f" "$ctx/rootfs/usr/bin/"; else cp "$f" "$ctx/rootfs/"; fi
+  done
+  printf 'root:x:0:0:root:/root:/sbin/nologin\ncnb:x:1000:1000::/home/cnb:/sbin/nologin\n' > "$ctx/rootfs/etc/passwd"
+  printf 'root:x:0:\ncnb:x:1000:\n' > "$ctx/rootfs/etc/group"
+  build_image "$tag" "$here/images/velero.Dockerfile" "$ctx"
+}
+if [[ $NODE_SET == seed ]]; then
+  # Velero 1.15's image carries restic (its uploader, run by the server and by node-agent) and no
+  # restore helper: restore-wait runs velero/velero-restore-helper:<version>, an image of its own
+  # built from the same Dockerfile; the newest Velero's image carries both, and still needs restic
+  # to restore restic backups.
+  restic_bin="$CACHE/restic-$RESTIC_VERSION/bin/restic"
+  velero_image "local/velero:$NODE_VELERO" "$vbin/velero" "$restic_bin"
+  velero_image "local/velero-restore-helper:$NODE_VELERO" "$vbin/velero-restore-helper"
+  velero_image "local/velero:$VELERO_VERSION" "$abin/velero" "$abin/velero-restore-helper" "$restic_bin"
+else
+  velero_image "local/velero:$VELERO_VERSION" "$vbin/velero" "$vbin/velero-restore-helper"
+fi
+ctx="$work/img/aws"; mkdir -p "$ctx"; cp "$abin/velero-plugin-for-aws" "$abin/cp-plugin" "$ctx/"
 build_image "local/velero-plugin-for-aws:$AWS_PLUGIN_VERSION" "$here/images/aws-plugin.Dockerfile" "$ctx"
 # Our plugin: the project's Dockerfile, its offline path (the static binary build.sh made).
 build_image "$PLUGIN_IMAGE" "$repo/Dockerfile" "$repo" --target prebuilt --build-arg VERSION="$PLUGIN_VERSION"
@@ -237,6 +278,7 @@ rm -f "$work/img/images.tar"
 cp_start "$kbin" || fail "control plane did not start"
 export KUBECONFIG="$kubeconfig"
 api() { curl_api "$@"; }
+api_code() { curl -s -o /dev/null -w '%{http_code}' --cacert "$KAPI_CA" --cert "$KAPI_CERT" --key "$KAPI_KEY" "$KAPI_SERVER$1"; }
 
 # ------------------------------------------------------------------ the node: scheduler, kube-proxy, kubelet
 step "kube-scheduler, kube-proxy (nftables), kubelet $K8S_VERSION (node $NODE_NAME, cgroup v1, cgroupRoot $cgroot)"
@@ -306,11 +348,6 @@ export AWS_ACCESS_KEY_ID=fsb-e2e AWS_SECRET_ACCESS_KEY=fsb-e2e-secret
 "$py" "$here/scenarios.py" bucket --endpoint "$s3" --bucket velero > "$logs/bucket.log" 2>&1 || fail "creating the bucket"
 printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" > "$work/credentials"
 velero() { "$vbin/velero" --kubeconfig "$kubeconfig" --namespace velero "$@"; }
-step "velero install (images local/velero:$VELERO_VERSION, local/velero-plugin-for-aws:$AWS_PLUGIN_VERSION; node agent, kopia; S3 $s3)"
-velero install --provider aws --image "local/velero:$VELERO_VERSION" \
-  --plugins "local/velero-plugin-for-aws:$AWS_PLUGIN_VERSION" --bucket velero --secret-file "$work/credentials" \
-  --backup-location-config "region=us-east-1,s3ForcePathStyle=true,s3Url=$s3" --use-volume-snapshots=false \
-  --use-node-agent --uploader-type kopia --wait > "$logs/velero-install.log" 2>&1 || fail "velero install"
 pods_running() { # pods_running <namespace> <label selector> <count>: exactly <count> pods, all Running and Ready
   api "/api/v1/namespaces/$1/pods?labelSelector=$2" | "$py" -c '
 import json, sys
@@ -318,12 +355,7 @@ pods = [p for p in json.load(sys.stdin)["items"] if not p["metadata"].get("delet
 ok = [p for p in pods if p["status"].get("phase") == "Running" and all(c.get("ready") for c in p["status"].get("containerStatuses", []))]
 sys.exit(0 if len(pods) == len(ok) == int(sys.argv[1]) else 1)' "$3"
 }
-wait_for 120 "node-agent running" pods_running velero name=node-agent 1 || fail "node-agent not running"
 bsl_available() { velero backup-location get default -o json | grep -q '"phase": "Available"'; }
-wait_for 120 "BackupStorageLocation Available" bsl_available || fail "BackupStorageLocation never became Available"
-
-step "velero plugin add $PLUGIN_IMAGE (README Quickstart); the server restarts with it"
-velero plugin add "$PLUGIN_IMAGE" --confirm > "$logs/plugin-add.log" 2>&1 || fail "velero plugin add"
 server_has_plugin() { # server_has_plugin yes|no: what the running server reports (velero plugin get)
   local listed=no
   velero plugin get > "$work/plugins.txt" 2>&1 || return 1
@@ -336,9 +368,33 @@ import json, sys
 d = json.load(sys.stdin); s = d.get("status", {})
 sys.exit(0 if s.get("observedGeneration") == d["metadata"]["generation"] and s.get("updatedReplicas") == s.get("replicas") == s.get("readyReplicas") == 1 else 1)'
 }
-wait_for 180 "velero Deployment rolled out with the plugin" velero_rolled || fail "velero did not roll out"
-wait_for 120 "the server lists our plugin (velero plugin get)" server_has_plugin yes || fail "server does not list the plugin"
-step "server plugins: $(grep -o 'fsb-guard.io/[^ ]*' "$work/plugins.txt" | sort -u | tr '\n' ' ')"
+install_velero() { # install_velero <version> <uploader>: velero install with that version's CLI, then our plugin
+  local v="$1" uploader="$2"
+  vbin="$CACHE/velero-$v/bin"
+  step "velero install (images local/velero:$v, local/velero-plugin-for-aws:$AWS_PLUGIN_VERSION; node agent, $uploader; S3 $s3)"
+  velero install --provider aws --image "local/velero:$v" \
+    --plugins "local/velero-plugin-for-aws:$AWS_PLUGIN_VERSION" --bucket velero --secret-file "$work/credentials" \
+    --backup-location-config "region=us-east-1,s3ForcePathStyle=true,s3Url=$s3" --use-volume-snapshots=false \
+    --use-node-agent --uploader-type "$uploader" --wait > "$logs/velero-install-$v.log" 2>&1 || fail "velero install $v"
+  wait_for 120 "node-agent running" pods_running velero name=node-agent 1 || fail "node-agent not running"
+  wait_for 120 "BackupStorageLocation Available" bsl_available || fail "BackupStorageLocation never became Available"
+  if [[ $v == "$SEED_VELERO_VERSION" ]]; then
+    # Up to 1.15 restore-wait's image is velero/velero-restore-helper:<version> unless this plugin
+    # ConfigMap names another (the local build of that image; nothing can be pulled here).
+    printf '%s\n' "apiVersion: v1" "kind: ConfigMap" "metadata:" "  name: fs-restore-action-config" "  namespace: velero" \
+      "  labels: {velero.io/plugin-config: \"\", velero.io/pod-volume-restore: RestoreItemAction}" \
+      "data: {image: \"local/velero-restore-helper:$v\"}" > "$work/restore-helper-config.yaml"
+    "$py" "$here/../velero/e2e.py" apply "$work/restore-helper-config.yaml" > /dev/null || fail "restore helper ConfigMap"
+  fi
+  step "velero plugin add $PLUGIN_IMAGE (README Quickstart); the server restarts with it"
+  velero plugin add "$PLUGIN_IMAGE" --confirm > "$logs/plugin-add-$v.log" 2>&1 || fail "velero plugin add"
+  wait_for 180 "velero Deployment rolled out with the plugin" velero_rolled || fail "velero did not roll out"
+  wait_for 120 "the server lists our plugin (velero plugin get)" server_has_plugin yes || fail "server does not list the plugin"
+  step "server $(velero version 2>/dev/null | sed -n '/^Server/,$ s/^\s*Version: //p' | head -1), plugins: $(grep -o 'fsb-guard.io/[^ ]*' "$work/plugins.txt" | sort -u | tr '\n' ' ')"
+}
+install_velero "$NODE_VELERO" "$UPLOADER"
+IFS=, read -r -a NAMESPACES <<< "$("$py" "$here/scenarios.py" namespaces)"
+MAPPINGS=$("$py" "$here/scenarios.py" mappings)   # the restore's --namespace-mappings, if the set has any
 
 # ------------------------------------------------------------------ the scenarios' workloads and backup
 step "deploying the scenarios (${NAMESPACES[*]}) and writing files of known content into their volumes"
@@ -353,7 +409,7 @@ backup_state() {
   api "/apis/velero.io/v1/namespaces/velero/podvolumebackups?labelSelector=velero.io/backup-name=$BACKUP" | "$py" -c '
 import json, sys
 pvbs = json.load(sys.stdin)["items"]
-print(len(pvbs), " ".join(sorted(p["spec"]["pod"]["namespace"] + "/" + p["spec"]["pod"]["name"] + ":" + p["spec"]["volume"] + ":" + p.get("status", {}).get("phase", "New") for p in pvbs)))'
+print(len(pvbs), " ".join(sorted(p["spec"]["pod"]["namespace"] + "/" + p["spec"]["pod"]["name"] + ":" + p["spec"]["volume"] + ":" + p["spec"].get("uploaderType", "") + ":" + p.get("status", {}).get("phase", "New") for p in pvbs)))'
 }
 backup_info=$(backup_state | tr '\n' ' ')
 step "backup: $backup_info"
@@ -367,28 +423,55 @@ delete_namespaces() { # delete_namespaces <storage generation>: the disaster, th
 
 restore() { # restore <name> [velero restore create flags...]: the restore, its logs, the checks' input
   local name="$1"; shift
+  [[ -n $MAPPINGS ]] && set -- --namespace-mappings "$MAPPINGS" "$@"
   step "velero restore create $name --from-backup $BACKUP --resource-modifier-configmap fsb-node-rules $* --wait"
-  timeout 900 "$vbin/velero" --kubeconfig "$kubeconfig" --namespace velero restore create "$name" --from-backup "$BACKUP" \
-    --resource-modifier-configmap fsb-node-rules --wait "$@" > "$logs/restore-$name.log" 2>&1 \
-    || fail "velero restore create $name"
+  local annotations=()
+  if [[ " $* " == *" --annotations "* ]] && ! "$vbin/velero" restore create --help 2>&1 | grep -q -- '--annotations'; then
+    # Velero before 1.16 has no `restore create --annotations`: the CLI renders the Restore
+    # (-o json, nothing sent), the annotations are added, the API server gets it; then wait for it
+    # as --wait does (a terminal phase).
+    local rest=()
+    while [[ $# -gt 0 ]]; do
+      if [[ $1 == --annotations ]]; then annotations+=("$2"); shift 2; else rest+=("$1"); shift; fi
+    done
+    set -- ${rest[@]+"${rest[@]}"}
+    "$vbin/velero" --kubeconfig "$kubeconfig" --namespace velero restore create "$name" --from-backup "$BACKUP" \
+      --resource-modifier-configmap fsb-node-rules "$@" -o json 2> "$logs/restore-$name.log" \
+      | "$py" -c 'import json, sys
+r = json.load(sys.stdin)
+r["metadata"].setdefault("annotations", {}).update(dict(a.split("=", 1) for a in sys.argv[1:]))
+print(json.dumps(r))' "${annotations[@]}" > "$work/restore-$name.json" || fail "velero restore create $name -o json"
+    curl -sf --cacert "$KAPI_CA" --cert "$KAPI_CERT" --key "$KAPI_KEY" -H 'Content-Type: application/json' \
+      --data-binary @"$work/restore-$name.json" "$KAPI_SERVER/apis/velero.io/v1/namespaces/velero/restores" \
+      > "$logs/restore-$name.create.json" || fail "creating Restore $name with annotations ${annotations[*]}"
+    restore_done() { api "/apis/velero.io/v1/namespaces/velero/restores/$1" | "$py" -c 'import json, sys
+sys.exit(0 if json.load(sys.stdin).get("status", {}).get("phase") in ("Completed", "PartiallyFailed", "Failed", "FailedValidation") else 1)'; }
+    wait_for 900 "restore $name finished" restore_done "$name" || fail "restore $name did not finish"
+    echo "Restore completed with status: $(api "/apis/velero.io/v1/namespaces/velero/restores/$name" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["status"]["phase"])'). (created through the API with ${annotations[*]})" >> "$logs/restore-$name.log"
+  else
+    timeout 900 "$vbin/velero" --kubeconfig "$kubeconfig" --namespace velero restore create "$name" --from-backup "$BACKUP" \
+      --resource-modifier-configmap fsb-node-rules --wait "$@" > "$logs/restore-$name.log" 2>&1 \
+      || fail "velero restore create $name"
+  fi
   velero restore logs "$name" > "$work/restore-$name.txt" 2> "$logs/restore-logs-cmd.log" || fail "velero restore logs $name"
   step "restore $name: $(tail -n 1 "$logs/restore-$name.log"); $(grep -c 'pluginName=velero-fsb-guard' "$work/restore-$name.txt" || true) log lines from our plugin"
 }
 check() { # check <mode> <restore>: prints the checks, sets check_rc
   check_rc=0
   "$py" "$here/scenarios.py" check --mode "$1" --restore "$2" --expected "$work/expected.json" \
-    --restore-log "$work/restore-$2.txt" > "$logs/check-$2.log" 2>"$logs/check-$2.err.log" || check_rc=$?
+    --restore-log "$work/restore-$2.txt" --rules "$work/rules.yaml" --uploader "$UPLOADER" \
+    > "$logs/check-$2.log" 2>"$logs/check-$2.err.log" || check_rc=$?
   grep -E '^(CHECK|SCENARIO|INFO|NODE-RESULT|failed)' "$logs/check-$2.log" || true
 }
 field() { sed -n "s/^NODE-RESULT .*\b$1=\([0-9]*\).*/\1/p" "$logs/check-$2.log" | tail -1; }
 
 # ------------------------------------------------------------------ with the plugin
 delete_namespaces 1
-restore fsb-node-plugin
-check plugin fsb-node-plugin
-data_restored="$(field ok fsb-node-plugin)/$(field files fsb-node-plugin)"
+restore "$BACKUP-plugin"
+check plugin "$BACKUP-plugin"
+data_restored="$(field ok "$BACKUP-plugin")/$(field files "$BACKUP-plugin")"
 plugin_rc=$check_rc
-grep 'pluginName=velero-fsb-guard' "$work/restore-fsb-node-plugin.txt" | grep -E 'level=(info|warning)' \
+grep 'pluginName=velero-fsb-guard' "$work/restore-$BACKUP-plugin.txt" | grep -E 'level=(info|warning)' \
   | sed 's/.*msg="\([^"]*\)".*workload="\([^"]*\)".*/  plugin: [\2] \1/' | cut -c1-220 | head -20
 
 # ------------------------------------------------------------------ control: the same restore without the plugin
@@ -397,13 +480,49 @@ velero plugin remove "$PLUGIN_IMAGE" > "$logs/plugin-remove.log" 2>&1 || fail "v
 wait_for 180 "velero Deployment rolled out without the plugin" velero_rolled || fail "velero did not roll out"
 wait_for 120 "the server no longer lists our plugin" server_has_plugin no || fail "server still lists the plugin"
 delete_namespaces 2
-restore fsb-node-control --annotations "velero.io/pod-volume-timeout=$PV_TIMEOUT"
-check control fsb-node-control
-control_lost=$(field lost fsb-node-control)
-[[ $(grep -c 'pluginName=velero-fsb-guard' "$work/restore-fsb-node-control.txt") == 0 ]] \
+restore "$BACKUP-control" --annotations "velero.io/pod-volume-timeout=$PV_TIMEOUT"
+check control "$BACKUP-control"
+control_lost=$(field lost "$BACKUP-control")
+# What the user of the report saw: the uploader's restores section of `velero restore describe`.
+velero restore describe "$BACKUP-control" --details > "$logs/describe-control.log" 2>&1 || true
+grep -i -A3 '^[a-z]* Restores:' "$logs/describe-control.log" | sed 's/^/  describe: /' || true
+if [[ $NODE_SET == seed ]]; then
+  # The report's failure: `restic Restores:` lists the volume under Failed (or, when the pod was
+  # gone before node-agent took it up, still New/InProgress), never under Completed.
+  control_pvr=$(awk '/^restic Restores:/ {on=1; next} on && /^[^ ]/ {on=0} on && /^  [A-Za-z]+:/ {gsub(/[ :]/, ""); print}' \
+    "$logs/describe-control.log" | sort -u | paste -sd, -)
+  [[ -n $control_pvr && $control_pvr != *Completed* ]] \
+    || fail "control: velero restore describe does not show the report's failure (restic Restores: ${control_pvr:-none})"
+fi
+[[ $(grep -c 'pluginName=velero-fsb-guard' "$work/restore-$BACKUP-control.txt") == 0 ]] \
   || fail "control restore logs carry lines of our plugin: it was not removed"
 
-if [[ $plugin_rc -ne 0 ]]; then fail "with the plugin: $(sed -n 's/^failed: //p' "$logs/check-fsb-node-plugin.log" | cut -c1-300)"; fi
+newest_rc=0
+if [[ $NODE_SET == seed ]]; then
+  # Velero 1.17 removed restic backups but keeps restoring them until 1.19 (CHANGELOG-1.17
+  # "Deprecation of Restic"; node-agent's legacy PodVolumeRestore controller runs restic). A cluster
+  # moving to the newest Velero installs it afresh on the same bucket: the restic backup syncs in
+  # (with its PodVolumeBackups), restic is no longer an install choice, so the install says kopia.
+  step "Velero $VELERO_VERSION restores the $NODE_VELERO restic backup: velero uninstall, then a fresh install on the same bucket"
+  velero uninstall --force > "$logs/velero-uninstall.log" 2>&1 || fail "velero uninstall"
+  velero_gone() { [[ $(api_code /api/v1/namespaces/velero) == 404 && $(api_code /apis/apiextensions.k8s.io/v1/customresourcedefinitions/backups.velero.io) == 404 ]]; }
+  wait_for 180 "namespace velero and Velero's CRDs gone" velero_gone || fail "velero uninstall left the namespace or CRDs"
+  install_velero "$VELERO_VERSION" kopia
+  # The uninstall took namespace velero and with it the restore's rules ConfigMap.
+  "$py" "$here/../velero/e2e.py" apply "$work/rules.yaml" > /dev/null || fail "the rules ConfigMap"
+  backup_synced() { [[ $(backup_state | tr '\n' ' ') == Completed\ [1-9]* ]]; }
+  wait_for 180 "backup $BACKUP and its PodVolumeBackups synced from the bucket" backup_synced || fail "backup not synced"
+  step "synced: $(backup_state | tr '\n' ' ')"
+  delete_namespaces 3
+  # Bounded: should the legacy restic path never pick the volume up, the restore ends PartiallyFailed.
+  restore "$BACKUP-newest" --annotations "velero.io/pod-volume-timeout=300s"
+  check plugin "$BACKUP-newest"
+  newest_rc=$check_rc
+  newest_restored="$(field ok "$BACKUP-newest")/$(field files "$BACKUP-newest")"
+fi
+
+if [[ $plugin_rc -ne 0 ]]; then fail "with the plugin: $(sed -n 's/^failed: //p' "$logs/check-$BACKUP-plugin.log" | cut -c1-300)"; fi
 if [[ ${control_lost:-0} -eq 0 ]]; then fail "control: no data lost without the plugin (the test could not have seen the failure it guards against)"; fi
+if [[ $newest_rc -ne 0 ]]; then fail "Velero $VELERO_VERSION: $(sed -n 's/^failed: //p' "$logs/check-$BACKUP-newest.log" | cut -c1-300)"; fi
 step "done"
 status=0

@@ -12,9 +12,15 @@
   scenarios.py rules --out FILE                           the restore's resource-modifier ConfigMap: the
                                                           issue-8578 example's rules plus one rule per scenario
   scenarios.py check --mode plugin|control --restore R --expected EXPECTED --restore-log FILE
+             --rules RULES --uploader kopia|restic
                                                           read the files back inside the running pods and
                                                           judge; `CHECK ok|FAIL` lines, a `SCENARIO` line each,
                                                           last `NODE-RESULT files=N ok=N lost=N failed=N`
+  scenarios.py namespaces | mappings                      the set's backed-up namespaces (comma list); its
+                                                          restore's --namespace-mappings (empty: none)
+
+The set comes from env NODE_SET: `stage` (default; the five scenarios) or `seed` (issue 22: the field
+report's own workload, Velero issue 8578, restored into another namespace as the report's was).
 
 API access as tests/e2e/velero/e2e.py (admin client certificate: KAPI_SERVER, KAPI_CA, KAPI_CERT,
 KAPI_KEY). Files are read and written with `ctr tasks exec` in the pod's app container (env NODE_CTR,
@@ -36,7 +42,7 @@ import time
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "velero"))
-from e2e import Api, Checks, load_docs  # noqa: E402  (shared with stage 2)
+from e2e import Api, Checks, expected_pod_spec_changes, load_docs  # noqa: E402  (shared with stage 2)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
@@ -52,7 +58,9 @@ BLOB = 65536
 #   kind/name: the workload; replicas: as deployed; volume: emptyDir | claim (one PVC shared by the
 #   pods, backed up through one of them) | template (StatefulSet volumeClaimTemplates);
 #   rules: the scenario's resource-modifier rules (the 8578 one uses examples/modifiers-8578.yaml);
-#   pod_change: what the rules change in the pod template, checked on the pods (path, value).
+#   pod_change: what the rules change in the pod template, checked on the pods (path, value);
+#   restore_ns: where the restore puts it (--namespace-mappings), default ns; sidecar: a second
+#   container (no volume), as the field report's two-container pod had.
 def rule(group_resource: str, name: str, ns: str, *patches: tuple[str, str, str]) -> dict:
     """One resource-modifier rule for one workload: JSON-patch (operation, path, value) triples."""
     return {"conditions": {"groupResource": group_resource, "resourceNameRegex": f"^{name}$", "namespaces": [ns]},
@@ -86,6 +94,23 @@ SCENARIOS = [
      "rules": [rule("deployments.apps", "web", "cache", ("replace", "/spec/replicas", "1"))],
      "pod_change": None},
 ]
+# Velero issue 8578 as filed (Velero v1.15.0, restic): a Deployment growi-mongodb with two containers
+# and a volume `data`, restored from growi-prod: the report's rule selects namespaces gitea-prod and
+# growi-prod, yet its failed restic restore names `growi-dev-012579/growi-mongodb-…: data`. Velero
+# matches rule namespaces before the namespace mapping, so the report restored growi-prod into
+# growi-dev-012579. The rules: the report's conditions, verbatim; its patch list as far as the report
+# shows it (the four `{}` adds) and then the example's nodeAffinity and tolerations values (the
+# report's own are cut off in the copy we have; examples/modifiers-8578.yaml follows its shape).
+REPORT_CONDITIONS = {"groupResource": "deployments.apps",
+                     "resourceNameRegex": "^(elasticsearch|growi|gitea-apps-k8s-deployment2|growi-mongodb)$",
+                     "namespaces": ["gitea-prod", "growi-prod"]}
+SEED = [
+    {"name": "seed", "ns": "growi-prod", "restore_ns": "growi-dev-012579", "kind": "Deployment",
+     "workload": "growi-mongodb", "replicas": 1, "volume": "claim", "sidecar": "metrics", "rules": None,
+     "conditions": REPORT_CONDITIONS, "pod_change": None},
+]
+NODE_SET = os.environ.get("NODE_SET", "stage")
+SCENARIOS = {"stage": SCENARIOS, "seed": SEED}[NODE_SET]
 APPS = "/apis/apps/v1"
 PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 
@@ -150,7 +175,9 @@ def pod_template(s: dict) -> dict:
             # busybox sleep as PID 1 ignores SIGTERM: a short grace period keeps deletions quick.
             "terminationGracePeriodSeconds": 2,
             "containers": [{"name": "app", "image": IMAGE, "command": ["sh", "-c", "exec sleep 2147483647"],
-                            "volumeMounts": [{"name": "data", "mountPath": "/data"}]}],
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"}]}]
+                          + ([{"name": s["sidecar"], "image": IMAGE, "command": ["sh", "-c", "exec sleep 2147483647"]}]
+                             if s.get("sidecar") else []),
             "volumes": volumes,
         },
     }
@@ -202,9 +229,14 @@ def create_pvs(api: Api, generation: int) -> None:
 # ------------------------------------------------------------------------------ pods and files
 
 
-def pods_of(api: Api, s: dict) -> list[dict]:
+def target_ns(s: dict) -> str:
+    """Where the restore puts a scenario's objects (the restore's --namespace-mappings)."""
+    return s.get("restore_ns", s["ns"])
+
+
+def pods_of(api: Api, s: dict, ns: str | None = None) -> list[dict]:
     sel = ",".join(f"{k}={v}" for k, v in labels_of(s).items())
-    return api.items(f"/api/v1/namespaces/{s['ns']}/pods?labelSelector={sel}")
+    return api.items(f"/api/v1/namespaces/{ns or s['ns']}/pods?labelSelector={sel}")
 
 
 def running(pod: dict) -> bool:
@@ -260,11 +292,11 @@ def instances(s: dict, pods: list[dict]) -> dict[str, dict]:
     return out
 
 
-def names(api: Api, s: dict, plural: str) -> list[str]:
+def names(api: Api, s: dict, plural: str, ns: str | None = None) -> list[str]:
     """ReplicaSets or ControllerRevisions of a workload: the controllers copy the pod template's
     labels onto them (and Velero restores them with those labels, without owner references)."""
     want = labels_of(s)
-    return sorted(i["metadata"]["name"] for i in api.items(f"{APPS}/namespaces/{s['ns']}/{plural}")
+    return sorted(i["metadata"]["name"] for i in api.items(f"{APPS}/namespaces/{ns or s['ns']}/{plural}")
                   if all(i["metadata"].get("labels", {}).get(k) == v for k, v in want.items()))
 
 
@@ -313,6 +345,9 @@ def cmd_deploy(args) -> int:
             files[key] = write_files(pod, f"{s['name']}/{key}")
         expected["scenarios"][s["name"]] = {
             "files": files,
+            # The source's PersistentVolumes: a restored claim must not be bound to one of them.
+            "pvs": {c: must(api, "GET", f"/api/v1/namespaces/{s['ns']}/persistentvolumeclaims/{c}")["spec"]["volumeName"]
+                    for c in {claim_of(p) for p in pods} if c},
             "pods": sorted(p["metadata"]["name"] for p in pods),
             "replicasets": names(api, s, "replicasets") if s["kind"] == "Deployment" else [],
             "controllerrevisions": names(api, s, "controllerrevisions") if s["kind"] != "Deployment" else [],
@@ -335,17 +370,23 @@ def strategic_patch(api: Api, path: str, body: dict) -> None:
 
 
 def cmd_reset(args) -> int:
-    """The disaster: the scenarios' namespaces go (and with them the claims); then new, empty disks."""
+    """The disaster: the restore's target namespaces go (and with them the claims); then new, empty
+    disks. A source namespace the restore maps elsewhere stays, with its bound volumes."""
     api = Api()
-    for s in SCENARIOS:
-        must(api, "DELETE", f"/api/v1/namespaces/{s['ns']}", ok=(200, 202, 404))
-    for s in SCENARIOS:
-        wait(f"namespace {s['ns']} deleted", 180, lambda s=s: api.call("GET", f"/api/v1/namespaces/{s['ns']}")[0] == 404)
-    for pv in api.items("/api/v1/persistentvolumes"):
-        if pv["spec"].get("storageClassName") == SC:
-            must(api, "DELETE", f"/api/v1/persistentvolumes/{pv['metadata']['name']}", ok=(200, 202, 404))
+    gone = sorted({target_ns(s) for s in SCENARIOS})
+    for ns in gone:
+        must(api, "DELETE", f"/api/v1/namespaces/{ns}", ok=(200, 202, 404))
+    for ns in gone:
+        wait(f"namespace {ns} deleted", 180, lambda ns=ns: api.call("GET", f"/api/v1/namespaces/{ns}")[0] == 404)
+
+    def spare(pv: dict) -> bool:  # a volume no surviving claim holds
+        return pv["spec"].get("storageClassName") == SC and (
+            pv.get("status", {}).get("phase") != "Bound" or pv["spec"].get("claimRef", {}).get("namespace") in gone)
+    old = [pv["metadata"]["name"] for pv in api.items("/api/v1/persistentvolumes") if spare(pv)]
+    for name in old:
+        must(api, "DELETE", f"/api/v1/persistentvolumes/{name}", ok=(200, 202, 404))
     wait("old PersistentVolumes gone", 60, lambda: not [
-        p for p in api.items("/api/v1/persistentvolumes") if p["spec"].get("storageClassName") == SC])
+        p for p in api.items("/api/v1/persistentvolumes") if p["metadata"]["name"] in old])
     create_pvs(api, args.generation)
     log(f"fresh empty PersistentVolumes, generation {args.generation}: {pv_count()}")
     return 0
@@ -355,12 +396,37 @@ def cmd_rules(args) -> int:
     example = load_docs(os.path.join(REPO, "examples", "modifiers-8578.yaml"))[0]
     rules = yaml.safe_load(next(iter(example["data"].values())))
     for s in SCENARIOS:
+        if s.get("conditions"):  # the example's patches under the scenario's own conditions
+            for r in rules["resourceModifierRules"]:
+                r["conditions"] = s["conditions"]
         rules["resourceModifierRules"].extend(s["rules"] or [])
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fsb-node-rules", "namespace": "velero"},
           "data": {"rules.yaml": yaml.safe_dump(rules, sort_keys=False)}}
     with open(args.out, "w", encoding="utf-8") as fh:
         yaml.safe_dump(cm, fh, sort_keys=False)
     return 0
+
+
+def cmd_namespaces(args) -> int:
+    print(",".join(s["ns"] for s in SCENARIOS))
+    return 0
+
+
+def cmd_mappings(args) -> int:
+    print(",".join(f"{s['ns']}:{s['restore_ns']}" for s in SCENARIOS if s.get("restore_ns")))
+    return 0
+
+
+def contains(live, want) -> bool:
+    """`want` is part of `live`: dict keys recursively, list items each found in the live list (the API
+    server adds default tolerations to pods), digit keys of a replayed JSON pointer as list indexes."""
+    if isinstance(want, dict) and isinstance(live, list):
+        return all(k.isdigit() and int(k) < len(live) and contains(live[int(k)], v) for k, v in want.items())
+    if isinstance(want, dict):
+        return isinstance(live, dict) and all(k in live and contains(live[k], v) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(live, list) and all(any(contains(x, w) for x in live) for w in want)
+    return live == want
 
 
 def cmd_check(args) -> int:
@@ -374,26 +440,29 @@ def cmd_check(args) -> int:
     pvr_phases = sorted(f"{p['spec']['pod']['namespace']}/{p['spec']['pod']['name']}:{p.get('status', {}).get('phase') or 'New'}"
                         for p in pvrs)
     n_instances = sum(len(e["files"]) for e in expected.values())
-    log(f"INFO restore {args.restore}: phase {phase}; PodVolumeRestores {len(pvrs)}: {' '.join(pvr_phases)}")
+    uploaders = sorted({p["spec"].get("uploaderType") or "restic" for p in pvrs})  # empty meant restic before 1.10
+    log(f"INFO restore {args.restore}: phase {phase}; PodVolumeRestores {len(pvrs)} ({','.join(uploaders)}): {' '.join(pvr_phases)}")
     with open(args.restore_log, encoding="utf-8", errors="replace") as fh:
         ours = [line for line in fh.read().splitlines() if "pluginName=velero-fsb-guard" in line]
     if plugin:
         c.ok(phase == "Completed", f"restore {args.restore} Completed", f"phase {phase}")
         c.ok(len(pvrs) == n_instances and all(p.get("status", {}).get("phase") == "Completed" for p in pvrs),
              f"every PodVolumeRestore Completed ({n_instances} volumes backed up)", " ".join(pvr_phases))
+        c.ok(uploaders == [args.uploader], f"the PodVolumeRestores ran the {args.uploader} uploader", ",".join(uploaders))
     total = ok_files = 0
     for s in SCENARIOS:
         e = expected[s["name"]]
-        path = f"{APPS}/namespaces/{s['ns']}/{PLURAL[s['kind']]}/{s['workload']}"
+        ns = target_ns(s)
+        path = f"{APPS}/namespaces/{ns}/{PLURAL[s['kind']]}/{s['workload']}"
         want_pods = s.get("restored_replicas", s["replicas"])
         # Let the restored application start (restore-wait exits once its volumes are restored).
         try:
-            wait(f"{s['ns']}/{s['workload']}: {want_pods} running pods", args.pod_timeout,
-                 lambda s=s, w=want_pods: len([p for p in pods_of(api, s) if running(p)]) >= w)
+            wait(f"{ns}/{s['workload']}: {want_pods} running pods", args.pod_timeout,
+                 lambda s=s, w=want_pods: len([p for p in pods_of(api, s, ns) if running(p)]) >= w)
         except RuntimeError as err:
             log(f"INFO {err}")
-        pods = [p for p in pods_of(api, s) if running(p)]
-        all_pods = pods_of(api, s)
+        pods = [p for p in pods_of(api, s, ns) if running(p)]
+        all_pods = pods_of(api, s, ns)
         restored = [p["metadata"]["name"] for p in all_pods
                     if p["metadata"].get("labels", {}).get("velero.io/restore-name") == args.restore]
         replaced = sorted(p["metadata"]["name"] for p in all_pods if p["metadata"]["name"] not in restored)
@@ -420,15 +489,26 @@ def cmd_check(args) -> int:
                                                    f"{[p['metadata']['name'] for p in readers]}"))
         ok_files += got_ok
         n = 2 * len(e["files"])
-        rs_now = names(api, s, "replicasets") if s["kind"] == "Deployment" else []
-        cr_now = names(api, s, "controllerrevisions") if s["kind"] != "Deployment" else []
+        rs_now = names(api, s, "replicasets", ns) if s["kind"] == "Deployment" else []
+        cr_now = names(api, s, "controllerrevisions", ns) if s["kind"] != "Deployment" else []
         new_rs = sorted(set(rs_now) - set(e["replicasets"]))
         new_cr = sorted(set(cr_now) - set(e["controllerrevisions"]))
-        lines = [l for l in ours if f'workload="{s["kind"]} {s["ns"]}/{s["workload"]}"' in l
+        lines = [l for l in ours if re.search(f'workload="{s["kind"]} ({s["ns"]}|{ns})/{s["workload"]}"', l)
                  and re.search(r"level=(info|warning)", l)]
         obj = api.call("GET", path)[1]
         live_replicas = obj.get("spec", {}).get("replicas")
-        log(f"SCENARIO {s['name']} ({s['kind']} {s['ns']}/{s['workload']}) mode={args.mode}: files {got_ok}/{n} restored; "
+        # The pods Velero created and bound the volume restores to (PodVolumeRestore spec.pod.uid) must
+        # be the ones running now: same name, same UID, never replaced.
+        bound = sorted(f"{p['spec']['pod']['name']}/{p['spec']['pod'].get('uid')}" for p in pvrs
+                       if p["spec"]["pod"]["namespace"] == ns)
+        live = {f"{p['metadata']['name']}/{p['metadata']['uid']}" for p in pods}
+        # A restored claim bound to the source's volume would hand back the source's bytes.
+        reused = sorted(c for c, pv in e.get("pvs", {}).items()
+                        if api.call("GET", f"/api/v1/namespaces/{ns}/persistentvolumeclaims/{c}")[1]
+                        .get("spec", {}).get("volumeName") == pv)
+        # What the rules set in a Deployment's pod template, replayed from the rules file.
+        spec_change = expected_pod_spec_changes(args.rules, s["ns"], s["workload"]) if s["kind"] == "Deployment" else {}
+        log(f"SCENARIO {s['name']} ({s['kind']} {ns}/{s['workload']}) mode={args.mode}: files {got_ok}/{n} restored; "
             f"running pods {sorted(p['metadata']['name'] for p in pods)}; not from the restore {replaced}; "
             f"new ReplicaSets {new_rs}; new ControllerRevisions {new_cr}; plugin lines {len(lines)}"
             + (f"; {'; '.join(notes)}" if notes else ""))
@@ -441,6 +521,16 @@ def cmd_check(args) -> int:
                  f"new {new_rs + new_cr}")
             c.ok(bool(lines), f"{s['name']}: velero restore logs hold the plugin's decision for {s['kind']} {s['ns']}/{s['workload']}",
                  lines[-1][:300] if lines else "none")
+            c.ok(bool(bound) and all(b in live for b in bound),
+                 f"{s['name']}: the pods the PodVolumeRestores were bound to are the running ones (name/UID)",
+                 f"bound {bound}, running {sorted(live)}")
+            c.ok(not reused, f"{s['name']}: restored claims are on new volumes, not the source's", f"reused {reused}")
+            if spec_change:
+                tmpl = obj.get("spec", {}).get("template", {}).get("spec", {})
+                bad = [p["metadata"]["name"] for p in pods if not contains(p["spec"], spec_change)]
+                c.ok(contains(tmpl, spec_change) and not bad,
+                     f"{s['name']}: the {s['kind']} and its running pods carry the rules' {sorted(spec_change)}",
+                     f"template {json.dumps({k: tmpl.get(k) for k in spec_change})[:300]}; pods without: {bad}")
             if s.get("restored_replicas"):
                 c.ok(live_replicas == s["restored_replicas"], f"{s['name']}: {s['kind']} replicas {s['restored_replicas']}",
                      f"spec.replicas {live_replicas}")
@@ -470,10 +560,14 @@ def main() -> int:
     p.add_argument("--mode", choices=("plugin", "control"), required=True)
     for flag in ("--restore", "--expected", "--restore-log"):
         p.add_argument(flag, required=True)
+    p.add_argument("--rules", required=True)
+    p.add_argument("--uploader", choices=("kopia", "restic"), required=True)
     p.add_argument("--pod-timeout", type=float, default=120)
+    sub.add_parser("namespaces")
+    sub.add_parser("mappings")
     args = ap.parse_args()
-    return {"bucket": cmd_bucket, "deploy": cmd_deploy, "reset": cmd_reset,
-            "rules": cmd_rules, "check": cmd_check}[args.cmd](args)
+    return {"bucket": cmd_bucket, "deploy": cmd_deploy, "reset": cmd_reset, "rules": cmd_rules,
+            "check": cmd_check, "namespaces": cmd_namespaces, "mappings": cmd_mappings}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,13 @@
 #   $CACHE/venv-moto                                         moto's S3 server from PyPI
 # The Go binaries come from the consumer modules beside this script (server/, aws-plugin/), whose
 # go.mod pin the versions; nothing is fetched but Go modules and PyPI packages.
+#
+#   build.sh [seed]
+#
+# `seed` adds what the real node's field-report set needs (tests/e2e/node, NODE_SET=seed):
+#   $CACHE/velero-$SEED_VELERO_VERSION/bin/{velero,velero-restore-helper}  from server-v1.15/
+#   $CACHE/restic-$RESTIC_VERSION/bin/restic                               from restic/ (the uploader
+#                                                                          Velero's image carries)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,24 +34,28 @@ build_go() { # build_go <module dir> <package> <output> <ldflags>
   echo "build: $(basename "$out") built in $(( $(date +%s) - start ))s"
 }
 
-stamp="$BIN/.velero-complete"
-if [[ -f "$stamp" && -x "$BIN/velero" ]]; then
-  echo "build: using cached $BIN/velero"
-else
-  build_go "$here/server" github.com/vmware-tanzu/velero/cmd/velero "$BIN/velero" \
-    "-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$VELERO_VERSION -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean"
-  touch "$stamp"
-fi
-
-# The init container Velero puts first in restored pods with file-system backups (the real node's
-# Velero image carries it beside /velero, as Velero's own image does); standard library only.
-stamp="$BIN/.restore-helper-complete"
-if [[ -f "$stamp" && -x "$BIN/velero-restore-helper" ]]; then
-  echo "build: using cached $BIN/velero-restore-helper"
-else
-  build_go "$here/server" github.com/vmware-tanzu/velero/cmd/velero-restore-helper "$BIN/velero-restore-helper" "-s -w"
-  touch "$stamp"
-fi
+build_velero() { # build_velero <consumer module> <version> <bin dir>: the server/CLI and the restore helper
+  local dir="$1" version="$2" bin="$3" stamp
+  stamp="$bin/.velero-complete"
+  if [[ -f "$stamp" && -x "$bin/velero" ]]; then
+    echo "build: using cached $bin/velero"
+  else
+    build_go "$dir" github.com/vmware-tanzu/velero/cmd/velero "$bin/velero" \
+      "-s -w -X github.com/vmware-tanzu/velero/pkg/buildinfo.Version=$version -X github.com/vmware-tanzu/velero/pkg/buildinfo.GitTreeState=clean"
+    touch "$stamp"
+  fi
+  # The init container Velero puts first in restored pods with file-system backups (the real node's
+  # Velero image carries it beside /velero, as Velero's own image does from v1.16; up to v1.15 it is
+  # an image of its own); standard library only.
+  stamp="$bin/.restore-helper-complete"
+  if [[ -f "$stamp" && -x "$bin/velero-restore-helper" ]]; then
+    echo "build: using cached $bin/velero-restore-helper"
+  else
+    build_go "$dir" github.com/vmware-tanzu/velero/cmd/velero-restore-helper "$bin/velero-restore-helper" "-s -w"
+    touch "$stamp"
+  fi
+}
+build_velero "$here/server" "$VELERO_VERSION" "$BIN"
 
 stamp="$BIN/.aws-plugin-$AWS_PLUGIN_VERSION-complete"
 if [[ -f "$stamp" && -x "$BIN/velero-plugin-for-aws" ]]; then
@@ -75,4 +86,23 @@ else
   "$venv/bin/pip" install -q "moto[server]==$MOTO_VERSION"
   touch "$stamp"
   echo "build: moto $MOTO_VERSION installed in $(( $(date +%s) - start ))s"
+fi
+
+if [[ ${1:-} == seed ]]; then
+  bin="$CACHE/velero-$SEED_VELERO_VERSION/bin"
+  mkdir -p "$bin"
+  exec 7>"$bin/.lock"
+  flock 7
+  build_velero "$here/server-v1.15" "$SEED_VELERO_VERSION" "$bin"
+  bin="$CACHE/restic-$RESTIC_VERSION/bin"
+  mkdir -p "$bin"
+  exec 6>"$bin/.lock"
+  flock 6
+  if [[ -f "$bin/.complete" && -x "$bin/restic" ]]; then
+    echo "build: using cached $bin/restic"
+  else
+    # restic's build.go stamps main.version the same way.
+    build_go "$here/restic" github.com/restic/restic/cmd/restic "$bin/restic" "-s -w -X main.version=${RESTIC_VERSION#v}"
+    touch "$bin/.complete"
+  fi
 fi
