@@ -194,11 +194,7 @@ async fn ambiguous_settings_leave_items_unchanged() {
 #[tokio::test]
 async fn a_restore_without_resource_modifiers_makes_no_api_call() {
     let cluster = serving(&web(), |_| {});
-    let mut restore = a_restore(json!({}));
-    restore["spec"]
-        .as_object_mut()
-        .unwrap()
-        .remove("resourceModifier");
+    let restore = a_restore_naming_no_modifiers();
     for out in run_restore(&cluster, &web(), &restore).await {
         out.unwrap();
     }
@@ -431,46 +427,73 @@ async fn fail_open_when_the_api_server_is_unreachable() {
     assert_eq!(out.item, item);
 }
 
-/// A restore that names no modifiers, on a server with `--default-resource-modifier-configmap`
-/// (Velero main): Velero applies the default ConfigMap, so the guard reads it and protects.
-#[tokio::test]
-async fn the_servers_default_modifiers_are_guarded_when_the_restore_names_none() {
-    let cluster = serving(&web(), |_| {});
-    let guard = cluster.guard_started_with(&[
-        "--uploader-type=kopia",
-        "--default-resource-modifier-configmap=site-mods",
-    ]);
+/// `a_restore`, naming no resource-modifier ConfigMap of its own.
+fn a_restore_naming_no_modifiers() -> Value {
     let mut restore = a_restore(json!({}));
     restore["spec"]
         .as_object_mut()
         .unwrap()
         .remove("resourceModifier");
-    let outputs = run_restore_by(&guard, &cluster, &web(), &restore).await;
-    assert_eq!(
-        outputs[0].as_ref().unwrap().item["spec"]["hostname"],
-        "restored"
-    );
+    restore
+}
+
+/// Restores `web()` with `rules` (knobs as given) through a guard started with `server_args`.
+async fn restore_started_with(
+    server_args: &[&str],
+    rules: &str,
+    knobs: impl FnOnce(&mut Knobs),
+    restore: &Value,
+) -> (FakeCluster, Vec<Result<ExecuteOutput, ActionError>>) {
+    let cluster = FakeCluster::serving(web().backup(), web().pod_volume_backups(), rules, knobs);
+    let guard = cluster.guard_started_with(server_args);
+    let outputs = run_restore_by(&guard, &cluster, &web(), restore).await;
+    (cluster, outputs)
+}
+
+/// The restored pod's `hostname`, which [`RULES`] set on the Deployment's template.
+fn pod_hostname(outputs: &[Result<ExecuteOutput, ActionError>]) -> Option<&Value> {
+    outputs[0].as_ref().unwrap().item["spec"].get("hostname")
+}
+
+/// A restore that names no modifiers, on a server with `--default-resource-modifier-configmap`
+/// (Velero main): Velero applies the default ConfigMap, so the guard reads it and protects.
+#[tokio::test]
+async fn the_servers_default_modifiers_are_guarded_when_the_restore_names_none() {
+    let site_default = [
+        "--uploader-type=kopia",
+        "--default-resource-modifier-configmap=site-mods",
+    ];
+    let (cluster, outputs) = restore_started_with(
+        &site_default,
+        RULES,
+        |_| {},
+        &a_restore_naming_no_modifiers(),
+    )
+    .await;
+    assert_eq!(pod_hostname(&outputs), Some(&json!("restored")));
     assert_eq!(
         cluster.calls()[..2],
         ["list configmaps velero", "get configmap velero/site-mods"]
     );
 
     // The restore's own reference wins over the default, as in Velero's restore controller.
-    let cluster = serving(&web(), |_| {});
-    let guard = cluster.guard_started_with(&["--default-resource-modifier-configmap=site-mods"]);
-    run_restore_by(&guard, &cluster, &web(), &a_restore(json!({}))).await;
+    let (cluster, _) =
+        restore_started_with(&site_default, RULES, |_| {}, &a_restore(json!({}))).await;
     assert_eq!(cluster.calls()[1], "get configmap velero/mods");
 }
 
 #[tokio::test]
 async fn a_restore_that_skips_the_default_modifiers_makes_no_api_call() {
-    let cluster = serving(&web(), |_| {});
-    let guard = cluster.guard_started_with(&["--default-resource-modifier-configmap=site-mods"]);
-    let mut restore = a_restore(json!({}));
-    let spec = restore["spec"].as_object_mut().unwrap();
-    spec.remove("resourceModifier");
-    spec.insert("skipDefaultResourceModifier".into(), json!(true));
-    for out in run_restore_by(&guard, &cluster, &web(), &restore).await {
+    let mut restore = a_restore_naming_no_modifiers();
+    restore["spec"]["skipDefaultResourceModifier"] = json!(true);
+    let (cluster, outputs) = restore_started_with(
+        &["--default-resource-modifier-configmap=site-mods"],
+        RULES,
+        |_| {},
+        &restore,
+    )
+    .await;
+    for out in outputs {
         out.unwrap();
     }
     assert!(cluster.calls().is_empty());
@@ -479,26 +502,18 @@ async fn a_restore_that_skips_the_default_modifiers_makes_no_api_call() {
 /// Velero skips a default ConfigMap it cannot load and applies no modifiers: nothing to guard.
 #[tokio::test]
 async fn a_missing_default_modifier_configmap_leaves_the_restore_alone() {
-    let cluster = serving(&web(), |k| k.no_modifier_configmap = true);
-    let guard = cluster.guard_started_with(&["--default-resource-modifier-configmap=site-mods"]);
-    let mut restore = a_restore(json!({}));
-    restore["spec"]
-        .as_object_mut()
-        .unwrap()
-        .remove("resourceModifier");
-    let outputs = run_restore_by(&guard, &cluster, &web(), &restore).await;
-    let pod = web().pods()[0].clone();
-    assert!(
-        outputs[0].as_ref().unwrap().item["spec"]
-            .get("hostname")
-            .is_none()
-    );
-    assert_eq!(outputs.len(), 1 + web().replicasets().len() + 1);
+    let (cluster, outputs) = restore_started_with(
+        &["--default-resource-modifier-configmap=site-mods"],
+        RULES,
+        |k| k.no_modifier_configmap = true,
+        &a_restore_naming_no_modifiers(),
+    )
+    .await;
+    assert_eq!(pod_hostname(&outputs), None);
     assert_eq!(
         cluster.calls(),
         ["list configmaps velero", "get configmap velero/site-mods"]
     );
-    assert!(name_of(&pod).starts_with("web-"));
 }
 
 /// Velero ≤ 1.14 hands its plugins only `--log-level`: rules that older releases evaluate
@@ -507,18 +522,9 @@ async fn a_missing_default_modifier_configmap_leaves_the_restore_alone() {
 #[tokio::test]
 async fn before_velero_1_15_only_rules_every_release_reads_alike_are_guarded() {
     let old_velero = ["--log-level", "info", "--features", "EnableCSI"];
-    let cluster = serving(&web(), |_| {});
-    let outputs = run_restore_by(
-        &cluster.guard_started_with(&old_velero),
-        &cluster,
-        &web(),
-        &a_restore(json!({})),
-    )
-    .await;
-    assert_eq!(
-        outputs[0].as_ref().unwrap().item["spec"]["hostname"],
-        "restored"
-    );
+    let restore = a_restore(json!({}));
+    let (_, outputs) = restore_started_with(&old_velero, RULES, |_| {}, &restore).await;
+    assert_eq!(pod_hostname(&outputs), Some(&json!("restored")));
 
     let matches_rules = r#"
 version: v1
@@ -529,46 +535,16 @@ resourceModifierRules:
   patches:
   - {operation: add, path: /spec/template/spec/hostname, value: restored}
 "#;
-    let cluster = FakeCluster::serving(
-        web().backup(),
-        web().pod_volume_backups(),
-        matches_rules,
-        |_| {},
-    );
-    let outputs = run_restore_by(
-        &cluster.guard_started_with(&old_velero),
-        &cluster,
-        &web(),
-        &a_restore(json!({})),
-    )
-    .await;
-    assert!(
-        outputs[0].as_ref().unwrap().item["spec"]
-            .get("hostname")
-            .is_none()
-    );
+    let (cluster, outputs) =
+        restore_started_with(&old_velero, matches_rules, |_| {}, &restore).await;
+    assert_eq!(pod_hostname(&outputs), None);
     assert_eq!(
         cluster.calls(),
         ["list configmaps velero", "get configmap velero/mods"]
     );
 
     // The same rules on Velero ≥ 1.15 are guarded.
-    let cluster = FakeCluster::serving(
-        web().backup(),
-        web().pod_volume_backups(),
-        matches_rules,
-        |_| {},
-    );
     let newer = ["--log-level", "info", "--uploader-type=kopia"];
-    let outputs = run_restore_by(
-        &cluster.guard_started_with(&newer),
-        &cluster,
-        &web(),
-        &a_restore(json!({})),
-    )
-    .await;
-    assert_eq!(
-        outputs[0].as_ref().unwrap().item["spec"]["hostname"],
-        "restored"
-    );
+    let (_, outputs) = restore_started_with(&newer, matches_rules, |_| {}, &restore).await;
+    assert_eq!(pod_hostname(&outputs), Some(&json!("restored")));
 }

@@ -24,7 +24,7 @@
 //! | verb | resource | where | why |
 //! |---|---|---|---|
 //! | `list` | `configmaps` | Velero namespace | plugin-config ConfigMap (label selector) |
-//! | `get` | `configmaps` | restore's namespace | the restore's resource-modifier ConfigMap |
+//! | `get` | `configmaps` | restore's namespace | the restore's resource-modifier ConfigMap, or the server's default one |
 //! | `list` | `podvolumebackups.velero.io` | Velero namespace | which pods hold FSB data |
 //! | `create`, `get`, `delete` | `downloadrequests.velero.io` | Velero namespace | backup contents |
 //! | `get` | `backups.velero.io`, `backupstoragelocations.velero.io` | Velero namespace | object-store TLS settings |
@@ -38,7 +38,8 @@
 //! | `get` | non-resource URL `/version` | cluster | revision form by Kubernetes version (granted to every authenticated user by default) |
 //!
 //! A denied call fails open like any other API error; the `warn` line names the verb and resource.
-//! A restore without `spec.resourceModifier` makes no API call at all.
+//! A restore without resource modifiers (no `spec.resourceModifier`, and no server default from
+//! `--default-resource-modifier-configmap`) makes no API call at all.
 
 mod daemonset;
 mod deployment;
