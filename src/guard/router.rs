@@ -18,21 +18,38 @@ fn kind_of(item: &Value) -> &str {
     item.get("kind").and_then(Value::as_str).unwrap_or_default()
 }
 
+/// The workload controller of a backed-up pod or ControllerRevision other than a ReplicaSet:
+/// what decides which kind's file handles it (restored items have lost their owners).
+enum Controller<'a> {
+    DaemonSet(&'a str),
+    StatefulSet(&'a str),
+    /// None of the two: a Deployment's pod (through its ReplicaSet), or no workload.
+    Other,
+}
+
+fn controller_of(from_backup: &Value) -> Controller<'_> {
+    if let Some(name) = daemonset_owner(from_backup) {
+        Controller::DaemonSet(name)
+    } else if let Some(name) = statefulset_owner(from_backup) {
+        Controller::StatefulSet(name)
+    } else {
+        Controller::Other
+    }
+}
+
 /// Decides for one item (everything Velero hands the guard, see [`super::applies_to`]).
 pub(super) async fn route<C: LiveCluster>(item: &Item<'_, C>) -> Result<Answer> {
-    let from_backup = &item.input.item_from_backup;
-    let daemonset_owned = daemonset_owner(from_backup).is_some();
-    let statefulset_owned = statefulset_owner(from_backup).is_some();
-    match kind_of(&item.input.item) {
-        "Pod" if daemonset_owned => daemonset::pod(item),
-        "Pod" if statefulset_owned => statefulset::pod(item),
-        "Pod" => deployment::pod(item),
-        "ReplicaSet" => deployment::replicaset(item),
-        "Deployment" => deployment::deployment(item).await,
-        "ControllerRevision" if daemonset_owned => daemonset::revision(item).await,
-        "ControllerRevision" if statefulset_owned => statefulset::revision(item).await,
-        "StatefulSet" => statefulset::statefulset(item).await,
-        "DaemonSet" => daemonset::daemonset(item).await,
+    let controller = controller_of(&item.input.item_from_backup);
+    match (kind_of(&item.input.item), controller) {
+        ("Pod", Controller::DaemonSet(_)) => daemonset::pod(item),
+        ("Pod", Controller::StatefulSet(_)) => statefulset::pod(item),
+        ("Pod", Controller::Other) => deployment::pod(item),
+        ("ReplicaSet", _) => deployment::replicaset(item),
+        ("Deployment", _) => deployment::deployment(item).await,
+        ("ControllerRevision", Controller::DaemonSet(_)) => daemonset::revision(item).await,
+        ("ControllerRevision", Controller::StatefulSet(_)) => statefulset::revision(item).await,
+        ("StatefulSet", _) => statefulset::statefulset(item).await,
+        ("DaemonSet", _) => daemonset::daemonset(item).await,
         _ => Ok(Answer::as_received()),
     }
 }
@@ -47,17 +64,19 @@ pub(super) fn workload_of(input: &ExecuteInput) -> String {
         .get("kind")
         .and_then(Value::as_str)
         .unwrap_or("item");
-    let owned = match kind {
-        "Pod" | "ControllerRevision" => daemonset_owner(from)
-            .map(|d| format!("DaemonSet {namespace}/{d}"))
-            .or_else(|| statefulset_owner(from).map(|s| format!("StatefulSet {namespace}/{s}"))),
+    let owned = match (kind, controller_of(from)) {
+        ("Pod" | "ControllerRevision", Controller::DaemonSet(d)) => {
+            Some(format!("DaemonSet {namespace}/{d}"))
+        }
+        ("Pod" | "ControllerRevision", Controller::StatefulSet(s)) => {
+            Some(format!("StatefulSet {namespace}/{s}"))
+        }
+        ("Pod", Controller::Other) => {
+            pod_lineage(from).map(|l| format!("Deployment {}/{}", l.namespace, l.deployment))
+        }
+        ("ReplicaSet", _) => replicaset_owner(from).map(|d| format!("Deployment {namespace}/{d}")),
         _ => None,
     };
-    let owned = owned.or_else(|| match kind {
-        "Pod" => pod_lineage(from).map(|l| format!("Deployment {}/{}", l.namespace, l.deployment)),
-        "ReplicaSet" => replicaset_owner(from).map(|d| format!("Deployment {namespace}/{d}")),
-        _ => None,
-    });
     owned.unwrap_or_else(|| match kind {
         "Pod" => format!("pod {namespace}/{}", name_of(from)),
         _ => format!("{kind} {namespace}/{}", name_of(from)),
