@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Read as _;
 use std::path::Path;
 
 use fsb_guard_core::existing::{self as core, LiveClass, Policy, TemplateDrift};
@@ -15,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::error::{Error, Result};
+use super::input::read_text_bounded;
 use crate::backup::index::BackupIndex;
 
 /// The most `--target-workloads` may hold: room for the workloads and pods of a large cluster,
@@ -52,28 +52,7 @@ pub struct ExistingPod {
 
 /// Reads the target's manifests: YAML (several documents) or JSON, single objects or `List`s.
 pub fn read_target_workloads(path: &Path) -> Result<Vec<Value>> {
-    let read_error = |source| Error::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let mut bytes = Vec::new();
-    file.take(TARGET_FILE_LIMIT + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    if bytes.len() as u64 > TARGET_FILE_LIMIT {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            limit: TARGET_FILE_LIMIT,
-            what: "target workload manifests",
-        });
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        read_error(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            e.utf8_error(),
-        ))
-    })?;
+    let text = read_text_bounded(path, TARGET_FILE_LIMIT, "target workload manifests")?;
     let documents: Vec<Value> = match serde_json::from_str::<Value>(&text) {
         Ok(doc) => vec![doc],
         Err(_) => serde_saphyr::from_multiple::<Value>(&text).map_err(|e| Error::Manifests {
