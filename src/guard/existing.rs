@@ -6,7 +6,7 @@
 //! Runs before the resource-modifier guard and needs no rules: the problem exists without them
 //! (Velero issue 9461 is a plain full restore). A restore without FSB pods makes no call here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use fsb_guard_core::existing::{
@@ -30,6 +30,8 @@ use super::ports::LiveCluster;
 #[derive(Default)]
 pub struct LiveWorkloads {
     classes: Mutex<HashMap<Workload, LiveClass>>,
+    /// Workloads with at least one restored pod parked (the others' pods all existed live).
+    parked: Mutex<HashSet<Workload>>,
 }
 
 impl LiveWorkloads {
@@ -44,6 +46,20 @@ impl LiveWorkloads {
     /// Whether `workload` existed before the restore (as its pods found it).
     fn present(&self, workload: &Workload) -> bool {
         matches!(self.known(workload), Some(LiveClass::Present(_)))
+    }
+
+    fn record_parked(&self, workload: &Workload) {
+        self.parked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(workload.clone());
+    }
+
+    fn any_parked(&self, workload: &Workload) -> bool {
+        self.parked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(workload)
     }
 
     async fn class_of<C: LiveCluster>(
@@ -169,7 +185,11 @@ pub(super) async fn decide<C: LiveCluster>(
             if !live.present(&workload) {
                 return Ok(None);
             }
-            let message = core::workload_message(kind, Policy::of(&input.restore));
+            let message = core::workload_message(
+                kind,
+                Policy::of(&input.restore),
+                live.any_parked(&workload),
+            );
             executor.log(&[Note::info(workload.label(), message)]);
             Ok(Some(Answer::as_received()))
         }
@@ -238,6 +258,7 @@ async fn pod<C: LiveCluster>(
         ));
     }
     executor.log(&notes);
+    live.record_parked(&workload);
     if executor.dry_run() {
         return Ok(Some(Answer::as_received()));
     }

@@ -464,8 +464,9 @@ pub fn pod_only_warning(pod: &str, parked: &Parked) -> String {
     )
 }
 
-/// The workload item's line: what Velero does with the live workload, and what the guard did.
-pub fn workload_message(kind: Kind, policy: Policy) -> String {
+/// The workload item's line: what Velero does with the live workload, and what the guard did
+/// (`parked`: at least one of its restored pods was parked; else they all existed live).
+pub fn workload_message(kind: Kind, policy: Policy, parked: bool) -> String {
     let velero = match policy {
         Policy::None => "Velero keeps it (existingResourcePolicy none)",
         Policy::Update => {
@@ -478,9 +479,12 @@ pub fn workload_message(kind: Kind, policy: Policy) -> String {
             "; its ControllerRevisions are restored as backed up"
         }
     };
-    format!(
-        "exists in the target before this restore: {velero}; its restored FSB pods were parked{history}"
-    )
+    let pods = if parked {
+        "its restored FSB pods were parked"
+    } else {
+        "its restored FSB pods already exist there, so Velero restores no volume data into them"
+    };
+    format!("exists in the target before this restore: {velero}; {pods}{history}")
 }
 
 /// The ReplicaSet item's line when its Deployment exists live.

@@ -185,10 +185,21 @@ fn messages_name_no_values() {
     let lines = [
         parked_message("db-0", &presence, Policy::Update, &parked),
         pod_only_warning("db-0", &parked),
-        workload_message(Kind::StatefulSet, Policy::Update),
+        workload_message(Kind::StatefulSet, Policy::Update, true),
         pod_exists_warning("db-0"),
     ];
     for line in lines {
         assert!(!line.contains("secret-value-xyz"), "{line}");
     }
+}
+
+#[test]
+fn the_workload_line_says_parked_only_when_a_pod_was() {
+    let parked = workload_message(Kind::StatefulSet, Policy::None, true);
+    assert!(parked.contains("were parked"), "{parked}");
+    let kept = workload_message(Kind::StatefulSet, Policy::None, false);
+    assert!(
+        !kept.contains("parked") && kept.contains("already exist"),
+        "{kept}"
+    );
 }
