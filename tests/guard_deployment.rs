@@ -92,13 +92,15 @@ async fn enforce_corrects_pod_and_replicaset_and_leaves_the_deployment_item_alon
     assert_eq!(rs.item["spec"]["template"]["spec"]["hostname"], "restored");
     let deployment = outputs[2].as_ref().unwrap();
     assert_eq!(deployment.item, as_velero_hands_it(&web().deployment()));
-    // Inputs were read once per restore; the live ReplicaSet was read in the mapped namespace
-    // and, carrying the template already, not patched.
+    // Inputs were read once per restore (the FSB pod's Deployment: not in the target); the live
+    // ReplicaSet was read in the mapped namespace and, carrying the template already, not
+    // patched.
     assert_eq!(
         cluster.calls(),
         [
             "list configmaps velero",
             "get configmap velero/mods",
+            "get deployment shop-dr/web",
             "list podvolumebackups velero nightly",
             "download nightly",
             "get replicaset shop-dr/web-5d894cc6b7",
@@ -192,13 +194,18 @@ async fn ambiguous_settings_leave_items_unchanged() {
 }
 
 #[tokio::test]
-async fn a_restore_without_resource_modifiers_makes_no_api_call() {
+async fn a_restore_without_resource_modifiers_reads_only_settings_and_the_fsb_workload() {
     let cluster = serving(&web(), |_| {});
     let restore = a_restore_naming_no_modifiers();
     for out in run_restore(&cluster, &web(), &restore).await {
         out.unwrap();
     }
-    assert!(cluster.calls().is_empty());
+    // No rules to read and no download: only whether the FSB pod's Deployment exists in the
+    // target (tests/guard_existing.rs), with the settings that may switch that off.
+    assert_eq!(
+        cluster.calls(),
+        ["list configmaps velero", "get deployment shop-dr/web"]
+    );
 }
 
 #[tokio::test]
@@ -211,7 +218,11 @@ async fn rules_that_touch_no_guarded_field_cost_no_download() {
     }
     assert_eq!(
         cluster.calls(),
-        ["list configmaps velero", "get configmap velero/mods"]
+        [
+            "list configmaps velero",
+            "get configmap velero/mods",
+            "get deployment shop-dr/web"
+        ]
     );
 }
 
@@ -483,7 +494,7 @@ async fn the_servers_default_modifiers_are_guarded_when_the_restore_names_none()
 }
 
 #[tokio::test]
-async fn a_restore_that_skips_the_default_modifiers_makes_no_api_call() {
+async fn a_restore_that_skips_the_default_modifiers_reads_no_rules() {
     let mut restore = a_restore_naming_no_modifiers();
     restore["spec"]["skipDefaultResourceModifier"] = json!(true);
     let (cluster, outputs) = restore_started_with(
@@ -496,7 +507,10 @@ async fn a_restore_that_skips_the_default_modifiers_makes_no_api_call() {
     for out in outputs {
         out.unwrap();
     }
-    assert!(cluster.calls().is_empty());
+    assert_eq!(
+        cluster.calls(),
+        ["list configmaps velero", "get deployment shop-dr/web"]
+    );
 }
 
 /// Velero skips a default ConfigMap it cannot load and applies no modifiers: nothing to guard.
@@ -512,7 +526,11 @@ async fn a_missing_default_modifier_configmap_leaves_the_restore_alone() {
     assert_eq!(pod_hostname(&outputs), None);
     assert_eq!(
         cluster.calls(),
-        ["list configmaps velero", "get configmap velero/site-mods"]
+        [
+            "list configmaps velero",
+            "get configmap velero/site-mods",
+            "get deployment shop-dr/web"
+        ]
     );
 }
 
@@ -540,7 +558,11 @@ resourceModifierRules:
     assert_eq!(pod_hostname(&outputs), None);
     assert_eq!(
         cluster.calls(),
-        ["list configmaps velero", "get configmap velero/mods"]
+        [
+            "list configmaps velero",
+            "get configmap velero/mods",
+            "get deployment shop-dr/web"
+        ]
     );
 
     // The same rules on Velero ≥ 1.15 are guarded.

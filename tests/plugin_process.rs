@@ -213,7 +213,7 @@ async fn serves_every_velero_call_then_exits_on_shutdown() {
         .expect_err("unknown plugin name");
     assert!(wrong_name.message().contains("example.io/other"));
 
-    // Progress: a completed, error-free progress that explains itself.
+    // Progress of an operation the plugin never started: completed, error-free, explained.
     let progress = action
         .progress(RestoreItemActionProgressRequest {
             plugin: PLUGIN_NAME.into(),
@@ -228,7 +228,7 @@ async fn serves_every_velero_call_then_exits_on_shutdown() {
     assert!(progress.completed);
     assert_eq!(progress.err, "");
     assert!(
-        progress.description.contains("no asynchronous operations"),
+        progress.description.contains("not one of this plugin's"),
         "{}",
         progress.description
     );

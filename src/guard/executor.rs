@@ -23,6 +23,8 @@ pub struct Answer {
     pub item: Option<Value>,
     /// Ask Velero not to create the item.
     pub skip_restore: bool,
+    /// An asynchronous operation Velero follows with Progress (a parked pod's deletion).
+    pub operation_id: Option<String>,
 }
 
 impl Answer {
@@ -86,6 +88,7 @@ impl<'a, C: LiveCluster> Executor<'a, C> {
         Answer {
             item: outcome.item,
             skip_restore: outcome.skip_restore,
+            operation_id: None,
         }
     }
 

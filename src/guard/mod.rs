@@ -45,6 +45,7 @@ mod daemonset;
 mod deployment;
 mod error;
 mod executor;
+mod existing;
 mod item;
 pub mod kube;
 mod operations;
@@ -60,7 +61,8 @@ use fsb_guard_core::{FailurePolicy, Resource, namespace_of};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use velero_plugin::{
-    ActionError, ExecuteInput, ExecuteOutput, ResourceSelector, RestoreItemAction,
+    ActionError, ExecuteInput, ExecuteOutput, OperationProgress, ResourceSelector,
+    RestoreItemAction,
 };
 
 pub use error::{Error, RelabelFailed, Result};
@@ -168,9 +170,20 @@ impl<S: RestoreSource, C: LiveCluster> TemplateGuard<S, C> {
         current
     }
 
-    /// Decides for one item.
+    /// Decides for one item: first whether its workload exists in the target (no rules needed),
+    /// then what the restore's resource modifiers ask.
     async fn decide(&self, input: &ExecuteInput, state: &RestoreState) -> Result<Answer> {
         let velero_namespace = self.velero_namespace(&input.restore);
+        if existing::concerns(&state.live_workloads, input) {
+            let settings = state
+                .settings_for_existing(&self.source, &input.restore, velero_namespace)
+                .await;
+            if let Some(answer) =
+                existing::decide(&self.cluster, &state.live_workloads, settings, input).await?
+            {
+                return Ok(answer);
+            }
+        }
         let Some(loaded) = state.load(&self.source, input, velero_namespace).await? else {
             return Ok(Answer::as_received());
         };
@@ -196,6 +209,7 @@ impl<S: RestoreSource, C: LiveCluster> RestoreItemAction for TemplateGuard<S, C>
         match self.decide(&input, &state).await {
             Ok(answer) => Ok(ExecuteOutput {
                 skip_restore: answer.skip_restore,
+                operation_id: answer.operation_id,
                 ..ExecuteOutput::unchanged(answer.item.unwrap_or(input.item))
             }),
             Err(error) => {
@@ -214,5 +228,23 @@ impl<S: RestoreSource, C: LiveCluster> RestoreItemAction for TemplateGuard<S, C>
                 }
             }
         }
+    }
+
+    /// Progress of a parked pod's operation: its deletion once its volume restores finished. An
+    /// API error fails the operation (the restore ends PartiallyFailed naming the pod, which
+    /// stays parked with its data in place).
+    async fn progress(
+        &self,
+        operation_id: String,
+        restore: Value,
+    ) -> Result<OperationProgress, ActionError> {
+        let velero_namespace = self.velero_namespace(&restore);
+        existing::progress(&self.cluster, velero_namespace, &operation_id, &restore)
+            .await
+            .map_err(|error| {
+                ActionError::Failed(format!(
+                    "fsb-guard: operation {operation_id} (delete the parked pod by hand): {error}"
+                ))
+            })
     }
 }

@@ -25,6 +25,7 @@ use tokio::sync::OnceCell;
 use velero_plugin::ExecuteInput;
 
 use super::error::{Error, Result};
+use super::existing::LiveWorkloads;
 use super::ports::RestoreSource;
 use super::velero_server::{ServerRelease, VeleroServer};
 
@@ -50,6 +51,12 @@ type Shared<T> = OnceCell<Result<Arc<T>, Arc<Error>>>;
 pub struct RestoreState {
     uid: String,
     pub settings: Settings,
+    /// The settings the existing-workload guard follows: set with `settings` in restores with
+    /// resource modifiers, else read when the first restored FSB pod needs them
+    /// ([`Self::settings_for_existing`]).
+    existing_settings: OnceCell<Settings>,
+    /// The live workloads of restored FSB pods, read once each.
+    pub live_workloads: LiveWorkloads,
     /// `None`: the restore has no rules that can change a guarded field.
     rules: Option<Arc<Rules>>,
     /// Set when reading settings or rules failed (every item reports it).
@@ -76,6 +83,8 @@ impl RestoreState {
         Self {
             uid,
             settings,
+            existing_settings: OnceCell::new(),
+            live_workloads: LiveWorkloads::default(),
             rules: None,
             failure: None,
             fsb: OnceCell::new(),
@@ -103,24 +112,7 @@ impl RestoreState {
             // No resource modifiers: no template can change, so no API call at all.
             return Self::new(uid, Settings::default());
         };
-        let mut failure = None;
-        let data = match source.plugin_settings(velero_namespace).await {
-            Ok(data) => data,
-            Err(e) => {
-                // Unknown settings (unreadable, or several ConfigMaps match): the user may have
-                // switched the guard off, so doing nothing is the only safe reading.
-                failure = Some(Error::PluginConfig(Box::new(e)));
-                None
-            }
-        };
-        let (settings, warnings) = Settings::from_config_data(data.as_ref());
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        let (settings, warning) = settings.with_restore_override(restore);
-        if let Some(w) = warning {
-            tracing::warn!("{w}");
-        }
+        let (settings, mut failure) = read_settings(source, restore, velero_namespace).await;
         let mut rules = None;
         if settings.mode != Mode::Off && failure.is_none() {
             match read_rules(source, namespace_of(restore), modifiers, server.release).await {
@@ -128,11 +120,33 @@ impl RestoreState {
                 Err(e) => failure = Some(e),
             }
         }
+        let existing_settings = OnceCell::new_with(Some(for_existing(&settings, failure.as_ref())));
         Self {
             rules,
             failure: failure.map(Arc::new),
+            existing_settings,
             ..Self::new(uid, settings)
         }
+    }
+
+    /// The settings the existing-workload guard follows: those read for the rules, else read now
+    /// (once per restore). Unreadable settings switch it off, with a warning: the user may have
+    /// switched the guard off.
+    pub async fn settings_for_existing(
+        &self,
+        source: &impl RestoreSource,
+        restore: &Value,
+        velero_namespace: &str,
+    ) -> &Settings {
+        self.existing_settings
+            .get_or_init(|| async {
+                let (settings, failure) = read_settings(source, restore, velero_namespace).await;
+                if let Some(e) = &failure {
+                    tracing::warn!("existing workloads not guarded in this restore: {e}");
+                }
+                for_existing(&settings, failure.as_ref())
+            })
+            .await
     }
 
     /// What the decisions for `input` read; `None` when the guard has nothing to do in this
@@ -243,6 +257,46 @@ impl Loaded {
             plans,
         }
     }
+}
+
+/// The existing-workload guard's settings: off when the plugin settings could not be read (the
+/// user may have switched the guard off).
+fn for_existing(settings: &Settings, failure: Option<&Error>) -> Settings {
+    match failure {
+        Some(Error::PluginConfig(_)) => Settings {
+            mode: Mode::Off,
+            ..settings.clone()
+        },
+        _ => settings.clone(),
+    }
+}
+
+/// The plugin-config ConfigMap's settings with the restore's override; the error when it could
+/// not be read (the settings are then the defaults).
+async fn read_settings(
+    source: &impl RestoreSource,
+    restore: &Value,
+    velero_namespace: &str,
+) -> (Settings, Option<Error>) {
+    let mut failure = None;
+    let data = match source.plugin_settings(velero_namespace).await {
+        Ok(data) => data,
+        Err(e) => {
+            // Unknown settings (unreadable, or several ConfigMaps match): the user may have
+            // switched the guard off, so doing nothing is the only safe reading.
+            failure = Some(Error::PluginConfig(Box::new(e)));
+            None
+        }
+    };
+    let (settings, warnings) = Settings::from_config_data(data.as_ref());
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    let (settings, warning) = settings.with_restore_override(restore);
+    if let Some(w) = warning {
+        tracing::warn!("{w}");
+    }
+    (settings, failure)
 }
 
 /// The resource-modifier ConfigMap Velero applies to a restore, as its restore controller picks

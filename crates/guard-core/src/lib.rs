@@ -28,6 +28,7 @@ pub mod daemonset;
 pub mod deployment;
 pub mod engine;
 pub mod error;
+pub mod existing;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod fsb;

@@ -42,6 +42,7 @@ impl Resource {
     /// StatefulSet and DaemonSet history.
     pub const CONTROLLER_REVISIONS: Self = resource!("apps", "v1", "controllerrevisions");
     pub const POD_VOLUME_BACKUPS: Self = resource!("velero.io", "v1", "podvolumebackups");
+    pub const POD_VOLUME_RESTORES: Self = resource!("velero.io", "v1", "podvolumerestores");
     pub const BACKUPS: Self = resource!("velero.io", "v1", "backups");
     pub const BACKUP_STORAGE_LOCATIONS: Self =
         resource!("velero.io", "v1", "backupstoragelocations");

@@ -64,6 +64,11 @@ pub struct ExecuteOutput {
     pub skip_restore: bool,
     /// Objects to restore before this one.
     pub additional_items: Vec<AdditionalItem>,
+    /// `Some`: the action started an asynchronous operation for this item. Velero records the ID
+    /// and, once every item is restored and every pod volume restore finished, calls
+    /// [`RestoreItemAction::progress`] with it (phase `WaitingForPluginOperations`) until the
+    /// operation reports completed or `spec.itemOperationTimeout` (default 4 h) passes.
+    pub operation_id: Option<String>,
 }
 
 impl ExecuteOutput {
@@ -73,8 +78,25 @@ impl ExecuteOutput {
             item,
             skip_restore: false,
             additional_items: Vec::new(),
+            operation_id: None,
         }
     }
+}
+
+/// Where an asynchronous operation stands (Velero's `OperationProgress`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperationProgress {
+    /// Velero stops asking once this is true.
+    pub completed: bool,
+    /// Non-empty: the operation failed; Velero adds this to the restore's errors (the restore ends
+    /// `PartiallyFailed`).
+    pub error: String,
+    pub n_completed: i64,
+    pub n_total: i64,
+    /// What `n_completed`/`n_total` count.
+    pub units: String,
+    /// Shown by `velero restore describe --details`.
+    pub description: String,
 }
 
 /// Which items Velero hands the action (Velero's `velero.ResourceSelector`). Empty lists mean "no
@@ -124,6 +146,36 @@ pub trait RestoreItemAction: Send + Sync + 'static {
         &self,
         input: ExecuteInput,
     ) -> impl Future<Output = Result<ExecuteOutput, ActionError>> + Send;
+
+    /// Where the operation `operation_id` (returned by an earlier Execute, possibly in another
+    /// process: Velero starts a fresh plugin process for its operations controller) of `restore`
+    /// stands. An `Err` marks the operation failed. Default: completed (an action that starts no
+    /// operations is never asked).
+    fn progress(
+        &self,
+        operation_id: String,
+        restore: Value,
+    ) -> impl Future<Output = Result<OperationProgress, ActionError>> + Send {
+        let _ = (operation_id, restore);
+        async {
+            Ok(OperationProgress {
+                completed: true,
+                description: "this action starts no asynchronous operations".into(),
+                ..OperationProgress::default()
+            })
+        }
+    }
+
+    /// Velero gave up on the operation (restore deleted, or `itemOperationTimeout` passed).
+    /// Default: nothing to stop.
+    fn cancel(
+        &self,
+        operation_id: String,
+        restore: Value,
+    ) -> impl Future<Output = Result<(), ActionError>> + Send {
+        let _ = (operation_id, restore);
+        async { Ok(()) }
+    }
 }
 
 /// An action that restores every item as received: the smallest valid plugin, and a stand-in in

@@ -56,7 +56,7 @@ pub mod server;
 pub mod stdio_broker;
 
 pub use action::{
-    ActionError, AdditionalItem, ExecuteInput, ExecuteOutput, PassThrough, ResourceSelector,
-    RestoreItemAction,
+    ActionError, AdditionalItem, ExecuteInput, ExecuteOutput, OperationProgress, PassThrough,
+    ResourceSelector, RestoreItemAction,
 };
 pub use run::{SHUTDOWN_GRACE, run};

@@ -11,9 +11,11 @@
 //!   one item (the restore ends PartiallyFailed). Velero's Go framework answers code Unknown for
 //!   errors and Aborted for panics; we keep that: Unknown for action failures, InvalidArgument for
 //!   requests we cannot decode, Aborted for a panic.
-//! - `Progress`/`Cancel` are only called for operation IDs an Execute returned; we never start
-//!   asynchronous operations. `Progress` must still carry a progress message (Velero dereferences
-//!   it). Progress calls arrive in fresh processes, so nothing is remembered between calls.
+//! - `Progress`/`Cancel` are only called for operation IDs an Execute returned
+//!   ([`crate::ExecuteOutput::operation_id`]), after every item was restored and every pod volume
+//!   restore finished. `Progress` must always carry a progress message (Velero dereferences it);
+//!   an error status marks the operation failed. Progress calls arrive in fresh processes, so the
+//!   operation ID and the restore are all an action can go by.
 //! - `AreAdditionalItemsReady` is only polled when Execute asked to wait; we never do.
 
 use std::sync::Arc;
@@ -143,10 +145,22 @@ fn encode_execute_output(
             })
             .collect(),
         skip_restore: output.skip_restore,
-        operation_id: String::new(),
+        operation_id: output.operation_id.unwrap_or_default(),
         wait_for_additional_items: false,
         additional_items_ready_timeout: None,
     })
+}
+
+/// The status for a call whose task panicked (Velero's framework answers Aborted for panics); the
+/// process keeps serving.
+fn panicked(join_error: tokio::task::JoinError, call: &str) -> Status {
+    let reason = if join_error.is_panic() {
+        panic_message(join_error.into_panic().as_ref())
+    } else {
+        "the task was cancelled".to_owned()
+    };
+    tracing::error!(panic = %reason, "{call} panicked; answering with an error and serving on");
+    Status::aborted(format!("plugin panicked: {reason}"))
 }
 
 /// The wire form of what the action applies to.
@@ -212,15 +226,7 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
                 tracing::warn!(error = %error, "execute failed");
                 Err(status_from_action_error(&error))
             }
-            Err(join_error) => {
-                let reason = if join_error.is_panic() {
-                    panic_message(join_error.into_panic().as_ref())
-                } else {
-                    "the task was cancelled".to_owned()
-                };
-                tracing::error!(panic = %reason, "execute panicked; answering with an error and serving on");
-                Err(Status::aborted(format!("plugin panicked: {reason}")))
-            }
+            Err(join_error) => Err(panicked(join_error, "execute")),
         }
     }
 
@@ -230,18 +236,35 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
     ) -> Result<Response<RestoreItemActionProgressResponse>, Status> {
         let request = request.into_inner();
         self.check_plugin_name(&request.plugin)?;
-        tracing::debug!(operation_id = %request.operation_id, "progress asked; no asynchronous operations exist");
+        let restore = decode_optional_json("restore", &request.restore)
+            .map_err(|error| status_from_action_error(&error))?;
+        let span = tracing::debug_span!("progress", operation_id = %request.operation_id);
+        let action = Arc::clone(&self.action);
+        let operation_id = request.operation_id;
+        let outcome = tokio::spawn(
+            async move { action.progress(operation_id, restore).await }.instrument(span.clone()),
+        )
+        .await;
+        let _entered = span.enter();
+        let progress = match outcome {
+            Ok(Ok(progress)) => progress,
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error, "progress failed");
+                return Err(status_from_action_error(&error));
+            }
+            Err(join_error) => return Err(panicked(join_error, "progress")),
+        };
         let now = prost_types::Timestamp::from(SystemTime::now());
         Ok(Response::new(RestoreItemActionProgressResponse {
             progress: Some(OperationProgress {
-                completed: true,
-                description: format!(
-                    "{} starts no asynchronous operations; there is nothing to wait for",
-                    self.name
-                ),
+                completed: progress.completed,
+                err: progress.error,
+                n_completed: progress.n_completed,
+                n_total: progress.n_total,
+                operation_units: progress.units,
+                description: progress.description,
                 started: Some(now),
                 updated: Some(now),
-                ..OperationProgress::default()
             }),
         }))
     }
@@ -250,8 +273,17 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
         &self,
         request: Request<RestoreItemActionCancelRequest>,
     ) -> Result<Response<()>, Status> {
-        self.check_plugin_name(&request.get_ref().plugin)?;
-        Ok(Response::new(()))
+        let request = request.into_inner();
+        self.check_plugin_name(&request.plugin)?;
+        let restore = decode_optional_json("restore", &request.restore)
+            .map_err(|error| status_from_action_error(&error))?;
+        let action = Arc::clone(&self.action);
+        let operation_id = request.operation_id;
+        match tokio::spawn(async move { action.cancel(operation_id, restore).await }).await {
+            Ok(Ok(())) => Ok(Response::new(())),
+            Ok(Err(error)) => Err(status_from_action_error(&error)),
+            Err(join_error) => Err(panicked(join_error, "cancel")),
+        }
     }
 
     async fn are_additional_items_ready(

@@ -74,6 +74,7 @@ impl RestoreItemAction for ScriptedAction {
                         namespace: "shop".into(),
                         name: "data".into(),
                     }],
+                    operation_id: None,
                 })
             }
             _ => Ok(ExecuteOutput::unchanged(input.item)),

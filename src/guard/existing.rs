@@ -1,0 +1,317 @@
+//! Restores into a cluster where the workload already exists: the live reads (one per workload per
+//! restore, only for workloads with restored FSB pods) and the parked pods' asynchronous
+//! operations. What to do is decided in `fsb_guard_core::existing`; docs/existing-workloads.md
+//! gives the reasoning.
+//!
+//! Runs before the resource-modifier guard and needs no rules: the problem exists without them
+//! (Velero issue 9461 is a plain full restore). A restore without FSB pods makes no call here.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use fsb_guard_core::existing::{
+    self as core, LiveClass, Policy, Presence, ProgressDecision, REPLICASET_SKIPPED,
+};
+use fsb_guard_core::toolkit::owners::{
+    daemonset_owner, pod_lineage, replicaset_owner, statefulset_owner,
+};
+use fsb_guard_core::toolkit::scope::target_namespace;
+use fsb_guard_core::{
+    Kind, Mode, Note, Resource, Settings, VeleroEngine, Workload, name_of, namespace_of,
+};
+use serde_json::Value;
+use velero_plugin::{ExecuteInput, OperationProgress};
+
+use super::error::{Error, Result};
+use super::executor::{Answer, Executor};
+use super::ports::LiveCluster;
+
+/// The live workloads of this restore's FSB pods, read once each.
+#[derive(Default)]
+pub struct LiveWorkloads {
+    classes: Mutex<HashMap<Workload, LiveClass>>,
+}
+
+impl LiveWorkloads {
+    fn known(&self, workload: &Workload) -> Option<LiveClass> {
+        self.classes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(workload)
+            .cloned()
+    }
+
+    /// Whether `workload` existed before the restore (as its pods found it).
+    fn present(&self, workload: &Workload) -> bool {
+        matches!(self.known(workload), Some(LiveClass::Present(_)))
+    }
+
+    async fn class_of<C: LiveCluster>(
+        &self,
+        cluster: &C,
+        workload: &Workload,
+        input: &ExecuteInput,
+    ) -> Result<LiveClass> {
+        if let Some(class) = self.known(workload) {
+            return Ok(class);
+        }
+        let class = read_class(cluster, workload, input).await?;
+        self.classes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(workload.clone(), class.clone());
+        Ok(class)
+    }
+}
+
+/// Reads the live workload (in the restore's target namespace) and, for a Deployment, the
+/// ReplicaSet the pod belonged to.
+async fn read_class<C: LiveCluster>(
+    cluster: &C,
+    workload: &Workload,
+    input: &ExecuteInput,
+) -> Result<LiveClass> {
+    let target = target_namespace(&input.restore, &workload.namespace);
+    let resource = match workload.kind {
+        Kind::Deployment => Resource::DEPLOYMENTS,
+        Kind::StatefulSet => Resource::STATEFUL_SETS,
+        Kind::DaemonSet => Resource::DAEMON_SETS,
+    };
+    let live = cluster.get(resource.named(target, &workload.name)).await?;
+    let mut current_revision_live = false;
+    if let (Some(live), Kind::Deployment) = (&live, workload.kind)
+        && let Some(lineage) = pod_lineage(&input.item_from_backup)
+    {
+        let replicaset = cluster
+            .get(Resource::REPLICA_SETS.named(target, &lineage.replicaset))
+            .await?;
+        current_revision_live = match (replicaset, live.pointer("/spec/template")) {
+            (Some(rs), Some(template)) => rs
+                .pointer("/spec/template")
+                .is_some_and(|t| VeleroEngine.templates_equal(t, template)),
+            _ => false,
+        };
+    }
+    Ok(core::classify(
+        workload,
+        live.as_ref(),
+        &input.item_from_backup,
+        &input.restore,
+        current_revision_live,
+    ))
+}
+
+/// Whether the item can concern a workload that exists in the target, from what is known
+/// without any call: a restored pod with FSB data (Velero gave it `restore-wait`) and a
+/// controller, or an item of a workload its pods found live.
+pub(super) fn concerns(live: &LiveWorkloads, input: &ExecuteInput) -> bool {
+    let from = &input.item_from_backup;
+    let owner = match input.item.get("kind").and_then(Value::as_str) {
+        Some("Pod") => {
+            return core::fsb_volumes(&input.item).is_some() && Workload::owning(from).is_some();
+        }
+        Some("ReplicaSet") => {
+            replicaset_owner(from).map(|d| Workload::new(Kind::Deployment, namespace_of(from), d))
+        }
+        Some("Deployment") => Some(Workload::of(Kind::Deployment, from)),
+        Some("StatefulSet") => Some(Workload::of(Kind::StatefulSet, from)),
+        Some("DaemonSet") => Some(Workload::of(Kind::DaemonSet, from)),
+        Some("ControllerRevision") => statefulset_owner(from)
+            .map(|s| Workload::new(Kind::StatefulSet, namespace_of(from), s))
+            .or_else(|| {
+                daemonset_owner(from).map(|d| Workload::new(Kind::DaemonSet, namespace_of(from), d))
+            }),
+        _ => None,
+    };
+    owner.is_some_and(|w| live.present(&w))
+}
+
+/// The guard's answer for an item of a workload that exists in the target, `None` for every
+/// other item (the resource-modifier guard decides those).
+pub(super) async fn decide<C: LiveCluster>(
+    cluster: &C,
+    live: &LiveWorkloads,
+    settings: &Settings,
+    input: &ExecuteInput,
+) -> Result<Option<Answer>> {
+    if settings.mode == Mode::Off {
+        return Ok(None);
+    }
+    let from = &input.item_from_backup;
+    if !settings.namespace_in_scope(namespace_of(from)) {
+        return Ok(None);
+    }
+    let executor = Executor::new(cluster, settings.mode == Mode::DryRun);
+    let kind = input.item.get("kind").and_then(Value::as_str);
+    match kind {
+        Some("Pod") => pod(cluster, live, &executor, input).await,
+        Some("ReplicaSet") => {
+            let Some(owner) = replicaset_owner(from) else {
+                return Ok(None);
+            };
+            let workload = Workload::new(Kind::Deployment, namespace_of(from), owner);
+            if !live.present(&workload) {
+                return Ok(None);
+            }
+            executor.log(&[Note::info(workload.label(), REPLICASET_SKIPPED)]);
+            Ok(Some(Answer {
+                skip_restore: !executor.dry_run(),
+                ..Answer::as_received()
+            }))
+        }
+        Some(kind @ ("Deployment" | "StatefulSet" | "DaemonSet")) => {
+            let kind = match kind {
+                "Deployment" => Kind::Deployment,
+                "StatefulSet" => Kind::StatefulSet,
+                _ => Kind::DaemonSet,
+            };
+            let workload = Workload::of(kind, from);
+            if !live.present(&workload) {
+                return Ok(None);
+            }
+            let message = core::workload_message(kind, Policy::of(&input.restore));
+            executor.log(&[Note::info(workload.label(), message)]);
+            Ok(Some(Answer::as_received()))
+        }
+        Some("ControllerRevision") => {
+            let owner = statefulset_owner(from)
+                .map(|name| Workload::new(Kind::StatefulSet, namespace_of(from), name))
+                .or_else(|| {
+                    daemonset_owner(from)
+                        .map(|name| Workload::new(Kind::DaemonSet, namespace_of(from), name))
+                });
+            Ok(owner
+                .filter(|w| live.present(w))
+                .map(|_| Answer::as_received()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A restored pod: parked when it holds FSB data and its workload exists live.
+async fn pod<C: LiveCluster>(
+    cluster: &C,
+    live: &LiveWorkloads,
+    executor: &Executor<'_, C>,
+    input: &ExecuteInput,
+) -> Result<Option<Answer>> {
+    let Some(volumes) = core::fsb_volumes(&input.item) else {
+        return Ok(None);
+    };
+    let Some(workload) = Workload::owning(&input.item_from_backup) else {
+        return Ok(None);
+    };
+    let presence: Presence = match live.class_of(cluster, &workload, input).await? {
+        LiveClass::Present(presence) => presence,
+        class => {
+            tracing::debug!(workload = %workload.label(), "live in the target: {class:?}");
+            return Ok(None);
+        }
+    };
+    let name = name_of(&input.item);
+    let namespace = target_namespace(&input.restore, namespace_of(&input.item));
+    if cluster
+        .get(Resource::PODS.named(namespace, name))
+        .await?
+        .is_some()
+    {
+        executor.log(&[Note::warn(workload.label(), core::pod_exists_warning(name))]);
+        return Ok(Some(Answer::as_received()));
+    }
+    let parked = core::park(
+        &input.item,
+        namespace,
+        &workload,
+        &presence,
+        &volumes,
+        &input.restore,
+    );
+    let policy = Policy::of(&input.restore);
+    let mut notes = vec![Note::info(
+        workload.label(),
+        core::parked_message(name, &presence, policy, &parked),
+    )];
+    if !parked.pod_only.is_empty() {
+        notes.push(Note::warn(
+            workload.label(),
+            core::pod_only_warning(name, &parked),
+        ));
+    }
+    executor.log(&notes);
+    if executor.dry_run() {
+        return Ok(Some(Answer::as_received()));
+    }
+    Ok(Some(Answer {
+        item: Some(parked.item),
+        skip_restore: false,
+        operation_id: parked.operation_id,
+    }))
+}
+
+/// Velero's Progress for a parked pod (`operation_id` from [`core::operation_id`]): waits for
+/// the pod's PodVolumeRestores to finish, then deletes the pod.
+pub(super) async fn progress<C: LiveCluster>(
+    cluster: &C,
+    velero_namespace: &str,
+    operation_id: &str,
+    restore: &Value,
+) -> Result<OperationProgress> {
+    let Some((namespace, pod)) = core::parked_pod_of(operation_id) else {
+        return Ok(done(format!(
+            "operation {operation_id} is not one of this plugin's"
+        )));
+    };
+    let live_pod = cluster.get(Resource::PODS.named(namespace, pod)).await?;
+    let restores = match &live_pod {
+        Some(_) => {
+            let uid = restore
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let selector = format!("velero.io/restore-uid={uid}");
+            cluster
+                .list(Resource::POD_VOLUME_RESTORES, velero_namespace, &selector)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let decision = core::progress_decision(namespace, pod, live_pod.as_ref(), &restores, restore);
+    Ok(match decision {
+        ProgressDecision::Done(why) => done(why),
+        ProgressDecision::Waiting(finished, total) => OperationProgress {
+            completed: false,
+            n_completed: finished as i64,
+            n_total: total as i64,
+            units: "volume restores".into(),
+            description: format!(
+                "parked pod {namespace}/{pod}: waiting for its volume restores ({finished} of {total} finished)"
+            ),
+            ..OperationProgress::default()
+        },
+        ProgressDecision::Delete { uid, summary } => {
+            let parked = Resource::PODS.named(namespace, pod);
+            match cluster
+                .delete_if_unchanged(parked, uid.as_deref(), None)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(pod = %format!("{namespace}/{pod}"), "{summary}");
+                    done(summary)
+                }
+                // Another pod of that name took its place since the read: not ours.
+                Err(Error::Conflict(_)) => done(format!(
+                    "pod {namespace}/{pod} was replaced since it was parked; left alone"
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+    })
+}
+
+fn done(description: String) -> OperationProgress {
+    OperationProgress {
+        completed: true,
+        description,
+        ..OperationProgress::default()
+    }
+}
