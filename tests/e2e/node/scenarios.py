@@ -18,9 +18,18 @@
                                                           last `NODE-RESULT files=N ok=N lost=N failed=N`
   scenarios.py namespaces | mappings                      the set's backed-up namespaces (comma list); its
                                                           restore's --namespace-mappings (empty: none)
+  scenarios.py drift --round N --state STATE              existing set: the live state a restore starts from
+                                                          (rollout to the new image, scale to 0, new bytes in
+                                                          every claim); records the drift's bytes and pods
+  scenarios.py check-existing --mode plugin|control --restore R --expected EXPECTED --drift STATE
+             --restore-log FILE --pv-timeout SECONDS
+                                                          existing set: judge one restore into the live
+                                                          workloads; `CHECK`/`SCENARIO` lines, last
+                                                          `EXISTING-RESULT ok=<names> … lost=N`
 
-The set comes from env NODE_SET: `stage` (default; the five scenarios) or `seed` (issue 22: the field
-report's own workload, Velero issue 8578, restored into another namespace as the report's was).
+The set comes from env NODE_SET: `stage` (default; the five scenarios), `seed` (issue 22: the field
+report's own workload, Velero issue 8578, restored into another namespace as the report's was) or
+`existing` (issue 20: restores into workloads that still exist, drifted after the backup).
 
 API access as tests/e2e/velero/e2e.py (admin client certificate: KAPI_SERVER, KAPI_CA, KAPI_CERT,
 KAPI_KEY). Files are read and written with `ctr tasks exec` in the pod's app container (env NODE_CTR,
@@ -669,8 +678,11 @@ def cmd_check_existing(args) -> int:
     policy = restore["spec"].get("existingResourcePolicy") or "none"
     pvrs = api.items(f"/apis/velero.io/v1/namespaces/velero/podvolumerestores?labelSelector=velero.io/restore-name={args.restore}")
     pvr_phase = {f"{p['spec']['pod']['namespace']}/{p['spec']['pod']['name']}": p.get("status", {}).get("phase") or "New" for p in pvrs}
+    # Velero's count of the plugins' asynchronous operations (a parked pod is one, finished by Progress).
+    ops = {k: st.get(f"restoreItemOperations{k}", 0) for k in ("Attempted", "Completed", "Failed")}
     log(f"INFO restore {args.restore} (existingResourcePolicy {policy}): phase {phase} after {took}s; "
-        f"PodVolumeRestores {len(pvrs)}: {' '.join(f'{k}:{v}' for k, v in sorted(pvr_phase.items()))}")
+        f"PodVolumeRestores {len(pvrs)}: {' '.join(f'{k}:{v}' for k, v in sorted(pvr_phase.items()))}; "
+        f"plugin operations {ops}")
     with open(args.restore_log, encoding="utf-8", errors="replace") as fh:
         ours = [line for line in fh.read().splitlines() if "pluginName=velero-fsb-guard" in line]
     base = len(c.failed)
@@ -678,6 +690,9 @@ def cmd_check_existing(args) -> int:
         c.ok(phase == "Completed", f"restore {args.restore} Completed", f"phase {phase}")
         c.ok(took is not None and took < args.pv_timeout,
              f"the restore ended before the pod-volume timeout ({args.pv_timeout:.0f}s)", f"took {took}s")
+        parkable = sum(len(expected[s["name"]]["pods"]) for s in SCENARIOS if s["drift"] != "live")
+        c.ok(ops["Attempted"] == ops["Completed"] == parkable and not ops["Failed"],
+             f"Velero counted {parkable} asynchronous plugin operations (one per parked pod), all completed", f"{ops}")
     restore_ok = len(c.failed) == base
     # The plugin deletes its parked pods once their volume restores finished (Progress); give it a minute.
     try:
