@@ -231,7 +231,7 @@ if ! $control_only && has_stage existing; then
   # 1919/6690/7487), no resource modifiers; same node machinery, its own run.
   step "real node, restores into live workloads (tests/e2e/node/run.sh NODE_SET=existing, Kubernetes ${versions[0]})"
   NODE_SET=existing K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/existing.log" 2>&1 || failed=1
-  grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|EXISTING|  (describe|plugin):)' "$logs/existing.log" || true
+  grep -E '^(\[node-e2e|build|CHECK|INFO restore|SCENARIO|FAILED|EXISTING|  (describe|plugin):)' "$logs/existing.log" || true
   line=$(grep '^EXISTING:' "$logs/existing.log" | tail -1 || true)
   existing=$(sed -n 's/.*existing=\([0-9]*\/[0-9]*\).*/\1/p' <<< "$line"); existing=${existing:-failed}
 fi
