@@ -303,3 +303,114 @@ fn no_progress_on_a_pipe_and_own_rules_against_the_sample() {
         .collect();
     assert_eq!(rolling, ["growi"]);
 }
+
+/// The sample's backed-up Deployment `name`, as the target cluster would list it.
+fn sample_deployment(name: &str) -> Value {
+    let archive = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/sample-backup/backups/shop-20260302/shop-20260302.tar.gz"
+    );
+    let file = std::fs::File::open(archive).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let wanted = format!("resources/deployments.apps/namespaces/shop/{name}.json");
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_string_lossy() == wanted {
+            return serde_json::from_reader(&mut entry).unwrap();
+        }
+    }
+    panic!("{wanted} not in the sample")
+}
+
+/// Issue 20 offline: the sample restored into a cluster that still runs growi (image updated
+/// since the backup; its data in a claim) and elasticsearch (scaled to 0; its data in an
+/// emptyDir): both named, with what happens without the plugin and what the plugin does.
+#[test]
+fn target_workloads_name_the_existing_ones_and_what_happens_to_their_pods() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut growi = sample_deployment("growi");
+    growi["spec"]["template"]["spec"]["containers"][0]["image"] = serde_json::json!("growi:next");
+    let mut elasticsearch = sample_deployment("elasticsearch");
+    elasticsearch["spec"]["replicas"] = serde_json::json!(0);
+    // Two YAML documents, as users concatenate `kubectl get … -o yaml` output; JSON and `List`s
+    // are read too.
+    let yaml = serde_saphyr::to_string_multiple(&[growi, elasticsearch]).unwrap();
+    let target = dir.path().join("target.yaml");
+    std::fs::write(&target, yaml).unwrap();
+    let target = target.to_str().unwrap();
+
+    let out = bin(
+        &["check", "--format", "json", "--target-workloads", target],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let existing = report["existingWorkloads"].as_array().unwrap();
+    assert_eq!(existing.len(), 2, "{existing:#?}");
+    let es = &existing[0];
+    assert_eq!(es["workload"], "Deployment shop/elasticsearch");
+    assert_eq!(
+        (es["scaledToZero"].as_bool(), es["template"].as_str()),
+        (Some(true), Some("same"))
+    );
+    assert_eq!(es["pods"][0]["withPlugin"], "detached");
+    assert_eq!(es["pods"][0]["podOnlyVolumes"], serde_json::json!(["data"]));
+    let growi = &existing[1];
+    assert_eq!(growi["workload"], "Deployment shop/growi");
+    assert_eq!(growi["template"], "other");
+    assert_eq!(growi["pods"][0]["pod"], "growi-5d894cc6b7-5cv99");
+    assert_eq!(growi["pods"][0]["withPlugin"], "parked-then-deleted");
+    assert!(
+        growi["withoutPlugin"]
+            .as_str()
+            .unwrap()
+            .contains("PartiallyFailed")
+    );
+
+    let table = bin(
+        &[
+            "check",
+            "--target-workloads",
+            target,
+            "--namespace-mappings",
+            "shop:shop",
+            "--existing-resource-policy",
+            "update",
+        ],
+        dir.path(),
+    );
+    let stdout = text(&table.stdout);
+    assert!(
+        stdout.contains("Existing workloads in the target"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("NOT PROTECTABLE: data in data lives in the pod only"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("existingResourcePolicy update"), "{stdout}");
+
+    // Mapped elsewhere, the target's workloads are other ones.
+    let mapped = bin(
+        &[
+            "check",
+            "--format",
+            "json",
+            "--target-workloads",
+            target,
+            "--namespace-mappings",
+            "shop:shop-dr",
+        ],
+        dir.path(),
+    );
+    let report: Value = serde_json::from_slice(&mapped.stdout).unwrap();
+    assert_eq!(report["existingWorkloads"], serde_json::json!([]));
+
+    let bad = bin(
+        &["check", "--existing-resource-policy", "merge"],
+        dir.path(),
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    let bad = bin(&["check", "--namespace-mappings", "shop"], dir.path());
+    assert_eq!(bad.status.code(), Some(2));
+}

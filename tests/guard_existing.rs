@@ -80,6 +80,22 @@ async fn restore_items(cluster: &FakeCluster, app: &App, restore: &Value) -> Vec
     outputs
 }
 
+/// Every item restored as Velero handed it: the pod as Velero's own actions prepared it, nothing
+/// skipped, no operation.
+fn restored_as_received(app: &App, outputs: &[ExecuteOutput]) {
+    let fsb = app.fsb_index();
+    let pod = &app.pods()[0];
+    assert_eq!(
+        outputs[0].item,
+        velero_prepares_pod(pod, &fsb.volumes_of(pod))
+    );
+    assert!(
+        outputs
+            .iter()
+            .all(|o| !o.skip_restore && o.operation_id.is_none())
+    );
+}
+
 fn init_names(pod: &Value) -> Vec<&str> {
     pod["spec"]["initContainers"]
         .as_array()
@@ -147,17 +163,7 @@ async fn without_the_workload_in_the_target_nothing_changes() {
     let app = api();
     let cluster = serving(&app);
     let outputs = restore_items(&cluster, &app, &a_plain_restore(None)).await;
-    let fsb = app.fsb_index();
-    let pod = &app.pods()[0];
-    assert_eq!(
-        outputs[0].item,
-        velero_prepares_pod(pod, &fsb.volumes_of(pod))
-    );
-    assert!(
-        outputs
-            .iter()
-            .all(|o| !o.skip_restore && o.operation_id.is_none())
-    );
+    restored_as_received(&app, &outputs);
     // The plugin settings and the Deployment the FSB pod belongs to, read once; nothing else.
     assert_eq!(
         cluster.calls(),
@@ -245,17 +251,7 @@ async fn dry_run_parks_nothing() {
     });
     live_deployment(&cluster, &app, newer_image);
     let outputs = restore_items(&cluster, &app, &a_plain_restore(None)).await;
-    let fsb = app.fsb_index();
-    let pod = &app.pods()[0];
-    assert_eq!(
-        outputs[0].item,
-        velero_prepares_pod(pod, &fsb.volumes_of(pod))
-    );
-    assert!(
-        outputs
-            .iter()
-            .all(|o| !o.skip_restore && o.operation_id.is_none())
-    );
+    restored_as_received(&app, &outputs);
 }
 
 #[tokio::test]

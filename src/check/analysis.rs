@@ -38,6 +38,9 @@ pub struct Analysis {
     pub daemon_sets: Vec<WorkloadReport>,
     pub lint: Vec<LintWarning>,
     pub summary: Summary,
+    /// With `--target-workloads`: backed-up workloads with FSB pods that exist in the target.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_workloads: Option<Vec<super::existing::ExistingWorkload>>,
     /// The guard's plans, for the output writers.
     #[serde(skip)]
     pub plans: Plans,
@@ -246,6 +249,7 @@ pub fn analyse(backup: &LoadedBackup, rules: &LoadedRules, fsb: &FsbSource) -> R
         daemon_sets,
         lint,
         summary,
+        existing_workloads: None,
         plans,
     })
 }

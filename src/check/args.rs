@@ -1,7 +1,10 @@
 //! `velero-fsb-guard check` arguments. Strict parsing: an unknown flag is a usage error (unlike plugin
 //! mode, where Velero controls argv).
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
+
+use fsb_guard_core::existing::Policy;
 use std::path::PathBuf;
 
 /// Output format of the report on stdout.
@@ -13,7 +16,7 @@ pub enum Format {
 }
 
 /// Parsed `check` arguments.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckArgs {
     /// `--backup`: `.tar.gz`, extracted directory or bucket folder; `None` = the embedded sample.
     pub backup: Option<PathBuf>,
@@ -31,8 +34,33 @@ pub struct CheckArgs {
     pub emit_pod_rules: Option<PathBuf>,
     /// `--exit-code`: exit 3 when a rollout would delete pods holding FSB data.
     pub exit_code: bool,
+    /// `--target-workloads`: manifests of what the target cluster runs (issue 20).
+    pub target_workloads: Option<PathBuf>,
+    /// `--namespace-mappings old:new,…`, as `velero restore create` takes it.
+    pub namespace_mappings: BTreeMap<String, String>,
+    /// `--existing-resource-policy none|update`, as `velero restore create` takes it.
+    pub existing_resource_policy: Policy,
     /// `-h`/`--help`.
     pub help: bool,
+}
+
+impl Default for CheckArgs {
+    fn default() -> Self {
+        Self {
+            backup: None,
+            resource_modifiers: None,
+            pod_volume_backups: None,
+            default_volumes_to_fs_backup: false,
+            format: Format::Table,
+            output_dir: None,
+            emit_pod_rules: None,
+            exit_code: false,
+            target_workloads: None,
+            namespace_mappings: BTreeMap::new(),
+            existing_resource_policy: Policy::None,
+            help: false,
+        }
+    }
 }
 
 /// Help text of `check`.
@@ -62,6 +90,12 @@ Options:
                                   clusters without the plugin
   --exit-code                     exit 3 when, without the plugin, a rollout or scale-down would delete
                                   pods holding file-system-backup data
+  --target-workloads <FILE>       what the target cluster runs (kubectl get deploy,sts,ds,pods -A -o yaml):
+                                  report the backed-up workloads with FSB pods that already exist there,
+                                  what the restore does to those pods without the plugin, and what the
+                                  plugin does (parks them, or says why it cannot protect them)
+  --namespace-mappings <MAP>      old1:new1,old2:new2, as given to velero restore create
+  --existing-resource-policy <P>  none or update, as given to velero restore create [default: none]
   -h, --help                      print this text
 
 Exit codes: 0 analysis ran, 1 error, 2 usage error, 3 FSB data at risk (with --exit-code).
@@ -116,6 +150,33 @@ pub fn parse(args: &[OsString]) -> Result<CheckArgs, String> {
             "--exit-code" => {
                 no_value(&flag)?;
                 out.exit_code = true;
+            }
+            "--target-workloads" => {
+                out.target_workloads = Some(value("--target-workloads")?.into());
+            }
+            "--namespace-mappings" => {
+                for pair in value("--namespace-mappings")?.split(',') {
+                    let Some((from, to)) = pair
+                        .split_once(':')
+                        .filter(|(f, t)| !f.is_empty() && !t.is_empty())
+                    else {
+                        return Err(format!(
+                            "--namespace-mappings {pair:?}: expected old:new pairs separated by commas"
+                        ));
+                    };
+                    out.namespace_mappings.insert(from.into(), to.into());
+                }
+            }
+            "--existing-resource-policy" => {
+                out.existing_resource_policy = match value("--existing-resource-policy")?.as_str() {
+                    "none" => Policy::None,
+                    "update" => Policy::Update,
+                    other => {
+                        return Err(format!(
+                            "--existing-resource-policy {other:?}: expected none or update"
+                        ));
+                    }
+                }
             }
             "-h" | "--help" => out.help = true,
             other => return Err(format!("unknown argument {other:?}")),

@@ -35,6 +35,9 @@ pub enum Error {
         limit: u64,
         what: &'static str,
     },
+    /// `--target-workloads` is neither JSON nor YAML.
+    #[error("target workloads {path}: {message}")]
+    Manifests { path: PathBuf, message: String },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {

@@ -117,6 +117,14 @@ pub const RULES_FILE_LIMIT: u64 = 2 << 20;
 
 /// Reads `--resource-modifiers` from a file.
 pub fn read_rules_file(path: &Path) -> Result<LoadedRules> {
+    let what = "resource modifiers (a ConfigMap holds at most 1 MiB)";
+    let text = read_text_bounded(path, RULES_FILE_LIMIT, what)?;
+    parse_rules(&text, &path.display().to_string())
+}
+
+/// Reads a UTF-8 text file of at most `limit` bytes. Reading stops at the bound, so a device or a
+/// FIFO gets an error naming the bound and `what` the file is, instead of all the memory.
+pub fn read_text_bounded(path: &Path, limit: u64, what: &'static str) -> Result<String> {
     use std::io::Read;
     let read_error = |source| Error::Read {
         path: path.to_path_buf(),
@@ -124,23 +132,22 @@ pub fn read_rules_file(path: &Path) -> Result<LoadedRules> {
     };
     let file = std::fs::File::open(path).map_err(read_error)?;
     let mut bytes = Vec::new();
-    file.take(RULES_FILE_LIMIT + 1)
+    file.take(limit + 1)
         .read_to_end(&mut bytes)
         .map_err(read_error)?;
-    if bytes.len() as u64 > RULES_FILE_LIMIT {
+    if bytes.len() as u64 > limit {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),
-            limit: RULES_FILE_LIMIT,
-            what: "resource modifiers (a ConfigMap holds at most 1 MiB)",
+            limit,
+            what,
         });
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         read_error(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             e.utf8_error(),
         ))
-    })?;
-    parse_rules(&text, &path.display().to_string())
+    })
 }
 
 /// Parses a ConfigMap manifest (YAML or JSON; exactly one data entry, as Velero requires) or a bare

@@ -19,6 +19,7 @@ pub mod args;
 mod daemonset;
 mod deployment;
 mod error;
+pub mod existing;
 pub mod fsb;
 pub mod input;
 pub mod lint;
@@ -84,7 +85,17 @@ pub fn check(
         &pods,
         args.default_volumes_to_fs_backup,
     );
-    let analysis = analyse(&backup, &rules, &fsb)?;
+    let mut analysis = analyse(&backup, &rules, &fsb)?;
+    if let Some(path) = &args.target_workloads {
+        let targets = existing::read_target_workloads(path)?;
+        analysis.existing_workloads = Some(existing::analyse(
+            &backup.index,
+            &fsb.index,
+            &targets,
+            &args.namespace_mappings,
+            args.existing_resource_policy,
+        ));
+    }
     let mut notes = Vec::new();
     if let Some(dir) = &args.output_dir {
         let written = output_dir::write_objects(dir, &backup.index, &rules.rules, &analysis.plans)?;
@@ -106,10 +117,17 @@ pub fn check(
             file.display()
         ));
     }
-    let rendered = match args.format {
+    let mut rendered = match args.format {
         Format::Table => report::render_table(&analysis),
         Format::Json => report::render_json(&analysis),
     };
+    if let (Format::Table, Some(list), Some(path)) = (
+        args.format,
+        &analysis.existing_workloads,
+        &args.target_workloads,
+    ) {
+        rendered.push_str(&existing::render_table(list, &path.display().to_string()));
+    }
     Ok(CheckOutcome {
         analysis,
         rendered,

@@ -28,6 +28,9 @@
 //! | `list` | `podvolumebackups.velero.io` | Velero namespace | which pods hold FSB data |
 //! | `create`, `get`, `delete` | `downloadrequests.velero.io` | Velero namespace | backup contents |
 //! | `get` | `backups.velero.io`, `backupstoragelocations.velero.io` | Velero namespace | object-store TLS settings |
+//! | `list` | `podvolumerestores.velero.io` | Velero namespace | a parked pod's volume restores finished |
+//! | `get` | `deployments.apps`, `statefulsets.apps`, `daemonsets.apps` | restore target namespaces | whether a restored FSB pod's workload already exists (once per workload per restore) |
+//! | `get`, `delete` | `pods` | restore target namespaces | a pod of the restored pod's name exists; delete a parked pod once its data landed |
 //! | `get`, `patch` | `replicasets.apps` | restore target namespaces | verify/align the live ReplicaSet |
 //! | `get` | `daemonsets.apps` | restore target namespaces | a DaemonSet that already exists is left alone |
 //! | `list`, `patch` | `pods` | restore target namespaces | relabel restored DaemonSet pods (`pod-template-generation`) |
@@ -39,7 +42,9 @@
 //!
 //! A denied call fails open like any other API error; the `warn` line names the verb and resource.
 //! A restore without resource modifiers (no `spec.resourceModifier`, and no server default from
-//! `--default-resource-modifier-configmap`) makes no API call at all.
+//! `--default-resource-modifier-configmap`) reads only the plugin settings and, once per workload,
+//! whether the workload of a restored FSB pod already exists ([`existing`]); a restore without FSB
+//! pods makes no API call at all.
 
 mod daemonset;
 mod deployment;

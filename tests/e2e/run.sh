@@ -103,7 +103,7 @@ if has_stage control-plane; then
     (cd "$repo" && cargo build -p velero-fsb-guard --bin velero-fsb-guard) > "$logs/cargo-build.log" 2>&1 \
       || { echo "cargo build of the plugin failed"; exit 1; }
     mkdir -p "$work/plugins"
-    cp "$repo/target/debug/velero-fsb-guard" "$work/plugins/velero-fsb-guard"
+    cp "${CARGO_TARGET_DIR:-$repo/target}/debug/velero-fsb-guard" "$work/plugins/velero-fsb-guard"
   fi
 fi
 mkdir -p "$work/no-plugins"

@@ -240,7 +240,7 @@ pub fn park(
     restore: &Value,
 ) -> Parked {
     let mut pod = item.clone();
-    let (claims, pod_only) = split_volumes(item, fsb_volumes);
+    let (claims, pod_only) = fsb_volume_sources(item, fsb_volumes);
     let mut removed = Vec::new();
     if let Some(labels) = pod
         .pointer_mut("/metadata/labels")
@@ -298,8 +298,12 @@ pub fn park(
     }
 }
 
-/// Splits the FSB volumes into claims `(volume, claim)` and the rest.
-fn split_volumes(pod: &Value, fsb_volumes: &[String]) -> (Vec<(String, String)>, Vec<String>) {
+/// Splits the FSB volumes of `pod` into PersistentVolumeClaims `(volume, claim)` (the data
+/// outlives the pod) and the rest (the data lives in the pod only).
+pub fn fsb_volume_sources(
+    pod: &Value,
+    fsb_volumes: &[String],
+) -> (Vec<(String, String)>, Vec<String>) {
     let volumes: BTreeMap<&str, &Value> = pod
         .pointer("/spec/volumes")
         .and_then(Value::as_array)

@@ -65,7 +65,7 @@ if ! $inside; then
     step "building the plugin (cargo build)"
     (cd "$repo" && cargo build -p velero-fsb-guard --bin velero-fsb-guard) >> "$buildlog" 2>&1 \
       || fail_build "cargo build of the plugin"
-    FSB_PLUGIN_BIN="$repo/target/debug/velero-fsb-guard"
+    FSB_PLUGIN_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/velero-fsb-guard"
   fi
   $control || [[ -x "$FSB_PLUGIN_BIN" ]] || fail_build "no plugin binary at $FSB_PLUGIN_BIN"
   rm -f "$buildlog"

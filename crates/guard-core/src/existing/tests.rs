@@ -21,6 +21,16 @@ fn live_db(replicas: u64, update_revision: &str) -> Value {
     live
 }
 
+/// `item` parked beside the live `db` scaled to 0 at the pod's revision.
+fn parked_beside_a_scaled_down_db(item: &Value, restore: &Value) -> (Presence, Parked) {
+    let live = live_db(0, UPDATE_REVISION);
+    let LiveClass::Present(presence) = classify(&db(), Some(&live), item, restore, false) else {
+        panic!("the live db is present")
+    };
+    let parked = park(item, "shop-dr", &db(), &presence, &["data".into()], restore);
+    (presence, parked)
+}
+
 fn db() -> Workload {
     Workload::new(Kind::StatefulSet, "shop", "db")
 }
@@ -91,19 +101,8 @@ fn selector_keys_come_from_match_labels_and_match_expressions() {
 #[test]
 fn a_parked_statefulset_pod_keeps_its_name_revision_and_claim() {
     let (item, _) = db_pod();
-    let live = live_db(0, UPDATE_REVISION);
     let restore = a_restore(json!({}));
-    let LiveClass::Present(presence) = classify(&db(), Some(&live), &item, &restore, false) else {
-        panic!()
-    };
-    let parked = park(
-        &item,
-        "shop-dr",
-        &db(),
-        &presence,
-        &["data".into()],
-        &restore,
-    );
+    let (presence, parked) = parked_beside_a_scaled_down_db(&item, &restore);
     assert_eq!(parked.item["metadata"]["name"], "db-0");
     let labels = &parked.item["metadata"]["labels"];
     assert!(labels.get("app").is_none());
@@ -181,19 +180,8 @@ fn messages_name_no_values() {
     let (item, _) = db_pod();
     let mut item = item;
     item["metadata"]["labels"]["app"] = json!("secret-value-xyz");
-    let live = live_db(0, UPDATE_REVISION);
     let restore = a_restore(json!({}));
-    let LiveClass::Present(presence) = classify(&db(), Some(&live), &item, &restore, false) else {
-        panic!()
-    };
-    let parked = park(
-        &item,
-        "shop-dr",
-        &db(),
-        &presence,
-        &["data".into()],
-        &restore,
-    );
+    let (presence, parked) = parked_beside_a_scaled_down_db(&item, &restore);
     let lines = [
         parked_message("db-0", &presence, Policy::Update, &parked),
         pod_only_warning("db-0", &parked),
