@@ -754,6 +754,8 @@ def cmd_check_existing(args) -> int:
                  "; ".join(notes))
             c.ok(bool(exists_lines), f"{s['name']}: a warning line of the plugin for {wl} says the pod already exists",
                  "none" if not exists_lines else exists_lines[-1][:300])
+            c.ok(not parked_lines, f"{s['name']}: no line of the plugin for {wl} says a pod was parked",
+                 "none" if not parked_lines else parked_lines[-1][:300])
         else:
             c.ok(len(mine) == 1 and all(v == "Completed" for v in mine.values()),
                  f"{s['name']}: its PodVolumeRestore Completed", f"{mine}")
