@@ -3,8 +3,9 @@
 # built from their Go modules), Velero's CRDs, and the restore scenarios driven through Velero's plugin
 # client (tests/e2e/driver), once per Kubernetes version in K8S_VERSIONS; then stage 2, a real Velero
 # restore (tests/e2e/velero/run.sh), and stage 3, a real node (tests/e2e/node/run.sh: kubelet,
-# containerd, node-agent, kopia; our plugin from its image), and the field report's setup on such a
-# node (seed), unless --control-only (then all three not-run).
+# containerd, node-agent, kopia; our plugin from its image), the field report's setup on such a
+# node (seed) and restores into live workloads there (existing), unless --control-only (then all
+# four not-run).
 #
 #   tests/e2e/run.sh [--control-only]
 #
@@ -12,10 +13,13 @@
 # in StatefulSet revision encoding) — the first version runs every scenario, later ones only the
 # StatefulSet/DaemonSet scenarios. Missing versions are built by build-k8s.sh (cold: several minutes
 # each). K8S_VERSION=<v> alone still selects one version.
-# E2E_STAGES (default "control-plane velero node seed"): which stages run; tests/matrix.sh runs
+# E2E_STAGES (default "control-plane velero node seed existing"): which stages run; tests/matrix.sh runs
 # "control-plane" alone once per Kubernetes minor, and "seed" alone (its node-v115 part). seed: the
 # field report's own setup on a real node of its own (tests/e2e/node/run.sh with NODE_SET=seed:
-# Velero 1.15 with restic, then the newest Velero restoring that backup; about 4 min warm).
+# Velero 1.15 with restic, then the newest Velero restoring that backup; about 4 min warm). existing:
+# issue 20, restores into a cluster where the workloads still exist (NODE_SET=existing: a drifted
+# Deployment, a Deployment and a StatefulSet scaled to 0, a running StatefulSet; policies none and
+# update with the plugin, a control without it).
 # --control-only: only the runs without our plugin (each must show a rollout: proves the harness
 # detects rollouts) and the reference runs (the driver itself corrects like the plugin should: proves
 # "no rollout" is reachable). Without it, the with-plugin runs join them (each FSB scenario must show none).
@@ -23,14 +27,14 @@
 #   E2E-SUMMARY: scenarios=<n> sts-scenarios=<n> ds=<n> replicas=<n> with-plugin-rollouts=<n|not-run>
 #                control-rollouts=<n> versions=<v,...> velero-restore=<ok|failed|not-run>
 #                real-node=<ok|failed|not-run> data-restored=<files ok>/<files> control-data-lost=<n>
-#                node-k8s=<version> seed-setup=<ok|failed|not-run>
+#                node-k8s=<version> seed-setup=<ok|failed|not-run> existing=<ok>/<n>|failed|not-run
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 CACHE="${FSB_CACHE:-/var/cache/velero-fsb-guard}"
 K8S_VERSIONS="${K8S_VERSIONS:-${K8S_VERSION:-v1.37.2 v1.33.13}}"
-E2E_STAGES="${E2E_STAGES:-control-plane velero node seed}"
+E2E_STAGES="${E2E_STAGES:-control-plane velero node seed existing}"
 has_stage() { [[ " $E2E_STAGES " == *" $1 "* ]]; }
 read -r -a versions <<< "$K8S_VERSIONS"
 WINDOW="${E2E_WINDOW:-30s}"   # E2E_KEEP_LOGS=1 keeps the temp dir (logs, kubeconfig) on success too
@@ -49,7 +53,7 @@ mkdir -p "$logs"
 pids=()
 status=1
 scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
-real_node=not-run node_data=- node_lost=- node_k8s=- seed_setup=not-run
+real_node=not-run node_data=- node_lost=- node_k8s=- seed_setup=not-run existing=not-run
 sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
 
 # shellcheck source=velero/control-plane.sh
@@ -71,7 +75,7 @@ cleanup() {
   else
     rm -rf "$work"
   fi
-  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s seed-setup=$seed_setup"
+  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s seed-setup=$seed_setup existing=$existing"
   [[ $status -eq 0 && $rc -eq 0 ]] || exit 1
 }
 trap cleanup EXIT
@@ -79,7 +83,7 @@ trap cleanup EXIT
 step() { printf '[e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
 
 # ---------------------------------------------------------------- binaries
-# Stage 1's (stages 2, 3 and seed build what they need themselves): skipped when it does not run.
+# Stage 1's (stages 2, 3, seed and existing build what they need themselves): skipped when it does not run.
 if has_stage control-plane; then
   for v in "${versions[@]}"; do
     step "building/finding kube-apiserver, kube-controller-manager, etcd $v"
@@ -221,6 +225,15 @@ if ! $control_only && has_stage seed; then
   grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|SEED-SETUP|  (describe|plugin):)' "$logs/seed-setup.log" || true
   line=$(grep '^SEED-SETUP:' "$logs/seed-setup.log" | tail -1 || true)
   seed_setup=$(sed -n 's/.*seed-setup=\([a-z-]*\).*/\1/p' <<< "$line"); seed_setup=${seed_setup:-failed}
+fi
+if ! $control_only && has_stage existing; then
+  # Issue 20: restores into a cluster where the workloads still exist (Velero issues 9461, 5242,
+  # 1919/6690/7487), no resource modifiers; same node machinery, its own run.
+  step "real node, restores into live workloads (tests/e2e/node/run.sh NODE_SET=existing, Kubernetes ${versions[0]})"
+  NODE_SET=existing K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/existing.log" 2>&1 || failed=1
+  grep -E '^(\[node-e2e|build|CHECK|INFO restore|SCENARIO|FAILED|EXISTING|  (describe|plugin):)' "$logs/existing.log" || true
+  line=$(grep '^EXISTING:' "$logs/existing.log" | tail -1 || true)
+  existing=$(sed -n 's/.*existing=\([0-9]*\/[0-9]*\).*/\1/p' <<< "$line"); existing=${existing:-failed}
 fi
 step "done"
 status=$failed

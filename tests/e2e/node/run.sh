@@ -18,13 +18,20 @@
 #                    restore-helper image, one Deployment growi-mongodb restored into another
 #                    namespace with the report's rules, with and without the plugin; then Velero
 #                    $VELERO_VERSION, installed afresh on the same bucket, restores that restic backup.
+#   existing         issue 20, restores into a cluster where the workloads still exist (Velero issues
+#                    9461, 5242, 1919/6690/7487): nothing deleted; after the backup a Deployment rolls
+#                    to a new image, a Deployment and a StatefulSet are scaled to 0, a StatefulSet keeps
+#                    running, every claim's files are overwritten; restores without resource modifiers
+#                    with the plugin (existingResourcePolicy none, then update) and without it (control).
 # Builds first (build.sh, network for the package registries); then everything runs inside a private
 # network and mount namespace (`unshare -n -m`): the node's IP is on a veth pair inside it, so no
 # packet leaves; /run, /var/lib/kubelet, /var/lib/cni and /var/log/{pods,containers} are private.
 # Last line: REAL-NODE: real-node=<ok|failed> data-restored=<ok>/<files> control-data-lost=<n> node-k8s=<v>
 #   (seed: SEED-SETUP: seed-setup=<ok|failed> velero=<v> uploader=restic data-restored=<ok>/<files>
 #          control-data-lost=<n> control-restic-restores=<phases> restic-on-<newest>=<ok>/<files>|not-run
-#          node-k8s=<v>)
+#          node-k8s=<v>;
+#    existing: EXISTING: existing=<scenarios ok under both policies>/<scenarios> policies=none,update
+#          control-data-lost=<n> node-k8s=<v>)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,11 +47,13 @@ export NODE_SET="${NODE_SET:-stage}"   # scenarios.py reads it too
 case "$NODE_SET" in
   stage) NODE_VELERO=$VELERO_VERSION UPLOADER=kopia BACKUP=fsb-node ;;
   seed) NODE_VELERO=$SEED_VELERO_VERSION UPLOADER=restic BACKUP=fsb-seed ;;
-  *) echo "NODE_SET must be stage or seed" >&2; exit 2 ;;
+  existing) NODE_VELERO=$VELERO_VERSION UPLOADER=kopia BACKUP=fsb-existing ;;
+  *) echo "NODE_SET must be stage, seed or existing" >&2; exit 2 ;;
 esac
 # The control restore's bound: the seed set's one volume is orphaned within seconds (its pod is
-# replaced as soon as the Deployment is restored), so it needs less than the stage's six.
-PV_TIMEOUT="${NODE_PV_TIMEOUT:-$([[ $NODE_SET == seed ]] && echo 45s || echo 90s)}"
+# replaced as soon as the Deployment is restored), so it needs less than the stage's six; the existing
+# set's restored pods are deleted by the live controllers at once (it also bounds its plugin restores).
+PV_TIMEOUT="${NODE_PV_TIMEOUT:-$(case $NODE_SET in seed) echo 45s ;; existing) echo 60s ;; *) echo 90s ;; esac)}"
 
 inside=false
 for a in "$@"; do
@@ -56,9 +65,11 @@ done
 t0=${FSB_NODE_T0:-$(date +%s)}
 export FSB_NODE_T0=$t0
 step() { printf '[node-e2e %4ss] %s\n' "$(( $(date +%s) - t0 ))" "$*"; }
-data_restored="0/0" control_lost=0 newest_restored=not-run control_pvr=-
+data_restored="0/0" control_lost=0 newest_restored=not-run control_pvr=- existing_ok="0/0"
 result() {
-  if [[ $NODE_SET == seed ]]; then
+  if [[ $NODE_SET == existing ]]; then
+    echo "EXISTING: existing=$existing_ok policies=none,update control-data-lost=$control_lost node-k8s=$K8S_VERSION"
+  elif [[ $NODE_SET == seed ]]; then
     echo "SEED-SETUP: seed-setup=$1 velero=$NODE_VELERO uploader=$UPLOADER data-restored=$data_restored control-data-lost=$control_lost control-restic-restores=$control_pvr restic-on-$VELERO_VERSION=$newest_restored node-k8s=$K8S_VERSION"
   else
     echo "REAL-NODE: real-node=$1 data-restored=$data_restored control-data-lost=$control_lost node-k8s=$K8S_VERSION"
@@ -418,13 +429,20 @@ step "backup: $backup_info"
 delete_namespaces() { # delete_namespaces <storage generation>: the disaster, then new empty disks
   "$py" "$here/scenarios.py" reset --generation "$1" >> "$logs/reset.log" 2>&1 || fail "deleting the namespaces, resetting storage"
 }
-"$py" "$here/scenarios.py" rules --out "$work/rules.yaml" && "$py" "$here/../velero/e2e.py" apply "$work/rules.yaml" > /dev/null \
-  || fail "creating the resource-modifier ConfigMap"
+# The existing set's restores have no resource modifiers: a workload that already exists loses FSB
+# data without any.
+RULES=(--resource-modifier-configmap fsb-node-rules)
+if [[ $NODE_SET == existing ]]; then
+  RULES=()
+else
+  "$py" "$here/scenarios.py" rules --out "$work/rules.yaml" && "$py" "$here/../velero/e2e.py" apply "$work/rules.yaml" > /dev/null \
+    || fail "creating the resource-modifier ConfigMap"
+fi
 
 restore() { # restore <name> [velero restore create flags...]: the restore, its logs, the checks' input
   local name="$1"; shift
   [[ -n $MAPPINGS ]] && set -- --namespace-mappings "$MAPPINGS" "$@"
-  step "velero restore create $name --from-backup $BACKUP --resource-modifier-configmap fsb-node-rules $* --wait"
+  step "velero restore create $name --from-backup $BACKUP ${RULES[*]:+${RULES[*]} }$* --wait"
   local annotations=()
   if [[ " $* " == *" --annotations "* ]] && ! "$vbin/velero" restore create --help 2>&1 | grep -q -- '--annotations'; then
     # Velero before 1.16 has no `restore create --annotations`: the CLI renders the Restore
@@ -436,7 +454,7 @@ restore() { # restore <name> [velero restore create flags...]: the restore, its 
     done
     set -- ${rest[@]+"${rest[@]}"}
     "$vbin/velero" --kubeconfig "$kubeconfig" --namespace velero restore create "$name" --from-backup "$BACKUP" \
-      --resource-modifier-configmap fsb-node-rules "$@" -o json 2> "$logs/restore-$name.log" \
+      ${RULES[@]+"${RULES[@]}"} "$@" -o json 2> "$logs/restore-$name.log" \
       | "$py" -c 'import json, sys
 r = json.load(sys.stdin)
 r["metadata"].setdefault("annotations", {}).update(dict(a.split("=", 1) for a in sys.argv[1:]))
@@ -450,7 +468,7 @@ sys.exit(0 if json.load(sys.stdin).get("status", {}).get("phase") in ("Completed
     echo "Restore completed with status: $(api "/apis/velero.io/v1/namespaces/velero/restores/$name" | "$py" -c 'import json, sys; print(json.load(sys.stdin)["status"]["phase"])'). (created through the API with ${annotations[*]})" >> "$logs/restore-$name.log"
   else
     timeout 900 "$vbin/velero" --kubeconfig "$kubeconfig" --namespace velero restore create "$name" --from-backup "$BACKUP" \
-      --resource-modifier-configmap fsb-node-rules --wait "$@" > "$logs/restore-$name.log" 2>&1 \
+      ${RULES[@]+"${RULES[@]}"} --wait "$@" > "$logs/restore-$name.log" 2>&1 \
       || fail "velero restore create $name"
   fi
   velero restore logs "$name" > "$work/restore-$name.txt" 2> "$logs/restore-logs-cmd.log" || fail "velero restore logs $name"
@@ -464,6 +482,64 @@ check() { # check <mode> <restore>: prints the checks, sets check_rc
   grep -E '^(CHECK|SCENARIO|INFO|NODE-RESULT|failed)' "$logs/check-$2.log" || true
 }
 field() { sed -n "s/^NODE-RESULT .*\b$1=\([0-9]*\).*/\1/p" "$logs/check-$2.log" | tail -1; }
+
+if [[ $NODE_SET == existing ]]; then
+  # ---------------------------------------------------------------- issue 20: the workloads still exist
+  # Nothing is deleted. Before every restore the same drift (scenarios.py drift): the Deployment of
+  # `drift` rolled to the new image, `scaled-zero` and `sts-zero` scaled to 0, every claim's files
+  # overwritten; the restores run into the live namespaces. Every restore is bounded by
+  # velero.io/pod-volume-timeout=$PV_TIMEOUT and --item-operation-timeout 5m (the plugin's asynchronous
+  # operations): the plugin's must end Completed well before either.
+  drift() { # drift <round>
+    "$py" "$here/scenarios.py" drift --round "$1" --state "$work/drift.json" > "$logs/drift-$1.log" 2>&1 \
+      || { cat "$logs/drift-$1.log"; fail "applying the drift (round $1)"; }
+    sed 's/^/  /' "$logs/drift-$1.log"
+  }
+  check_existing() { # check_existing plugin|control <restore>: prints the checks, sets check_rc
+    check_rc=0
+    "$py" "$here/scenarios.py" check-existing --mode "$1" --restore "$2" --expected "$work/expected.json" \
+      --drift "$work/drift.json" --restore-log "$work/restore-$2.txt" --pv-timeout "${PV_TIMEOUT%s}" \
+      > "$logs/check-$2.log" 2> "$logs/check-$2.err.log" || check_rc=$?
+    grep -E '^(CHECK|SCENARIO|INFO|EXISTING-RESULT|failed)' "$logs/check-$2.log" || true
+    grep 'pluginName=velero-fsb-guard' "$work/restore-$2.txt" | grep -E 'level=(info|warning)' \
+      | sed 's/.*level=\([a-z]*\).*msg="\([^"]*\)".*/  plugin: [\1] \2/' | cut -c1-240 | head -20 || true
+  }
+  ok_of() { sed -n 's/^EXISTING-RESULT .* ok=\([^ ]*\).*/\1/p' "$logs/check-$1.log" | tail -1 | tr ',' '\n' | grep -v '^-$' | sort; }
+  n_scenarios=${#NAMESPACES[@]}
+  bound=(--annotations "velero.io/pod-volume-timeout=$PV_TIMEOUT" --item-operation-timeout 5m)
+
+  step "drift 1 (after the backup): the live state each restore starts from"
+  drift 1
+  restore "$BACKUP-plugin-none" "${bound[@]}"
+  check_existing plugin "$BACKUP-plugin-none"; none_rc=$check_rc
+
+  step "drift 2, then the same restore with --existing-resource-policy update"
+  drift 2
+  restore "$BACKUP-plugin-update" --existing-resource-policy update "${bound[@]}"
+  check_existing plugin "$BACKUP-plugin-update"; update_rc=$check_rc
+  ok_both=$(comm -12 <(ok_of "$BACKUP-plugin-none") <(ok_of "$BACKUP-plugin-update") | grep -c . || true)
+  existing_ok="$ok_both/$n_scenarios"
+
+  step "control: velero plugin remove $PLUGIN_IMAGE; drift 3; the same restore (policy none)"
+  velero plugin remove "$PLUGIN_IMAGE" > "$logs/plugin-remove.log" 2>&1 || fail "velero plugin remove"
+  wait_for 180 "velero Deployment rolled out without the plugin" velero_rolled || fail "velero did not roll out"
+  wait_for 120 "the server no longer lists our plugin" server_has_plugin no || fail "server still lists the plugin"
+  drift 3
+  restore "$BACKUP-control" "${bound[@]}"
+  check_existing control "$BACKUP-control"
+  control_lost=$(sed -n 's/^EXISTING-RESULT .* lost=\([0-9]*\).*/\1/p' "$logs/check-$BACKUP-control.log" | tail -1)
+  velero restore describe "$BACKUP-control" --details > "$logs/describe-control.log" 2>&1 || true
+  grep -i -A4 '^[a-z]* Restores:' "$logs/describe-control.log" | sed 's/^/  describe: /' || true
+  [[ $(grep -c 'pluginName=velero-fsb-guard' "$work/restore-$BACKUP-control.txt") == 0 ]] \
+    || fail "control restore logs carry lines of our plugin: it was not removed"
+
+  [[ $none_rc -eq 0 ]] || fail "with the plugin, policy none: $(sed -n 's/^failed: //p' "$logs/check-$BACKUP-plugin-none.log" | cut -c1-300)"
+  [[ $update_rc -eq 0 ]] || fail "with the plugin, policy update: $(sed -n 's/^failed: //p' "$logs/check-$BACKUP-plugin-update.log" | cut -c1-300)"
+  [[ ${control_lost:-0} -gt 0 ]] || fail "control: no data lost without the plugin (the test could not have seen the failure it guards against)"
+  step "done"
+  status=0
+  exit 0
+fi
 
 # ------------------------------------------------------------------ with the plugin
 delete_namespaces 1

@@ -18,9 +18,18 @@
                                                           last `NODE-RESULT files=N ok=N lost=N failed=N`
   scenarios.py namespaces | mappings                      the set's backed-up namespaces (comma list); its
                                                           restore's --namespace-mappings (empty: none)
+  scenarios.py drift --round N --state STATE              existing set: the live state a restore starts from
+                                                          (rollout to the new image, scale to 0, new bytes in
+                                                          every claim); records the drift's bytes and pods
+  scenarios.py check-existing --mode plugin|control --restore R --expected EXPECTED --drift STATE
+             --restore-log FILE --pv-timeout SECONDS
+                                                          existing set: judge one restore into the live
+                                                          workloads; `CHECK`/`SCENARIO` lines, last
+                                                          `EXISTING-RESULT ok=<names> … lost=N`
 
-The set comes from env NODE_SET: `stage` (default; the five scenarios) or `seed` (issue 22: the field
-report's own workload, Velero issue 8578, restored into another namespace as the report's was).
+The set comes from env NODE_SET: `stage` (default; the five scenarios), `seed` (issue 22: the field
+report's own workload, Velero issue 8578, restored into another namespace as the report's was) or
+`existing` (issue 20: restores into workloads that still exist, drifted after the backup).
 
 API access as tests/e2e/velero/e2e.py (admin client certificate: KAPI_SERVER, KAPI_CA, KAPI_CERT,
 KAPI_KEY). Files are read and written with `ctr tasks exec` in the pod's app container (env NODE_CTR,
@@ -109,8 +118,26 @@ SEED = [
      "workload": "growi-mongodb", "replicas": 1, "volume": "claim", "sidecar": "metrics", "rules": None,
      "conditions": REPORT_CONDITIONS, "pod_change": None},
 ]
+# Issue 20: restores into a cluster where the workload still exists (Velero issues 9461, 5242, 1919,
+# 6690, 7487). Nothing is deleted: after the backup each workload drifts (`drift`: what a live cluster
+# does between a backup and a restore), and the restore runs into the live namespaces. drift: "image"
+# (the live Deployment rolled to IMAGE_V2: a new ReplicaSet and pod, the old ReplicaSet kept at 0 in
+# the revision history), "zero" (scaled to 0), "live" (still running, its pod <name>-0 exists). In
+# every case the files in the claim are overwritten after the backup: only the restore can bring the
+# backed-up bytes back. StatefulSets here keep the default OrderedReady policy, as users run them.
+EXISTING = [
+    {"name": "drift", "ns": "drift", "kind": "Deployment", "workload": "web", "replicas": 1,
+     "volume": "claim", "drift": "image", "rules": None, "pod_change": None},
+    {"name": "scaled-zero", "ns": "scaled-zero", "kind": "Deployment", "workload": "api", "replicas": 1,
+     "volume": "claim", "drift": "zero", "rules": None, "pod_change": None},
+    {"name": "sts-zero", "ns": "sts-zero", "kind": "StatefulSet", "workload": "db", "replicas": 1,
+     "volume": "template", "drift": "zero", "ordered": True, "rules": None, "pod_change": None},
+    {"name": "sts-live", "ns": "sts-live", "kind": "StatefulSet", "workload": "kv", "replicas": 1,
+     "volume": "template", "drift": "live", "ordered": True, "rules": None, "pod_change": None},
+]
+PARKED = "fsb-guard.io/parked"  # the plugin's label on a restored pod it keeps away from the live controller
 NODE_SET = os.environ.get("NODE_SET", "stage")
-SCENARIOS = {"stage": SCENARIOS, "seed": SEED}[NODE_SET]
+SCENARIOS = {"stage": SCENARIOS, "seed": SEED, "existing": EXISTING}[NODE_SET]
 APPS = "/apis/apps/v1"
 PLURAL = {"Deployment": "deployments", "StatefulSet": "statefulsets", "DaemonSet": "daemonsets"}
 
@@ -191,7 +218,7 @@ def workload(s: dict) -> dict:
         # Parallel: the controller acts on pods that are not Ready (restored pods wait in restore-wait);
         # with OrderedReady it waits for readiness and a template change rolls only after the volume
         # restore (the data then survives the rollout on its claim, without the plugin too).
-        spec.update({"serviceName": s["workload"], "podManagementPolicy": "Parallel",
+        spec.update({"serviceName": s["workload"], "podManagementPolicy": "OrderedReady" if s.get("ordered") else "Parallel",
                      "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
                          "accessModes": ["ReadWriteOnce"], "storageClassName": SC,
                          "resources": {"requests": {"storage": PV_SIZE}}}}]})
@@ -544,6 +571,210 @@ def cmd_check(args) -> int:
     return c.exit_code()
 
 
+# ------------------------------------------------------------------------------ existing workloads (issue 20)
+
+
+def patch(api: Api, path: str, body: dict, ctype: str = "application/merge-patch+json") -> None:
+    import urllib.request
+
+    req = urllib.request.Request(api.server + path, data=json.dumps(body).encode(), method="PATCH")
+    req.add_header("Content-Type", ctype)
+    with urllib.request.urlopen(req, context=api.ctx, timeout=15) as resp:
+        resp.read()
+
+
+def workload_path(s: dict) -> str:
+    return f"{APPS}/namespaces/{s['ns']}/{PLURAL[s['kind']]}/{s['workload']}"
+
+
+def serving(api: Api, s: dict, n: int) -> list[dict] | None:
+    """The workload settled at n pods: every pod of its selector Running and Ready, none terminating,
+    the controller's status caught up (a Deployment: all n pods from its current template)."""
+    pods = pods_of(api, s)
+    up = [p for p in pods if running(p)]
+    if len(pods) != n or len(up) != n:
+        return None
+    w = must(api, "GET", workload_path(s))
+    st = w.get("status", {})
+    if w["spec"].get("replicas") != n or st.get("observedGeneration", 0) < w["metadata"]["generation"]:
+        return None
+    if st.get("readyReplicas", 0) != n or (s["kind"] == "Deployment" and st.get("updatedReplicas", 0) != n):
+        return None
+    return up
+
+
+def scale(api: Api, s: dict, n: int) -> None:
+    patch(api, workload_path(s), {"spec": {"replicas": n}})
+
+
+def parked_pods(api: Api, s: dict) -> list[str]:
+    return sorted(p["metadata"]["name"] for p in api.items(f"/api/v1/namespaces/{s['ns']}/pods?labelSelector={PARKED}"))
+
+
+def cmd_drift(args) -> int:
+    """The live state every restore of the existing set starts from, applied after the backup and again
+    before each restore: `image` rolls the Deployment to IMAGE_V2, `zero` scales to 0 after the files
+    are overwritten, `live` keeps the pod running; the claim's files always get new content."""
+    api = Api()
+    state = {}
+    for s in SCENARIOS:
+        path = workload_path(s)
+        for name in parked_pods(api, s):  # left by an earlier restore (its check has reported it)
+            must(api, "DELETE", f"/api/v1/namespaces/{s['ns']}/pods/{name}", ok=(200, 202, 404))
+            log(f"{s['name']}: deleted pod {name} left labelled {PARKED}")
+        if s["drift"] == "image":
+            strategic_patch(api, path, {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": IMAGE_V2}]}}}})
+        if must(api, "GET", path)["spec"].get("replicas") != 1:
+            scale(api, s, 1)
+        pods = wait(f"{s['ns']}/{s['workload']} serving 1 pod", 180, lambda s=s: serving(api, s, 1))
+        files = {key: write_files(pod, f"drift-{args.round}/{s['name']}/{key}") for key, pod in instances(s, pods).items()}
+        pod = pods[0]
+        state[s["name"]] = {"files": files, "pod": pod["metadata"]["name"], "uid": pod["metadata"]["uid"],
+                            "image": pod["spec"]["containers"][0]["image"]}
+        if s["drift"] == "zero":
+            scale(api, s, 0)
+            wait(f"{s['ns']}/{s['workload']}: no pod left", 120, lambda s=s: not pods_of(api, s))
+        rs = names(api, s, "replicasets") if s["kind"] == "Deployment" else []
+        log(f"drift {args.round} {s['name']}: files overwritten in {sorted(files)} (pod {pod['metadata']['name']}, "
+            f"{state[s['name']]['image']}); replicas {must(api, 'GET', path)['spec'].get('replicas')}"
+            + (f"; ReplicaSets {rs}" if rs else ""))
+    with open(args.state, "w", encoding="utf-8") as fh:
+        json.dump(state, fh, indent=1)
+    log(f"drift {args.round}: " + ", ".join(f"{s['name']}={s['drift']}" for s in SCENARIOS))
+    return 0
+
+
+def stamp(ts: str | None) -> float | None:
+    import calendar
+
+    return calendar.timegm(time.strptime(ts, "%Y-%m-%dT%H:%M:%SZ")) if ts else None
+
+
+def deleted_by(api: Api, ns: str, pod: str, since: float) -> list[str]:
+    """Controllers' SuccessfulDelete events naming the pod since the restore started: who deleted it."""
+    out = []
+    for ev in api.items(f"/api/v1/namespaces/{ns}/events"):
+        times = (ev.get("lastTimestamp"), (ev.get("eventTime") or "")[:19] + "Z", ev["metadata"].get("creationTimestamp"))
+        when = max((stamp(t) for t in times if t and len(t) == 20), default=0)
+        if ev.get("reason") == "SuccessfulDelete" and when >= since and re.search(rf"\b{re.escape(pod)}\b", ev.get("message", "")):
+            out.append(f"{ev['involvedObject']['kind']}/{ev['involvedObject']['name']}")
+    return sorted(set(out))
+
+
+def cmd_check_existing(args) -> int:
+    """Judges one restore of the existing set. Expected bytes: written before the backup (deploy);
+    the drift's own bytes (drift state) for the live StatefulSet, whose data no restore replaces."""
+    api, c = Api(), Checks()
+    with open(args.expected, encoding="utf-8") as fh:
+        expected = json.load(fh)["scenarios"]
+    with open(args.drift, encoding="utf-8") as fh:
+        drifted = json.load(fh)
+    plugin = args.mode == "plugin"
+    restore = must(api, "GET", f"/apis/velero.io/v1/namespaces/velero/restores/{args.restore}")
+    st = restore.get("status", {})
+    phase = st.get("phase")
+    started, ended = stamp(st.get("startTimestamp")), stamp(st.get("completionTimestamp"))
+    took = int(ended - started) if started and ended else None
+    policy = restore["spec"].get("existingResourcePolicy") or "none"
+    pvrs = api.items(f"/apis/velero.io/v1/namespaces/velero/podvolumerestores?labelSelector=velero.io/restore-name={args.restore}")
+    pvr_phase = {f"{p['spec']['pod']['namespace']}/{p['spec']['pod']['name']}": p.get("status", {}).get("phase") or "New" for p in pvrs}
+    # Velero's count of the plugins' asynchronous operations (a parked pod is one, finished by Progress).
+    ops = {k: st.get(f"restoreItemOperations{k}", 0) for k in ("Attempted", "Completed", "Failed")}
+    log(f"INFO restore {args.restore} (existingResourcePolicy {policy}): phase {phase} after {took}s; "
+        f"PodVolumeRestores {len(pvrs)}: {' '.join(f'{k}:{v}' for k, v in sorted(pvr_phase.items()))}; "
+        f"plugin operations {ops}")
+    with open(args.restore_log, encoding="utf-8", errors="replace") as fh:
+        ours = [line for line in fh.read().splitlines() if "pluginName=velero-fsb-guard" in line]
+    base = len(c.failed)
+    if plugin:
+        c.ok(phase == "Completed", f"restore {args.restore} Completed", f"phase {phase}")
+        c.ok(took is not None and took < args.pv_timeout,
+             f"the restore ended before the pod-volume timeout ({args.pv_timeout:.0f}s)", f"took {took}s")
+        parkable = sum(len(expected[s["name"]]["pods"]) for s in SCENARIOS if s["drift"] != "live")
+        c.ok(ops["Attempted"] == ops["Completed"] == parkable and not ops["Failed"],
+             f"Velero counted {parkable} asynchronous plugin operations (one per parked pod), all completed", f"{ops}")
+    restore_ok = len(c.failed) == base
+    # The plugin deletes its parked pods once their volume restores finished (Progress); give it a minute.
+    try:
+        wait("no parked pod left", 60, lambda: not any(parked_pods(api, s) for s in SCENARIOS))
+    except RuntimeError as err:
+        log(f"INFO {err}")
+    ok_names, files_total, files_back = [], 0, 0
+    for s in SCENARIOS:
+        e, d = expected[s["name"]], drifted[s["name"]]
+        ns, wl = s["ns"], f"{s['kind']} {s['ns']}/{s['workload']}"
+        base = len(c.failed)
+        mine = {k: v for k, v in pvr_phase.items() if k.startswith(ns + "/")}
+        gone = {p: deleted_by(api, ns, p, started or 0) for p in e["pods"]}
+        left = parked_pods(api, s)
+        replicas = must(api, "GET", workload_path(s))["spec"].get("replicas")
+        if s["drift"] == "zero" and replicas != 1:
+            scale(api, s, 1)  # the application comes back: it reads the claim
+        try:
+            pods = wait(f"{ns}/{s['workload']} serving 1 pod", args.pod_timeout, lambda s=s: serving(api, s, 1))
+        except RuntimeError as err:
+            log(f"INFO {err}")
+            pods = [p for p in pods_of(api, s) if running(p)]
+        want_files = d["files"] if s["drift"] == "live" else e["files"]
+        got, notes = 0, []
+        for key, want in sorted(want_files.items()):
+            readers = [p for p in pods if claim_of(p) == key[6:]]
+            seen = []
+            for p in readers:
+                try:
+                    seen.append(read_files(p))
+                except RuntimeError as err:
+                    notes.append(str(err))
+            for f in ("fsb-text", "fsb-blob"):
+                good = bool(seen) and all(r[f] == want[f] for r in seen)
+                got += good
+                if not good:
+                    notes.append(f"{key}/{f}: " + ("no running pod holds it" if not seen else
+                                                   f"read {[(r[f][:24] or '<missing>') for r in seen]} in "
+                                                   f"{[p['metadata']['name'] for p in readers]}"))
+        n = 2 * len(want_files)
+        live = [f"{p['metadata']['name']} ({p['spec']['containers'][0]['image']})" for p in pods]
+        if s["drift"] != "live":
+            files_total += n
+            files_back += got
+        parked_lines = [l for l in ours if wl in l and "parked" in l and "level=info" in l]
+        exists_lines = [l for l in ours if wl in l and "already exists" in l and re.search(r"level=warn", l)]
+        log(f"SCENARIO {s['name']} ({wl}, drift {s['drift']}) mode={args.mode} policy={policy}: "
+            + (f"files {got}/{n} still the live pod's own (not restored)" if s["drift"] == "live" else f"files {got}/{n} restored")
+            + f"; read in {live}; replicas at check {replicas}; PodVolumeRestores {mine or 'none'}; "
+            f"backed-up pods {e['pods']} deleted by {gone}; parked left {left}; plugin lines: parked {len(parked_lines)}, "
+            f"already-exists {len(exists_lines)}" + (f"; {'; '.join(notes)}" if notes else ""))
+        if not plugin:
+            continue
+        if s["drift"] == "live":
+            c.ok(not mine, f"{s['name']}: no PodVolumeRestore (Velero keeps the live pod)", f"{mine}")
+            c.ok([p["metadata"]["uid"] for p in pods] == [d["uid"]], f"{s['name']}: the live pod {d['pod']} kept (same UID)",
+                 f"running {live}")
+            c.ok(got == n, f"{s['name']}: its files are the live ones, not the backup's (nothing restored into a running pod)",
+                 "; ".join(notes))
+            c.ok(bool(exists_lines), f"{s['name']}: a warning line of the plugin for {wl} says the pod already exists",
+                 "none" if not exists_lines else exists_lines[-1][:300])
+            c.ok(not parked_lines, f"{s['name']}: no line of the plugin for {wl} says a pod was parked",
+                 "none" if not parked_lines else parked_lines[-1][:300])
+        else:
+            c.ok(len(mine) == 1 and all(v == "Completed" for v in mine.values()),
+                 f"{s['name']}: its PodVolumeRestore Completed", f"{mine}")
+            c.ok(got == n, f"{s['name']}: the backed-up bytes are read in the live workload's pod ({got}/{n})", "; ".join(notes))
+            c.ok(not left, f"{s['name']}: no pod labelled {PARKED} remains", f"{left}")
+            c.ok(not any(gone.values()), f"{s['name']}: no controller deleted the restored pod", f"{gone}")
+            c.ok(bool(parked_lines), f"{s['name']}: an info line of the plugin for {wl} says the pod was parked",
+                 "none" if not parked_lines else parked_lines[-1][:300])
+            if s["drift"] == "image" and policy == "none":
+                c.ok(bool(pods) and all(p["spec"]["containers"][0]["image"] == IMAGE_V2 for p in pods),
+                     f"{s['name']}: the live Deployment still runs {IMAGE_V2} (policy none leaves it)", f"{live}")
+        if len(c.failed) == base and restore_ok:
+            ok_names.append(s["name"])
+    log(f"EXISTING-RESULT mode={args.mode} policy={policy} ok={','.join(ok_names) or '-'} scenarios={len(SCENARIOS)} "
+        f"files={files_total} back={files_back} lost={files_total - files_back} failed={len(c.failed)} "
+        f"restore-phase={phase} took={took}")
+    return c.exit_code()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -563,11 +794,21 @@ def main() -> int:
     p.add_argument("--rules", required=True)
     p.add_argument("--uploader", choices=("kopia", "restic"), required=True)
     p.add_argument("--pod-timeout", type=float, default=120)
+    p = sub.add_parser("drift")
+    p.add_argument("--round", type=int, required=True)
+    p.add_argument("--state", required=True)
+    p = sub.add_parser("check-existing")
+    p.add_argument("--mode", choices=("plugin", "control"), required=True)
+    for flag in ("--restore", "--expected", "--drift", "--restore-log"):
+        p.add_argument(flag, required=True)
+    p.add_argument("--pv-timeout", type=float, required=True)
+    p.add_argument("--pod-timeout", type=float, default=120)
     sub.add_parser("namespaces")
     sub.add_parser("mappings")
     args = ap.parse_args()
     return {"bucket": cmd_bucket, "deploy": cmd_deploy, "reset": cmd_reset, "rules": cmd_rules,
-            "check": cmd_check, "namespaces": cmd_namespaces, "mappings": cmd_mappings}[args.cmd](args)
+            "check": cmd_check, "namespaces": cmd_namespaces, "mappings": cmd_mappings, "drift": cmd_drift,
+            "check-existing": cmd_check_existing}[args.cmd](args)
 
 
 if __name__ == "__main__":
