@@ -135,13 +135,16 @@ func latestPID(t *testing.T, out *syncBuffer, path string) int {
 }
 
 // vmHWM is the peak resident set of pid (KiB), from /proc/<pid>/status.
-func vmHWM(pid int) int {
+func vmHWM(pid int) int { return procStatusKiB(pid, "VmHWM") }
+
+// procStatusKiB is a kB field of /proc/<pid>/status (VmHWM, VmRSS), -1 if unreadable.
+func procStatusKiB(pid int, field string) int {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return -1
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
 			return n
 		}
