@@ -406,6 +406,15 @@ fn target_workloads_name_the_existing_ones_and_what_happens_to_their_pods() {
     let report: Value = serde_json::from_slice(&mapped.stdout).unwrap();
     assert_eq!(report["existingWorkloads"], serde_json::json!([]));
 
+    // Bounded: a device that never ends gets an error naming the bound.
+    let endless = bin(&["check", "--target-workloads", "/dev/zero"], dir.path());
+    assert_eq!(endless.status.code(), Some(1));
+    let stderr = text(&endless.stderr);
+    assert!(
+        stderr.contains("more than 67108864 bytes") && stderr.contains("target workload manifests"),
+        "{stderr}"
+    );
+
     let bad = bin(
         &["check", "--existing-resource-policy", "merge"],
         dir.path(),
