@@ -171,6 +171,16 @@ impl<'a, C: LiveCluster> Executor<'a, C> {
                 self.create_again(namespace, name, body).await
             }
             Operation::Relabel(relabel) => self.relabel(relabel).await,
+            Operation::DeletePod {
+                namespace,
+                name,
+                uid,
+            } => {
+                let pod = Resource::PODS.named(namespace, name);
+                self.cluster
+                    .delete_if_unchanged(pod, uid.as_deref(), None)
+                    .await
+            }
         }
     }
 

@@ -22,8 +22,9 @@ use fsb_guard_core::{
 use serde_json::Value;
 use velero_plugin::{ExecuteInput, OperationProgress};
 
-use super::error::{Error, Result};
-use super::executor::{Answer, Executor};
+use super::error::Result;
+use super::executor::{Answer, Executor, LiveStep};
+use super::operations::Operation;
 use super::ports::LiveCluster;
 
 /// The live workloads of this restore's FSB pods, read once each.
@@ -270,7 +271,8 @@ async fn pod<C: LiveCluster>(
 }
 
 /// Velero's Progress for a parked pod (`operation_id` from [`core::operation_id`]): waits for
-/// the pod's PodVolumeRestores to finish, then deletes the pod.
+/// the pod's PodVolumeRestores to finish, then deletes the pod through the executor (the only
+/// writer; a pod replaced under the same name since the read is read again and left alone).
 pub(super) async fn progress<C: LiveCluster>(
     cluster: &C,
     velero_namespace: &str,
@@ -282,6 +284,59 @@ pub(super) async fn progress<C: LiveCluster>(
             "operation {operation_id} is not one of this plugin's"
         )));
     };
+    let decided = Mutex::new(None);
+    let decided_ref = &decided;
+    Executor::new(cluster, false)
+        .carry_out(move || async move {
+            let decision =
+                progress_step(cluster, velero_namespace, namespace, pod, restore).await?;
+            let label = format!("pod {namespace}/{pod}");
+            let (operations, notes) = match &decision {
+                ProgressDecision::Delete { uid, summary } => (
+                    vec![Operation::DeletePod {
+                        namespace: namespace.to_owned(),
+                        name: pod.to_owned(),
+                        uid: uid.clone(),
+                    }],
+                    vec![Note::info(label.as_str(), summary.as_str())],
+                ),
+                _ => (Vec::new(), Vec::new()),
+            };
+            *decided_ref.lock().unwrap_or_else(|e| e.into_inner()) = Some(decision);
+            Ok(LiveStep {
+                workload: label,
+                operations,
+                notes,
+                notes_if_failed: Vec::new(),
+            })
+        })
+        .await?;
+    let decision = decided.into_inner().unwrap_or_else(|e| e.into_inner());
+    Ok(match decision {
+        Some(ProgressDecision::Waiting(finished, total)) => OperationProgress {
+            completed: false,
+            n_completed: finished as i64,
+            n_total: total as i64,
+            units: "volume restores".into(),
+            description: format!(
+                "parked pod {namespace}/{pod}: waiting for its volume restores ({finished} of {total} finished)"
+            ),
+            ..OperationProgress::default()
+        },
+        Some(ProgressDecision::Done(why)) => done(why),
+        Some(ProgressDecision::Delete { summary, .. }) => done(summary),
+        None => done(format!("parked pod {namespace}/{pod}: nothing decided")),
+    })
+}
+
+/// Reads the parked pod and the restore's PodVolumeRestores, and decides.
+async fn progress_step<C: LiveCluster>(
+    cluster: &C,
+    velero_namespace: &str,
+    namespace: &str,
+    pod: &str,
+    restore: &Value,
+) -> Result<ProgressDecision> {
     let live_pod = cluster.get(Resource::PODS.named(namespace, pod)).await?;
     let restores = match &live_pod {
         Some(_) => {
@@ -296,37 +351,13 @@ pub(super) async fn progress<C: LiveCluster>(
         }
         None => Vec::new(),
     };
-    let decision = core::progress_decision(namespace, pod, live_pod.as_ref(), &restores, restore);
-    Ok(match decision {
-        ProgressDecision::Done(why) => done(why),
-        ProgressDecision::Waiting(finished, total) => OperationProgress {
-            completed: false,
-            n_completed: finished as i64,
-            n_total: total as i64,
-            units: "volume restores".into(),
-            description: format!(
-                "parked pod {namespace}/{pod}: waiting for its volume restores ({finished} of {total} finished)"
-            ),
-            ..OperationProgress::default()
-        },
-        ProgressDecision::Delete { uid, summary } => {
-            let parked = Resource::PODS.named(namespace, pod);
-            match cluster
-                .delete_if_unchanged(parked, uid.as_deref(), None)
-                .await
-            {
-                Ok(()) => {
-                    tracing::info!(pod = %format!("{namespace}/{pod}"), "{summary}");
-                    done(summary)
-                }
-                // Another pod of that name took its place since the read: not ours.
-                Err(Error::Conflict(_)) => done(format!(
-                    "pod {namespace}/{pod} was replaced since it was parked; left alone"
-                )),
-                Err(e) => return Err(e),
-            }
-        }
-    })
+    Ok(core::progress_decision(
+        namespace,
+        pod,
+        live_pod.as_ref(),
+        &restores,
+        restore,
+    ))
 }
 
 fn done(description: String) -> OperationProgress {

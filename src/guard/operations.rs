@@ -25,6 +25,13 @@ pub enum Operation {
     },
     /// Set one label on restored pods.
     Relabel(Relabel),
+    /// Delete a parked pod once its volume data landed, if it is still the pod read (`uid`
+    /// precondition: a pod created since under the same name is not touched).
+    DeletePod {
+        namespace: String,
+        name: String,
+        uid: Option<String>,
+    },
 }
 
 /// Set `label` = `value` on `pods` with a label-only merge patch each: labels are mutable on a
@@ -60,6 +67,9 @@ impl Operation {
                 namespace, name, ..
             } => format!("ControllerRevision {namespace}/{name} changed while replacing it"),
             Self::Relabel(relabel) => format!("pods in {} changed", relabel.namespace),
+            Self::DeletePod {
+                namespace, name, ..
+            } => format!("pod {namespace}/{name} was replaced since it was read"),
         }
     }
 }
