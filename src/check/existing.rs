@@ -84,13 +84,13 @@ pub fn analyse(
         "metadata": {"name": "velero-fsb-guard-check", "uid": "check"},
         "spec": {"namespaceMapping": mappings, "existingResourcePolicy": policy.as_str()},
     });
-    let live = |kind: &str, namespace: &str, name: &str| {
-        targets.iter().find(|o| {
-            o.get("kind").and_then(Value::as_str) == Some(kind)
-                && namespace_of(o) == namespace
-                && name_of(o) == name
-        })
-    };
+    // Indexed once: a cluster's manifests can hold tens of thousands of objects.
+    let by_name: BTreeMap<(&str, &str, &str), &Value> = targets
+        .iter()
+        .filter_map(|o| Some(((o.get("kind")?.as_str()?, namespace_of(o), name_of(o)), o)))
+        .collect();
+    let live =
+        |kind: &str, namespace: &str, name: &str| by_name.get(&(kind, namespace, name)).copied();
     let mut found: BTreeMap<Workload, ExistingWorkload> = BTreeMap::new();
     for (_, pod) in index.items_of(Resource::PODS) {
         let volumes: Vec<String> = fsb.volumes_of(pod).into_iter().collect();

@@ -118,94 +118,93 @@ async fn read_class<C: LiveCluster>(
     ))
 }
 
-/// Whether the item can concern a workload that exists in the target, from what is known
-/// without any call: a restored pod with FSB data (Velero gave it `restore-wait`) and a
-/// controller, or an item of a workload its pods found live.
-pub(super) fn concerns(live: &LiveWorkloads, input: &ExecuteInput) -> bool {
-    let from = &input.item_from_backup;
-    let owner = match input.item.get("kind").and_then(Value::as_str) {
-        Some("Pod") => {
-            return core::fsb_volumes(&input.item).is_some() && Workload::owning(from).is_some();
-        }
-        Some("ReplicaSet") => {
-            replicaset_owner(from).map(|d| Workload::new(Kind::Deployment, namespace_of(from), d))
-        }
-        Some("Deployment") => Some(Workload::of(Kind::Deployment, from)),
-        Some("StatefulSet") => Some(Workload::of(Kind::StatefulSet, from)),
-        Some("DaemonSet") => Some(Workload::of(Kind::DaemonSet, from)),
-        Some("ControllerRevision") => statefulset_owner(from)
-            .map(|s| Workload::new(Kind::StatefulSet, namespace_of(from), s))
-            .or_else(|| {
-                daemonset_owner(from).map(|d| Workload::new(Kind::DaemonSet, namespace_of(from), d))
-            }),
-        _ => None,
-    };
-    owner.is_some_and(|w| live.present(&w))
+/// What an item is to this guard, read from the item alone (no call).
+pub(super) enum Subject {
+    /// A restored pod with FSB data (Velero gave it `restore-wait`, mounting `volumes`) and a
+    /// controller.
+    FsbPod {
+        workload: Workload,
+        volumes: Vec<String>,
+    },
+    /// A backed-up ReplicaSet of a Deployment.
+    ReplicaSet(Workload),
+    /// The workload item itself.
+    Workload(Workload),
+    /// A ControllerRevision of a StatefulSet or DaemonSet.
+    Revision(Workload),
 }
 
-/// The guard's answer for an item of a workload that exists in the target, `None` for every
-/// other item (the resource-modifier guard decides those).
+impl Subject {
+    fn of(input: &ExecuteInput) -> Option<Self> {
+        let from = &input.item_from_backup;
+        let owned = |kind, name: &str| Workload::new(kind, namespace_of(from), name);
+        Some(match input.item.get("kind").and_then(Value::as_str)? {
+            "Pod" => Self::FsbPod {
+                volumes: core::fsb_volumes(&input.item)?,
+                workload: Workload::owning(from)?,
+            },
+            "ReplicaSet" => Self::ReplicaSet(owned(Kind::Deployment, replicaset_owner(from)?)),
+            "Deployment" => Self::Workload(Workload::of(Kind::Deployment, from)),
+            "StatefulSet" => Self::Workload(Workload::of(Kind::StatefulSet, from)),
+            "DaemonSet" => Self::Workload(Workload::of(Kind::DaemonSet, from)),
+            "ControllerRevision" => Self::Revision(
+                statefulset_owner(from)
+                    .map(|s| owned(Kind::StatefulSet, s))
+                    .or_else(|| daemonset_owner(from).map(|d| owned(Kind::DaemonSet, d)))?,
+            ),
+            _ => return None,
+        })
+    }
+}
+
+/// The item's subject when it can concern a workload that exists in the target, from what is
+/// known without any call: a restored FSB pod (its workload is read next), or an item of a
+/// workload its pods found live.
+pub(super) fn concerns(live: &LiveWorkloads, input: &ExecuteInput) -> Option<Subject> {
+    let subject = Subject::of(input)?;
+    let relevant = match &subject {
+        Subject::FsbPod { .. } => true,
+        Subject::ReplicaSet(w) | Subject::Workload(w) | Subject::Revision(w) => live.present(w),
+    };
+    relevant.then_some(subject)
+}
+
+/// The guard's answer for an item of a workload that exists in the target (`subject` from
+/// [`concerns`]), `None` when the resource-modifier guard decides it.
 pub(super) async fn decide<C: LiveCluster>(
     cluster: &C,
     live: &LiveWorkloads,
     settings: &Settings,
     input: &ExecuteInput,
+    subject: Subject,
 ) -> Result<Option<Answer>> {
-    if settings.mode == Mode::Off {
-        return Ok(None);
-    }
-    let from = &input.item_from_backup;
-    if !settings.namespace_in_scope(namespace_of(from)) {
+    if settings.mode == Mode::Off
+        || !settings.namespace_in_scope(namespace_of(&input.item_from_backup))
+    {
         return Ok(None);
     }
     let executor = Executor::new(cluster, settings.mode == Mode::DryRun);
-    let kind = input.item.get("kind").and_then(Value::as_str);
-    match kind {
-        Some("Pod") => pod(cluster, live, &executor, input).await,
-        Some("ReplicaSet") => {
-            let Some(owner) = replicaset_owner(from) else {
-                return Ok(None);
-            };
-            let workload = Workload::new(Kind::Deployment, namespace_of(from), owner);
-            if !live.present(&workload) {
-                return Ok(None);
-            }
+    match subject {
+        Subject::FsbPod { workload, volumes } => {
+            pod(cluster, live, &executor, input, workload, volumes).await
+        }
+        Subject::ReplicaSet(workload) => {
             executor.log(&[Note::info(workload.label(), REPLICASET_SKIPPED)]);
             Ok(Some(Answer {
                 skip_restore: !executor.dry_run(),
                 ..Answer::as_received()
             }))
         }
-        Some(kind @ ("Deployment" | "StatefulSet" | "DaemonSet")) => {
-            let kind = match kind {
-                "Deployment" => Kind::Deployment,
-                "StatefulSet" => Kind::StatefulSet,
-                _ => Kind::DaemonSet,
-            };
-            let workload = Workload::of(kind, from);
-            if !live.present(&workload) {
-                return Ok(None);
-            }
+        Subject::Workload(workload) => {
             let message = core::workload_message(
-                kind,
+                workload.kind,
                 Policy::of(&input.restore),
                 live.any_parked(&workload),
             );
             executor.log(&[Note::info(workload.label(), message)]);
             Ok(Some(Answer::as_received()))
         }
-        Some("ControllerRevision") => {
-            let owner = statefulset_owner(from)
-                .map(|name| Workload::new(Kind::StatefulSet, namespace_of(from), name))
-                .or_else(|| {
-                    daemonset_owner(from)
-                        .map(|name| Workload::new(Kind::DaemonSet, namespace_of(from), name))
-                });
-            Ok(owner
-                .filter(|w| live.present(w))
-                .map(|_| Answer::as_received()))
-        }
-        _ => Ok(None),
+        Subject::Revision(_) => Ok(Some(Answer::as_received())),
     }
 }
 
@@ -215,13 +214,9 @@ async fn pod<C: LiveCluster>(
     live: &LiveWorkloads,
     executor: &Executor<'_, C>,
     input: &ExecuteInput,
+    workload: Workload,
+    volumes: Vec<String>,
 ) -> Result<Option<Answer>> {
-    let Some(volumes) = core::fsb_volumes(&input.item) else {
-        return Ok(None);
-    };
-    let Some(workload) = Workload::owning(&input.item_from_backup) else {
-        return Ok(None);
-    };
     let presence: Presence = match live.class_of(cluster, &workload, input).await? {
         LiveClass::Present(presence) => presence,
         class => {

@@ -179,12 +179,13 @@ impl<S: RestoreSource, C: LiveCluster> TemplateGuard<S, C> {
     /// then what the restore's resource modifiers ask.
     async fn decide(&self, input: &ExecuteInput, state: &RestoreState) -> Result<Answer> {
         let velero_namespace = self.velero_namespace(&input.restore);
-        if existing::concerns(&state.live_workloads, input) {
+        if let Some(subject) = existing::concerns(&state.live_workloads, input) {
             let settings = state
                 .settings_for_existing(&self.source, &input.restore, velero_namespace)
                 .await;
+            let live = &state.live_workloads;
             if let Some(answer) =
-                existing::decide(&self.cluster, &state.live_workloads, settings, input).await?
+                existing::decide(&self.cluster, live, settings, input, subject).await?
             {
                 return Ok(answer);
             }
