@@ -5,9 +5,9 @@
 # restore (tests/e2e/velero/run.sh), and stage 3, a real node (tests/e2e/node/run.sh: kubelet,
 # containerd, node-agent, kopia; our plugin from its image), the field report's setup on such a
 # node (seed) and restores into live workloads there (existing), unless --control-only (then all
-# four not-run). Stages 3, seed and existing (the node lane: each boots a node of its own, one after
-# the other) run in the background beside stages 1 and 2, starting once the first version's
-# control-plane binaries are built; the lane's lines are printed when it ends.
+# four not-run). Stages 3, seed and existing (each boots a node of its own) run in two background
+# lanes beside stages 1 and 2 (stage 3 then existing; seed), starting once the first version's
+# control-plane binaries are built; a lane's lines are printed when it ends.
 #
 #   tests/e2e/run.sh [--control-only]
 #
@@ -61,14 +61,13 @@ sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
 # shellcheck source=velero/control-plane.sh
 source "$here/velero/control-plane.sh"   # cp_start/cp_stop and the shared helpers (free_port, wait_for, stop_pids)
 
-node_lane_pid=""
+lane_pids=()
 cleanup() {
-  local rc=$?
-  # A failure in the foreground lane still lets the node lane finish (its logs are printed below).
-  if [[ -n $node_lane_pid ]] && kill -0 "$node_lane_pid" 2>/dev/null; then
-    echo "waiting for the node lane to finish"
-    wait "$node_lane_pid" || true
-  fi
+  local rc=$? p
+  # A failure in the foreground still lets the node lanes finish (their logs are printed below).
+  for p in ${lane_pids[@]+"${lane_pids[@]}"}; do
+    kill -0 "$p" 2>/dev/null && { echo "waiting for a node lane to finish"; wait "$p" || true; }
+  done
   # Stop only what this script started, newest first, by PID.
   stop_pids ${pids[@]+"${pids[@]}"}
   if [[ $status -ne 0 || $rc -ne 0 ]]; then
@@ -96,59 +95,80 @@ build_k8s() { # build_k8s <version>
   step "building/finding kube-apiserver, kube-controller-manager, etcd $1"
   K8S_VERSION="$1" "$here/build-k8s.sh" > "$logs/build-k8s-$1.log" 2>&1 || { echo "build-k8s.sh $1 failed"; exit 1; }
 }
-# The first version first: the node lane starts on it.
+# The first version first: the node lanes start on it.
 if has_stage control-plane; then build_k8s "${versions[0]}"; fi
 
-# ---------------------------------------------------------------- the node lane
-# Stage 3 (a real node), seed and existing each run a node of their own, one after the other, in
-# the background beside stages 1 and 2: they spend most of their time waiting on Velero, kopia and
-# the pod-volume timeouts, and nothing of theirs is shared with stages 1 and 2 (own network and mount
-# namespaces, own ports; the build scripts lock their cache directories). Its lines are printed when
-# it ends; its results come back through a file.
-node_lane() {
-  local lf=0 line rn nd nl nk="-" ss=not-run ex=not-run
-  rn=not-run nd=- nl=-
-  if has_stage node; then
-    # Stage 3: the whole user story on a real node (kubelet, containerd, node-agent, kopia), our
-    # plugin installed from its image with `velero plugin add`; its own namespaces, on the first version.
-    step "stage 3: a real node (tests/e2e/node/run.sh, Kubernetes ${versions[0]})"
-    nk="${versions[0]}"
-    K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/real-node.log" 2>&1 || lf=1
-    grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|REAL-NODE)' "$logs/real-node.log" || true
-    line=$(grep '^REAL-NODE:' "$logs/real-node.log" | tail -1 || true)
-    rn=$(sed -n 's/.*real-node=\([a-z-]*\).*/\1/p' <<< "$line"); rn=${rn:-failed}
-    nd=$(sed -n 's/.*data-restored=\([0-9/]*\).*/\1/p' <<< "$line")
-    nl=$(sed -n 's/.*control-data-lost=\([0-9]*\).*/\1/p' <<< "$line")
-  fi
-  if has_stage seed; then
-    # The field report's own setup (issue 22): Velero 1.15 installed with the restic uploader, the
-    # report's workload and rules, with and without the plugin; then the newest Velero restores that
-    # restic backup. Same node machinery as stage 3, its own run.
-    step "real node, the field report's setup (tests/e2e/node/run.sh NODE_SET=seed, Kubernetes ${versions[0]})"
-    NODE_SET=seed K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/seed-setup.log" 2>&1 || lf=1
-    grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|SEED-SETUP|  (describe|plugin):)' "$logs/seed-setup.log" || true
-    line=$(grep '^SEED-SETUP:' "$logs/seed-setup.log" | tail -1 || true)
-    ss=$(sed -n 's/.*seed-setup=\([a-z-]*\).*/\1/p' <<< "$line"); ss=${ss:-failed}
-  fi
-  if has_stage existing; then
-    # Issue 20: restores into a cluster where the workloads still exist (Velero issues 9461, 5242,
-    # 1919/6690/7487), no resource modifiers; same node machinery, its own run.
-    step "real node, restores into live workloads (tests/e2e/node/run.sh NODE_SET=existing, Kubernetes ${versions[0]})"
-    NODE_SET=existing K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$logs/existing.log" 2>&1 || lf=1
-    grep -E '^(\[node-e2e|build|CHECK|INFO restore|SCENARIO|FAILED|EXISTING|  (describe|plugin):)' "$logs/existing.log" || true
-    line=$(grep '^EXISTING:' "$logs/existing.log" | tail -1 || true)
-    ex=$(sed -n 's/.*existing=\([0-9]*\/[0-9]*\).*/\1/p' <<< "$line"); ex=${ex:-failed}
-  fi
-  step "node lane done"
-  printf 'real_node=%q\nnode_data=%q\nnode_lost=%q\nnode_k8s=%q\nseed_setup=%q\nexisting=%q\nnode_lane_failed=%q\n' \
-    "$rn" "${nd:--}" "${nl:--}" "$nk" "$ss" "$ex" "$lf" > "$work/node-lane.env"
+# ---------------------------------------------------------------- the node lanes
+# Stage 3 (a real node), seed and existing each boot a node of their own. They run in the background
+# beside stages 1 and 2, in two lanes (stage 3 then existing; seed), because they spend most of their
+# time waiting on Velero, kopia and the pod-volume timeouts. Nothing is shared between the nodes or
+# with stages 1 and 2: each node has its own network and mount namespaces (its IP, /run,
+# /var/lib/kubelet, ports), its own dockerd, containerd and cgroupRoot; the build scripts lock their
+# cache directories. A lane's lines are printed when it ends; its results come back through a file.
+node_set() { # node_set stage|seed|existing <env file>: one node run; appends its results to <env file>
+  local set="$1" env="$2" rc=0 log line v
+  case $set in
+    stage)
+      # Stage 3: the whole user story on a real node (kubelet, containerd, node-agent, kopia), our
+      # plugin installed from its image with `velero plugin add`; its own namespaces, on the first version.
+      step "stage 3: a real node (tests/e2e/node/run.sh, Kubernetes ${versions[0]})"
+      log="$logs/real-node.log" ;;
+    seed)
+      # The field report's own setup (issue 22): Velero 1.15 installed with the restic uploader, the
+      # report's workload and rules, with and without the plugin; then the newest Velero restores that
+      # restic backup.
+      step "real node, the field report's setup (tests/e2e/node/run.sh NODE_SET=seed, Kubernetes ${versions[0]})"
+      log="$logs/seed-setup.log" ;;
+    existing)
+      # Issue 20: restores into a cluster where the workloads still exist (Velero issues 9461, 5242,
+      # 1919/6690/7487), no resource modifiers.
+      step "real node, restores into live workloads (tests/e2e/node/run.sh NODE_SET=existing, Kubernetes ${versions[0]})"
+      log="$logs/existing.log" ;;
+  esac
+  NODE_SET="$set" K8S_VERSION="${versions[0]}" "$here/node/run.sh" > "$log" 2>&1 || rc=1
+  case $set in
+    stage)
+      grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|REAL-NODE)' "$log" || true
+      line=$(grep '^REAL-NODE:' "$log" | tail -1 || true)
+      v=$(sed -n 's/.*real-node=\([a-z-]*\).*/\1/p' <<< "$line")
+      printf 'real_node=%q\nnode_data=%q\nnode_lost=%q\nnode_k8s=%q\n' "${v:-failed}" \
+        "$(sed -n 's/.*data-restored=\([0-9/]*\).*/\1/p' <<< "$line")" \
+        "$(sed -n 's/.*control-data-lost=\([0-9]*\).*/\1/p' <<< "$line")" "${versions[0]}" >> "$env" ;;
+    seed)
+      grep -E '^(\[node-e2e|build|CHECK|SCENARIO|FAILED|SEED-SETUP|  (describe|plugin):)' "$log" || true
+      line=$(grep '^SEED-SETUP:' "$log" | tail -1 || true)
+      v=$(sed -n 's/.*seed-setup=\([a-z-]*\).*/\1/p' <<< "$line")
+      printf 'seed_setup=%q\n' "${v:-failed}" >> "$env" ;;
+    existing)
+      grep -E '^(\[node-e2e|build|CHECK|INFO restore|SCENARIO|FAILED|EXISTING|  (describe|plugin):)' "$log" || true
+      line=$(grep '^EXISTING:' "$log" | tail -1 || true)
+      v=$(sed -n 's/.*existing=\([0-9]*\/[0-9]*\).*/\1/p' <<< "$line")
+      printf 'existing=%q\n' "${v:-failed}" >> "$env" ;;
+  esac
+  [[ $rc -eq 0 ]] || echo "lane_failed=1" >> "$env"
+  return $rc
 }
-if ! $control_only && { has_stage node || has_stage seed || has_stage existing; }; then
+node_lane() { # node_lane <name> <set...>: the sets one after the other, each whatever the last did
+  local name="$1" set rc=0; shift
+  : > "$work/lane-$name.env"
+  for set in "$@"; do node_set "$set" "$work/lane-$name.env" || rc=1; done
+  step "lane $name done"
+  return $rc
+}
+lane_pids=() lane_names=()
+start_lane() { # start_lane <name> <set...>: only the sets E2E_STAGES selects (stage 3 is "node")
+  local name="$1" set sets=(); shift
+  for set in "$@"; do has_stage "${set/#stage/node}" && sets+=("$set"); done
+  [[ ${#sets[@]} -gt 0 ]] || return 0
+  step "lane $name in the background: ${sets[*]}"
+  node_lane "$name" "${sets[@]}" > "$logs/lane-$name.out" 2>&1 &
+  lane_pids+=($!) lane_names+=("$name")
+}
+if ! $control_only; then
   # The first version's control-plane binaries are built above (stage 1) or by the lane's own
-  # build.sh; later versions build in the foreground while the lane runs.
-  node_lane_t=$(( $(date +%s) - t0 ))
-  node_lane > "$logs/node-lane.out" 2>&1 &
-  node_lane_pid=$!
+  # build.sh; later versions build in the foreground while the lanes run.
+  start_lane node-existing stage existing
+  start_lane seed seed
 fi
 
 if has_stage control-plane; then
@@ -268,16 +288,16 @@ if ! $control_only && has_stage velero; then
   grep -E '^(CHECK|VELERO-RESTORE)' "$logs/velero-restore.log" || true
 fi
 
-# The node lane's results, read back from the file it writes (it runs in a subshell).
-if [[ -n $node_lane_pid ]]; then
-  step "waiting for the node lane (stage 3, seed, existing; started at ${node_lane_t}s)"
-  wait "$node_lane_pid" || failed=1
-  cat "$logs/node-lane.out"
-  node_lane_failed=1
-  # shellcheck disable=SC1091
-  source "$work/node-lane.env"
-  [[ $node_lane_failed -eq 0 ]] || failed=1
-  node_lane_pid=""
-fi
+# The lanes' results, read back from the files they write (they run in subshells).
+for i in "${!lane_pids[@]}"; do
+  step "waiting for lane ${lane_names[$i]}"
+  wait "${lane_pids[$i]}" || failed=1
+  cat "$logs/lane-${lane_names[$i]}.out"
+  lane_failed=0
+  # shellcheck disable=SC1090
+  source "$work/lane-${lane_names[$i]}.env"
+  [[ $lane_failed -eq 0 ]] || failed=1
+done
+lane_pids=()
 step "done"
 status=$failed
