@@ -228,6 +228,17 @@ pub(crate) fn classify(path: &str) -> EntryPath<'_> {
         return EntryPath::Version;
     }
     let parts: Vec<&str> = path.split('/').collect();
+    // `.` and `..` are no Kubernetes name or namespace: an entry naming one is no item Velero
+    // wrote (a traversal attempt), never kept or counted.
+    let dot = |s: &str| s == "." || s == "..";
+    if parts.iter().any(|p| dot(p))
+        || parts
+            .last()
+            .and_then(|f| f.strip_suffix(".json"))
+            .is_some_and(dot)
+    {
+        return EntryPath::Other;
+    }
     match parts.as_slice() {
         ["resources", gr, "namespaces", ns, file]
             if !gr.is_empty() && !ns.is_empty() && file.len() > ".json".len() =>
@@ -610,5 +621,14 @@ mod tests {
             classify("resources/pods/namespaces/shop/x.yaml"),
             EntryPath::Other
         );
+        for traversal in [
+            "../resources/pods/namespaces/shop/x.json",
+            "resources/pods/namespaces/../x.json",
+            "resources/pods/namespaces/./x.json",
+            "resources/pods/namespaces/shop/...json",
+            "resources/../cluster/x.json",
+        ] {
+            assert_eq!(classify(traversal), EntryPath::Other, "{traversal}");
+        }
     }
 }

@@ -442,3 +442,51 @@ pub fn execute_input(item: Value, from_backup: &Value, restore: &Value) -> Execu
         restore: restore.clone(),
     }
 }
+
+/// Every log line the guard writes while a [`LogCapture`] is current on this thread (plain text,
+/// every level, every field), to check what the restore log would and would not carry.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// The captured lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the log lines written on this thread until it is dropped.
+pub struct LogCapture {
+    pub logs: Logs,
+    _default: tracing::subscriber::DefaultGuard,
+}
+
+/// Starts capturing every log line (trace and up) written on this thread: a `#[tokio::test]`
+/// (current-thread runtime) runs the guard on it.
+pub fn capturing_logs() -> LogCapture {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    LogCapture {
+        logs,
+        _default: tracing::subscriber::set_default(subscriber),
+    }
+}
