@@ -224,3 +224,36 @@ fn an_entry_cut_short_inside_a_complete_gzip_stream_is_an_error_naming_it() {
         other => panic!("expected BadJson naming the entry, got {other}"),
     }
 }
+
+/// `len` bytes from a fixed-seed generator (xorshift): random, and the same on every run.
+fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 32) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn random_bytes_are_refused_on_one_printable_line() {
+    for seed in 1..=64u64 {
+        let mut bytes = noise(64 * 1024, seed);
+        if seed % 2 == 0 {
+            // Half of them carry the gzip magic: the gzip layer refuses them instead.
+            bytes[..2].copy_from_slice(&[0x1f, 0x8b]);
+        }
+        let err = velero_fsb_guard::backup::index::read_archive(
+            bytes.as_slice(),
+            &IndexOptions::workloads(),
+        )
+        .unwrap_err();
+        let message = err.to_string();
+        assert!(
+            !message.chars().any(char::is_control),
+            "seed {seed}: {message:?}"
+        );
+    }
+}

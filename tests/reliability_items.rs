@@ -8,7 +8,7 @@ mod guard_support;
 
 use fsb_guard_core::as_velero_hands_it;
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
-use guard_support::{FakeCluster, execute_input};
+use guard_support::{FakeCluster, capturing_logs, execute_input};
 use serde_json::{Value, json};
 use tonic::Code;
 use velero_plugin::restore_item_action::{decode_execute_input, status_from_action_error};
@@ -252,4 +252,76 @@ async fn a_backed_up_deployment_at_the_object_size_limit_still_drives_the_correc
         out.item == corrected(&prepared),
         "not corrected as a small pod"
     );
+}
+
+/// Rule documents Velero itself refuses (`velero restore create` fails validation or the restore
+/// fails with the ConfigMap named), one mistake each. Velero parity of the engine's verdicts is
+/// the oracle suite's (tests/oracle, corpus tests/corpus/modifiers); here: what the guard does.
+const REFUSED_RULES: [(&str, &str); 6] = [
+    ("not YAML", "version: v1\nresourceModifierRules: [\n"),
+    (
+        "unsupported version",
+        "version: v2\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n",
+    ),
+    (
+        "unknown field",
+        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps, bogus: 1}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n",
+    ),
+    (
+        "two kinds of patch in one rule",
+        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n  mergePatches: [{patchData: '{}'}]\n",
+    ),
+    (
+        "no groupResource",
+        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: \"\"}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n",
+    ),
+    (
+        "unknown operation",
+        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches: [{operation: upsert, path: /spec/template/spec/hostname, value: x}]\n",
+    ),
+];
+
+#[tokio::test]
+async fn rules_velero_refuses_fail_open_with_a_warning_naming_the_workload() {
+    let app = web();
+    let pod = &app.pods()[0];
+    let prepared = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
+    for (what, rules) in REFUSED_RULES {
+        let cluster = FakeCluster::serving(app.backup(), app.pod_volume_backups(), rules, |_| {});
+        let capture = capturing_logs();
+        let out = cluster
+            .guard()
+            .execute(execute_input(prepared.clone(), pod, &a_restore(json!({}))))
+            .await
+            .unwrap_or_else(|e| panic!("{what}: fail open means no item error, got {e}"));
+        assert_eq!(
+            out.item, prepared,
+            "{what}: the item must come back unchanged"
+        );
+        let lines = capture.logs.lines();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("WARN") && l.contains("Deployment shop/web")),
+            "{what}: no warn line naming the workload: {lines:#?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rule_velero_fails_on_while_restoring_leaves_the_pods_as_backed_up() {
+    // A name regex Go cannot compile passes Velero's validation; Velero then fails the matching
+    // items (the Deployment is not restored, nothing can roll), and the guard sees no template
+    // change: the FSB pod comes back as Velero prepared it.
+    let rules = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps, resourceNameRegex: \"(\"}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n";
+    let app = web();
+    let pod = &app.pods()[0];
+    let prepared = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
+    let cluster = FakeCluster::serving(app.backup(), app.pod_volume_backups(), rules, |_| {});
+    let out = cluster
+        .guard()
+        .execute(execute_input(prepared.clone(), pod, &a_restore(json!({}))))
+        .await
+        .expect("no item error");
+    assert_eq!(out.item, prepared);
 }

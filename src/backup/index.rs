@@ -480,17 +480,15 @@ pub fn read_tar<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupIndex> 
 fn index_tar<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupIndex> {
     let mut archive = tar::Archive::new(reader);
     let mut builder = IndexBuilder::new(opts);
-    let entries = archive
-        .entries()
-        .map_err(|e| Error::NotTar(e.to_string()))?;
+    let entries = archive.entries().map_err(|e| not_tar(&e))?;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::NotTar(e.to_string()))?;
+        let entry = entry.map_err(|e| not_tar(&e))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let path = entry
             .path()
-            .map_err(|e| Error::NotTar(e.to_string()))?
+            .map_err(|e| not_tar(&e))?
             .to_string_lossy()
             .into_owned();
         let size = entry.size();
@@ -503,6 +501,23 @@ fn index_tar<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupIndex> {
         }
     }
     builder.finish(" in the archive")
+}
+
+/// The tar reader's complaint, on one printable line: it quotes header bytes, which in random
+/// input include newlines and control characters.
+fn not_tar(error: &io::Error) -> Error {
+    let message: String = error
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    Error::NotTar(message)
 }
 
 /// Indexes an extracted backup directory (the tarball unpacked: `metadata/version`, `resources/…`).
