@@ -14,6 +14,7 @@ use fsb_guard_core::toolkit::object::LabelChanges;
 use fsb_guard_core::toolkit::revision::revision_data;
 use fsb_guard_core::{BackupObjects, ObjectRef, Resource, VeleroEngine};
 use serde_json::{Value, json};
+use velero_fsb_guard::backup::download::DownloadError;
 use velero_fsb_guard::cluster::{self, Call};
 use velero_fsb_guard::guard::{
     DryRun, Error, LiveCluster, RestoreSource, Result, TemplateGuard, VeleroServer,
@@ -39,6 +40,8 @@ pub struct Knobs {
     pub minor: u32,
     /// The resource-modifier ConfigMap does not exist.
     pub no_modifier_configmap: bool,
+    /// How the backup download fails, if it does (the object store's answer for `backup`).
+    pub download_fails: Option<fn(backup: &str) -> DownloadError>,
 }
 
 type Key = (String, String, String);
@@ -77,6 +80,7 @@ impl FakeCluster {
             refuse_dry_run: false,
             minor: 34,
             no_modifier_configmap: false,
+            download_fails: None,
         };
         knobs(&mut all);
         Self(Arc::new(State {
@@ -303,6 +307,9 @@ impl RestoreSource for FakeCluster {
 
     async fn backup_objects(&self, _: &str, backup: &str, _: Duration) -> Result<BackupObjects> {
         self.record(format!("download {backup}"))?;
+        if let Some(fails) = self.0.knobs.download_fails {
+            return Err(Error::Download(Arc::new(fails(backup))));
+        }
         Ok(self.0.backup.clone())
     }
 }
