@@ -3,6 +3,8 @@
 //! `--resource-modifiers` and `--target-workloads` on `/dev/zero` are in tests/check_cli.rs.
 //! RELIABILITY.md lists these rows.
 
+mod reliability_support;
+
 use std::process::{Command, Output};
 
 fn bin(args: &[&str], cwd: &std::path::Path) -> Output {
@@ -107,4 +109,34 @@ fn random_bytes_named_like_a_backup_get_one_printable_line() {
     );
     let line = refused(&out);
     assert!(line.contains("nightly.tar.gz"), "{line}");
+}
+
+#[test]
+fn rules_velero_refuses_are_refused_by_check_naming_the_file_and_the_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = [
+        ("not YAML", "line 2"),
+        (
+            "unsupported version",
+            "unsupported resource modifier version",
+        ),
+        ("unknown field", "unknown field \"bogus\""),
+        ("two kinds of patch in one rule", "only one of patches"),
+        ("no groupResource", "groupResource cannot be empty"),
+        ("unknown operation", "upsert"),
+    ];
+    for ((what, rules), (named, cause)) in reliability_support::REFUSED_RULES.iter().zip(expected) {
+        assert_eq!(*what, named);
+        let path = dir.path().join("mods.yaml");
+        std::fs::write(&path, rules).unwrap();
+        let out = bin(
+            &["check", "--resource-modifiers", path.to_str().unwrap()],
+            dir.path(),
+        );
+        let line = refused(&out);
+        assert!(
+            line.contains("mods.yaml") && line.contains(cause),
+            "{what}: {line}"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! RELIABILITY.md lists these rows.
 
 mod guard_support;
+mod reliability_support;
 
 use fsb_guard_core::as_velero_hands_it;
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
@@ -254,39 +255,12 @@ async fn a_backed_up_deployment_at_the_object_size_limit_still_drives_the_correc
     );
 }
 
-/// Rule documents Velero itself refuses (`velero restore create` fails validation or the restore
-/// fails with the ConfigMap named), one mistake each. Velero parity of the engine's verdicts is
-/// the oracle suite's (tests/oracle, corpus tests/corpus/modifiers); here: what the guard does.
-const REFUSED_RULES: [(&str, &str); 6] = [
-    ("not YAML", "version: v1\nresourceModifierRules: [\n"),
-    (
-        "unsupported version",
-        "version: v2\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n",
-    ),
-    (
-        "unknown field",
-        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps, bogus: 1}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n",
-    ),
-    (
-        "two kinds of patch in one rule",
-        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n  mergePatches: [{patchData: '{}'}]\n",
-    ),
-    (
-        "no groupResource",
-        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: \"\"}\n  patches: [{operation: add, path: /spec/template/spec/hostname, value: x}]\n",
-    ),
-    (
-        "unknown operation",
-        "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches: [{operation: upsert, path: /spec/template/spec/hostname, value: x}]\n",
-    ),
-];
-
 #[tokio::test]
 async fn rules_velero_refuses_fail_open_with_a_warning_naming_the_workload() {
     let app = web();
     let pod = &app.pods()[0];
     let prepared = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
-    for (what, rules) in REFUSED_RULES {
+    for (what, rules) in reliability_support::REFUSED_RULES {
         let cluster = FakeCluster::serving(app.backup(), app.pod_volume_backups(), rules, |_| {});
         let capture = capturing_logs();
         let out = cluster
