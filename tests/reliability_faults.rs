@@ -29,8 +29,11 @@ fn web(replicas: u64) -> App {
         .with_replicas(replicas)
 }
 
+/// How a download fails for a backup.
+type Failure = fn(backup: &str) -> DownloadError;
+
 /// The object store's failures, as the download reports them.
-const DOWNLOAD_FAILURES: [(&str, fn(&str) -> DownloadError); 4] = [
+const DOWNLOAD_FAILURES: [(&str, Failure); 4] = [
     ("HTTP 500", |backup| DownloadError::Http {
         backup: backup.into(),
         host: "minio.velero.svc:9000".into(),
