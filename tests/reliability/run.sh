@@ -69,9 +69,10 @@ for line in "${rows[@]}"; do
   row_data[$id]="$(trim "$data")"
   row_runner[$id]="$(trim "$runner")"
   names=""
+  tick='`'
   while IFS= read -r t; do
-    [[ -n $t ]] && names+="${t//\`/} "
-  done < <(grep -o '`[^`]*`' <<<"$tests" || true)
+    if [[ -n $t ]]; then names+="${t//$tick/} "; fi
+  done < <(grep -o "${tick}[^${tick}]*${tick}" <<<"$tests" || true)
   row_tests[$id]="$names"
   case "${row_kind[$id]}" in input | fault | load) ;; *)
     echo "row $id: kind ${row_kind[$id]:-<empty>} is none of input, fault, load" >&2; exit 2 ;;
@@ -120,7 +121,7 @@ for target in "${!target_tests[@]}"; do
   # One at a time and uncaptured, so a panic in a test that passes is seen too.
   # shellcheck disable=SC2086
   cargo test --locked -q $args -- --exact --nocapture --test-threads=1 "${present[@]}" >"$log" 2>&1 || true
-  [[ ${FSB_RELIABILITY_VERBOSE:-} == 1 ]] && { echo "--- $target"; cat "$log"; }
+  if [[ ${FSB_RELIABILITY_VERBOSE:-} == 1 ]]; then echo "--- $target"; cat "$log"; fi
   completed=false
   grep -q '^test result: ' "$log" && completed=true
   declare -A failed=()
@@ -162,7 +163,7 @@ for id in "${ids[@]}"; do
   else
     failed_rows=$((failed_rows + 1))
     printf 'FAILED        %-4s %s\n' "$id" "${bad[*]}"
-    [[ ${row_data[$id]} == kept ]] && lost=$((lost + 1))
+    if [[ ${row_data[$id]} == kept ]]; then lost=$((lost + 1)); fi
   fi
 done
 echo "rows: ${#ids[@]} (${failed_rows} failed, ${elsewhere} proved by a CI stage and not run here)"
