@@ -108,3 +108,29 @@ fn call_display_includes_the_name_when_there_is_one() {
         "patch replicasets.apps web-abc in namespace shop"
     );
 }
+
+#[test]
+fn a_validation_error_names_its_fields_never_the_values_it_quotes() {
+    // The API server's message for a refused value quotes it; the error's text must not.
+    let invalid: Status = serde_json::from_value(serde_json::json!({
+        "status": "Failure", "code": 422, "reason": "Invalid",
+        "message": "ReplicaSet.apps \"web\" is invalid: spec.template.spec.containers[0].env[0].value: Invalid value: \"s3cr3t-token\": too long",
+        "details": {"name": "web", "kind": "ReplicaSet",
+            "causes": [{"reason": "FieldValueInvalid",
+                "message": "Invalid value: \"s3cr3t-token\": too long",
+                "field": "spec.template.spec.containers[0].env[0].value"}]}}))
+    .unwrap();
+    let text = from_kube(call(), kube::Error::Api(invalid.boxed())).to_string();
+    assert!(!text.contains("s3cr3t-token"), "{text}");
+    assert!(
+        text.contains("HTTP 422 Invalid")
+            && text.contains("spec.template.spec.containers[0].env[0].value"),
+        "{text}"
+    );
+    // Without named fields the message is all there is to say, and it is kept.
+    let text = from_kube(call(), api(500, "InternalError")).to_string();
+    assert!(
+        text.ends_with("HTTP 500 InternalError: server says no"),
+        "{text}"
+    );
+}

@@ -13,7 +13,7 @@ use fsb_guard_core::toolkit::revision::{
     HASH_LABEL, predicted_revision_name, revision_data, same_revision_data,
 };
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, Knobs, TARGET, execute_input};
+use guard_support::{FakeCluster, Knobs, TARGET, capturing_logs, execute_input};
 use serde_json::{Value, json};
 use velero_plugin::{ExecuteOutput, RestoreItemAction};
 
@@ -294,4 +294,26 @@ async fn an_existing_statefulset_leaves_revisions_as_restored() {
     assert!(!calls.iter().any(|c| c.starts_with("delete")
         || c.starts_with("create controllerrevision")
         || c.starts_with("patch")));
+}
+
+#[tokio::test]
+async fn a_dry_run_refused_as_invalid_warns_naming_the_field_never_the_value() {
+    // The API server's validation message quotes the value the rule set (RULES' env value).
+    let cluster = serving(33, |k| k.dry_run_invalid_value = Some("a<b&c"));
+    let capture = capturing_logs();
+    run(&cluster, &a_restore(json!({})), true, |_| {}).await;
+    let lines = capture.logs.lines();
+    let fallback: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("dry-run create of the StatefulSet refused"))
+        .collect();
+    assert!(!fallback.is_empty(), "no fallback warning: {lines:#?}");
+    assert!(
+        fallback
+            .iter()
+            .all(|l| l.contains("spec.template.spec.containers[0].env[0].value")),
+        "the refused field is not named: {fallback:#?}"
+    );
+    let quoting: Vec<&String> = lines.iter().filter(|l| l.contains("a<b&c")).collect();
+    assert!(quoting.is_empty(), "a value reached the log: {quoting:#?}");
 }

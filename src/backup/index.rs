@@ -228,6 +228,17 @@ pub(crate) fn classify(path: &str) -> EntryPath<'_> {
         return EntryPath::Version;
     }
     let parts: Vec<&str> = path.split('/').collect();
+    // `.` and `..` are no Kubernetes name or namespace: an entry naming one is no item Velero
+    // wrote (a traversal attempt), never kept or counted.
+    let dot = |s: &str| s == "." || s == "..";
+    if parts.iter().any(|p| dot(p))
+        || parts
+            .last()
+            .and_then(|f| f.strip_suffix(".json"))
+            .is_some_and(dot)
+    {
+        return EntryPath::Other;
+    }
     match parts.as_slice() {
         ["resources", gr, "namespaces", ns, file]
             if !gr.is_empty() && !ns.is_empty() && file.len() > ".json".len() =>
@@ -469,17 +480,15 @@ pub fn read_tar<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupIndex> 
 fn index_tar<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupIndex> {
     let mut archive = tar::Archive::new(reader);
     let mut builder = IndexBuilder::new(opts);
-    let entries = archive
-        .entries()
-        .map_err(|e| Error::NotTar(e.to_string()))?;
+    let entries = archive.entries().map_err(|e| not_tar(&e))?;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::NotTar(e.to_string()))?;
+        let entry = entry.map_err(|e| not_tar(&e))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let path = entry
             .path()
-            .map_err(|e| Error::NotTar(e.to_string()))?
+            .map_err(|e| not_tar(&e))?
             .to_string_lossy()
             .into_owned();
         let size = entry.size();
@@ -492,6 +501,23 @@ fn index_tar<R: Read>(reader: R, opts: &IndexOptions) -> Result<BackupIndex> {
         }
     }
     builder.finish(" in the archive")
+}
+
+/// The tar reader's complaint, on one printable line: it quotes header bytes, which in random
+/// input include newlines and control characters.
+fn not_tar(error: &io::Error) -> Error {
+    let message: String = error
+        .to_string()
+        .chars()
+        .map(|c| {
+            if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    Error::NotTar(message)
 }
 
 /// Indexes an extracted backup directory (the tarball unpacked: `metadata/version`, `resources/…`).
@@ -610,5 +636,14 @@ mod tests {
             classify("resources/pods/namespaces/shop/x.yaml"),
             EntryPath::Other
         );
+        for traversal in [
+            "../resources/pods/namespaces/shop/x.json",
+            "resources/pods/namespaces/../x.json",
+            "resources/pods/namespaces/./x.json",
+            "resources/pods/namespaces/shop/...json",
+            "resources/../cluster/x.json",
+        ] {
+            assert_eq!(classify(traversal), EntryPath::Other, "{traversal}");
+        }
     }
 }

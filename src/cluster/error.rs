@@ -47,7 +47,9 @@ pub enum Error {
     },
     #[error("Kubernetes API unreachable ({call}): {message}")]
     Unreachable { call: Box<Call>, message: String },
-    #[error("{call}: HTTP {code} {reason}: {message}")]
+    /// Displayed without the message when the API server names fields (a validation error): its
+    /// message quotes the refused values, and values never reach the logs.
+    #[error("{call}: HTTP {code} {reason}: {}", api_detail(message, fields))]
     Api {
         call: Box<Call>,
         code: u16,
@@ -81,6 +83,20 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What an [`Error::Api`] says after its status: the fields the API server names, or, when it
+/// names none, its message.
+fn api_detail<'a>(message: &'a str, fields: &[String]) -> std::borrow::Cow<'a, str> {
+    if fields.is_empty() {
+        message.into()
+    } else {
+        format!(
+            "refused field(s) {} (the API server's message is left out: it quotes the values)",
+            fields.join(", ")
+        )
+        .into()
+    }
+}
 
 impl Error {
     /// True when the API server answered 404.

@@ -14,6 +14,7 @@ use fsb_guard_core::toolkit::object::LabelChanges;
 use fsb_guard_core::toolkit::revision::revision_data;
 use fsb_guard_core::{BackupObjects, ObjectRef, Resource, VeleroEngine};
 use serde_json::{Value, json};
+use velero_fsb_guard::backup::download::DownloadError;
 use velero_fsb_guard::cluster::{self, Call};
 use velero_fsb_guard::guard::{
     DryRun, Error, LiveCluster, RestoreSource, Result, TemplateGuard, VeleroServer,
@@ -39,6 +40,11 @@ pub struct Knobs {
     pub minor: u32,
     /// The resource-modifier ConfigMap does not exist.
     pub no_modifier_configmap: bool,
+    /// Dry-run creates are refused as invalid (HTTP 422), the API server's message quoting this
+    /// value, as a validation message does.
+    pub dry_run_invalid_value: Option<&'static str>,
+    /// How the backup download fails, if it does (the object store's answer for `backup`).
+    pub download_fails: Option<fn(backup: &str) -> DownloadError>,
 }
 
 type Key = (String, String, String);
@@ -77,6 +83,8 @@ impl FakeCluster {
             refuse_dry_run: false,
             minor: 34,
             no_modifier_configmap: false,
+            download_fails: None,
+            dry_run_invalid_value: None,
         };
         knobs(&mut all);
         Self(Arc::new(State {
@@ -303,6 +311,9 @@ impl RestoreSource for FakeCluster {
 
     async fn backup_objects(&self, _: &str, backup: &str, _: Duration) -> Result<BackupObjects> {
         self.record(format!("download {backup}"))?;
+        if let Some(fails) = self.0.knobs.download_fails {
+            return Err(Error::Download(Arc::new(fails(backup))));
+        }
         Ok(self.0.backup.clone())
     }
 }
@@ -341,6 +352,24 @@ impl LiveCluster for FakeCluster {
                 409,
                 "already exists",
             )));
+        }
+        if let Some(value) = self.0.knobs.dry_run_invalid_value {
+            let field = "spec.template.spec.containers[0].env[0].value";
+            return Ok(DryRun::Refused(cluster::Error::Api {
+                call: Box::new(Call {
+                    verb: "create",
+                    resource: resource.group_resource().to_owned(),
+                    namespace: ns.to_owned(),
+                    name: Some(name.to_owned()),
+                }),
+                code: 422,
+                reason: "Invalid".to_owned(),
+                message: format!(
+                    "{} {name:?} is invalid: {field}: Invalid value: {value:?}: not allowed here",
+                    resource.group_resource()
+                ),
+                fields: vec![field.to_owned()],
+            }));
         }
         if self.0.knobs.refuse_dry_run {
             let refusal = "admission webhook does not support dry run";
@@ -441,4 +470,73 @@ pub fn execute_input(item: Value, from_backup: &Value, restore: &Value) -> Execu
         item_from_backup: from_backup.clone(),
         restore: restore.clone(),
     }
+}
+
+/// Every log line the guard writes on this thread while a [`LogCapture`] is alive (plain text,
+/// every level, every field), to check what the restore log would and would not carry.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// The captured lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap())
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+thread_local! {
+    /// Where this thread's log lines go, while a capture is alive.
+    static SINK: std::cell::RefCell<Option<Logs>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The writer of the test binary's one subscriber: the current thread's capture, if any.
+struct ThreadSink;
+
+impl std::io::Write for ThreadSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        SINK.with(|sink| {
+            if let Some(logs) = sink.borrow().as_ref() {
+                logs.0.lock().unwrap().extend_from_slice(buf);
+            }
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the log lines written on this thread until it is dropped.
+pub struct LogCapture {
+    pub logs: Logs,
+}
+
+impl Drop for LogCapture {
+    fn drop(&mut self) {
+        SINK.with(|sink| *sink.borrow_mut() = None);
+    }
+}
+
+/// Starts capturing every log line (trace and up) written on this thread: a `#[tokio::test]`
+/// (current-thread runtime) runs the guard on it. One global subscriber serves the whole test
+/// binary, so no callsite is ever cached as uninteresting while another test runs without a
+/// capture (a scoped subscriber per test loses events that way).
+pub fn capturing_logs() -> LogCapture {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| ThreadSink)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other global subscriber in a guard test binary");
+    });
+    let logs = Logs::default();
+    SINK.with(|sink| *sink.borrow_mut() = Some(logs.clone()));
+    LogCapture { logs }
 }
