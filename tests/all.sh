@@ -70,6 +70,8 @@ run_stage "rust: cargo test --workspace" "$target_dir/debug/deps/velero_fsb_guar
   cargo test --workspace --all-targets --locked
 run_stage_bg "e2e: real control plane (no rollout), a real Velero server restore, a real node (FSB bytes land), the field report's setup (Velero 1.15, restic)" "$FSB_CACHE/k8s-*/bin/.complete" \
   bash tests/e2e/run.sh
+run_stage "reliability: every row of RELIABILITY.md proved by its test (RELIABILITY-SUMMARY)" - \
+  bash tests/reliability/run.sh
 run_stage "readme: the main job (offline check on the embedded sample)" "$target_dir/debug/velero-fsb-guard" \
   cargo run -q --locked -- check
 run_stage "examples: sample backup is reproducible and in Velero's layout" - python3 examples/generate-sample-backup.py --check
