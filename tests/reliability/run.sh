@@ -3,9 +3,9 @@
 #
 #   RELIABILITY-SUMMARY: inputs=<n> faults=<n> lost=<n> panics=<n>
 #
-# Rows whose runner is `cargo` are run here (one `cargo test` per test target, tests by exact
-# name, after one `cargo test --no-run` that builds every test binary); `go` and `stage` rows are
-# proved by the CI stage they name and only listed. Counting (RELIABILITY.md, "Running it"):
+# Rows whose runner is `cargo` are run here (each test binary run directly, tests by exact name,
+# after one `cargo test --workspace --all-targets --no-run`: the rust stage's build); `go` and
+# `stage` rows are proved by the CI stage they name and only listed. Counting (RELIABILITY.md, "Running it"):
 #   inputs / faults  passed rows of kind input / of kind fault or load
 #   lost             failed rows whose `data` column says `kept`
 #   panics           `panicked at <file>` lines in the tests' output whose file is not a test file
@@ -28,23 +28,6 @@ trim() { local s="$1"; s="${s#"${s%%[![:space:]]*}"}"; printf '%s' "${s%"${s##*[
 # The package of crates/<dir>: the first `name = "…"` of its Cargo.toml.
 package_of() {
   sed -n 's/^name = "\(.*\)"$/\1/p' "crates/$1/Cargo.toml" | head -n 1
-}
-
-# cargo arguments selecting the test target <target> (see RELIABILITY.md), or nothing when the
-# target does not exist.
-cargo_args_of() {
-  local target="$1" dir stem
-  case "$target" in
-    lib) echo "-p velero-fsb-guard --lib" ;;
-    crates/*/lib)
-      dir="${target#crates/}"; dir="${dir%/lib}"
-      [[ -f crates/$dir/Cargo.toml ]] && echo "-p $(package_of "$dir") --lib" ;;
-    crates/*/tests/*)
-      dir="${target#crates/}"; dir="${dir%%/*}"; stem="${target##*/}"
-      [[ -f crates/$dir/tests/$stem.rs ]] && echo "-p $(package_of "$dir") --test $stem" ;;
-    */*) ;;
-    *) [[ -f tests/$target.rs ]] && echo "-p velero-fsb-guard --test $target" ;;
-  esac
 }
 
 # --- the table ---------------------------------------------------------------------------------
@@ -90,25 +73,49 @@ for line in "${rows[@]}"; do
 done
 
 # --- build once, then run target by target -------------------------------------------------------
-echo "== building the test binaries (cargo test --no-run)"
-cargo test --locked --workspace --no-run -q 2>"$work/build.log" || {
+# The same build as the rust stage (`cargo test --workspace --all-targets`), so nothing compiles
+# again; each test binary then runs directly, from its package's directory as `cargo test` does.
+echo "== building the test binaries (cargo test --workspace --all-targets --no-run)"
+cargo test --locked --workspace --all-targets --no-run --message-format=json 2>"$work/build.log" >"$work/build.json" || {
   cat "$work/build.log" >&2
   echo "RELIABILITY-SUMMARY: build failed" >&2
   exit 1
 }
+# <target> <package dir> <executable>, <target> as in RELIABILITY.md.
+python3 - "$root" "$work/build.json" >"$work/binaries" <<'PY'
+import json, os, sys
+root, path = sys.argv[1], sys.argv[2]
+for line in open(path, encoding="utf-8"):
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") != "compiler-artifact" or not m.get("profile", {}).get("test") or not m.get("executable"):
+        continue
+    rel = os.path.relpath(m["target"]["src_path"], root).split(os.sep)
+    if rel == ["src", "lib.rs"]:
+        print("lib", root, m["executable"])
+    elif len(rel) == 2 and rel[0] == "tests" and rel[1].endswith(".rs"):
+        print(rel[1][:-3], root, m["executable"])
+    elif len(rel) == 4 and rel[0] == "crates" and rel[2:] == ["src", "lib.rs"]:
+        print(f"crates/{rel[1]}/lib", os.path.join(root, "crates", rel[1]), m["executable"])
+    elif len(rel) == 4 and rel[0] == "crates" and rel[2] == "tests" and rel[3].endswith(".rs"):
+        print(f"crates/{rel[1]}/tests/{rel[3][:-3]}", os.path.join(root, "crates", rel[1]), m["executable"])
+PY
+declare -A exe_of dir_of
+while read -r t d e; do exe_of[$t]="$e" dir_of[$t]="$d"; done <"$work/binaries"
 
 declare -A result # <target>::<name> -> ok | FAILED | missing
 panics=0
 for target in "${!target_tests[@]}"; do
   read -r -a names <<<"${target_tests[$target]}"
-  args="$(cargo_args_of "$target" || true)"
-  if [[ -z $args ]]; then
+  exe="${exe_of[$target]:-}"
+  if [[ -z $exe ]]; then
     for n in "${names[@]}"; do result[$target::$n]=missing; done
     continue
   fi
   # Which of the names exist (`--list` prints `<name>: test`).
-  # shellcheck disable=SC2086
-  cargo test --locked -q $args -- --list --exact "${names[@]}" >"$work/list" 2>/dev/null || true
+  (cd "${dir_of[$target]}" && "$exe" --list --exact "${names[@]}") >"$work/list" 2>/dev/null || true
   declare -A listed=()
   while IFS= read -r l; do listed[${l%: test}]=1; done < <(grep ': test$' "$work/list" || true)
   present=()
@@ -119,8 +126,7 @@ for target in "${!target_tests[@]}"; do
   [[ ${#present[@]} -gt 0 ]] || continue
   log="$work/run.${target//\//_}"
   # One at a time and uncaptured, so a panic in a test that passes is seen too.
-  # shellcheck disable=SC2086
-  cargo test --locked -q $args -- --exact --nocapture --test-threads=1 "${present[@]}" >"$log" 2>&1 || true
+  (cd "${dir_of[$target]}" && "$exe" --exact --nocapture --test-threads=1 "${present[@]}") >"$log" 2>&1 || true
   if [[ ${FSB_RELIABILITY_VERBOSE:-} == 1 ]]; then echo "--- $target"; cat "$log"; fi
   completed=false
   grep -q '^test result: ' "$log" && completed=true
