@@ -113,7 +113,10 @@ for target in "$@"; do
   fi
   if (cd "$repo" && cargo build --release --locked --bin velero-fsb-guard --target "$target" --target-dir "$target_dir"); then
     mkdir -p "$out/$target"
-    cp "$target_dir/$target/release/velero-fsb-guard" "$out/$target/velero-fsb-guard"
+    # Copied beside, then renamed: the e2e's node runs call this script while other stages read the
+    # binary (tests/all.sh runs them side by side), and a reader must never see a half-written file.
+    cp "$target_dir/$target/release/velero-fsb-guard" "$out/$target/.velero-fsb-guard.$$"
+    mv -f "$out/$target/.velero-fsb-guard.$$" "$out/$target/velero-fsb-guard"
     if check_static "$out/$target/velero-fsb-guard"; then
       echo "ok: $out/$target/velero-fsb-guard"
       passed=$((passed + 1))
