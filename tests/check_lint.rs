@@ -137,17 +137,38 @@ fn index_path_into_a_list_whose_order_differs() {
 
 #[test]
 fn rule_that_also_targets_the_pods_the_plugin_corrects() {
+    // The pods get another image than the Deployment: the pod rule patches on top of the change.
     let w = lint(&format!(
-        "- conditions: {{groupResource: deployments.apps, resourceNameRegex: ^growi$}}\n{IMAGE}- conditions: {{groupResource: pods, resourceNameRegex: ^growi-}}\n  patches:\n  - {{operation: replace, path: /spec/containers/0/image, value: x:2}}\n"
+        "- conditions: {{groupResource: deployments.apps, resourceNameRegex: ^growi$}}\n{IMAGE}- conditions: {{groupResource: pods, resourceNameRegex: ^growi-}}\n  patches:\n  - {{operation: replace, path: /spec/containers/0/image, value: x:3}}\n"
+    ));
+    let twice: Vec<&LintWarning> = w.iter().filter(|w| w.code == "lands-twice").collect();
+    assert_eq!(twice.len(), 1, "{w:?}");
+    assert_eq!(twice[0].rule, Some(1));
+    let message = &twice[0].message;
+    assert!(message.contains("growi-5d894cc6b7-p0000"), "{message}");
+    assert!(
+        message.contains("spec.containers") && message.contains("again"),
+        "{message}"
+    );
+    // A sidecar added to the Deployment and to its pods: the plugin leaves the containers to the
+    // pod rule, the sidecar lands once.
+    let sidecar = r#"'{"name":"shipper","image":"registry.example/shipper:1"}'"#;
+    let w = lint(&format!(
+        "- conditions: {{groupResource: deployments.apps, resourceNameRegex: ^growi$}}\n  patches:\n  - {{operation: add, path: /spec/template/spec/containers/-, value: {sidecar}}}\n- conditions: {{groupResource: pods, resourceNameRegex: ^growi-}}\n  patches:\n  - {{operation: add, path: /spec/containers/-, value: {sidecar}}}\n"
     ));
     let twice: Vec<&LintWarning> = w.iter().filter(|w| w.code == "lands-twice").collect();
     assert_eq!(twice.len(), 1, "{w:?}");
     assert_eq!(twice[0].rule, Some(1));
     assert!(
-        twice[0].message.contains("growi-5d894cc6b7-p0000"),
+        twice[0].message.contains("lands once"),
         "{}",
         twice[0].message
     );
+    // The same image for the pods as for the Deployment: it lands as carried, nothing to say.
+    let w = lint(&format!(
+        "- conditions: {{groupResource: deployments.apps, resourceNameRegex: ^growi$}}\n{IMAGE}- conditions: {{groupResource: pods, resourceNameRegex: ^growi-}}\n  patches:\n  - {{operation: replace, path: /spec/containers/0/image, value: x:2}}\n"
+    ));
+    assert!(!codes(&w).contains(&"lands-twice"), "{w:?}");
     // A pod rule that changes something else (a label) does not repeat the template change.
     let w = lint(&format!(
         "- conditions: {{groupResource: deployments.apps, resourceNameRegex: ^growi$}}\n{IMAGE}- conditions: {{groupResource: pods, resourceNameRegex: ^growi-}}\n  patches:\n  - {{operation: add, path: /metadata/labels/restored, value: yes-it-is}}\n"

@@ -570,3 +570,54 @@ resourceModifierRules:
     let (_, outputs) = restore_started_with(&newer, matches_rules, |_| {}, &restore).await;
     assert_eq!(pod_hostname(&outputs), Some(&json!("restored")));
 }
+
+#[tokio::test]
+async fn a_pod_rule_repeating_the_template_change_is_left_to_land_once_and_named_in_a_warning() {
+    // The Deployment and its pods each get a sidecar `shipper` (rules written for restores
+    // without the plugin). Velero applies rule 1 to the pod after the plugin: carrying the
+    // sidecar too would make two containers of one name, which the API server refuses.
+    let rules = r#"
+version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps, resourceNameRegex: "^web$"}
+  patches:
+  - {operation: add, path: /spec/template/spec/containers/-, value: '{"name":"shipper","image":"registry.example/shipper:1"}'}
+- conditions: {groupResource: pods, resourceNameRegex: "^web-"}
+  patches:
+  - {operation: add, path: /spec/containers/-, value: '{"name":"shipper","image":"registry.example/shipper:1"}'}
+"#;
+    let cluster = FakeCluster::serving(web().backup(), web().pod_volume_backups(), rules, |_| {});
+    let capture = guard_support::capturing_logs();
+    let outputs = run_restore(&cluster, &web(), &a_restore(json!({}))).await;
+    let pod = outputs[0].as_ref().unwrap();
+    let containers: Vec<&str> = pod.item["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(containers, ["app"], "the sidecar is left to rule 1");
+    assert_eq!(
+        pod.item["metadata"]["annotations"]["fsb-guard.io/left-to-rules"],
+        r#"["spec.containers (rules [1])"]"#
+    );
+    // The ReplicaSet still carries the Deployment's new template (no rollout).
+    let rs = outputs[1].as_ref().unwrap();
+    assert_eq!(
+        rs.item["spec"]["template"]["spec"]["containers"][1]["name"],
+        "shipper"
+    );
+    let lines = capture.logs.lines();
+    let warn: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("left spec.containers"))
+        .collect();
+    assert_eq!(warn.len(), 1, "{lines:#?}");
+    assert!(warn[0].contains("rules [1]"), "{}", warn[0]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains("registry.example/shipper")),
+        "no value in the log"
+    );
+}

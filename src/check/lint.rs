@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::backup::BackupIndex;
 use fsb_guard_core::deployment::DeploymentPlan;
+use fsb_guard_core::toolkit::later_rules::{Landing, pointer_of, touched_fields};
 use fsb_guard_core::toolkit::owners::pod_lineage;
 use fsb_guard_core::{Resource, VeleroEngine, as_velero_hands_it, name_of};
 
@@ -455,20 +456,6 @@ fn index_paths(
     }
 }
 
-/// JSON pointers (first two levels, e.g. `/spec/containers`) of the template paths a change
-/// touches, as they appear in a pod.
-fn touched_pointers(paths: &[String]) -> BTreeSet<String> {
-    paths
-        .iter()
-        .filter_map(|p| {
-            let mut parts = p.split('.');
-            let top = parts.next()?;
-            let field = parts.next()?.split('[').next()?;
-            Some(format!("/{top}/{field}"))
-        })
-        .collect()
-}
-
 fn lands_twice(
     i: usize,
     rules: &ResourceModifiers,
@@ -476,24 +463,57 @@ fn lands_twice(
     plans: &[DeploymentPlan],
     out: &mut Vec<LintWarning>,
 ) {
-    // (namespace, object) → (group-resource, plan) for the pods and ReplicaSets the plugin corrects.
-    let mut corrected: BTreeMap<(&str, &str, &str), &DeploymentPlan> = BTreeMap::new();
-    for p in plans
-        .iter()
-        .filter(|p| p.change.is_some() && p.skipped.is_none())
-    {
-        for (n, _) in &p.pods {
-            corrected.insert((Resource::PODS.group_resource(), &p.namespace, n), p);
+    let corrected = || {
+        plans
+            .iter()
+            .filter(|p| p.change.is_some() && p.skipped.is_none())
+    };
+    // Pods: the plan's pod step already ran Velero's rules after the correction (one place:
+    // `toolkit::later_rules`); report what it found for this rule.
+    for plan in corrected() {
+        let ns = &plan.namespace;
+        for (pod, correction) in &plan.pods {
+            for later in correction
+                .later_rules
+                .iter()
+                .filter(|l| l.rules.contains(&i))
+            {
+                let field = &later.field;
+                let what = match later.landing {
+                    Landing::Unchanged => continue,
+                    Landing::LeftToRules => format!(
+                        "also sets {field} on pod {ns}/{pod} as the template change of Deployment {ns}/{} does: the plugin leaves {field} to this rule so the change lands once (the rule is only needed for restores without the plugin)",
+                        plan.deployment
+                    ),
+                    Landing::LeftToRulesPartly => format!(
+                        "also adds to {field} of pod {ns}/{pod} what the template change of Deployment {ns}/{} adds: carried by the plugin too, the API server would refuse the pod (two members of one name), so the plugin leaves {field} to this rule and the pod lacks the rest of the change there (drop this rule when the plugin is installed)",
+                        plan.deployment
+                    ),
+                    Landing::OnTop => format!(
+                        "patches {field} of pod {ns}/{pod} again after the plugin carried the template change of Deployment {ns}/{} there: the pod's {field} will differ from the new template (check the result with --output-dir)",
+                        plan.deployment
+                    ),
+                };
+                out.push(LintWarning {
+                    rule: Some(i),
+                    code: "lands-twice",
+                    message: what,
+                });
+            }
         }
+    }
+    // ReplicaSets: the rule patches the template the plugin gives the current ReplicaSet.
+    let mut retemplated: BTreeMap<(&str, &str), &DeploymentPlan> = BTreeMap::new();
+    for p in corrected() {
         for (n, _) in &p.replicasets {
-            corrected.insert(
-                (Resource::REPLICA_SETS.group_resource(), &p.namespace, n),
-                p,
-            );
+            retemplated.insert((&p.namespace, n), p);
         }
     }
     for (gr, ns, name) in &matches.matched[i] {
-        let Some(plan) = corrected.get(&(gr.group_resource(), ns.as_str(), name.as_str())) else {
+        if *gr != Resource::REPLICA_SETS {
+            continue;
+        }
+        let Some(plan) = retemplated.get(&(ns.as_str(), name.as_str())) else {
             continue;
         };
         let paths = plan
@@ -501,14 +521,11 @@ fn lands_twice(
             .as_ref()
             .map(|c| c.paths.as_slice())
             .unwrap_or_default();
-        // Only a rule that changes what the template change changes lands twice.
-        let overlapping = touched_pointers(paths).into_iter().any(|ptr| {
-            let ptr = if *gr == Resource::REPLICA_SETS {
-                format!("/spec/template{ptr}")
-            } else {
-                ptr
-            };
-            rules.rules_touching(gr.group_resource(), &ptr).contains(&i)
+        let overlapping = touched_fields(paths).iter().any(|field| {
+            let pointer = format!("/spec/template{}", pointer_of(field));
+            rules
+                .rules_touching(gr.group_resource(), &pointer)
+                .contains(&i)
         });
         if overlapping {
             out.push(LintWarning {

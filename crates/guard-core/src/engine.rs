@@ -18,6 +18,8 @@ pub struct RulesOutcome {
     pub object: Value,
     /// One message per rule that matched but failed (Velero reports these as restore errors).
     pub rule_errors: Vec<String>,
+    /// Indices (document order) of the rules that matched and whose patches were applied.
+    pub applied: Vec<usize>,
 }
 
 /// Rule evaluation, strategic diff/apply and template equality, with Velero's and Kubernetes'
@@ -54,9 +56,16 @@ impl VeleroEngine {
                 _ => None,
             })
             .collect();
+        let applied = outcome
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| (*r == RuleOutcome::Applied).then_some(i))
+            .collect();
         RulesOutcome {
             object: outcome.object,
             rule_errors,
+            applied,
         }
     }
 

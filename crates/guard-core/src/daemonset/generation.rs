@@ -186,14 +186,13 @@ pub struct DaemonSetPodCorrection {
 pub enum DaemonSetPodDecision {
     /// The pod is not at the backed-up DaemonSet's generation (it belongs to a past template):
     /// left as is, as the controller would have replaced it in the source cluster too.
-    PastGeneration {
-        label: Option<String>,
-    },
+    PastGeneration { label: Option<String> },
     /// The rules make the generation unparseable: the DaemonSet will be rejected; left as is.
     Unprotectable,
     /// Same template, same generation: nothing to change.
     Unchanged,
-    Corrected(DaemonSetPodCorrection),
+    /// Boxed: a correction holds the pod, the other answers nothing.
+    Corrected(Box<DaemonSetPodCorrection>),
 }
 
 /// Removes the controller-owned node pin from a template delta (a strategic merge patch over
@@ -279,6 +278,7 @@ fn keep_extra_tolerations(before: &Value, template: &Value, item: &mut Value) {
 /// minus the controller's node pin, and the restored DaemonSet's generation as its label.
 pub fn correct_daemonset_pod(
     engine: &VeleroEngine,
+    rules: &Rules,
     pod: &Value,
     label: Option<&str>,
     change: &DaemonSetChange,
@@ -305,7 +305,7 @@ pub fn correct_daemonset_pod(
     }
     let mut corrected = match &pod_change {
         Some(c) if !c.paths.is_empty() => {
-            let mut corrected = correct_pod(engine, pod, c, fsb_volumes)?;
+            let mut corrected = correct_pod(engine, rules, pod, c, fsb_volumes)?;
             if corrected
                 .re_emitted
                 .iter()
@@ -318,11 +318,13 @@ pub fn correct_daemonset_pod(
         _ => PodCorrection::none(pod),
     };
     set_label(&mut corrected.item, POD_TEMPLATE_GENERATION, &restored);
-    Ok(DaemonSetPodDecision::Corrected(DaemonSetPodCorrection {
-        pod: corrected,
-        generation_label: (label.map(str::to_owned), restored),
-        controller_owned,
-    }))
+    Ok(DaemonSetPodDecision::Corrected(Box::new(
+        DaemonSetPodCorrection {
+            pod: corrected,
+            generation_label: (label.map(str::to_owned), restored),
+            controller_owned,
+        },
+    )))
 }
 
 /// A live restored pod whose `pod-template-generation` label must change.

@@ -129,12 +129,13 @@ pub fn plan(engine: &VeleroEngine, rules: &Rules, inputs: BackedUp<'_>) -> Resul
         let volumes = inputs.fsb.volumes_of(pod);
         match correct_daemonset_pod(
             engine,
+            rules,
             &as_velero_hands_it(pod),
             pod_generation(pod),
             &plan.after_rules,
             &volumes,
         )? {
-            DaemonSetPodDecision::Corrected(c) => plan.pods.push((name_of(pod).to_owned(), c)),
+            DaemonSetPodDecision::Corrected(c) => plan.pods.push((name_of(pod).to_owned(), *c)),
             DaemonSetPodDecision::PastGeneration { .. } => {
                 plan.past_generation_pods.push(name_of(pod).to_owned())
             }

@@ -14,7 +14,7 @@ use super::plan::DaemonSetPlan;
 use crate::error::Result;
 use crate::plans::owner_plan;
 use crate::restore::{Item, RestoreInputs};
-use crate::toolkit::notes::{Level, Note, StepOutcome, withheld_note};
+use crate::toolkit::notes::{Level, Note, StepOutcome, later_rules_notes, withheld_note};
 use crate::toolkit::object::{name_of, namespace_of};
 use crate::toolkit::owners::{Kind, Workload, daemonset_owner};
 
@@ -35,6 +35,7 @@ pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcom
     let volumes = inputs.fsb.volumes_of(from_backup);
     let decision = correct_daemonset_pod(
         inputs.engine,
+        inputs.rules,
         received,
         pod_generation(from_backup),
         &plan.after_rules,
@@ -76,6 +77,7 @@ fn corrected_outcome(
 ) -> StepOutcome {
     let c = &corrected.pod;
     let mut notes: Vec<Note> = withheld_note(pod, &workload, c).into_iter().collect();
+    notes.extend(later_rules_notes(pod, &workload, c));
     let (from, to) = &corrected.generation_label;
     if from.as_deref() != Some(to.as_str()) {
         notes.push(Note {

@@ -84,7 +84,7 @@ fn change_of(app: &DaemonSetApp, rules: &fsb_modifiers::ResourceModifiers) -> Da
 
 fn corrected(decision: DaemonSetPodDecision) -> DaemonSetPodCorrection {
     match decision {
-        DaemonSetPodDecision::Corrected(c) => c,
+        DaemonSetPodDecision::Corrected(c) => *c,
         other => panic!("expected a correction, got {other:?}"),
     }
 }
@@ -93,6 +93,7 @@ fn corrected(decision: DaemonSetPodDecision) -> DaemonSetPodCorrection {
 fn decide_without_fsb_volumes(pod: &Value, change: &DaemonSetChange) -> DaemonSetPodDecision {
     correct_daemonset_pod(
         &VeleroEngine,
+        &daemonset_rules(&[ADD_ENV]), // selects no pod: nothing lands after the plugin
         &as_velero_hands_it(pod),
         pod_generation(pod),
         change,
@@ -116,8 +117,15 @@ fn a_current_pod_gets_the_new_env_keeps_its_fsb_restore_and_its_generation() {
     let pod = &app.pods()[0];
     let (item, volumes) = prepared(&app, pod);
     let c = corrected(
-        correct_daemonset_pod(&VeleroEngine, &item, pod_generation(pod), &change, &volumes)
-            .unwrap(),
+        correct_daemonset_pod(
+            &VeleroEngine,
+            &daemonset_rules(&[ADD_ENV]),
+            &item,
+            pod_generation(pod),
+            &change,
+            &volumes,
+        )
+        .unwrap(),
     );
     let out = &c.pod.item;
     assert_eq!(

@@ -25,6 +25,8 @@ mod replicas;
 mod replicaset;
 
 #[cfg(test)]
+mod pod_rules_too;
+#[cfg(test)]
 mod scenarios;
 
 pub use history::{

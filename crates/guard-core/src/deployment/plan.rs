@@ -190,7 +190,7 @@ fn correct_items(
             continue;
         }
         let volumes = inputs.fsb.volumes_of(pod);
-        let correction = correct_pod(engine, &as_velero_hands_it(pod), change, &volumes)?;
+        let correction = correct_pod(engine, rules, &as_velero_hands_it(pod), change, &volumes)?;
         plan.pods.push((name_of(pod).to_owned(), correction));
     }
     for rs in inputs.history {

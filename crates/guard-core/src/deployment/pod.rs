@@ -56,7 +56,7 @@ pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcom
         ));
     }
     let volumes = inputs.fsb.volumes_of(from_backup);
-    let corrected = correct_pod(inputs.engine, received, change, &volumes)?;
+    let corrected = correct_pod(inputs.engine, inputs.rules, received, change, &volumes)?;
     Ok(corrected_pod_outcome(
         &pod, workload, received, corrected, &volumes,
     ))

@@ -130,6 +130,22 @@ pub(crate) enum PodFate<'a> {
 }
 
 impl StatefulSetPlan {
+    /// Whether the controller replaces a pod of ordinal `ordinal` that is not at the update
+    /// revision: under `RollingUpdate` (the default) at or above `partition`; never under
+    /// `OnDelete` (facts: statefulsets-daemonsets.md §2.4). Read from `S'.spec`.
+    pub(crate) fn rolls_older_pod(&self, ordinal: u64) -> bool {
+        let strategy = self.final_spec.get("updateStrategy");
+        let kind = strategy
+            .and_then(|s| s.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("RollingUpdate");
+        let partition = strategy
+            .and_then(|s| s.pointer("/rollingUpdate/partition"))
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        kind != "OnDelete" && ordinal >= partition
+    }
+
     /// What the pod of `lineage` gets.
     pub(crate) fn fate_of(&self, lineage: &StatefulPodLineage) -> PodFate<'_> {
         if let Some(final_replicas) = self.final_replicas
@@ -256,7 +272,8 @@ pub fn plan(engine: &VeleroEngine, rules: &Rules, inputs: BackedUp<'_>) -> Resul
             }),
             PodFate::Correct(change) => {
                 let volumes = inputs.fsb.volumes_of(pod);
-                let corrected = correct_pod(engine, &as_velero_hands_it(pod), change, &volumes)?;
+                let corrected =
+                    correct_pod(engine, rules, &as_velero_hands_it(pod), change, &volumes)?;
                 plan.pods.push((name, corrected));
             }
             PodFate::OlderRevision => plan.older_revision_pods.push(name),

@@ -1,9 +1,15 @@
 //! The pod step: pods at the update revision `R` get `T → T'` exactly as a Deployment's pods do;
 //! pods the final replica count removes (ordinal ≥ `R'`) are not restored; pods at an older
-//! revision (a partitioned or paused rollout in the backup) are left as they are.
+//! revision (a partitioned or paused rollout in the backup) are left as they are, with a `warn`
+//! where the controller will replace them.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
 
 use super::plan::{PodFate, StatefulSetPlan};
 use crate::error::Result;
+use crate::existing::fsb_volume_sources;
 use crate::plans::owner_plan;
 use crate::restore::{Item, RestoreInputs};
 use crate::toolkit::notes::{Level, Note, StepOutcome, corrected_pod_outcome};
@@ -62,19 +68,65 @@ pub fn pod_step(inputs: &RestoreInputs<'_>, item: Item<'_>) -> Result<StepOutcom
                 "{pod}: no update revision found for the StatefulSet (status.updateRevision, revision data, pod labels); pod restored without the template change"
             ),
         )),
-        PodFate::OlderRevision => Ok(StepOutcome::unchanged(
-            Level::Debug,
+        PodFate::OlderRevision => Ok(older_revision(
+            &pod,
             workload,
-            format!(
-                "{pod} belongs to an older revision ({}); left as is",
-                lineage.revision.as_deref().unwrap_or("no revision label")
-            ),
+            &lineage,
+            plan.rolls_older_pod(lineage.ordinal),
+            received,
+            &volumes,
         )),
         PodFate::Correct(change) => {
-            let corrected = correct_pod(inputs.engine, received, change, &volumes)?;
+            let corrected = correct_pod(inputs.engine, inputs.rules, received, change, &volumes)?;
             Ok(corrected_pod_outcome(
                 &pod, workload, received, corrected, &volumes,
             ))
         }
     }
+}
+
+/// A pod at an older revision than `R` (the backup was taken mid-rollout) is restored as it is.
+/// Where the controller resumes the rollout it replaces the pod: `warn`, with what survives
+/// (data in PersistentVolumeClaims; not that of other FSB volumes). Below the partition or under
+/// `OnDelete` it stays: `debug`.
+fn older_revision(
+    pod: &str,
+    workload: String,
+    lineage: &StatefulPodLineage,
+    rolled: bool,
+    received: &Value,
+    volumes: &BTreeSet<String>,
+) -> StepOutcome {
+    let revision = lineage.revision.as_deref().unwrap_or("no revision label");
+    if !rolled {
+        return StepOutcome::unchanged(
+            Level::Debug,
+            workload,
+            format!(
+                "{pod} belongs to an older revision ({revision}); left as is (below the partition or OnDelete: the controller keeps it)"
+            ),
+        );
+    }
+    let volumes: Vec<String> = volumes.iter().cloned().collect();
+    let (claims, others) = fsb_volume_sources(received, &volumes);
+    let data = match (claims.is_empty(), others.is_empty()) {
+        (_, true) if volumes.is_empty() => String::new(),
+        (_, true) => {
+            "; its FSB data lives in PersistentVolumeClaims and survives the replacement".to_owned()
+        }
+        (true, false) => format!(
+            "; FSB volumes {others:?} are not claims: their restored data goes with the pod"
+        ),
+        (false, false) => format!(
+            "; FSB data in claims ({:?}) survives the replacement, FSB volumes {others:?} are not claims: their restored data goes with the pod",
+            claims.iter().map(|(v, _)| v).collect::<Vec<_>>()
+        ),
+    };
+    StepOutcome::unchanged(
+        Level::Warn,
+        workload,
+        format!(
+            "{pod} belongs to an older revision ({revision}; the backup was taken mid-rollout): restored as it is, without the template change. The StatefulSet controller resumes the rollout and replaces it with the update revision: after every restored pod is ready under podManagementPolicy OrderedReady or on Kubernetes 1.35+, possibly before its file-system restore completes under Parallel on 1.34 and older{data}"
+        ),
+    )
 }

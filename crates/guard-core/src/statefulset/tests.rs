@@ -134,7 +134,8 @@ fn pods_at_the_update_revision_get_the_new_template_with_fsb_restore_intact() {
 }
 
 #[test]
-fn pods_at_an_older_revision_are_left_as_they_are() {
+fn pods_at_an_older_revision_are_restored_as_they_are_with_a_warning_when_they_will_roll() {
+    // Partition 0 (the fixture): the resumed rollout replaces ordinal 0 with the update revision.
     let db = db3().mid_rollout_below(1);
     let restore = Restore::of(&db, ENV_RULE);
     let pod = &db.pods()[0];
@@ -145,8 +146,27 @@ fn pods_at_an_older_revision_are_left_as_they_are() {
     let item = velero_prepares_pod(pod, &restore.fsb.volumes_of(pod));
     let out = pod_step(&restore.inputs(), item_of(&item, pod)).unwrap();
     assert_eq!(out.item, None);
+    assert!(!out.skip_restore);
+    assert_eq!(out.notes.len(), 1);
+    assert_eq!(out.notes[0].level, Level::Warn);
+    let message = &out.notes[0].message;
+    assert!(message.contains("older revision") && message.contains(OLDER_REVISION));
+    assert!(message.contains("replaces it"), "{message}");
+    // The fixture's FSB volume is not a claim: its restored data goes with the pod.
+    assert!(
+        message.contains("\"data\"") && message.contains("not claims"),
+        "{message}"
+    );
+
+    // The same pod below a partition the rules set: the controller keeps it (debug only).
+    let partitioned = format!(
+        "{ENV_RULE}  - {{operation: replace, path: /spec/updateStrategy/rollingUpdate/partition, value: \"1\"}}\n"
+    );
+    let restore = Restore::of(&db, &partitioned);
+    let out = pod_step(&restore.inputs(), item_of(&item, pod)).unwrap();
+    assert_eq!(out.item, None);
     assert_eq!(out.notes[0].level, Level::Debug);
-    assert!(out.notes[0].message.contains("older revision"));
+    assert!(out.notes[0].message.contains("below the partition"));
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::later_rules::Landing;
 use super::template::{FsbPod, PodCorrection, TemplateChange, pod_volumes};
 
 /// Log level of a note.
@@ -112,6 +113,46 @@ pub fn withheld_note(pod: &str, workload: &str, corrected: &PodCorrection) -> Op
     ))
 }
 
+/// One note per pod field the restore's own pod rules patch after the plugin carried the template
+/// change there (fields and rule numbers, never values): `warn` when the field was left to them
+/// (they would have applied the change a second time) or when they patch on top of it, `debug`
+/// when they leave it as carried. Shared by every kind's pod step.
+pub fn later_rules_notes(pod: &str, workload: &str, corrected: &PodCorrection) -> Vec<Note> {
+    corrected
+        .later_rules
+        .iter()
+        .map(|l| {
+            let (field, rules) = (&l.field, &l.rules);
+            match l.landing {
+                Landing::LeftToRules => Note::warn(
+                    workload,
+                    format!(
+                        "{pod}: resource-modifier rules {rules:?} select this pod and set {field} as the template change does; the plugin left {field} to them so the change lands once (drop those pod rules while the plugin is installed)"
+                    ),
+                ),
+                Landing::LeftToRulesPartly => Note::warn(
+                    workload,
+                    format!(
+                        "{pod}: resource-modifier rules {rules:?} select this pod and add to {field} what the template change adds there; carried by the plugin too, {field} would hold two members of one name and the API server would refuse the pod, so the plugin left {field} to them: the pod lacks the rest of the template change in {field} until the next rollout (drop those pod rules while the plugin is installed)"
+                    ),
+                ),
+                Landing::OnTop => Note::warn(
+                    workload,
+                    format!(
+                        "{pod}: resource-modifier rules {rules:?} select this pod and patch {field} again after the plugin carried the template change there: the pod's {field} will differ from the new template's (see `velero-fsb-guard check --output-dir`)"
+                    ),
+                ),
+                Landing::Unchanged => Note::debug(
+                    workload,
+                    format!(
+                        "{pod}: resource-modifier rules {rules:?} also patch {field}, which already holds their result"
+                    ),
+                ),
+            }
+        })
+        .collect()
+}
+
 /// The pod step's answer for a pod [`correct_pod`](super::template::correct_pod) corrected
 /// (`item` as received): the corrected item when it differs, the withheld warning and what was
 /// re-emitted.
@@ -125,6 +166,7 @@ pub fn corrected_pod_outcome(
     let mut notes: Vec<Note> = withheld_note(pod, &workload, &corrected)
         .into_iter()
         .collect();
+    notes.extend(later_rules_notes(pod, &workload, &corrected));
     notes.push(Note::debug(
         workload,
         format!(

@@ -8,8 +8,12 @@ use serde_json::{Value, json};
 use super::delta::{
     broken_invariants, keep_restore_wait_first, patch_paths, withhold_unsafe_parts,
 };
+use super::later_rules::{
+    Landing, LaterRules, duplicate_names, landings, pointer_of, touched_fields, velero_applies,
+    without_fields,
+};
 use super::object::{annotate, json_list, name_of};
-use crate::engine::VeleroEngine;
+use crate::engine::{Rules, VeleroEngine};
 use crate::error::Result;
 use crate::fsb::FsbIndex;
 
@@ -17,6 +21,9 @@ use crate::fsb::FsbIndex;
 pub const ANNOTATION_RE_EMITTED: &str = "fsb-guard.io/re-emitted";
 /// Annotation (pods): JSON list of template paths withheld to keep FSB restores working.
 pub const ANNOTATION_WITHHELD: &str = "fsb-guard.io/withheld";
+/// Annotation (pods): JSON list of pod fields left to the restore's own pod rules, which set them
+/// after the plugin (the change lands once), with the rules' numbers.
+pub const ANNOTATION_LEFT_TO_RULES: &str = "fsb-guard.io/left-to-rules";
 
 /// How the restore's rules change one workload's pod template.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +85,8 @@ pub struct PodCorrection {
     pub withheld: Vec<String>,
     /// Why the whole delta was withheld (empty when it was applied).
     pub broken: Vec<String>,
+    /// The restore's own pod rules that patch, after the plugin, a field the change sets.
+    pub later_rules: Vec<LaterRules>,
 }
 
 impl PodCorrection {
@@ -88,7 +97,15 @@ impl PodCorrection {
             re_emitted: Vec::new(),
             withheld: Vec::new(),
             broken: Vec::new(),
+            later_rules: Vec::new(),
         }
+    }
+
+    /// The fields left to the restore's pod rules, so the change lands once.
+    pub fn left_to_rules(&self) -> impl Iterator<Item = &LaterRules> {
+        self.later_rules
+            .iter()
+            .filter(|l| matches!(l.landing, Landing::LeftToRules | Landing::LeftToRulesPartly))
     }
 }
 
@@ -96,17 +113,106 @@ impl PodCorrection {
 /// `restore-wait` already inserted) by merge key, keeping the pod's name, namespace, `fsb_volumes`
 /// and `restore-wait` container. Unsafe parts are withheld; if the result would still break an
 /// invariant the whole delta is withheld.
+///
+/// Velero applies the restore's `rules` to the pod after the plugin: a field that a pod rule sets
+/// to the change's result on its own is left to that rule, so the change lands once
+/// ([`later_rules`](super::later_rules)).
 pub fn correct_pod(
+    engine: &VeleroEngine,
+    rules: &Rules,
+    pod: &Value,
+    change: &TemplateChange,
+    fsb_volumes: &BTreeSet<String>,
+) -> Result<PodCorrection> {
+    let carried = carry(engine, pod, change, &change.delta, fsb_volumes)?;
+    let fields = touched_fields(&carried.re_emitted);
+    let Some(after) = (!fields.is_empty())
+        .then(|| velero_applies(engine, rules, &carried.item))
+        .flatten()
+    else {
+        return Ok(annotated(carried));
+    };
+    let mut later = landings(rules, &carried.item, &after, &fields);
+    let on_top: BTreeSet<String> = later
+        .iter()
+        .filter(|l| l.landing == Landing::OnTop)
+        .map(|l| l.field.clone())
+        .collect();
+    if on_top.is_empty() {
+        return Ok(annotated(PodCorrection {
+            later_rules: later,
+            ..carried
+        }));
+    }
+    // Leave those fields to the rules and see what the rules make of them alone.
+    let trimmed = carry(
+        engine,
+        pod,
+        change,
+        &without_fields(&change.delta, &on_top),
+        fsb_volumes,
+    )?;
+    let alone = velero_applies(engine, rules, &trimmed.item).unwrap_or_else(|| after.clone());
+    // Left to the rules: fields they give the change's result alone, and fields where carrying the
+    // change would make them add a member whose name is already there (the API server refuses
+    // the pod; a pod lacking part of the change is restored, and its controller keeps it).
+    let mut partly = BTreeSet::new();
+    let left: BTreeSet<String> = on_top
+        .iter()
+        .filter(|f| {
+            let pointer = pointer_of(f);
+            if alone.object.pointer(&pointer) == carried.item.pointer(&pointer) {
+                return true;
+            }
+            let refused = duplicate_names(&after.object, &pointer)
+                && !duplicate_names(&alone.object, &pointer);
+            if refused {
+                partly.insert((*f).clone());
+            }
+            refused
+        })
+        .cloned()
+        .collect();
+    let chosen = if left.is_empty() {
+        carried
+    } else if left == on_top {
+        trimmed
+    } else {
+        carry(
+            engine,
+            pod,
+            change,
+            &without_fields(&change.delta, &left),
+            fsb_volumes,
+        )?
+    };
+    for l in &mut later {
+        if partly.contains(&l.field) {
+            l.landing = Landing::LeftToRulesPartly;
+        } else if left.contains(&l.field) {
+            l.landing = Landing::LeftToRules;
+        }
+    }
+    Ok(annotated(PodCorrection {
+        later_rules: later,
+        ..chosen
+    }))
+}
+
+/// `delta` (the change, or part of it) applied to `pod` by merge key, unsafe parts withheld, the
+/// whole delta withheld when the result would still break an invariant. Not annotated yet.
+fn carry(
     engine: &VeleroEngine,
     pod: &Value,
     change: &TemplateChange,
+    delta: &Value,
     fsb_volumes: &BTreeSet<String>,
 ) -> Result<PodCorrection> {
     let before = json!({
         "metadata": pod.get("metadata").cloned().unwrap_or_else(|| json!({})),
         "spec": pod.get("spec").cloned().unwrap_or_else(|| json!({})),
     });
-    let mut delta = change.delta.clone();
+    let mut delta = delta.clone();
     let mut withheld = withhold_unsafe_parts(&mut delta, fsb_volumes);
     let mut re_emitted = patch_paths(&delta);
     let after = if re_emitted.is_empty() {
@@ -132,18 +238,44 @@ pub fn correct_pod(
             }
         }
     }
-    if !re_emitted.is_empty() {
-        annotate(&mut item, ANNOTATION_RE_EMITTED, json_list(&re_emitted));
-    }
-    if !withheld.is_empty() {
-        annotate(&mut item, ANNOTATION_WITHHELD, json_list(&withheld));
-    }
     Ok(PodCorrection {
         item,
         re_emitted,
         withheld,
         broken,
+        later_rules: Vec::new(),
     })
+}
+
+/// The correction with its `fsb-guard.io/` annotations: what was re-emitted, withheld, and left to
+/// the restore's pod rules (fields and rule numbers, never values).
+fn annotated(mut corrected: PodCorrection) -> PodCorrection {
+    if !corrected.re_emitted.is_empty() {
+        annotate(
+            &mut corrected.item,
+            ANNOTATION_RE_EMITTED,
+            json_list(&corrected.re_emitted),
+        );
+    }
+    if !corrected.withheld.is_empty() {
+        annotate(
+            &mut corrected.item,
+            ANNOTATION_WITHHELD,
+            json_list(&corrected.withheld),
+        );
+    }
+    let left: Vec<String> = corrected
+        .left_to_rules()
+        .map(|l| format!("{} (rules {:?})", l.field, l.rules))
+        .collect();
+    if !left.is_empty() {
+        annotate(
+            &mut corrected.item,
+            ANNOTATION_LEFT_TO_RULES,
+            json_list(&left),
+        );
+    }
+    corrected
 }
 
 /// A pod of a workload with FSB data.
