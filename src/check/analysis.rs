@@ -120,7 +120,8 @@ pub struct Plans {
     pub daemonsets: Vec<DaemonSetPlan>,
 }
 
-/// The backed-up pods and histories by namespace: what a workload's plan reads (it keeps its own).
+/// The backed-up pods and histories by namespace, each grouped by owner: what a workload's plan
+/// reads (its own).
 fn by_namespace(index: &BackupIndex) -> BTreeMap<&str, BackupObjects> {
     let mut by_ns: BTreeMap<&str, BackupObjects> = BTreeMap::new();
     let mut add = |resource, pick: fn(&mut BackupObjects) -> &mut Vec<Value>| {
@@ -133,6 +134,9 @@ fn by_namespace(index: &BackupIndex) -> BTreeMap<&str, BackupObjects> {
     add(Resource::CONTROLLER_REVISIONS, |ns| {
         &mut ns.controllerrevisions
     });
+    for objects in by_ns.values_mut() {
+        objects.arrange_by_owner();
+    }
     by_ns
 }
 
@@ -176,10 +180,11 @@ impl Every<'_> {
             .items_of(resource)
             .map(|(key, workload)| {
                 let ns = self.by_ns.get(key.namespace.as_str()).unwrap_or(&empty);
+                let (pods, history) = ns.owned_by(P::KIND, workload);
                 let backed_up = BackedUp {
                     workload,
-                    history: ns.history(P::KIND),
-                    pods: &ns.pods,
+                    history,
+                    pods,
                     fsb: self.fsb,
                     settings: self.settings,
                 };

@@ -140,6 +140,7 @@ impl RestoreSource for KubeCluster {
             statefulsets: collect(Resource::STATEFUL_SETS),
             daemonsets: collect(Resource::DAEMON_SETS),
             controllerrevisions: collect(Resource::CONTROLLER_REVISIONS),
+            ..BackupObjects::default()
         })
     }
 }

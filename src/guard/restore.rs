@@ -217,7 +217,11 @@ impl RestoreState {
             .get_or_init(|| async {
                 let download = source.backup_objects(velero_namespace, backup_name, timeout);
                 match tokio::time::timeout(timeout, download).await {
-                    Ok(Ok(objects)) => Ok(Arc::new(objects)),
+                    Ok(Ok(mut objects)) => {
+                        // Once per restore: each workload's plan then reads its own objects.
+                        objects.arrange_by_owner();
+                        Ok(Arc::new(objects))
+                    }
                     Ok(Err(e)) => Err(Arc::new(e)),
                     Err(_) => Err(Arc::new(Error::DownloadTimedOut {
                         backup: backup_name.to_owned(),

@@ -511,6 +511,77 @@ func runTarget(t *testing.T, tg target) {
 			}
 		}
 	})
+
+	// Reliability (issue 19, RELIABILITY.md F12): the plugin process killed in the middle of a
+	// restore. Velero's client restarts a dead plugin on its next call (restartableProcess.
+	// ResetIfNeeded, before every RestoreItemAction call); the restarted process must answer every
+	// later item of the restore, from nothing it kept (it re-reads a restore's inputs on demand).
+	// Its own logger and manager: go-plugin logs the killed process at error, which host-log-clean
+	// above forbids for the rest of the run.
+	check(t, "killed-and-restarted", func(t *testing.T) {
+		killLogger, killOut := capturingLogger()
+		m := clientmgmt.NewManager(killLogger, logrus.DebugLevel, registry)
+		defer m.CleanupClients()
+		lines := func(msg string) []logEntry {
+			es, err := killOut.entries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res []logEntry
+			for _, e := range es {
+				if e.Msg == msg {
+					res = append(res, e)
+				}
+			}
+			return res
+		}
+		a, err := m.GetRestoreItemActionV2(tg.pluginName)
+		if err != nil {
+			t.Fatalf("GetRestoreItemActionV2: %v", err)
+		}
+		items := restoreItems(t)
+		executeAll := func(when string) {
+			for _, it := range items {
+				res, err := a.Execute(&velero.RestoreItemActionExecuteInput{
+					Item: it.item.DeepCopy(), ItemFromBackup: it.itemFromBackup.DeepCopy(), Restore: restore,
+				})
+				if err != nil {
+					t.Fatalf("Execute of %s %s: %v", it.name, when, err)
+				}
+				if !equality.Semantic.DeepEqual(it.item.UnstructuredContent(), res.UpdatedItem.UnstructuredContent()) {
+					t.Errorf("item %s changed %s", it.name, when)
+				}
+			}
+		}
+		executeAll("before the kill")
+		pids := startedPIDs(t, lines("plugin started"))
+		if len(pids) != 1 {
+			t.Fatalf("plugin processes started before the kill: %v, want one", pids)
+		}
+		killed := pids[0]
+		if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill -9 %d: %v", killed, err)
+		}
+		// go-plugin reaps its child and marks the client exited; wait for that, bounded.
+		deadline := time.Now().Add(10 * time.Second)
+		for len(lines("plugin process exited")) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("go-plugin did not see the killed process exit within 10s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		begin := time.Now()
+		executeAll("after the kill")
+		pids = startedPIDs(t, lines("plugin started"))
+		if len(pids) != 2 || pids[1] == killed {
+			t.Fatalf("plugin processes started: %v, want the killed %d and one restarted", pids, killed)
+		}
+		if len(lines("Plugin process exited - restarting.")) != 1 {
+			t.Errorf("Velero's client did not log one restart")
+		}
+		t.Logf("killed pid %d; Velero restarted the plugin as pid %d and %d items were answered in %v",
+			killed, pids[1], len(items), time.Since(begin).Round(time.Millisecond))
+	})
 }
 
 var logSourceRE = regexp.MustCompile(`^[^\s:]+:\d+$`)

