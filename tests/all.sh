@@ -78,18 +78,22 @@ run_stage "examples: sample backup is reproducible and in Velero's layout" - pyt
 run_stage "image: Dockerfile lint (hadolint)" "$FSB_CACHE/venv-lint/bin/hadolint" bash scripts/lint-dockerfile.sh
 run_stage "image: static musl build (x86_64)" "$FSB_CACHE/target-static/x86_64-unknown-linux-musl/release/velero-fsb-guard" \
   bash scripts/build-static.sh x86_64-unknown-linux-musl
-run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.3)" "$FSB_CACHE/conformance/harness-v*.test" \
-  bash tests/conformance/run.sh
-run_stage "arm64: static aarch64 build; check and Velero's plugin client under qemu" "$FSB_CACHE/target-static/aarch64-unknown-linux-musl/release/velero-fsb-guard" \
-  bash tests/arm64/run.sh
-run_stage "arm64: two-platform OCI image (linux/amd64, linux/arm64), offline, checked" - \
-  bash tests/arm64/image.sh
+run_stage "fuzz: kept inputs replayed, then rule parser and patch engines (${FUZZ_SECONDS:=60} s per target)" "$FSB_CACHE/fuzz-modifiers/target" \
+  env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/oracle/fuzz.sh
+# The stages that build Velero's plugin client (arm64 runs it too) last: on a cold machine the e2e's
+# node lanes compile Velero, client-go and apimachinery meanwhile, and a Go build reuses the
+# packages another build already finished (one GOCACHE) but compiles again those another build is
+# compiling at the same moment.
 run_stage "go: engine oracle (json-patch v5, strategicpatch at the pins of Velero 1.15-1.18)" "$FSB_CACHE/oracle-modifiers/oracle-v1.18" \
   bash tests/oracle/run.sh
 run_stage "go: revision encoder oracle (Go-canonical JSON, ControllerRevision hash)" "$FSB_CACHE/oracle-canonical/oracle" \
   bash tests/oracle/canonical/run.sh
-run_stage "fuzz: kept inputs replayed, then rule parser and patch engines (${FUZZ_SECONDS:=60} s per target)" "$FSB_CACHE/fuzz-modifiers/target" \
-  env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/oracle/fuzz.sh
+run_stage "arm64: static aarch64 build; check and Velero's plugin client under qemu" "$FSB_CACHE/target-static/aarch64-unknown-linux-musl/release/velero-fsb-guard" \
+  bash tests/arm64/run.sh
+run_stage "arm64: two-platform OCI image (linux/amd64, linux/arm64), offline, checked" - \
+  bash tests/arm64/image.sh
+run_stage "go: Velero plugin-client conformance (v1.15.2, v1.18.3)" "$FSB_CACHE/conformance/harness-v*.test" \
+  bash tests/conformance/run.sh
 
 finish_bg_stage
 
