@@ -555,22 +555,34 @@ step "control: velero plugin remove $PLUGIN_IMAGE; the same restore, velero.io/p
 velero plugin remove "$PLUGIN_IMAGE" > "$logs/plugin-remove.log" 2>&1 || fail "velero plugin remove"
 wait_for 180 "velero Deployment rolled out without the plugin" velero_rolled || fail "velero did not roll out"
 wait_for 120 "the server no longer lists our plugin" server_has_plugin no || fail "server still lists the plugin"
-delete_namespaces 2
-restore "$BACKUP-control" --annotations "velero.io/pod-volume-timeout=$PV_TIMEOUT"
-check control "$BACKUP-control"
-control_lost=$(field lost "$BACKUP-control")
-# What the user of the report saw: the uploader's restores section of `velero restore describe`.
-velero restore describe "$BACKUP-control" --details > "$logs/describe-control.log" 2>&1 || true
-grep -i -A3 '^[a-z]* Restores:' "$logs/describe-control.log" | sed 's/^/  describe: /' || true
+control_restore() { # control_restore <name> <storage generation>: the control restore and its checks
+  delete_namespaces "$2"
+  restore "$1" --annotations "velero.io/pod-volume-timeout=$PV_TIMEOUT"
+  check control "$1"
+  control_lost=$(field lost "$1")
+  # What the user of the report saw: the uploader's restores section of `velero restore describe`.
+  velero restore describe "$1" --details > "$logs/describe-control.log" 2>&1 || true
+  grep -i -A3 '^[a-z]* Restores:' "$logs/describe-control.log" | sed 's/^/  describe: /' || true
+  control_pvr=$(awk '/^restic Restores:/ {on=1; next} on && /^[^ ]/ {on=0} on && /^  [A-Za-z]+:/ {gsub(/[ :]/, ""); print}' \
+    "$logs/describe-control.log" | sort -u | paste -sd, -)
+}
+control_name="$BACKUP-control"
+control_restore "$control_name" 2
+if [[ $NODE_SET == seed && $control_pvr == *Completed* ]]; then
+  # The report's failure is a race: the rollout deletes the restored pod before restic fills its
+  # volume. A small volume on an idle node-agent can win it (seen once under a cold CI's load): the
+  # control runs once more, and must show the failure then.
+  step "control: restic won the race against the rollout this time (restic Restores: $control_pvr); once more"
+  control_name="$BACKUP-control2"
+  control_restore "$control_name" 4
+fi
 if [[ $NODE_SET == seed ]]; then
   # The report's failure: `restic Restores:` lists the volume under Failed (or, when the pod was
   # gone before node-agent took it up, still New/InProgress), never under Completed.
-  control_pvr=$(awk '/^restic Restores:/ {on=1; next} on && /^[^ ]/ {on=0} on && /^  [A-Za-z]+:/ {gsub(/[ :]/, ""); print}' \
-    "$logs/describe-control.log" | sort -u | paste -sd, -)
   [[ -n $control_pvr && $control_pvr != *Completed* ]] \
     || fail "control: velero restore describe does not show the report's failure (restic Restores: ${control_pvr:-none})"
 fi
-[[ $(grep -c 'pluginName=velero-fsb-guard' "$work/restore-$BACKUP-control.txt") == 0 ]] \
+[[ $(grep -c 'pluginName=velero-fsb-guard' "$work/restore-$control_name.txt") == 0 ]] \
   || fail "control restore logs carry lines of our plugin: it was not removed"
 
 newest_rc=0
