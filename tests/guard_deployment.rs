@@ -6,7 +6,9 @@ mod guard_support;
 
 use std::time::Duration;
 
-use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
+use fsb_guard_core::fixtures::{
+    App, SIDECAR_FOR_WEB_AND_ITS_PODS, a_deployment, a_restore, velero_prepares_pod,
+};
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
 use guard_support::{FakeCluster, Knobs, TARGET, execute_input};
 use serde_json::{Value, json};
@@ -576,16 +578,7 @@ async fn a_pod_rule_repeating_the_template_change_is_left_to_land_once_and_named
     // The Deployment and its pods each get a sidecar `shipper` (rules written for restores
     // without the plugin). Velero applies rule 1 to the pod after the plugin: carrying the
     // sidecar too would make two containers of one name, which the API server refuses.
-    let rules = r#"
-version: v1
-resourceModifierRules:
-- conditions: {groupResource: deployments.apps, resourceNameRegex: "^web$"}
-  patches:
-  - {operation: add, path: /spec/template/spec/containers/-, value: '{"name":"shipper","image":"registry.example/shipper:1"}'}
-- conditions: {groupResource: pods, resourceNameRegex: "^web-"}
-  patches:
-  - {operation: add, path: /spec/containers/-, value: '{"name":"shipper","image":"registry.example/shipper:1"}'}
-"#;
+    let rules = SIDECAR_FOR_WEB_AND_ITS_PODS;
     let cluster = FakeCluster::serving(web().backup(), web().pod_volume_backups(), rules, |_| {});
     let capture = guard_support::capturing_logs();
     let outputs = run_restore(&cluster, &web(), &a_restore(json!({}))).await;

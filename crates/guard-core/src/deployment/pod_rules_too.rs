@@ -12,17 +12,6 @@ use crate::toolkit::later_rules::Landing;
 use crate::toolkit::template::ANNOTATION_LEFT_TO_RULES;
 use crate::{Level, Settings, VeleroEngine};
 
-/// A sidecar added by the rule for the Deployment (`add …/containers/-`) and, again, by a rule for
-/// its pods: written for restores without the plugin, kept when the plugin is installed.
-const SIDECAR_TWICE: &str = r#"
-- conditions: {groupResource: deployments.apps, resourceNameRegex: "^web$"}
-  patches:
-  - {operation: add, path: /spec/template/spec/containers/-, value: '{"name":"shipper","image":"registry.example/shipper:1"}'}
-- conditions: {groupResource: pods, resourceNameRegex: "^web-"}
-  patches:
-  - {operation: add, path: /spec/containers/-, value: '{"name":"shipper","image":"registry.example/shipper:1"}'}
-"#;
-
 fn web() -> App {
     a_deployment("shop", "web").with_fsb_volume("data")
 }
@@ -38,6 +27,13 @@ fn names(pod: &Value, list: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The only `warn` among `notes` (fails unless there is exactly one).
+fn the_one_warning(notes: &[crate::Note]) -> &crate::Note {
+    let warn: Vec<&crate::Note> = notes.iter().filter(|n| n.level == Level::Warn).collect();
+    assert_eq!(warn.len(), 1, "{notes:?}");
+    warn[0]
+}
+
 /// The pod step's answer for the first pod of `app` under `rules_doc`, and its notes.
 fn pod_answer(app: &App, rules_doc: &Rules) -> (Value, Vec<crate::Note>) {
     let restore = Restore::of_app(app, rules_doc);
@@ -50,7 +46,7 @@ fn pod_answer(app: &App, rules_doc: &Rules) -> (Value, Vec<crate::Note>) {
 #[test]
 fn a_sidecar_added_to_the_deployment_and_its_pods_lands_once() {
     let app = web();
-    let rules_doc = rule_list(SIDECAR_TWICE);
+    let rules_doc = rules(SIDECAR_FOR_WEB_AND_ITS_PODS);
     // The case is real: a pod carrying the Deployment's change gets the pod rule on top, and the
     // API server refuses two containers named `shipper` (the pod and its FSB data would be lost).
     let mut carried =
@@ -78,12 +74,11 @@ fn a_sidecar_added_to_the_deployment_and_its_pods_lands_once() {
     assert_eq!(left, r#"["spec.containers (rules [1])"]"#);
 
     let (_, notes) = pod_answer(&app, &rules_doc);
-    let warn: Vec<&crate::Note> = notes.iter().filter(|n| n.level == Level::Warn).collect();
-    assert_eq!(warn.len(), 1, "{notes:?}");
-    assert!(warn[0].message.contains("rules [1]"), "{}", warn[0].message);
-    assert!(warn[0].message.contains("spec.containers"));
-    assert!(warn[0].message.contains("lands once"));
-    assert!(!warn[0].message.contains("shipper"), "names no value");
+    let warn = the_one_warning(&notes);
+    assert!(warn.message.contains("rules [1]"), "{}", warn.message);
+    assert!(warn.message.contains("spec.containers"));
+    assert!(warn.message.contains("lands once"));
+    assert!(!warn.message.contains("shipper"), "names no value");
 }
 
 #[test]
@@ -144,15 +139,14 @@ fn a_pod_rule_patching_on_top_of_the_change_is_reported_and_the_correction_kept(
         "the Deployment would roll"
     );
     let (_, notes) = pod_answer(&app, &rules_doc);
-    let warn: Vec<&crate::Note> = notes.iter().filter(|n| n.level == Level::Warn).collect();
-    assert_eq!(warn.len(), 1, "{notes:?}");
-    assert!(warn[0].message.contains("rules [1]") && warn[0].message.contains("again"));
+    let warn = the_one_warning(&notes);
+    assert!(warn.message.contains("rules [1]") && warn.message.contains("again"));
 }
 
 #[test]
 fn the_plan_records_what_was_left_to_the_pod_rules() {
     let app = web();
-    let rules_doc = rule_list(SIDECAR_TWICE);
+    let rules_doc = rules(SIDECAR_FOR_WEB_AND_ITS_PODS);
     let plan: DeploymentPlan = offline(
         &app.backup(),
         &app.fsb_index(),
@@ -206,11 +200,10 @@ fn a_sidecar_repeated_beside_another_container_change_is_left_to_the_pod_rule() 
         "the Deployment would roll"
     );
     let (_, notes) = pod_answer(&app, &rules_doc);
-    let warn: Vec<&crate::Note> = notes.iter().filter(|n| n.level == Level::Warn).collect();
-    assert_eq!(warn.len(), 1, "{notes:?}");
+    let warn = the_one_warning(&notes);
     assert!(
-        warn[0].message.contains("two members of one name"),
+        warn.message.contains("two members of one name"),
         "{}",
-        warn[0].message
+        warn.message
     );
 }
