@@ -127,10 +127,104 @@ fn a_validation_error_names_its_fields_never_the_values_it_quotes() {
             && text.contains("spec.template.spec.containers[0].env[0].value"),
         "{text}"
     );
-    // Without named fields the message is all there is to say, and it is kept.
+    // Without named fields the message is left out too: it may quote values all the same.
     let text = from_kube(call(), api(500, "InternalError")).to_string();
+    assert_eq!(
+        text,
+        "list podvolumebackups.velero.io in namespace velero: HTTP 500 InternalError: \
+         the API server's message (14 bytes) is left out: it may quote values; the API server's log has it"
+    );
+}
+
+fn status(code: u16, reason: &str, message: &str) -> kube::Error {
+    kube::Error::Api(Status::failure(message, reason).with_code(code).boxed())
+}
+
+#[test]
+fn messages_naming_no_field_never_reach_the_text_only_the_denying_webhook() {
+    // apiserver's webhook error: `admission webhook %q denied the request: %s`, the reason being
+    // the webhook author's text, here quoting the value it refused.
+    let denied = status(
+        400,
+        "BadRequest",
+        "admission webhook \"images.policy.example.com\" denied the request: image registry.example.com/app:s3cr3t is not allowed",
+    );
+    let text = from_kube(call(), denied).to_string();
+    assert!(!text.contains("s3cr3t"), "{text}");
     assert!(
-        text.ends_with("HTTP 500 InternalError: server says no"),
+        text.ends_with(
+            "HTTP 400 BadRequest: admission webhook \"images.policy.example.com\" denied the request \
+             (its reason is left out: it may quote values)"
+        ),
         "{text}"
+    );
+    // A ValidatingAdmissionPolicy's messageExpression, a 403 from a webhook, a 400 decoding error.
+    for (code, reason, message) in [
+        (
+            422,
+            "Invalid",
+            "ValidatingAdmissionPolicy 'no-debug' with binding 'b' denied request: env DEBUG=s3cr3t",
+        ),
+        (
+            400,
+            "BadRequest",
+            "json: cannot unmarshal string \"s3cr3t\" into Go value of type int32",
+        ),
+        (
+            503,
+            "ServiceUnavailable",
+            "etcdserver: request timed out on key s3cr3t",
+        ),
+    ] {
+        let e = from_kube(call(), status(code, reason, message));
+        let text = e.to_string();
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains(&format!("HTTP {code} {reason}")), "{text}");
+        assert!(
+            text.contains(&format!("({} bytes) is left out", message.len())),
+            "{text}"
+        );
+    }
+    // A 409 is the API server's own sentence from the resource and the name: quoted.
+    let conflict = from_kube(
+        call(),
+        status(
+            409,
+            "Conflict",
+            "Operation cannot be fulfilled on replicasets.apps \"web-6d4cf56db6\": the object has been modified; please apply your changes to the latest version and try again",
+        ),
+    );
+    assert!(
+        conflict
+            .to_string()
+            .contains("the object has been modified"),
+        "{conflict}"
+    );
+    // A JSON patch that no longer applies (422 naming no field) says so in our words.
+    let stale = from_kube(
+        call(),
+        status(
+            422,
+            "Invalid",
+            "testing value /metadata/labels/tier failed: s3cr3t",
+        ),
+    )
+    .into_conflict_if_unapplicable();
+    assert_eq!(
+        stale.to_string(),
+        "list podvolumebackups.velero.io in namespace velero: HTTP 422 Invalid: \
+         the JSON patch no longer applies: the object changed since it was read"
+    );
+}
+
+#[test]
+fn an_undecodable_response_is_described_by_position_never_by_its_text() {
+    let bad = serde_json::from_str::<u32>("\"s3cr3t\"").unwrap_err();
+    let text = from_kube(call(), kube::Error::SerdeError(bad)).to_string();
+    assert!(!text.contains("s3cr3t"), "{text}");
+    assert_eq!(
+        text,
+        "list podvolumebackups.velero.io in namespace velero: unexpected response: \
+         response body is JSON of an unexpected shape (line 1, column 8)"
     );
 }

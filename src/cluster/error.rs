@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// What a kube API call was trying to do; every error names it so a log line says what failed.
@@ -62,7 +63,7 @@ pub enum Error {
     /// The object is not (or no longer) as the call required: HTTP 409 (a failed `resourceVersion`
     /// or `uid` precondition, or AlreadyExists), or a conditional JSON patch that no longer
     /// applies ([`Error::into_conflict_if_unapplicable`]).
-    #[error("{call}: HTTP {code} {reason}: {message}")]
+    #[error("{call}: HTTP {code} {reason}: {}", conflict_detail(*code, message))]
     Conflict {
         call: Box<Call>,
         code: u16,
@@ -85,10 +86,10 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What an [`Error::Api`] says after its status: the fields the API server names, or, when it
-/// names none, its message.
-fn api_detail<'a>(message: &'a str, fields: &[String]) -> std::borrow::Cow<'a, str> {
+/// names none, what [`value_free`] keeps of its message.
+fn api_detail<'a>(message: &'a str, fields: &[String]) -> Cow<'a, str> {
     if fields.is_empty() {
-        message.into()
+        value_free(message)
     } else {
         format!(
             "refused field(s) {} (the API server's message is left out: it quotes the values)",
@@ -96,6 +97,61 @@ fn api_detail<'a>(message: &'a str, fields: &[String]) -> std::borrow::Cow<'a, s
         )
         .into()
     }
+}
+
+/// What an [`Error::Conflict`] says after its status. A 409's message is built by the API server
+/// from the resource, the name and fixed text (`Operation cannot be fulfilled on …: the object has
+/// been modified`, `… already exists`), so it is quoted; a JSON patch that no longer applies (422)
+/// is said in our words, since its text comes from the patch library.
+fn conflict_detail(code: u16, message: &str) -> Cow<'_, str> {
+    if code == 409 {
+        message.into()
+    } else {
+        "the JSON patch no longer applies: the object changed since it was read".into()
+    }
+}
+
+/// An API server message naming no field, as a log line may show it. Values never reach the logs,
+/// and such a message can quote them: an admission webhook's or a ValidatingAdmissionPolicy's
+/// reason is the policy author's own text (often "value X is not allowed"), a 400 quotes what it
+/// could not decode, a 500 wraps whatever failed. So only the denying webhook's name is kept
+/// (`admission webhook "NAME" denied the request`, apiserver's webhook error format); every other
+/// message is left out, with its length, and the operator reads it in the API server's log.
+fn value_free(message: &str) -> Cow<'_, str> {
+    const WEBHOOK: &str = "admission webhook \"";
+    if let Some(rest) = message.strip_prefix(WEBHOOK)
+        && let Some(end) = rest.find('"')
+    {
+        return format!(
+            "admission webhook \"{}\" denied the request (its reason is left out: it may quote values)",
+            &rest[..end]
+        )
+        .into();
+    }
+    if message.is_empty() {
+        return "no message".into();
+    }
+    format!(
+        "the API server's message ({} bytes) is left out: it may quote values; the API server's log has it",
+        message.len()
+    )
+    .into()
+}
+
+/// A response body that could not be decoded: where, and what kind of error, never the text
+/// (serde's messages quote the values they could not use).
+fn decode_failure(e: &serde_json::Error) -> String {
+    let category = match e.classify() {
+        serde_json::error::Category::Io => "an I/O error",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "JSON of an unexpected shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    };
+    format!(
+        "response body is {category} (line {}, column {})",
+        e.line(),
+        e.column()
+    )
 }
 
 impl Error {
@@ -204,7 +260,7 @@ pub fn from_kube(call: Call, err: kube::Error) -> Error {
         }
         kube::Error::SerdeError(e) => Error::Response {
             call,
-            message: e.to_string(),
+            message: decode_failure(&e),
         },
         kube::Error::FromUtf8(e) => Error::Response {
             call,

@@ -43,6 +43,9 @@ pub struct Knobs {
     /// Dry-run creates are refused as invalid (HTTP 422), the API server's message quoting this
     /// value, as a validation message does.
     pub dry_run_invalid_value: Option<&'static str>,
+    /// Dry-run creates are denied by an admission webhook (HTTP 400), its reason quoting this value,
+    /// as a policy webhook's often does.
+    pub dry_run_denied_by_webhook: Option<&'static str>,
     /// How the backup download fails, if it does (the object store's answer for `backup`).
     pub download_fails: Option<fn(backup: &str) -> DownloadError>,
 }
@@ -85,6 +88,7 @@ impl FakeCluster {
             no_modifier_configmap: false,
             download_fails: None,
             dry_run_invalid_value: None,
+            dry_run_denied_by_webhook: None,
         };
         knobs(&mut all);
         Self(Arc::new(State {
@@ -370,6 +374,12 @@ impl LiveCluster for FakeCluster {
                 ),
                 fields: vec![field.to_owned()],
             }));
+        }
+        if let Some(value) = self.0.knobs.dry_run_denied_by_webhook {
+            let denial = format!(
+                "admission webhook \"policy.example.com\" denied the request: value {value:?} is not allowed"
+            );
+            return Ok(DryRun::Refused(api_error("create", object, 400, &denial)));
         }
         if self.0.knobs.refuse_dry_run {
             let refusal = "admission webhook does not support dry run";

@@ -1,7 +1,7 @@
 //! The patch and rule machinery every decision uses: Velero's rule engine (`fsb-modifiers`) and
 //! apimachinery's strategic merge patch and semantic equality (`fsb-smp`), behind one type.
 
-use fsb_modifiers::{Glob, ResourceModifiers, RuleOutcome};
+use fsb_modifiers::{ResourceModifiers, RuleOutcome};
 use fsb_smp::Root;
 use serde_json::Value;
 
@@ -72,10 +72,7 @@ impl VeleroEngine {
     /// Whether any rule's `groupResource` selects `group_resource` (conditions on the object itself
     /// are not evaluated).
     pub fn rules_select(&self, rules: &Rules, group_resource: &str) -> bool {
-        rules.rules().iter().any(|r| {
-            Glob::compile(&r.conditions.group_resource, &['.'])
-                .is_ok_and(|g| g.is_match(group_resource))
-        })
+        rules.selects(group_resource)
     }
 
     /// Two-way strategic merge patch from pod template `from` to `to` (`core/v1.PodTemplateSpec`),

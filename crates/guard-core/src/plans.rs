@@ -35,6 +35,13 @@ pub trait WorkloadPlan: Sized + Send + Sync + 'static {
     fn left_alone(&self) -> Option<&'static str> {
         None
     }
+
+    /// What a restore keeps of the plan once [`plan_of`] computed it: by default all of it. A kind
+    /// whose pods are corrected again by their own item step drops the corrected pod copies (only
+    /// `check` shows them), so that a restore's memory does not grow with its pods' size.
+    fn kept_for_the_restore(self) -> Self {
+        self
+    }
 }
 
 pub use crate::toolkit::memo::Plans;
@@ -46,7 +53,7 @@ pub fn plan_of<P: WorkloadPlan>(inputs: &RestoreInputs<'_>, workload: &Value) ->
         .get_or_try_insert(Workload::of(P::KIND, workload), || {
             let backed_up = inputs.backed_up(P::KIND, workload);
             let plan: Arc<dyn Any + Send + Sync> =
-                Arc::new(P::plan(inputs.engine, inputs.rules, backed_up)?);
+                Arc::new(P::plan(inputs.engine, inputs.rules, backed_up)?.kept_for_the_restore());
             Ok::<_, Error>(plan)
         })?;
     // Stored under its workload, whose kind is `P::KIND`: the downcast cannot miss.

@@ -151,6 +151,13 @@ impl Compiled {
         }
     }
 
+    /// Whether the rule's `groupResource` glob (compiled once) selects `group_resource`.
+    fn selects(&self, group_resource: &str) -> bool {
+        self.group
+            .as_ref()
+            .is_ok_and(|g| g.is_match(group_resource))
+    }
+
     /// `collections.IncludesExcludes.ShouldInclude` with only includes: the first glob (in
     /// sorted order) that fails to compile ends the search with "not included".
     fn namespace_included(&self, ns: &str) -> bool {
@@ -266,9 +273,7 @@ impl ResourceModifiers {
     /// Whether any rule's `groupResource` matches `group_resource` (with the globs compiled
     /// once): items of other resources leave every rule `NotMatched` or in error.
     pub fn selects(&self, group_resource: &str) -> bool {
-        self.compiled
-            .iter()
-            .any(|c| c.group.as_ref().is_ok_and(|g| g.is_match(group_resource)))
+        self.compiled.iter().any(|c| c.selects(group_resource))
     }
 
     /// Why Velero 1.12–1.14 may evaluate these rules differently from 1.15–1.18 (whose
@@ -341,11 +346,10 @@ impl ResourceModifiers {
         self.doc
             .rules
             .iter()
+            .zip(&self.compiled)
             .enumerate()
-            .filter(|(_, r)| {
-                Glob::compile(&r.conditions.group_resource, &['.'])
-                    .is_ok_and(|g| g.is_match(group_resource))
-            })
+            .filter(|(_, (_, c))| c.selects(group_resource))
+            .map(|(i, (r, _))| (i, r))
             .filter(|(_, r)| {
                 let overlaps = |p: &str| {
                     let toks: Vec<&str> = p.split('/').skip(1).collect();

@@ -18,7 +18,7 @@ use crate::toolkit::object::{as_velero_hands_it, name_of, namespace_of, pod_temp
 use crate::toolkit::owners::{Kind, Workload, pod_lineage, replicaset_owner};
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::scope::OutOfScope;
-use crate::toolkit::template::{FsbPod, PodCorrection, TemplateChange, correct_pod};
+use crate::toolkit::template::{FsbPod, PodCorrection, TemplateChange, correct_pod, without_items};
 
 /// What the guard would do for one Deployment during a restore.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +70,13 @@ impl WorkloadPlan for DeploymentPlan {
     fn left_alone(&self) -> Option<&'static str> {
         (self.change.is_none() && self.replicas.lowered_to().is_none())
             .then_some("template unchanged by the rules")
+    }
+    /// Each pod's own item step corrects the pod Velero hands over (`restore-wait` included).
+    fn kept_for_the_restore(self) -> Self {
+        Self {
+            pods: without_items(self.pods),
+            ..self
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use crate::toolkit::owners::{
 use crate::toolkit::replicas::Replicas;
 use crate::toolkit::revision::{predicted_revision_name, revision_data, same_revision_data};
 use crate::toolkit::scope::OutOfScope;
-use crate::toolkit::template::{FsbPod, PodCorrection, TemplateChange, correct_pod};
+use crate::toolkit::template::{FsbPod, PodCorrection, TemplateChange, correct_pod, without_items};
 
 /// How the backed-up update revision `R` was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +73,13 @@ impl WorkloadPlan for StatefulSetPlan {
 
     fn plan(engine: &VeleroEngine, rules: &Rules, backed_up: BackedUp<'_>) -> Result<Self> {
         plan(engine, rules, backed_up)
+    }
+    /// Each pod's own item step corrects the pod Velero hands over (`restore-wait` included).
+    fn kept_for_the_restore(self) -> Self {
+        Self {
+            pods: without_items(self.pods),
+            ..self
+        }
     }
 }
 

@@ -74,6 +74,13 @@ pub fn changed_paths(engine: &VeleroEngine, from: &Value, to: &Value) -> Result<
     Ok(patch_paths(&engine.template_diff(from, to)?))
 }
 
+/// The pods' decisions without the corrected pods ([`PodCorrection::without_item`]).
+pub fn without_items(pods: Vec<(String, PodCorrection)>) -> Vec<(String, PodCorrection)> {
+    pods.into_iter()
+        .map(|(name, c)| (name, c.without_item()))
+        .collect()
+}
+
 /// A pod carrying the template change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodCorrection {
@@ -98,6 +105,15 @@ impl PodCorrection {
             withheld: Vec::new(),
             broken: Vec::new(),
             later_rules: Vec::new(),
+        }
+    }
+
+    /// The decision without the corrected pod: what a restore's plan keeps once the pod's own
+    /// item step corrects the pod Velero hands over (the copy here is `check`'s).
+    pub fn without_item(self) -> Self {
+        Self {
+            item: Value::Null,
+            ..self
         }
     }
 
