@@ -78,8 +78,9 @@ run_stage "examples: sample backup is reproducible and in Velero's layout" - pyt
 run_stage "image: Dockerfile lint (hadolint)" "$FSB_CACHE/venv-lint/bin/hadolint" bash scripts/lint-dockerfile.sh
 run_stage "image: static musl build (x86_64)" "$FSB_CACHE/target-static/x86_64-unknown-linux-musl/release/velero-fsb-guard" \
   bash scripts/build-static.sh x86_64-unknown-linux-musl
-run_stage "fuzz: kept inputs replayed, then rule parser and patch engines (${FUZZ_SECONDS:=60} s per target)" "$FSB_CACHE/fuzz-modifiers/target" \
-  env FUZZ_SECONDS="$FUZZ_SECONDS" bash tests/oracle/fuzz.sh
+# Fuzzing itself runs outside CI (tests/oracle/fuzz.sh, for hours; RELIABILITY.md records them):
+# every input it kept is replayed by the rust stage (crates/modifiers/tests/fuzz_corpus.rs), so CI
+# needs no nightly toolchain and no sanitizer build, and cannot go red on a slow input found by chance.
 # The stages that build Velero's plugin client (arm64 runs it too) last: on a cold machine the e2e's
 # node lanes compile Velero, client-go and apimachinery meanwhile, and a Go build reuses the
 # packages another build already finished (one GOCACHE) but compiles again those another build is

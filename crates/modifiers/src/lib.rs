@@ -489,6 +489,46 @@ pub mod fuzzing {
         }
     }
 
+    /// The `rules` target: a rule document (YAML), optionally followed by a NUL and a JSON item;
+    /// parsed and validated, then applied to a Deployment, a pod and the item, and asked which
+    /// rules touch a Deployment's template. Panics (the target's failure) only on a bug.
+    pub fn rules(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let (rules, item) = match text.split_once('\0') {
+            Some((r, i)) => (r.to_owned(), serde_json::from_str::<Value>(i).ok()),
+            None => (text.into_owned(), None),
+        };
+        let Ok(m) = crate::ResourceModifiers::from_yaml(&rules) else {
+            return;
+        };
+        let deploy = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "prod", "labels": {"app": "web"}},
+            "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "app", "image": "nginx", "env": [{"name": "A", "value": "1"}]}]}}}});
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-1", "namespace": "prod"},
+            "spec": {"containers": [{"name": "app", "image": "nginx"}], "tolerations": [{"key": "k"}]}});
+        let _ = m.apply(&deploy, "deployments.apps");
+        let _ = m.apply(&pod, "pods");
+        if let Some(item) = item {
+            let _ = m.apply(&item, "configmaps");
+        }
+        let _ = m.rules_touching("deployments.apps", "/spec/template");
+    }
+
+    /// The `engines` target: up to three NUL-separated parts, run through the JSON patch and merge
+    /// patch engines (document, patch) and the pattern languages (pattern, subject).
+    pub fn engines(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        let mut parts = text.splitn(3, '\0');
+        let a = parts.next().unwrap_or("");
+        let b = parts.next().unwrap_or("");
+        let c = parts.next().unwrap_or("");
+        json_patch(a, b);
+        merge_patch(a, b);
+        patterns(b, c);
+        patterns(a, c);
+    }
+
     /// Compile and match a gobwas glob and a Go regex.
     pub fn patterns(pattern: &str, subject: &str) {
         if let Ok(g) = glob::Glob::compile(pattern, &['.']) {

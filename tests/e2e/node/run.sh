@@ -420,11 +420,21 @@ backup_state() {
   api "/apis/velero.io/v1/namespaces/velero/podvolumebackups?labelSelector=velero.io/backup-name=$BACKUP" | "$py" -c '
 import json, sys
 pvbs = json.load(sys.stdin)["items"]
-print(len(pvbs), " ".join(sorted(p["spec"]["pod"]["namespace"] + "/" + p["spec"]["pod"]["name"] + ":" + p["spec"]["volume"] + ":" + p["spec"].get("uploaderType", "") + ":" + p.get("status", {}).get("phase", "New") for p in pvbs)))'
+def entry(p):
+    st = p.get("status", {})
+    # What the uploader saw: bytes (when it reported progress) or "empty" (Velero: "volume was
+    # empty so no snapshot was taken"), so a backup that read an empty directory shows here.
+    seen = "empty" if "volume was empty" in st.get("message", "") else str(st.get("progress", {}).get("totalBytes", "-"))
+    return ":".join([p["spec"]["pod"]["namespace"] + "/" + p["spec"]["pod"]["name"], p["spec"]["volume"],
+                     p["spec"].get("uploaderType", ""), st.get("phase", "New"), seen])
+print(len(pvbs), " ".join(sorted(entry(p) for p in pvbs)))'
 }
 backup_info=$(backup_state | tr '\n' ' ')
 step "backup: $backup_info"
 [[ $backup_info == Completed\ * ]] || fail "backup not Completed: $backup_info"
+# Every volume holds the files written before the backup: a PodVolumeBackup that found it empty
+# lost them at the backup, before any restore (the node's mounts as node-agent saw them).
+[[ $backup_info != *:Completed:empty* ]] || fail "a PodVolumeBackup found its volume empty: $backup_info"
 
 delete_namespaces() { # delete_namespaces <storage generation>: the disaster, then new empty disks
   "$py" "$here/scenarios.py" reset --generation "$1" >> "$logs/reset.log" 2>&1 || fail "deleting the namespaces, resetting storage"
