@@ -58,7 +58,7 @@ impl Default for DownloadOptions {
 /// Failures of the download flow.
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
-    #[error(transparent)]
+    #[error("kubernetes API: {0}")]
     Cluster(#[from] cluster::Error),
     #[error(
         "Velero published no download URL for backup {backup} within {after:?} (DownloadRequest {request} in namespace {namespace}); is the backup and its storage location present?"

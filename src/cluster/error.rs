@@ -46,7 +46,7 @@ pub enum Error {
         /// Our own deadline when it was ours; `None` when the server or transport gave up.
         after: Option<Duration>,
     },
-    #[error("Kubernetes API unreachable ({call}): {message}")]
+    #[error("unreachable ({call}): {message}")]
     Unreachable { call: Box<Call>, message: String },
     /// Displayed without the message when the API server names fields (a validation error): its
     /// message quotes the refused values, and values never reach the logs.

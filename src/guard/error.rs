@@ -41,8 +41,9 @@ pub enum Error {
     /// Reading the restore's settings or rules failed; every item of the restore reports it.
     #[error("resource modifiers: {0}")]
     RestoreInputs(#[source] Arc<Error>),
-    /// Listing the backup's PodVolumeBackups failed; every item of the restore reports it.
-    #[error("kubernetes API: {0}")]
+    /// Listing the backup's PodVolumeBackups failed; every item of the restore reports it (the
+    /// source names the API and the call).
+    #[error("the backup's PodVolumeBackups: {0}")]
     PodVolumeBackups(#[source] Arc<Error>),
     /// The backup contents could not be read; every item of the restore reports it.
     #[error("backup contents: {0}")]

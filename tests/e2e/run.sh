@@ -30,6 +30,10 @@
 #                control-rollouts=<n> versions=<v,...> velero-restore=<ok|failed|not-run>
 #                real-node=<ok|failed|not-run> data-restored=<files ok>/<files> control-data-lost=<n>
 #                node-k8s=<version> seed-setup=<ok|failed|not-run> existing=<ok>/<n>|failed|not-run
+#                faults=<passed>/<n>|failed|not-run
+# faults: on the first version, after the modes, the driver's --mode faults (driver/faults.go) restores
+# through our plugin with a broken API (403 from least-privilege RBAC, a closed port, a slow server):
+# each must fail open within a bound and say why in a warn line.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,7 +59,7 @@ mkdir -p "$logs"
 pids=()
 status=1
 scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
-real_node=not-run node_data=- node_lost=- node_k8s=- seed_setup=not-run existing=not-run
+real_node=not-run node_data=- node_lost=- node_k8s=- seed_setup=not-run existing=not-run faults=not-run
 sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
 
 # shellcheck source=velero/control-plane.sh
@@ -82,7 +86,7 @@ cleanup() {
   else
     rm -rf "$work"
   fi
-  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s seed-setup=$seed_setup existing=$existing"
+  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s seed-setup=$seed_setup existing=$existing faults=$faults"
   [[ $status -eq 0 && $rc -eq 0 ]] || exit 1
 }
 trap cleanup EXIT
@@ -240,6 +244,17 @@ run_version() { # run_version <version> <scenario set: all|workloads> <with kube
       mode_pid[$m]=$drv_pid
     done
     for m in "${modes[@]}"; do finish_driver "$m" "${mode_pid[$m]}" || failed=1; done
+    if [[ $set == all ]] && ! $control_only; then
+      # Alone, after the modes: the slow-server fault measures how long Execute takes.
+      step "fault scenarios: our plugin against a broken API (driver --mode faults)"
+      local frc=0
+      start_driver faults "$outer_work/plugins" "$set" --rbac "$repo/deploy/rbac.yaml"
+      wait "$drv_pid" || frc=$?
+      grep -E '^(FAULT|FAULTS-RESULT)' "$logs/driver-faults.out" || true
+      faults=$(sed -n 's/^FAULTS-RESULT faults=\([0-9]*\/[0-9]*\).*/\1/p' "$logs/driver-faults.out" | tail -1)
+      [[ -n $faults ]] || faults=failed
+      [[ $frc -eq 0 ]] || { echo "driver mode=faults exited $frc"; failed=1; }
+    fi
     n=$(field scenarios control); scenarios=$(( scenarios + ${n:-0} ))
     n=$(field rollouts control); control_rollouts=$(( control_rollouts + ${n:-0} ))
     n=$(field sts control); sts_scenarios=$(( sts_scenarios + ${n:-0} ))

@@ -58,6 +58,7 @@ type options struct {
 	window                                           time.Duration
 	installOnly                                      bool
 	builtins                                         string
+	rbacFile                                         string
 }
 
 func main() {
@@ -74,7 +75,8 @@ func main() {
 	// Our own flag set: an imported Velero dependency registers -kubeconfig on the global one.
 	flag := flag.NewFlagSet("driver", flag.ExitOnError)
 	flag.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the e2e apiserver")
-	flag.StringVar(&o.mode, "mode", "control", "control (no plugin: a rollout must happen), plugin (no rollout), or reference (the driver corrects like the plugin should: no rollout)")
+	flag.StringVar(&o.mode, "mode", "control", "control (no plugin: a rollout must happen), plugin (no rollout), reference (the driver corrects like the plugin should: no rollout), or faults (the plugin against a broken API: fails open, faults.go)")
+	flag.StringVar(&o.rbacFile, "rbac", "", "the plugin's least-privilege RBAC (deploy/rbac.yaml), for the faults mode")
 	flag.StringVar(&o.pluginDir, "plugin-dir", "", "Velero plugin directory (plugin mode)")
 	flag.StringVar(&o.crdDir, "crd-dir", "", "directory of Velero CRD YAMLs to install (idempotent)")
 	flag.StringVar(&o.only, "scenario", "", "run only this scenario")
@@ -96,9 +98,13 @@ func main() {
 	if o.builtins != "velero" && o.builtins != "emulated" {
 		fatalf("--builtins must be velero or emulated")
 	}
+	if o.mode == "faults" {
+		// Velero's real built-ins would read the fault's KUBECONFIG too and fail first.
+		o.builtins = "emulated"
+	}
 	_ = os.Setenv("FSB_E2E_BUILTINS", o.builtins)
-	if o.mode != "control" && o.mode != "plugin" && o.mode != "reference" {
-		fatalf("--mode must be control, plugin or reference")
+	if o.mode != "control" && o.mode != "plugin" && o.mode != "reference" && o.mode != "faults" {
+		fatalf("--mode must be control, plugin, reference or faults")
 	}
 	o.installOnly = *installOnly
 	if err := run(o); err != nil {
@@ -151,6 +157,9 @@ func run(o options) error {
 	answerCtx, stopAnswering := context.WithCancel(ctx)
 	defer stopAnswering()
 	go store.answerDownloadRequests(answerCtx, c)
+	if o.mode == "faults" {
+		return runFaults(ctx, cfg, c, o, store)
+	}
 
 	var wg sync.WaitGroup
 	results := make([]result, 0, len(scenarios))
