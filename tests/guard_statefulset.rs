@@ -296,45 +296,44 @@ async fn an_existing_statefulset_leaves_revisions_as_restored() {
         || c.starts_with("patch")));
 }
 
+/// Restores through `cluster`, whose dry-run create is refused with a message quoting `value`;
+/// returns the fallback warnings, after checking there is one and that `value` is in no log line.
+async fn dry_run_fallback_warnings(cluster: &FakeCluster, value: &str) -> Vec<String> {
+    let capture = capturing_logs();
+    run(cluster, &a_restore(json!({})), true, |_| {}).await;
+    let lines = capture.logs.lines();
+    let fallback: Vec<String> = lines
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("dry-run create of the StatefulSet refused"))
+        .cloned()
+        .collect();
+    assert!(!fallback.is_empty(), "no fallback warning: {lines:#?}");
+    let quoting: Vec<&String> = lines.iter().filter(|l| l.contains(value)).collect();
+    assert!(quoting.is_empty(), "a value reached the log: {quoting:#?}");
+    fallback
+}
+
 #[tokio::test]
 async fn a_dry_run_refused_as_invalid_warns_naming_the_field_never_the_value() {
     // The API server's validation message quotes the value the rule set (RULES' env value).
     let cluster = serving(33, |k| k.dry_run_invalid_value = Some("a<b&c"));
-    let capture = capturing_logs();
-    run(&cluster, &a_restore(json!({})), true, |_| {}).await;
-    let lines = capture.logs.lines();
-    let fallback: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.contains("WARN") && l.contains("dry-run create of the StatefulSet refused"))
-        .collect();
-    assert!(!fallback.is_empty(), "no fallback warning: {lines:#?}");
+    let fallback = dry_run_fallback_warnings(&cluster, "a<b&c").await;
     assert!(
         fallback
             .iter()
             .all(|l| l.contains("spec.template.spec.containers[0].env[0].value")),
         "the refused field is not named: {fallback:#?}"
     );
-    let quoting: Vec<&String> = lines.iter().filter(|l| l.contains("a<b&c")).collect();
-    assert!(quoting.is_empty(), "a value reached the log: {quoting:#?}");
 }
 
 #[tokio::test]
 async fn a_dry_run_denied_by_a_webhook_warns_naming_the_webhook_never_its_reason() {
     // A policy webhook's reason is its author's text; this one quotes the value the rule set.
     let cluster = serving(33, |k| k.dry_run_denied_by_webhook = Some("a<b&c"));
-    let capture = capturing_logs();
-    run(&cluster, &a_restore(json!({})), true, |_| {}).await;
-    let lines = capture.logs.lines();
-    let fallback: Vec<&String> = lines
-        .iter()
-        .filter(|l| l.contains("WARN") && l.contains("dry-run create of the StatefulSet refused"))
-        .collect();
-    assert!(!fallback.is_empty(), "no fallback warning: {lines:#?}");
+    let fallback = dry_run_fallback_warnings(&cluster, "a<b&c").await;
     assert!(
         fallback.iter().all(|l| l.contains("HTTP 400")
             && l.contains("admission webhook \"policy.example.com\" denied the request")),
         "the webhook is not named: {fallback:#?}"
     );
-    let quoting: Vec<&String> = lines.iter().filter(|l| l.contains("a<b&c")).collect();
-    assert!(quoting.is_empty(), "a value reached the log: {quoting:#?}");
 }
