@@ -4,10 +4,20 @@
 //! outside CI (`tests/oracle/fuzz.sh`, hours recorded in RELIABILITY.md).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+/// This package's directory as the run sees it: `cargo test` sets `CARGO_MANIFEST_DIR` when it
+/// runs a test, and tests/reliability/run.sh runs each binary from its package's directory. Not the
+/// compile-time `env!`: a binary reused from a shared target directory names the checkout that
+/// built it, which may be gone.
+fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::current_dir().unwrap())
+}
 
 fn kept_inputs(target: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fuzz");
+    let root = package_dir().join("../../tests/fuzz");
     let mut files = Vec::new();
     for dir in ["corpus", "crashes"] {
         let Ok(entries) = std::fs::read_dir(root.join(dir).join(target)) else {
