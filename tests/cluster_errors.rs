@@ -213,7 +213,7 @@ fn messages_naming_no_field_never_reach_the_text_only_the_denying_webhook() {
     assert_eq!(
         stale.to_string(),
         "list podvolumebackups.velero.io in namespace velero: HTTP 422 Invalid: \
-         the JSON patch no longer applies: the object changed since it was read"
+         the JSON patch no longer applies (one of its `test` operations failed)"
     );
 }
 

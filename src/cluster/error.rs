@@ -107,7 +107,7 @@ fn conflict_detail(code: u16, message: &str) -> Cow<'_, str> {
     if code == 409 {
         message.into()
     } else {
-        "the JSON patch no longer applies: the object changed since it was read".into()
+        "the JSON patch no longer applies (one of its `test` operations failed)".into()
     }
 }
 

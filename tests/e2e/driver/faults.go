@@ -14,6 +14,12 @@ package main
 // the admin kubeconfig. Velero's built-in actions are emulated in this mode, because the real ones
 // would read the same broken KUBECONFIG and fail before our plugin is asked.
 //
+// Then the conflict scenarios (conflicts.go): another writer changes the live ReplicaSet (the
+// Deployment step's alignment PATCH) or the live ControllerRevision (the StatefulSet step's
+// DELETE + create) between the plugin's read and its write, once (the plugin reads again and
+// succeeds) or twice (it fails open, never writes blindly), each with a no-conflict baseline.
+// In this mode --scenario a,b runs only the named faults.
+//
 // Per fault: `FAULT name=… result=PASS|FAIL elapsed=… warn="…"`; at the end `FAULTS-RESULT faults=P/N`.
 
 import (
@@ -52,6 +58,9 @@ type fault struct {
 	allOf, anyOf []string
 	// setup returns the kubeconfig the plugin gets, and what undoes the fault.
 	setup func(ctx context.Context) (kubeconfig string, cleanup func(), err error)
+	// run, when set, replaces setup and runFault: the scenario restores and judges by itself and
+	// returns its FAULT line (the conflict scenarios, conflicts.go).
+	run func(ctx context.Context) (line string, ok bool)
 }
 
 func runFaults(ctx context.Context, cfg *rest.Config, c clients, o options, store *backupStore) error {
@@ -115,8 +124,26 @@ func runFaults(ctx context.Context, cfg *rest.Config, c clients, o options, stor
 			},
 		},
 	}
+	faults = append(faults, conflictFaults(cfg, c, o, store, s, dir)...)
+	if o.only != "" { // --scenario a,b: only these faults
+		var only []fault
+		for _, f := range faults {
+			if contains(strings.Split(o.only, ","), f.name) {
+				only = append(only, f)
+			}
+		}
+		faults = only
+	}
 	passed := 0
 	for _, f := range faults {
+		if f.run != nil {
+			line, ok := f.run(ctx)
+			fmt.Println(line)
+			if ok {
+				passed++
+			}
+			continue
+		}
 		kc, cleanup, err := f.setup(ctx)
 		if err != nil {
 			fmt.Printf("FAULT name=%s result=FAIL elapsed=0s warn=\"\" (setup: %v)\n", f.name, err)
