@@ -343,3 +343,30 @@ fn past_revision_equal_to_the_new_template_is_set_apart() {
     );
     r.assert_no_rollout(&web);
 }
+
+#[test]
+fn a_verdict_over_many_workloads_names_ten_and_counts_the_rest() {
+    let apps: Vec<App> = (0..12)
+        .map(|i| app("shop", &format!("db-{i:02}"), "75fd944486").fsb_volume("data"))
+        .collect();
+    let r = run(
+        &apps,
+        include_str!("../examples/modifiers-8578.yaml")
+            .replace(
+                "resourceNameRegex: \"^(elasticsearch|growi)$\"",
+                "resourceNameRegex: \"^db-\"",
+            )
+            .as_str(),
+    );
+    let verdict = &r.analysis.summary.verdict;
+    assert!(
+        verdict.starts_with("AT RISK: without the plugin, 12 workloads (Deployment shop/db-00, "),
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("Deployment shop/db-09 and 2 more, each listed above)"),
+        "{verdict}"
+    );
+    assert!(!verdict.contains("db-10"), "{verdict}");
+    assert_eq!(r.analysis.deployments.len(), 12);
+}

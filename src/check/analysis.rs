@@ -263,12 +263,25 @@ fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// How many workloads the verdict names; the report lists every one above it.
+const VERDICT_NAMES: usize = 10;
+
+/// The workloads' labels, at most [`VERDICT_NAMES`] of them and then how many more: a backup of
+/// thousands of workloads keeps a verdict of one readable line.
 fn labels(workloads: &[&WorkloadReport]) -> String {
-    workloads
+    let mut text = workloads
         .iter()
+        .take(VERDICT_NAMES)
         .map(|w| w.label())
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if workloads.len() > VERDICT_NAMES {
+        text.push_str(&format!(
+            " and {} more, each listed above",
+            workloads.len() - VERDICT_NAMES
+        ));
+    }
+    text
 }
 
 /// The verdict over every workload at risk (Deployments, then StatefulSets, then DaemonSets).
