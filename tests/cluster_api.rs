@@ -10,15 +10,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fsb_guard_core::Resource;
+use fsb_guard_core::{FsbIndex, Resource, Selection};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use velero_fsb_guard::backup;
 use velero_fsb_guard::backup::download::{
-    BackupContents, DownloadError, DownloadOptions, ObjectStoreTls, download_backup_index,
+    DownloadError, DownloadOptions, ObjectStoreTls, download_backup_index,
 };
-use velero_fsb_guard::backup::{self, IndexOptions};
 use velero_fsb_guard::cluster::{Cluster, Error, valid_label_value};
+use velero_fsb_guard::guard::{self, KubeCluster, RestoreSource};
 
 #[derive(Debug, Clone)]
 struct Req {
@@ -570,34 +571,6 @@ async fn a_truncated_download_is_an_index_error() {
     assert_request_created_and_deleted(&server.requests());
 }
 
-#[tokio::test]
-async fn backup_contents_downloads_once_per_process() {
-    let server = Server::start(velero_and_bucket(support::sample().tar_gz(), 200, true)).await;
-    let cluster = server.cluster();
-    let contents = BackupContents::new();
-    let opts = DownloadOptions {
-        index: IndexOptions::workloads().with_pods(),
-        ..fast_options()
-    };
-    let (a, b) = tokio::join!(
-        contents.get(&cluster, "b1", &opts),
-        contents.get(&cluster, "b1", &opts)
-    );
-    let (a, b) = (a.unwrap(), b.unwrap());
-    assert!(Arc::ptr_eq(&a, &b));
-    assert_eq!(a.len(), 3);
-    let c = contents.get(&cluster, "b1", &opts).await.unwrap();
-    assert!(Arc::ptr_eq(&a, &c));
-    assert!(contents.cached("b1").is_some());
-    assert!(contents.cached("other").is_none());
-    let posts = server
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST")
-        .count();
-    assert_eq!(posts, 1);
-}
-
 #[test]
 fn storage_location_tls_settings() {
     let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
@@ -630,4 +603,79 @@ fn storage_location_tls_settings() {
     );
     let bad = json!({"spec": {"objectStorage": {"caCert": "%%%"}}});
     assert!(ObjectStoreTls::from_location(&bad).is_err());
+}
+
+/// The names of `objects`, in order.
+fn names(objects: &[Value]) -> Vec<&str> {
+    objects
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restore_keeps_only_the_objects_of_workloads_with_fsb_pods() {
+    let owned_pod = |deployment: &str, hash: &str, name: &str| {
+        let mut pod = support::pod("shop", name, json!([{"name": "data", "emptyDir": {}}]));
+        pod["metadata"]["labels"] = json!({"app": deployment, "pod-template-hash": hash});
+        pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1",
+            "kind": "ReplicaSet", "name": format!("{deployment}-{hash}"), "uid": "rs-uid",
+            "controller": true}]);
+        pod
+    };
+    let mut backup = support::BackupBuilder::velero();
+    for (deployment, hash) in [("db", "5d4f8c7b9"), ("web", "6c7d8f9b4")] {
+        backup.item(
+            "deployments.apps",
+            "v1",
+            "shop",
+            &support::deployment("shop", deployment, "img:1"),
+        );
+        backup.item(
+            "replicasets.apps",
+            "v1",
+            "shop",
+            &support::replica_set("shop", deployment, hash, "img:1"),
+        );
+        for i in 0..2 {
+            let name = format!("{deployment}-{hash}-p{i}");
+            backup.item("pods", "v1", "shop", &owned_pod(deployment, hash, &name));
+        }
+    }
+    backup.item(
+        "pods",
+        "v1",
+        "shop",
+        &support::pod("shop", "bare", json!([])),
+    );
+    let server = Server::start(velero_and_bucket(backup.tar_gz(), 200, true)).await;
+    let source = KubeCluster::from_cluster(server.cluster(), guard::NAME);
+    // One pod of `db` holds FSB data; `web` has none.
+    let fsb = FsbIndex::from_pod_volume_backups(&[support::pvb(
+        "b1-x",
+        "shop",
+        "db-5d4f8c7b9-p0",
+        "data",
+        "s1",
+    )]);
+    let timeout = Duration::from_secs(10);
+    let kept = source
+        .backup_objects("velero", "b1", timeout, Selection::FsbWorkloads(&fsb))
+        .await
+        .unwrap();
+    assert_eq!(names(&kept.deployments), ["db"]);
+    assert_eq!(names(&kept.replicasets), ["db-5d4f8c7b9"]);
+    assert_eq!(
+        names(&kept.pods),
+        ["db-5d4f8c7b9-p0", "db-5d4f8c7b9-p1"],
+        "every pod of the guarded workload, FSB data or not"
+    );
+    // Scope `all-workloads`: every workload, never a bare pod.
+    let all = source
+        .backup_objects("velero", "b1", timeout, Selection::Everything)
+        .await
+        .unwrap();
+    assert_eq!(names(&all.deployments), ["db", "web"]);
+    assert_eq!(all.pods.len(), 4);
+    assert!(!names(&all.pods).contains(&"bare"));
 }

@@ -10,16 +10,14 @@
 //! Each plugin process serves one restore, so [`BackupContents`] caches the result (success or
 //! failure) per backup name for the life of the process: one download at most.
 
-use std::collections::HashMap;
 use std::io::{self, Read};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine;
 use futures::TryStreamExt;
 use serde_json::{Value, json};
-use tokio::sync::OnceCell;
 
 use super::index::{self, BackupIndex, IndexOptions};
 use fsb_guard_core::Resource;
@@ -410,48 +408,4 @@ impl<R: Read> Read for Cancellable<R> {
         }
         self.inner.read(buf)
     }
-}
-
-type Cached = Result<Arc<BackupIndex>, Arc<DownloadError>>;
-
-/// Per-process cache of downloaded backup indexes, one download per backup name at most (also
-/// when several Execute calls ask at once: the others wait for the first).
-#[derive(Default)]
-pub struct BackupContents {
-    cells: Mutex<HashMap<String, Arc<OnceCell<Cached>>>>,
-}
-
-impl BackupContents {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The index of `backup`, downloading it on first use. A failure is cached too: retrying in the
-    /// same restore would only add another full timeout per item.
-    pub async fn get(&self, cluster: &Cluster, backup: &str, opts: &DownloadOptions) -> Cached {
-        let cell = {
-            let mut cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
-            cells.entry(backup.to_owned()).or_default().clone()
-        };
-        cell.get_or_init(|| async {
-            download_backup_index(cluster, backup, opts)
-                .await
-                .map(Arc::new)
-                .map_err(Arc::new)
-        })
-        .await
-        .clone()
-    }
-
-    /// The cached result for `backup`, if a download already finished.
-    pub fn cached(&self, backup: &str) -> Option<Cached> {
-        let cells = self.cells.lock().unwrap_or_else(|p| p.into_inner());
-        cells.get(backup).and_then(|c| c.get().cloned())
-    }
-}
-
-/// The process-wide cache (each plugin process serves one restore).
-pub fn process_backup_contents() -> &'static BackupContents {
-    static CONTENTS: OnceLock<BackupContents> = OnceLock::new();
-    CONTENTS.get_or_init(BackupContents::new)
 }

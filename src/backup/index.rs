@@ -33,6 +33,11 @@ pub struct IndexOptions {
     /// StatefulSet or DaemonSet in group `apps`): the only pods a restore decision reads. Other
     /// pods are still counted in [`BackupIndex::resource_counts`].
     pub controlled_pods_only: bool,
+    /// Keep the kept items' JSON text instead of parsing it ([`BackupIndex::raw_items`]): the
+    /// plugin parses only the objects its restore reads, so the rest costs their text, not a
+    /// parsed tree several times its size. `controlled_pods_only` does not apply (it needs the
+    /// parsed pod); the JSON is checked when it is parsed ([`parse_item`]).
+    pub unparsed: bool,
 }
 
 impl IndexOptions {
@@ -51,6 +56,7 @@ impl IndexOptions {
             max_entry_bytes: Self::DEFAULT_MAX_ENTRY_BYTES,
             max_total_bytes: Self::DEFAULT_MAX_TOTAL_BYTES,
             controlled_pods_only: false,
+            unparsed: false,
         }
     }
 
@@ -69,6 +75,12 @@ impl IndexOptions {
     /// [`IndexOptions::controlled_pods_only`]).
     pub fn only_controlled_pods(mut self) -> Self {
         self.controlled_pods_only = true;
+        self
+    }
+
+    /// Keep the items' JSON text unparsed (see [`IndexOptions::unparsed`]).
+    pub fn unparsed(mut self) -> Self {
+        self.unparsed = true;
         self
     }
 
@@ -101,7 +113,7 @@ const POD_CONTROLLER_KINDS: [&str; 3] = ["ReplicaSet", "StatefulSet", "DaemonSet
 
 /// `true` when `pod` has a controller `ownerReference` of a kind in [`POD_CONTROLLER_KINDS`] in
 /// the `apps` group (any version).
-fn controlled_by_workload(pod: &Value) -> bool {
+pub fn controlled_by_workload(pod: &Value) -> bool {
     pod.pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .is_some_and(|refs| {
@@ -130,6 +142,8 @@ pub struct ItemKey {
 pub struct BackupIndex {
     format_version: String,
     items: BTreeMap<ItemKey, Value>,
+    /// The kept items' JSON text, with [`IndexOptions::unparsed`].
+    raw: BTreeMap<ItemKey, Box<[u8]>>,
     resource_counts: BTreeMap<String, usize>,
     kept_bytes: u64,
 }
@@ -168,6 +182,12 @@ impl BackupIndex {
             .filter(move |(key, _)| key.group_resource == resource.group_resource())
     }
 
+    /// The JSON text of every item kept unparsed ([`IndexOptions::unparsed`]), ordered by
+    /// resource, namespace, name; [`parse_item`] parses one.
+    pub fn raw_items(&self) -> impl Iterator<Item = (&ItemKey, &[u8])> {
+        self.raw.iter().map(|(k, v)| (k, &**v))
+    }
+
     /// Kept items of one resource in one namespace, ordered by name.
     pub fn items_in<'a>(
         &'a self,
@@ -183,12 +203,13 @@ impl BackupIndex {
         self.items.iter()
     }
 
+    /// Kept items, parsed or not.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() + self.raw.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
     }
 
     /// Bytes of JSON text kept (what the total cap counts).
@@ -351,14 +372,17 @@ impl<'o> IndexBuilder<'o> {
                         limit: self.opts.max_total_bytes,
                     });
                 }
-                let value: Value =
-                    serde_json::from_slice(&buf).map_err(|source| Error::BadJson {
-                        entry: entry(),
-                        source,
-                    })?;
-                if !value.is_object() {
-                    return Err(Error::NotAnObject { entry: entry() });
+                let key = || ItemKey {
+                    group_resource: group_resource.to_owned(),
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                };
+                if self.opts.unparsed {
+                    self.index.kept_bytes += read;
+                    self.index.raw.insert(key(), buf.into_boxed_slice());
+                    return Ok(());
                 }
+                let value = parse_json(&buf, entry)?;
                 if self.opts.drops(group_resource, &value) {
                     return Ok(());
                 }
@@ -369,14 +393,7 @@ impl<'o> IndexBuilder<'o> {
                     });
                 }
                 self.index.kept_bytes += read;
-                self.index.items.insert(
-                    ItemKey {
-                        group_resource: group_resource.to_owned(),
-                        namespace: namespace.to_owned(),
-                        name: name.to_owned(),
-                    },
-                    value,
-                );
+                self.index.items.insert(key(), value);
                 Ok(())
             }
             EntryPath::Other => Ok(()),
@@ -406,6 +423,28 @@ impl<'o> IndexBuilder<'o> {
         }
         Ok(self.index)
     }
+}
+
+/// An item's JSON text as an object, errors naming `entry()`.
+fn parse_json(text: &[u8], entry: impl Fn() -> String) -> Result<Value> {
+    let value: Value = serde_json::from_slice(text).map_err(|source| Error::BadJson {
+        entry: entry(),
+        source,
+    })?;
+    if !value.is_object() {
+        return Err(Error::NotAnObject { entry: entry() });
+    }
+    Ok(value)
+}
+
+/// Parses an item kept unparsed ([`BackupIndex::raw_items`]); errors name its backup path.
+pub fn parse_item(key: &ItemKey, text: &[u8]) -> Result<Value> {
+    parse_json(text, || {
+        format!(
+            "resources/{}/namespaces/{}/{}.json",
+            key.group_resource, key.namespace, key.name
+        )
+    })
 }
 
 /// Remembers the first error the gzip layer produced, so a failure surfacing through the tar reader

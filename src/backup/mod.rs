@@ -10,8 +10,8 @@
 //! - [`index`]: one-pass streaming index over a `.tar.gz`/`.tar` reader or an extracted directory.
 //! - [`local`]: opens what `velero-fsb-guard check --backup` is given (tarball, directory, bucket folder).
 //! - [`pvb`]: reads a PodVolumeBackup list (`<backup>-podvolumebackups.json.gz` or plain JSON).
-//! - [`download`]: `DownloadRequest` of kind `BackupContents` → signed URL → streamed into the index,
-//!   once per process.
+//! - [`download`]: `DownloadRequest` of kind `BackupContents` → signed URL → streamed into the index
+//!   (once per restore: the guard's restore state keeps the objects).
 //!
 //! Which pod volumes hold FSB data is decided by `fsb_guard_core::fsb` (pure, shared by the plugin
 //! and the offline check); resources are named by `fsb_guard_core::Resource`.

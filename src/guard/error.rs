@@ -33,7 +33,7 @@ pub enum Error {
     NoModifierConfigMap { namespace: String, name: String },
     /// The backup contents could not be downloaded or indexed.
     #[error("backup contents: {0}")]
-    Download(#[source] Arc<DownloadError>),
+    Download(#[from] DownloadError),
     /// The plugin-config ConfigMap could not be read (or several match): the user may have
     /// switched the guard off, so nothing is done.
     #[error("plugin-config ConfigMap: {0}")]

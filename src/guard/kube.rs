@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fsb_guard_core::toolkit::object::LabelChanges;
-use fsb_guard_core::{BackupObjects, ObjectRef, Resource};
+use fsb_guard_core::{BackupObjects, FsbWorkloads, ObjectRef, Resource, Selection};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use super::error::{Error, Result};
 use super::ports::{DryRun, LiveCluster, RestoreSource};
 use crate::backup::IndexOptions;
-use crate::backup::download::{DownloadOptions, process_backup_contents};
+use crate::backup::download::{DownloadError, DownloadOptions, download_backup_index};
+use crate::backup::index::{ItemKey, controlled_by_workload, parse_item};
 use crate::cluster::{self, Cluster, Create};
 
 /// The live cluster, connected lazily (in-cluster config, else kubeconfig).
@@ -114,34 +115,57 @@ impl RestoreSource for KubeCluster {
         velero_namespace: &str,
         backup_name: &str,
         timeout: Duration,
+        selection: Selection<'_>,
     ) -> Result<BackupObjects> {
         let cluster = self.cluster(velero_namespace).await?;
+        let mut index = IndexOptions::workloads().with_pods().unparsed();
+        for resource in Resource::BACKED_UP {
+            index = index.keep(resource);
+        }
         let options = DownloadOptions {
             transfer_timeout: timeout,
-            // The guard needs the pods of workloads (which own FSB pods, which to keep); bare pods
-            // are never guarded, so they are not held in memory.
-            index: IndexOptions::workloads()
-                .with_pods()
-                .only_controlled_pods()
-                .keep(Resource::STATEFUL_SETS)
-                .keep(Resource::DAEMON_SETS)
-                .keep(Resource::CONTROLLER_REVISIONS),
+            index,
             ..DownloadOptions::default()
         };
-        let index = process_backup_contents()
-            .get(cluster, backup_name, &options)
-            .await
-            .map_err(Error::Download)?;
-        let collect = |r: Resource| index.items_of(r).map(|(_, v)| v.clone()).collect();
-        Ok(BackupObjects {
-            deployments: collect(Resource::DEPLOYMENTS),
-            replicasets: collect(Resource::REPLICA_SETS),
-            pods: collect(Resource::PODS),
-            statefulsets: collect(Resource::STATEFUL_SETS),
-            daemonsets: collect(Resource::DAEMON_SETS),
-            controllerrevisions: collect(Resource::CONTROLLER_REVISIONS),
-            ..BackupObjects::default()
-        })
+        // Once per restore: the restore state keeps the result (RestoreState::backup_objects).
+        let index = download_backup_index(cluster, backup_name, &options).await?;
+        let unparsable = |source| DownloadError::Index {
+            backup: backup_name.to_owned(),
+            source,
+        };
+        let kept_resource = |key: &ItemKey| {
+            Resource::BACKED_UP
+                .into_iter()
+                .find(|r| r.group_resource() == key.group_resource)
+        };
+        // The text is parsed for what the selection keeps: the workloads with FSB pods are found
+        // from the pods first, then only their objects are parsed and kept.
+        let guarded = match selection {
+            Selection::Everything => None,
+            Selection::FsbWorkloads(fsb) => {
+                let mut guarded = FsbWorkloads::default();
+                for (key, text) in index.raw_items() {
+                    if key.group_resource == Resource::PODS.group_resource() {
+                        guarded.add_pod(&parse_item(key, text).map_err(unparsable)?, fsb);
+                    }
+                }
+                Some(guarded)
+            }
+        };
+        let mut objects = BackupObjects::default();
+        for (key, text) in index.raw_items() {
+            let Some(resource) = kept_resource(key) else {
+                continue;
+            };
+            let object = parse_item(key, text).map_err(unparsable)?;
+            // Bare pods are never guarded.
+            let bare_pod = resource == Resource::PODS && !controlled_by_workload(&object);
+            if bare_pod || guarded.as_ref().is_some_and(|g| !g.own(resource, &object)) {
+                continue;
+            }
+            objects.push(resource, object);
+        }
+        Ok(objects)
     }
 }
 

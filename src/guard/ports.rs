@@ -11,7 +11,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use fsb_guard_core::toolkit::object::LabelChanges;
-use fsb_guard_core::{BackupObjects, ObjectRef, Resource};
+use fsb_guard_core::{BackupObjects, ObjectRef, Resource, Selection};
 use serde_json::Value;
 
 use super::error::Result;
@@ -41,12 +41,14 @@ pub trait RestoreSource: Send + Sync + 'static {
         backup_name: &str,
     ) -> impl Future<Output = Result<Vec<Value>>> + Send;
 
-    /// The backed-up workloads, their pods and history (DownloadRequest `BackupContents`).
+    /// The backed-up workloads, their pods and history (DownloadRequest `BackupContents`), as far
+    /// as `selection` keeps them.
     fn backup_objects(
         &self,
         velero_namespace: &str,
         backup_name: &str,
         timeout: Duration,
+        selection: Selection<'_>,
     ) -> impl Future<Output = Result<BackupObjects>> + Send;
 }
 

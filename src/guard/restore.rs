@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use fsb_guard_core::fsb::has_legacy_snapshot_annotations;
 use fsb_guard_core::plans::Plans;
 use fsb_guard_core::{
-    BackupObjects, FsbIndex, FsbWorkloads, Mode, Resource, RestoreInputs, Rules, Scope, Settings,
-    VeleroEngine, namespace_of,
+    BackupObjects, FsbIndex, FsbWorkloads, Mode, Resource, RestoreInputs, Rules, Scope, Selection,
+    Settings, VeleroEngine, namespace_of,
 };
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -190,7 +190,7 @@ impl RestoreState {
             return Ok(None);
         }
         let backup = self
-            .backup_objects(source, velero_namespace, backup_name)
+            .backup_objects(source, velero_namespace, backup_name, &fsb)
             .await?;
         let fsb_workloads = self
             .fsb_workloads
@@ -205,17 +205,24 @@ impl RestoreState {
         }))
     }
 
-    /// The backed-up objects, downloaded once, bounded by the setting `downloadTimeout`.
+    /// The backed-up objects, downloaded once, bounded by the setting `downloadTimeout`; under
+    /// scope `fsb-only` only those of workloads with FSB pods (the others are out of scope).
     async fn backup_objects(
         &self,
         source: &impl RestoreSource,
         velero_namespace: &str,
         backup_name: &str,
+        fsb: &FsbIndex,
     ) -> Result<Arc<BackupObjects>> {
         let timeout = self.settings.download_timeout;
+        let selection = match self.settings.scope {
+            Scope::FsbOnly => Selection::FsbWorkloads(fsb),
+            Scope::AllWorkloads => Selection::Everything,
+        };
         self.backup
             .get_or_init(|| async {
-                let download = source.backup_objects(velero_namespace, backup_name, timeout);
+                let download =
+                    source.backup_objects(velero_namespace, backup_name, timeout, selection);
                 match tokio::time::timeout(timeout, download).await {
                     Ok(Ok(mut objects)) => {
                         // Once per restore: each workload's plan then reads its own objects.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use fsb_guard_core::fixtures::try_apply_json_patch;
 use fsb_guard_core::toolkit::object::LabelChanges;
 use fsb_guard_core::toolkit::revision::revision_data;
-use fsb_guard_core::{BackupObjects, ObjectRef, Resource, VeleroEngine};
+use fsb_guard_core::{BackupObjects, ObjectRef, Resource, Selection, VeleroEngine};
 use serde_json::{Value, json};
 use velero_fsb_guard::backup::download::DownloadError;
 use velero_fsb_guard::cluster::{self, Call};
@@ -313,12 +313,19 @@ impl RestoreSource for FakeCluster {
         Ok(self.0.pvbs.clone())
     }
 
-    async fn backup_objects(&self, _: &str, backup: &str, _: Duration) -> Result<BackupObjects> {
+    async fn backup_objects(
+        &self,
+        _: &str,
+        backup: &str,
+        _: Duration,
+        selection: Selection<'_>,
+    ) -> Result<BackupObjects> {
         self.record(format!("download {backup}"))?;
         if let Some(fails) = self.0.knobs.download_fails {
-            return Err(Error::Download(Arc::new(fails(backup))));
+            return Err(Error::Download(fails(backup)));
         }
-        Ok(self.0.backup.clone())
+        // What the kube adapter keeps of a download, by the same rule.
+        Ok(self.0.backup.clone().selected(selection))
     }
 }
 

@@ -43,7 +43,7 @@ pub use engine::{Rules, RulesOutcome, VeleroEngine};
 pub use error::{Error, Result};
 pub use fsb::FsbIndex;
 pub use resources::{ObjectRef, Resource};
-pub use restore::{BackedUp, BackupObjects, Item, RestoreInputs};
+pub use restore::{BackedUp, BackupObjects, Item, RestoreInputs, Selection};
 pub use settings::{FailurePolicy, Mode, Scope, Settings};
 pub use toolkit::notes::{Level, Note, StepOutcome};
 pub use toolkit::object::{as_velero_hands_it, name_of, namespace_of};

@@ -48,6 +48,16 @@ impl Resource {
         resource!("velero.io", "v1", "backupstoragelocations");
     pub const DOWNLOAD_REQUESTS: Self = resource!("velero.io", "v1", "downloadrequests");
 
+    /// The backed-up workload objects a restore decision reads ([`crate::BackupObjects`]).
+    pub const BACKED_UP: [Self; 6] = [
+        Self::DEPLOYMENTS,
+        Self::REPLICA_SETS,
+        Self::PODS,
+        Self::STATEFUL_SETS,
+        Self::DAEMON_SETS,
+        Self::CONTROLLER_REVISIONS,
+    ];
+
     /// `plural[.group]`: `pods`, `deployments.apps`, `podvolumebackups.velero.io`.
     pub const fn group_resource(&self) -> &'static str {
         self.group_resource

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::engine::{Rules, VeleroEngine};
 use crate::fsb::FsbIndex;
+use crate::resources::Resource;
 use crate::settings::Settings;
 use crate::toolkit::memo::Plans;
 use crate::toolkit::object::{name_of, namespace_of};
@@ -45,7 +46,7 @@ pub struct ByOwner {
 }
 
 /// The workload controlling a backed-up history object (ReplicaSet or ControllerRevision).
-fn history_owner(object: &Value) -> Option<Workload> {
+pub(crate) fn history_owner(object: &Value) -> Option<Workload> {
     let (kind, owner) = if let Some(d) = replicaset_owner(object) {
         (Kind::Deployment, d)
     } else if let Some(s) = statefulset_owner(object) {
@@ -83,7 +84,57 @@ fn group_by(
     }
 }
 
+/// Which backed-up objects a restore keeps for its decisions.
+#[derive(Debug, Clone, Copy)]
+pub enum Selection<'a> {
+    /// Every workload, its history and its pods (scope `all`: a workload without FSB data is
+    /// guarded too).
+    Everything,
+    /// Only the workloads with a pod holding FSB data under this index, their history and their
+    /// pods (scope `fsb-only`, the default): every other workload is out of scope, so its objects
+    /// would only take memory. A restore of 10,000 items with 25 such workloads keeps 250 objects.
+    FsbWorkloads(&'a FsbIndex),
+}
+
 impl BackupObjects {
+    /// Adds a backed-up object of `resource` to its list; other resources are not kept.
+    pub fn push(&mut self, resource: Resource, object: Value) {
+        let list = match resource.group_resource() {
+            gr if gr == Resource::DEPLOYMENTS.group_resource() => &mut self.deployments,
+            gr if gr == Resource::REPLICA_SETS.group_resource() => &mut self.replicasets,
+            gr if gr == Resource::PODS.group_resource() => &mut self.pods,
+            gr if gr == Resource::STATEFUL_SETS.group_resource() => &mut self.statefulsets,
+            gr if gr == Resource::DAEMON_SETS.group_resource() => &mut self.daemonsets,
+            gr if gr == Resource::CONTROLLER_REVISIONS.group_resource() => {
+                &mut self.controllerrevisions
+            }
+            _ => return,
+        };
+        list.push(object);
+    }
+
+    /// The objects `selection` keeps (call before [`BackupObjects::arrange_by_owner`]).
+    pub fn selected(self, selection: Selection<'_>) -> Self {
+        let Selection::FsbWorkloads(fsb) = selection else {
+            return self;
+        };
+        let guarded = FsbWorkloads::of(&self.pods, fsb);
+        let keep = |resource: Resource, list: Vec<Value>| -> Vec<Value> {
+            list.into_iter()
+                .filter(|o| guarded.own(resource, o))
+                .collect()
+        };
+        Self {
+            deployments: keep(Resource::DEPLOYMENTS, self.deployments),
+            replicasets: keep(Resource::REPLICA_SETS, self.replicasets),
+            pods: keep(Resource::PODS, self.pods),
+            statefulsets: keep(Resource::STATEFUL_SETS, self.statefulsets),
+            daemonsets: keep(Resource::DAEMON_SETS, self.daemonsets),
+            controllerrevisions: keep(Resource::CONTROLLER_REVISIONS, self.controllerrevisions),
+            by_owner: ByOwner::default(),
+        }
+    }
+
     /// A kind's history: ReplicaSets (Deployments) or ControllerRevisions (StatefulSets,
     /// DaemonSets).
     pub fn history(&self, kind: Kind) -> &[Value] {
@@ -234,6 +285,62 @@ mod tests {
         let mut n: Vec<&str> = objects.iter().map(name_of).collect();
         n.sort();
         n
+    }
+
+    #[test]
+    fn a_selection_by_fsb_workloads_keeps_each_guarded_workload_whole_and_nothing_else() {
+        let (web, api) = (
+            a_deployment("shop", "web")
+                .with_replicas(2)
+                .with_fsb_volume("data"),
+            a_deployment("shop", "api"),
+        );
+        let (db, agent, cache) = (
+            a_statefulset("shop", "db").with_fsb_volume("data"),
+            a_daemonset("shop", "agent").with_fsb_volume("logs"),
+            a_statefulset("shop", "cache"),
+        );
+        let mut backup = BackupObjects::default();
+        let mut pvbs = Vec::new();
+        for (part, fsb) in [
+            (api.backup(), api.pod_volume_backups()),
+            (db.backup(), db.pod_volume_backups()),
+            (cache.backup(), cache.pod_volume_backups()),
+            (agent.backup(), agent.pod_volume_backups()),
+            (web.backup(), web.pod_volume_backups()),
+        ] {
+            for d in part.deployments {
+                backup.push(Resource::DEPLOYMENTS, d);
+            }
+            for (resource, list) in [
+                (Resource::REPLICA_SETS, part.replicasets),
+                (Resource::PODS, part.pods),
+                (Resource::STATEFUL_SETS, part.statefulsets),
+                (Resource::DAEMON_SETS, part.daemonsets),
+                (Resource::CONTROLLER_REVISIONS, part.controllerrevisions),
+            ] {
+                for object in list {
+                    backup.push(resource, object);
+                }
+            }
+            pvbs.extend(fsb);
+        }
+        backup.push(Resource::CONFIG_MAPS, json!({"metadata": {"name": "cfg"}}));
+        let fsb = FsbIndex::from_pod_volume_backups(&pvbs);
+        let everything = backup.clone().selected(Selection::Everything);
+        assert_eq!(everything, backup);
+
+        let kept = backup.selected(Selection::FsbWorkloads(&fsb));
+        assert_eq!(names(&kept.deployments), ["web"]);
+        assert_eq!(names(&kept.replicasets), names(&web.replicasets()));
+        let mut pods = [web.pods(), db.pods(), agent.pods()].concat();
+        pods.sort_by(|a, b| name_of(a).cmp(name_of(b)));
+        assert_eq!(names(&kept.pods), names(&pods));
+        assert_eq!(names(&kept.statefulsets), ["db"]);
+        assert_eq!(names(&kept.daemonsets), ["agent"]);
+        let mut revisions = [db.revisions(), agent.backup().controllerrevisions].concat();
+        revisions.sort_by(|a, b| name_of(a).cmp(name_of(b)));
+        assert_eq!(names(&kept.controllerrevisions), names(&revisions));
     }
 
     #[test]

@@ -4,8 +4,10 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::owners::Workload;
+use super::owners::{Kind, Workload};
 use crate::fsb::FsbIndex;
+use crate::resources::Resource;
+use crate::restore::history_owner;
 use crate::settings::{Scope, Settings};
 
 /// Why the guard leaves a workload alone before looking at what the rules do to it.
@@ -50,18 +52,48 @@ pub struct FsbWorkloads(BTreeSet<Workload>);
 impl FsbWorkloads {
     /// From the backed-up pods and the restore's FSB index.
     pub fn of<'a>(pods: impl IntoIterator<Item = &'a Value>, fsb: &FsbIndex) -> Self {
-        Self(
-            pods.into_iter()
-                .filter_map(|pod| {
-                    let workload = Workload::owning(pod)?;
-                    (!fsb.volumes_of(pod).is_empty()).then_some(workload)
-                })
-                .collect(),
-        )
+        let mut workloads = Self::default();
+        for pod in pods {
+            workloads.add_pod(pod, fsb);
+        }
+        workloads
+    }
+
+    /// Counts the workload of the backed-up `pod` when the pod holds FSB data.
+    pub fn add_pod(&mut self, pod: &Value, fsb: &FsbIndex) {
+        if let Some(workload) = Workload::owning(pod)
+            && !fsb.volumes_of(pod).is_empty()
+        {
+            self.0.insert(workload);
+        }
     }
 
     pub fn contains(&self, workload: &Workload) -> bool {
         self.0.contains(workload)
+    }
+
+    /// Whether the backed-up `object` of `resource` is one a plan of these workloads reads: the
+    /// workload itself, its ReplicaSets or ControllerRevisions, or its pods.
+    pub fn own(&self, resource: Resource, object: &Value) -> bool {
+        let owner = match resource.group_resource() {
+            gr if gr == Resource::PODS.group_resource() => Workload::owning(object),
+            gr if gr == Resource::REPLICA_SETS.group_resource()
+                || gr == Resource::CONTROLLER_REVISIONS.group_resource() =>
+            {
+                history_owner(object)
+            }
+            gr if gr == Resource::DEPLOYMENTS.group_resource() => {
+                Some(Workload::of(Kind::Deployment, object))
+            }
+            gr if gr == Resource::STATEFUL_SETS.group_resource() => {
+                Some(Workload::of(Kind::StatefulSet, object))
+            }
+            gr if gr == Resource::DAEMON_SETS.group_resource() => {
+                Some(Workload::of(Kind::DaemonSet, object))
+            }
+            _ => None,
+        };
+        owner.is_some_and(|w| self.contains(&w))
     }
 }
 
