@@ -28,12 +28,15 @@
 # Ends with one line:
 #   E2E-SUMMARY: scenarios=<n> sts-scenarios=<n> ds=<n> replicas=<n> with-plugin-rollouts=<n|not-run>
 #                control-rollouts=<n> versions=<v,...> velero-restore=<ok|failed|not-run>
+#                velero-scale=<restored>/<items>,lost=<n>,kills=<n>,rss=<MiB>|failed|not-run
 #                real-node=<ok|failed|not-run> data-restored=<files ok>/<files> control-data-lost=<n>
 #                node-k8s=<version> seed-setup=<ok|failed|not-run> existing=<ok>/<n>|failed|not-run
 #                faults=<passed>/<n>|failed|not-run
 # faults: on the first version, after the modes, the driver's --mode faults (driver/faults.go) restores
 # through our plugin with a broken API (403 from least-privilege RBAC, a closed port, a slow server):
-# each must fail open within a bound and say why in a warn line.
+# each must fail open within a bound and say why in a warn line; then (driver/conflicts.go) another
+# writer beats the plugin's ReplicaSet PATCH or ControllerRevision DELETE once (the plugin reads
+# again and writes) or twice (it fails open, no blind write), each beside a no-conflict baseline.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -58,7 +61,7 @@ logs="$work/logs"
 mkdir -p "$logs"
 pids=()
 status=1
-scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run
+scenarios=0 control_rollouts=0 plugin_rollouts=not-run velero_restore=not-run velero_scale=not-run
 real_node=not-run node_data=- node_lost=- node_k8s=- seed_setup=not-run existing=not-run faults=not-run
 sts_scenarios=0 ds_scenarios=0 replica_scenarios=0 versions_done=""
 
@@ -86,7 +89,7 @@ cleanup() {
   else
     rm -rf "$work"
   fi
-  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s seed-setup=$seed_setup existing=$existing faults=$faults"
+  echo "E2E-SUMMARY: scenarios=$scenarios sts-scenarios=$sts_scenarios ds=$ds_scenarios replicas=$replica_scenarios with-plugin-rollouts=$plugin_rollouts control-rollouts=$control_rollouts versions=${versions_done:-none} velero-restore=$velero_restore velero-scale=$velero_scale real-node=$real_node data-restored=${node_data:--} control-data-lost=${node_lost:--} node-k8s=$node_k8s seed-setup=$seed_setup existing=$existing faults=$faults"
   [[ $status -eq 0 && $rc -eq 0 ]] || exit 1
 }
 trap cleanup EXIT
@@ -300,7 +303,10 @@ if ! $control_only && has_stage velero; then
     velero_restore=failed
     failed=1
   fi
-  grep -E '^(CHECK|VELERO-RESTORE)' "$logs/velero-restore.log" || true
+  grep -E '^(CHECK|VELERO-RESTORE|VELERO-SCALE)' "$logs/velero-restore.log" || true
+  # The scale restore's line: items restored/items, lost, kills and the plugin's peak memory.
+  velero_scale=$(sed -n 's/^VELERO-SCALE: items=\([0-9]*\) restored=\([0-9]*\) lost=\([0-9]*\) kills=\([0-9]*\).*plugin-peak-rss-mb=\([0-9]*\).*/\2\/\1,lost=\3,kills=\4,rss=\5MiB/p' "$logs/velero-restore.log" | tail -1)
+  [[ -n $velero_scale ]] || velero_scale=failed
 fi
 
 # The lanes' results, read back from the files they write (they run in subshells).

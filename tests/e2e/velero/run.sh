@@ -204,4 +204,59 @@ elif [[ $checks_rc -ne 0 ]]; then
   cp "$work/restore.log" "$logs/restore.log"
   fail "$(sed -n 's/^failed: //p' "$logs/checks.log" | cut -c1-300)"
 fi
+
+# ------------------------------------------------------------------ the scale restore
+# 10,001 items (1,000 Deployments, their ReplicaSets, 8,000 pods, 200 of them FSB pods of 25 Deployments
+# the rules change; gen_scale_backup.py says why not more) through
+# the same server, with the plugin process killed twice (scale.py): once inside an Execute, once
+# later. The restore must finish, lose at most the item whose Execute was in flight per kill, roll
+# nothing out, and keep every plugin process under E2E_SCALE_MAX_RSS_MB.
+if ! $control && [[ "${E2E_SCALE_DEPLOYMENTS:-1000}" != 0 ]]; then
+  scale_root="$work/scale"
+  "$py" "$here/gen_scale_backup.py" "$scale_root" --deployments "${E2E_SCALE_DEPLOYMENTS:-1000}" > "$logs/scale-gen.log" 2>&1 \
+    || fail "generating the scale backup: $(tail -n 1 "$logs/scale-gen.log")"
+  step "$(cat "$logs/scale-gen.log")"
+  scale_dir="$scale_root/backups/scale-20260302"
+  "$py" "$here/e2e.py" seed --endpoint "$s3" --bucket velero --backup-dir "$scale_dir" > "$logs/scale-seed.log" 2>&1 \
+    || fail "seeding the scale backup"
+  "$py" "$here/e2e.py" apply "$scale_root/modifiers.yaml" > /dev/null || fail "creating the scale modifiers"
+  scale_pvbs=$(zcat "$scale_dir/scale-20260302-podvolumebackups.json.gz" | "$py" -c 'import json,sys; print(len(json.load(sys.stdin)))')
+  scale_pvb_count() {
+    curl_api "/apis/velero.io/v1/namespaces/velero/podvolumebackups?labelSelector=velero.io/backup-name=scale-20260302" \
+      | "$py" -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))'
+  }
+  # Every 3 s, not wait_for's 0.2 s: each count lists thousands of PodVolumeBackups.
+  sync_deadline=$(( $(date +%s) + 600 ))
+  until velero backup get scale-20260302 -o json 2>/dev/null | grep -q '"phase": "Completed"' \
+      && [[ $(scale_pvb_count 2>/dev/null || echo 0) -ge $scale_pvbs ]]; do
+    (( $(date +%s) < sync_deadline )) || fail "the scale backup and its $scale_pvbs PodVolumeBackups were not synced within 600 s ($(scale_pvb_count) synced)"
+    sleep 3
+  done
+  step "scale backup synced ($(scale_pvb_count) PodVolumeBackups)"
+  "$py" "$here/scale.py" monitor --plugin "$work/plugins/velero-fsb-guard" --backup scale-20260302 --restore scale-restore \
+    --kill-at-items "${E2E_SCALE_KILL_AT:-5000}" --out "$work/scale-monitor.json" 2> "$logs/scale-monitor.log" &
+  monitor_pid=$!
+  pids+=("$monitor_pid")
+  step "velero restore create scale-restore --from-backup scale-20260302 --wait (the plugin killed twice)"
+  scale_t0=$(date +%s)
+  scale_rc=0
+  timeout 1800 "$vbin/velero" --kubeconfig "$kubeconfig" --namespace velero restore create scale-restore \
+    --from-backup scale-20260302 --resource-modifier-configmap scale-storage-node-move --wait \
+    > "$logs/scale-restore-create.log" 2>&1 || scale_rc=$?
+  step "scale restore ended after $(( $(date +%s) - scale_t0 )) s (velero exit $scale_rc)"
+  kill -TERM "$monitor_pid" 2>/dev/null || true
+  wait "$monitor_pid" 2>/dev/null || true
+  [[ $scale_rc -eq 0 ]] || fail "velero restore create (scale) exited $scale_rc"
+  velero restore logs scale-restore > "$work/scale-restore.log" 2> "$logs/scale-restore-logs-cmd.log" \
+    || fail "velero restore logs (scale) failed: $(tail -n 1 "$logs/scale-restore-logs-cmd.log")"
+  scale_rc=0
+  "$py" "$here/scale.py" check --backup-dir "$scale_dir" --namespace scale --restore scale-restore \
+    --restore-log "$work/scale-restore.log" --monitor "$work/scale-monitor.json" --window "$WINDOW" \
+    --max-rss-mb "${E2E_SCALE_MAX_RSS_MB:-128}" > "$logs/scale-checks.log" || scale_rc=$?
+  cat "$logs/scale-checks.log"
+  if [[ $scale_rc -ne 0 ]]; then
+    grep -E 'pluginName=velero-fsb-guard.*level=(warning|error)' "$work/scale-restore.log" | head -20 > "$logs/scale-plugin-warnings.log" || true
+    fail "scale: $(sed -n 's/^failed: //p' "$logs/scale-checks.log" | cut -c1-300)"
+  fi
+fi
 step "done"
