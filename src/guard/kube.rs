@@ -4,6 +4,7 @@
 //! The connection is made on first use, not when the plugin starts: Velero also starts the binary
 //! just to list its plugins, and that must work without any cluster access. Clones share it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,10 +119,9 @@ impl RestoreSource for KubeCluster {
         selection: Selection<'_>,
     ) -> Result<BackupObjects> {
         let cluster = self.cluster(velero_namespace).await?;
-        let mut index = IndexOptions::workloads().with_pods().unparsed();
-        for resource in Resource::BACKED_UP {
-            index = index.keep(resource);
-        }
+        let index = Resource::BACKED_UP
+            .into_iter()
+            .fold(IndexOptions::workloads().unparsed(), IndexOptions::keep);
         let options = DownloadOptions {
             transfer_timeout: timeout,
             index,
@@ -133,37 +133,44 @@ impl RestoreSource for KubeCluster {
             backup: backup_name.to_owned(),
             source,
         };
-        let kept_resource = |key: &ItemKey| {
-            Resource::BACKED_UP
-                .into_iter()
-                .find(|r| r.group_resource() == key.group_resource)
-        };
-        // The text is parsed for what the selection keeps: the workloads with FSB pods are found
-        // from the pods first, then only their objects are parsed and kept.
+        let is_pod = |key: &ItemKey| key.group_resource == Resource::PODS.group_resource();
+        // The text is parsed for what the selection keeps. The pods are read once to find the
+        // workloads with FSB pods and each pod's workload; a pod of another workload is then
+        // skipped without parsing it again, and only the kept workloads' objects are parsed.
         let guarded = match selection {
             Selection::Everything => None,
             Selection::FsbWorkloads(fsb) => {
                 let mut guarded = FsbWorkloads::default();
-                for (key, text) in index.raw_items() {
-                    if key.group_resource == Resource::PODS.group_resource() {
-                        guarded.add_pod(&parse_item(key, text).map_err(unparsable)?, fsb);
+                let mut pod_owners = HashMap::new();
+                for (key, text) in index.raw_items().filter(|(key, _)| is_pod(key)) {
+                    let pod = parse_item(key, text).map_err(unparsable)?;
+                    if let Some(owner) = guarded.add_pod(&pod, fsb) {
+                        pod_owners.insert(key, owner);
                     }
                 }
-                Some(guarded)
+                Some((guarded, pod_owners))
             }
         };
         let mut objects = BackupObjects::default();
         for (key, text) in index.raw_items() {
-            let Some(resource) = kept_resource(key) else {
+            let Some(resource) = Resource::backed_up(&key.group_resource) else {
                 continue;
             };
-            let object = parse_item(key, text).map_err(unparsable)?;
-            // Bare pods are never guarded.
-            let bare_pod = resource == Resource::PODS && !controlled_by_workload(&object);
-            if bare_pod || guarded.as_ref().is_some_and(|g| !g.own(resource, &object)) {
+            if let Some((guarded, pod_owners)) = &guarded
+                && is_pod(key)
+                && !pod_owners.get(key).is_some_and(|w| guarded.contains(w))
+            {
                 continue;
             }
-            objects.push(resource, object);
+            let object = parse_item(key, text).map_err(unparsable)?;
+            let kept = match &guarded {
+                Some((guarded, _)) => guarded.own(resource, &object),
+                // Bare pods are never guarded.
+                None => resource != Resource::PODS || controlled_by_workload(&object),
+            };
+            if kept {
+                objects.push(resource, object);
+            }
         }
         Ok(objects)
     }

@@ -58,6 +58,13 @@ impl Resource {
         Self::CONTROLLER_REVISIONS,
     ];
 
+    /// The [`Resource::BACKED_UP`] resource spelled `group_resource` (`pods`, `deployments.apps`).
+    pub fn backed_up(group_resource: &str) -> Option<Self> {
+        Self::BACKED_UP
+            .into_iter()
+            .find(|r| r.group_resource == group_resource)
+    }
+
     /// `plural[.group]`: `pods`, `deployments.apps`, `podvolumebackups.velero.io`.
     pub const fn group_resource(&self) -> &'static str {
         self.group_resource

@@ -99,15 +99,13 @@ pub enum Selection<'a> {
 impl BackupObjects {
     /// Adds a backed-up object of `resource` to its list; other resources are not kept.
     pub fn push(&mut self, resource: Resource, object: Value) {
-        let list = match resource.group_resource() {
-            gr if gr == Resource::DEPLOYMENTS.group_resource() => &mut self.deployments,
-            gr if gr == Resource::REPLICA_SETS.group_resource() => &mut self.replicasets,
-            gr if gr == Resource::PODS.group_resource() => &mut self.pods,
-            gr if gr == Resource::STATEFUL_SETS.group_resource() => &mut self.statefulsets,
-            gr if gr == Resource::DAEMON_SETS.group_resource() => &mut self.daemonsets,
-            gr if gr == Resource::CONTROLLER_REVISIONS.group_resource() => {
-                &mut self.controllerrevisions
-            }
+        let list = match resource {
+            r if r == Resource::DEPLOYMENTS => &mut self.deployments,
+            r if r == Resource::REPLICA_SETS => &mut self.replicasets,
+            r if r == Resource::PODS => &mut self.pods,
+            r if r == Resource::STATEFUL_SETS => &mut self.statefulsets,
+            r if r == Resource::DAEMON_SETS => &mut self.daemonsets,
+            r if r == Resource::CONTROLLER_REVISIONS => &mut self.controllerrevisions,
             _ => return,
         };
         list.push(object);

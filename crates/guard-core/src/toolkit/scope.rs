@@ -59,13 +59,14 @@ impl FsbWorkloads {
         workloads
     }
 
-    /// Counts the workload of the backed-up `pod` when the pod holds FSB data.
-    pub fn add_pod(&mut self, pod: &Value, fsb: &FsbIndex) {
-        if let Some(workload) = Workload::owning(pod)
-            && !fsb.volumes_of(pod).is_empty()
-        {
-            self.0.insert(workload);
+    /// Counts the workload of the backed-up `pod` when the pod holds FSB data; returns the pod's
+    /// workload, FSB data or not.
+    pub fn add_pod(&mut self, pod: &Value, fsb: &FsbIndex) -> Option<Workload> {
+        let workload = Workload::owning(pod)?;
+        if !fsb.volumes_of(pod).is_empty() {
+            self.0.insert(workload.clone());
         }
+        Some(workload)
     }
 
     pub fn contains(&self, workload: &Workload) -> bool {
@@ -75,22 +76,14 @@ impl FsbWorkloads {
     /// Whether the backed-up `object` of `resource` is one a plan of these workloads reads: the
     /// workload itself, its ReplicaSets or ControllerRevisions, or its pods.
     pub fn own(&self, resource: Resource, object: &Value) -> bool {
-        let owner = match resource.group_resource() {
-            gr if gr == Resource::PODS.group_resource() => Workload::owning(object),
-            gr if gr == Resource::REPLICA_SETS.group_resource()
-                || gr == Resource::CONTROLLER_REVISIONS.group_resource() =>
-            {
+        let owner = match resource {
+            r if r == Resource::PODS => Workload::owning(object),
+            r if r == Resource::REPLICA_SETS || r == Resource::CONTROLLER_REVISIONS => {
                 history_owner(object)
             }
-            gr if gr == Resource::DEPLOYMENTS.group_resource() => {
-                Some(Workload::of(Kind::Deployment, object))
-            }
-            gr if gr == Resource::STATEFUL_SETS.group_resource() => {
-                Some(Workload::of(Kind::StatefulSet, object))
-            }
-            gr if gr == Resource::DAEMON_SETS.group_resource() => {
-                Some(Workload::of(Kind::DaemonSet, object))
-            }
+            r if r == Resource::DEPLOYMENTS => Some(Workload::of(Kind::Deployment, object)),
+            r if r == Resource::STATEFUL_SETS => Some(Workload::of(Kind::StatefulSet, object)),
+            r if r == Resource::DAEMON_SETS => Some(Workload::of(Kind::DaemonSet, object)),
             _ => None,
         };
         owner.is_some_and(|w| self.contains(&w))
