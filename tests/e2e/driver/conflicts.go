@@ -262,22 +262,10 @@ func (h *conflictHarness) replicaSet(ctx context.Context, beat int) (string, boo
 	}
 
 	// The plugin's own account of it.
-	changed := obs.pluginLog.find(logrus.DebugLevel, "ReplicaSet "+ns+"/"+rsName+" changed while aligning it; reading it again")
+	checkReadAgain(&j, obs, beat, "ReplicaSet "+ns+"/"+rsName+" changed while aligning it; reading it again")
 	aligned := obs.pluginLog.find(logrus.InfoLevel, rsName, "aligned with the Deployment's final template")
 	// The ReplicaSet step's warn line about the ReplicaSet rule is expected; the others are judged.
 	warns := withoutLines(obs.pluginLog.find(logrus.WarnLevel), "rules change its template after the guard")
-	switch beat {
-	case 0:
-		if len(changed) > 0 {
-			j.fail("a conflict was logged with no other writer: %q", changed[0])
-		}
-	default:
-		if len(changed) != 1 {
-			j.fail("expected one debug line %q, found %d", "ReplicaSet "+ns+"/"+rsName+" changed while aligning it; reading it again", len(changed))
-		} else {
-			j.fields = append(j.fields, "debug="+strconv.Quote(trim(changed[0])))
-		}
-	}
 
 	live, err := h.c.dyn.Resource(gvrReplicaSets).Namespace(ns).Get(ctx, rsName, metav1.GetOptions{})
 	if err != nil {
@@ -439,20 +427,9 @@ func (h *conflictHarness) revision(ctx context.Context, beat int) (string, bool)
 		}
 	}
 
-	changedLine := "ControllerRevision " + ns + "/" + rev + " changed while replacing it; reading it again"
-	changed := obs.pluginLog.find(logrus.DebugLevel, changedLine)
+	checkReadAgain(&j, obs, beat, "ControllerRevision "+ns+"/"+rev+" changed while replacing it; reading it again")
 	recreated := obs.pluginLog.find(logrus.InfoLevel, rev, "re-created with the final template")
 	warns := withoutLines(obs.pluginLog.find(logrus.WarnLevel), "rules change its template after the guard")
-	if beat == 0 && len(changed) > 0 {
-		j.fail("a conflict was logged with no other writer: %q", changed[0])
-	}
-	if beat > 0 {
-		if len(changed) != 1 {
-			j.fail("expected one debug line %q, found %d", changedLine, len(changed))
-		} else {
-			j.fields = append(j.fields, "debug="+strconv.Quote(trim(changed[0])))
-		}
-	}
 
 	live, err := h.c.dyn.Resource(gvrControllerRevisions).Namespace(ns).Get(ctx, rev, metav1.GetOptions{})
 	if err != nil {
@@ -547,6 +524,20 @@ func checkStatus(j *judgement, what string, i, beat, status int) {
 	}
 	if i >= beat && status/100 != 2 {
 		j.fail("%s %d answered %d, expected success", what, i+1, status)
+	}
+}
+
+// checkReadAgain: the plugin's debug line `line` (its re-read after a conflict) appears once when the
+// other writer beat it, never without one (a second conflict ends in the warn line instead).
+func checkReadAgain(j *judgement, obs *observation, beat int, line string) {
+	changed := obs.pluginLog.find(logrus.DebugLevel, line)
+	switch {
+	case beat == 0 && len(changed) > 0:
+		j.fail("a conflict was logged with no other writer: %q", changed[0])
+	case beat > 0 && len(changed) != 1:
+		j.fail("expected one debug line %q, found %d", line, len(changed))
+	case beat > 0:
+		j.fields = append(j.fields, "debug="+strconv.Quote(trim(changed[0])))
 	}
 }
 
