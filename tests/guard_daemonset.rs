@@ -10,7 +10,7 @@ use fsb_guard_core::fixtures::{
     fsb_restore_intact, velero_prepares_pod,
 };
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, Knobs, TARGET, execute_input};
+use guard_support::{FakeCluster, Knobs, RestoreItem, TARGET, execute_input};
 use serde_json::{Value, json};
 use velero_plugin::RestoreItemAction;
 
@@ -63,7 +63,7 @@ async fn run_restore(cluster: &FakeCluster, app: &DaemonSetApp, restore: &Value)
     for pod in app.pods() {
         let item = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
         let out = guard
-            .execute(execute_input(item.clone(), &pod, restore))
+            .restore_item(execute_input(item.clone(), &pod, restore))
             .await
             .unwrap();
         let live = cluster.velero_creates(&out.item, "pods");
@@ -73,14 +73,14 @@ async fn run_restore(cluster: &FakeCluster, app: &DaemonSetApp, restore: &Value)
     let mut revisions = Vec::new();
     for cr in app.backup().controllerrevisions {
         let out = guard
-            .execute(execute_input(as_velero_hands_it(&cr), &cr, restore))
+            .restore_item(execute_input(as_velero_hands_it(&cr), &cr, restore))
             .await
             .unwrap();
         revisions.push(out.item);
     }
     let ds = app.daemonset();
     let out = guard
-        .execute(execute_input(as_velero_hands_it(&ds), &ds, restore))
+        .restore_item(execute_input(as_velero_hands_it(&ds), &ds, restore))
         .await
         .unwrap();
     Run {
@@ -156,7 +156,7 @@ async fn the_daemonset_step_relabels_live_pods_the_pod_step_missed() {
     let restore = a_restore(json!({}));
     let out = cluster
         .guard()
-        .execute(execute_input(as_velero_hands_it(&ds), &ds, &restore))
+        .restore_item(execute_input(as_velero_hands_it(&ds), &ds, &restore))
         .await
         .unwrap();
     assert_eq!(out.item, as_velero_hands_it(&ds));
@@ -194,7 +194,7 @@ async fn an_existing_daemonset_is_left_alone() {
     let ds = app.daemonset();
     let out = cluster
         .guard()
-        .execute(execute_input(
+        .restore_item(execute_input(
             as_velero_hands_it(&ds),
             &ds,
             &a_restore(json!({})),

@@ -10,7 +10,7 @@ use fsb_guard_core::fixtures::{
     App, SIDECAR_FOR_WEB_AND_ITS_PODS, a_deployment, a_restore, velero_prepares_pod,
 };
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, Knobs, TARGET, execute_input};
+use guard_support::{FakeCluster, Knobs, RestoreItem, TARGET, execute_input};
 use serde_json::{Value, json};
 use velero_fsb_guard::cluster::Cluster;
 use velero_fsb_guard::guard::{self, KubeCluster, TemplateGuard};
@@ -53,11 +53,11 @@ async fn run_restore_by(
     let mut outputs = Vec::new();
     for pod in app.pods() {
         let item = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
-        outputs.push(guard.execute(execute_input(item, &pod, restore)).await);
+        outputs.push(guard.restore_item(execute_input(item, &pod, restore)).await);
     }
     for rs in app.replicasets() {
         let out = guard
-            .execute(execute_input(as_velero_hands_it(&rs), &rs, restore))
+            .restore_item(execute_input(as_velero_hands_it(&rs), &rs, restore))
             .await;
         if let Ok(o) = &out {
             // What Velero creates becomes the live object (in the mapped namespace).
@@ -70,7 +70,7 @@ async fn run_restore_by(
     let d = app.deployment();
     outputs.push(
         guard
-            .execute(execute_input(as_velero_hands_it(&d), &d, restore))
+            .restore_item(execute_input(as_velero_hands_it(&d), &d, restore))
             .await,
     );
     outputs
@@ -124,7 +124,7 @@ async fn enforce_aligns_a_live_replicaset_that_missed_the_correction() {
     );
     let d = web().deployment();
     let out = guard
-        .execute(execute_input(as_velero_hands_it(&d), &d, &restore))
+        .restore_item(execute_input(as_velero_hands_it(&d), &d, &restore))
         .await
         .unwrap();
     assert_eq!(out.item, as_velero_hands_it(&d));
@@ -152,19 +152,19 @@ async fn dry_run_changes_nothing_and_patches_nothing() {
     let pod = &app.pods()[0];
     let item = velero_prepares_pod(pod, &fsb.volumes_of(pod));
     let out = guard
-        .execute(execute_input(item.clone(), pod, &restore))
+        .restore_item(execute_input(item.clone(), pod, &restore))
         .await
         .unwrap();
     assert_eq!(out.item, item);
     let rs = &app.replicasets()[0];
     let out = guard
-        .execute(execute_input(as_velero_hands_it(rs), rs, &restore))
+        .restore_item(execute_input(as_velero_hands_it(rs), rs, &restore))
         .await
         .unwrap();
     assert_eq!(out.item, as_velero_hands_it(rs));
     let d = app.deployment();
     guard
-        .execute(execute_input(as_velero_hands_it(&d), &d, &restore))
+        .restore_item(execute_input(as_velero_hands_it(&d), &d, &restore))
         .await
         .unwrap();
     assert!(!cluster.calls().iter().any(|c| c.starts_with("patch")));
@@ -188,7 +188,7 @@ async fn ambiguous_settings_leave_items_unchanged() {
     let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
     let out = cluster
         .guard()
-        .execute(execute_input(item.clone(), pod, &a_restore(json!({}))))
+        .restore_item(execute_input(item.clone(), pod, &a_restore(json!({}))))
         .await
         .unwrap();
     assert_eq!(out.item, item);
@@ -237,7 +237,7 @@ async fn fail_open_with_the_api_unreachable_restores_items_unchanged() {
     let item = velero_prepares_pod(pod, &app.fsb_index().volumes_of(pod));
     let out = cluster
         .guard()
-        .execute(execute_input(item.clone(), pod, &restore))
+        .restore_item(execute_input(item.clone(), pod, &restore))
         .await
         .unwrap();
     assert_eq!(out.item, item);
@@ -254,7 +254,7 @@ async fn fail_closed_fails_the_item_and_names_the_workload() {
     let pod = &app.pods()[0];
     let err = cluster
         .guard()
-        .execute(execute_input(
+        .restore_item(execute_input(
             as_velero_hands_it(pod),
             pod,
             &a_restore(json!({})),
@@ -289,7 +289,7 @@ async fn the_alignment_patch_is_conditional_on_the_resource_version_read() {
     let d = web().deployment();
     let out = cluster
         .guard()
-        .execute(execute_input(
+        .restore_item(execute_input(
             as_velero_hands_it(&d),
             &d,
             &a_restore(json!({})),
@@ -328,7 +328,7 @@ async fn a_second_conflict_fails_open_without_a_blind_write() {
     let d = web().deployment();
     let out = cluster
         .guard()
-        .execute(execute_input(
+        .restore_item(execute_input(
             as_velero_hands_it(&d),
             &d,
             &a_restore(json!({})),
@@ -434,7 +434,7 @@ async fn fail_open_when_the_api_server_is_unreachable() {
     let restore = json!({"metadata": {"name": "r", "namespace": "velero", "uid": "u"},
         "spec": {"backupName": "nightly", "resourceModifier": {"kind": "ConfigMap", "name": "mods"}}});
     let out = guard
-        .execute(execute_input(item.clone(), pod, &restore))
+        .restore_item(execute_input(item.clone(), pod, &restore))
         .await
         .expect("fail open: the item is restored");
     assert_eq!(out.item, item);

@@ -10,9 +10,9 @@ use fsb_guard_core::existing::{
 };
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, TARGET, execute_input};
+use guard_support::{FakeCluster, RestoreItem, TARGET, execute_input};
 use serde_json::{Value, json};
-use velero_plugin::{ExecuteOutput, RestoreItemAction};
+use velero_plugin::{ExecuteOutput, RawExecuteInput, RestoreItemAction};
 
 /// A Deployment whose one pod keeps its data in a PersistentVolumeClaim (`data-claim`).
 fn api() -> App {
@@ -72,7 +72,7 @@ async fn restore_items(cluster: &FakeCluster, app: &App, restore: &Value) -> Vec
     let mut outputs = Vec::new();
     for (item, from_backup) in items {
         let out = guard
-            .execute(execute_input(item, &from_backup, restore))
+            .restore_item(execute_input(item, &from_backup, restore))
             .await
             .expect("the guard never fails an item here");
         outputs.push(out);
@@ -390,3 +390,83 @@ async fn progress_of_an_unknown_operation_is_completed_and_touches_nothing() {
     assert!(progress.completed);
     assert!(cluster.calls().is_empty());
 }
+
+/// Whether the guard answers `item` as sent, before the transport decodes anything.
+async fn answered_before_decoding(
+    guard: &impl RestoreItemAction,
+    item: &Value,
+    from_backup: &Value,
+    restore: &Value,
+) -> bool {
+    let bytes = |v: &Value| serde_json::to_vec(v).unwrap();
+    let (item, from_backup, restore) = (bytes(item), bytes(from_backup), bytes(restore));
+    guard
+        .leaves_unchanged(RawExecuteInput {
+            item: &item,
+            item_from_backup: &from_backup,
+            restore: &restore,
+        })
+        .await
+}
+
+/// The glance before decoding (the transport floor for most items): in a restore whose modifiers
+/// cannot change a guarded field, an item is answered as sent unless it is a pod with
+/// `restore-wait`, or a live workload was found (its ReplicaSets and the workload itself are then
+/// decided); under guarded rules, every item is decided.
+#[tokio::test]
+async fn only_items_no_guard_can_concern_are_answered_before_decoding() {
+    let app = api();
+    let plain_pod = a_deployment("shop", "web").pods().remove(0);
+    let (rs, d) = (app.replicasets().remove(0), app.deployment());
+    let restore = a_plain_restore(None);
+    for live in [false, true] {
+        let cluster = serving(&app);
+        if live {
+            live_deployment(&cluster, &app, newer_image);
+        }
+        let guard = cluster.guard();
+        let fsb_pod = &app.pods()[0];
+        let fsb_item = velero_prepares_pod(fsb_pod, &app.fsb_index().volumes_of(fsb_pod));
+        let plain_item = velero_prepares_pod(&plain_pod, &Default::default());
+        assert!(answered_before_decoding(&guard, &plain_item, &plain_pod, &restore).await);
+        assert!(!answered_before_decoding(&guard, &fsb_item, fsb_pod, &restore).await);
+        // An FSB pod without a workload concerns no workload.
+        let mut bare = fsb_pod.clone();
+        bare["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ownerReferences");
+        assert!(answered_before_decoding(&guard, &fsb_item, &bare, &restore).await);
+        // The FSB pod restored: its workload was read, live or not.
+        let out = guard
+            .restore_item(execute_input(fsb_item, fsb_pod, &restore))
+            .await
+            .unwrap();
+        assert_eq!(out.operation_id.is_some(), live);
+        // Its workload known now: another FSB pod of it is glanced at only when it is live.
+        let again = velero_prepares_pod(fsb_pod, &app.fsb_index().volumes_of(fsb_pod));
+        assert_eq!(
+            answered_before_decoding(&guard, &again, fsb_pod, &restore).await,
+            !live
+        );
+        for later in [&rs, &d] {
+            let item = as_velero_hands_it(later);
+            let glanced = answered_before_decoding(&guard, &item, later, &restore).await;
+            assert_eq!(glanced, !live, "{} with live={live}", later["kind"]);
+        }
+        assert!(answered_before_decoding(&guard, &plain_item, &plain_pod, &restore).await);
+    }
+
+    let guarded = FakeCluster::serving(
+        app.backup(),
+        app.pod_volume_backups(),
+        TEMPLATE_RULE,
+        |_| {},
+    );
+    let guard = guarded.guard();
+    let plain_item = velero_prepares_pod(&plain_pod, &Default::default());
+    let with_rules = a_restore(json!({}));
+    assert!(!answered_before_decoding(&guard, &plain_item, &plain_pod, &with_rules).await);
+}
+
+const TEMPLATE_RULE: &str = "version: v1\nresourceModifierRules:\n- conditions: {groupResource: deployments.apps}\n  patches:\n  - {operation: add, path: /spec/template/spec/priorityClassName, value: \"\\\"high\\\"\"}\n";

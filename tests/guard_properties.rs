@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, TARGET, capturing_logs, execute_input};
+use guard_support::{FakeCluster, RestoreItem, TARGET, capturing_logs, execute_input};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use velero_plugin::RestoreItemAction;
@@ -341,14 +341,14 @@ fn restore(case: &Case) -> (Vec<(Value, Value)>, Vec<String>) {
         for pod in app.pods() {
             let prepared = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
             let out = guard
-                .execute(execute_input(prepared.clone(), &pod, &restore))
+                .restore_item(execute_input(prepared.clone(), &pod, &restore))
                 .await
                 .unwrap_or_else(|e| panic!("fail open: no item error, got {e}"));
             pods.push((prepared, out.item));
         }
         for rs in app.replicasets() {
             let out = guard
-                .execute(execute_input(as_velero_hands_it(&rs), &rs, &restore))
+                .restore_item(execute_input(as_velero_hands_it(&rs), &rs, &restore))
                 .await
                 .unwrap_or_else(|e| panic!("ReplicaSet: {e}"));
             let mut created = cluster.velero_creates(&out.item, "replicasets.apps");
@@ -357,7 +357,7 @@ fn restore(case: &Case) -> (Vec<(Value, Value)>, Vec<String>) {
         }
         let d = app.deployment();
         guard
-            .execute(execute_input(as_velero_hands_it(&d), &d, &restore))
+            .restore_item(execute_input(as_velero_hands_it(&d), &d, &restore))
             .await
             .unwrap_or_else(|e| panic!("Deployment: {e}"));
         pods

@@ -13,7 +13,7 @@ use fsb_guard_core::toolkit::revision::{
     HASH_LABEL, predicted_revision_name, revision_data, same_revision_data,
 };
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, Knobs, TARGET, capturing_logs, execute_input};
+use guard_support::{FakeCluster, Knobs, RestoreItem, TARGET, capturing_logs, execute_input};
 use serde_json::{Value, json};
 use velero_plugin::{ExecuteOutput, RestoreItemAction};
 
@@ -64,7 +64,7 @@ async fn run(
     for pod in db.pods() {
         let item = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
         let out = guard
-            .execute(execute_input(item.clone(), &pod, restore))
+            .restore_item(execute_input(item.clone(), &pod, restore))
             .await
             .unwrap();
         if !out.skip_restore {
@@ -76,7 +76,7 @@ async fn run(
     if with_revisions {
         for (i, cr) in db.revisions().into_iter().enumerate() {
             let out = guard
-                .execute(execute_input(as_velero_hands_it(&cr), &cr, restore))
+                .restore_item(execute_input(as_velero_hands_it(&cr), &cr, restore))
                 .await
                 .unwrap();
             let mut created = cluster.velero_creates(&out.item, "controllerrevisions.apps");
@@ -93,7 +93,7 @@ async fn run(
     let mut item = as_velero_hands_it(&sts);
     earlier_plugin(&mut item);
     let statefulset = guard
-        .execute(execute_input(item.clone(), &sts, restore))
+        .restore_item(execute_input(item.clone(), &sts, restore))
         .await
         .unwrap();
     assert_eq!(

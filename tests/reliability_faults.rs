@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
-use guard_support::{FakeCluster, capturing_logs, execute_input};
+use guard_support::{FakeCluster, RestoreItem, capturing_logs, execute_input};
 use serde_json::json;
 use velero_fsb_guard::backup::Error as BackupError;
 use velero_fsb_guard::backup::download::DownloadError;
@@ -68,7 +68,7 @@ async fn a_download_that_fails_or_returns_garbage_fails_open_once_per_restore() 
         for pod in app.pods() {
             let prepared = velero_prepares_pod(&pod, &app.fsb_index().volumes_of(&pod));
             let out = guard
-                .execute(execute_input(prepared.clone(), &pod, &a_restore(json!({}))))
+                .restore_item(execute_input(prepared.clone(), &pod, &a_restore(json!({}))))
                 .await
                 .unwrap_or_else(|e| panic!("{what}: fail open means no item error, got {e}"));
             assert_eq!(
@@ -119,7 +119,7 @@ async fn sixty_four_concurrent_executes_are_all_corrected_from_one_read_of_the_i
             let prepared = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
             let guard = Arc::clone(&guard);
             let input = execute_input(prepared.clone(), &pod, &restore);
-            tokio::spawn(async move { (prepared, guard.execute(input).await) })
+            tokio::spawn(async move { (prepared, guard.restore_item(input).await) })
         })
         .collect();
     assert_eq!(tasks.len(), 64);

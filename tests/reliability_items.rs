@@ -9,7 +9,7 @@ mod reliability_support;
 
 use fsb_guard_core::as_velero_hands_it;
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
-use guard_support::{FakeCluster, capturing_logs, execute_input};
+use guard_support::{FakeCluster, RestoreItem, capturing_logs, execute_input};
 use serde_json::{Value, json};
 use tonic::Code;
 use velero_plugin::restore_item_action::{decode_execute_input, status_from_action_error};
@@ -144,7 +144,7 @@ async fn misshapen_pods_of_a_guarded_workload_are_corrected_without_a_panic_or_a
         let cluster = serving(&app);
         let out = cluster
             .guard()
-            .execute(execute_input(item.clone(), pod, &a_restore(json!({}))))
+            .restore_item(execute_input(item.clone(), pod, &a_restore(json!({}))))
             .await
             .unwrap_or_else(|e| panic!("{what}: fail open means no item error, got {e}"));
         assert!(!out.skip_restore, "{what}");
@@ -193,7 +193,7 @@ async fn items_of_the_wrong_kind_for_their_backed_up_copy_are_restored_as_receiv
         let cluster = serving(&app);
         let out = cluster
             .guard()
-            .execute(execute_input(item.clone(), &from_backup, &restore))
+            .restore_item(execute_input(item.clone(), &from_backup, &restore))
             .await
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(out.item, item, "{what}");
@@ -219,7 +219,11 @@ async fn an_fsb_pod_at_the_object_size_limit_and_beyond_is_corrected_like_a_smal
         )
         .expect("a large item is a valid request");
         let cluster = serving(&app);
-        let out = cluster.guard().execute(input).await.expect("no item error");
+        let out = cluster
+            .guard()
+            .restore_item(input)
+            .await
+            .expect("no item error");
         // Compared without printing megabytes on a failure.
         assert!(
             out.item == corrected(&prepared),
@@ -246,7 +250,7 @@ async fn a_backed_up_deployment_at_the_object_size_limit_still_drives_the_correc
     let prepared = velero_prepares_pod(&pod, &app.fsb_index().volumes_of(&pod));
     let out = cluster
         .guard()
-        .execute(execute_input(prepared.clone(), &pod, &a_restore(json!({}))))
+        .restore_item(execute_input(prepared.clone(), &pod, &a_restore(json!({}))))
         .await
         .expect("no item error");
     assert!(
@@ -265,7 +269,7 @@ async fn rules_velero_refuses_fail_open_with_a_warning_naming_the_workload() {
         let capture = capturing_logs();
         let out = cluster
             .guard()
-            .execute(execute_input(prepared.clone(), pod, &a_restore(json!({}))))
+            .restore_item(execute_input(prepared.clone(), pod, &a_restore(json!({}))))
             .await
             .unwrap_or_else(|e| panic!("{what}: fail open means no item error, got {e}"));
         assert_eq!(
@@ -294,7 +298,7 @@ async fn a_rule_velero_fails_on_while_restoring_leaves_the_pods_as_backed_up() {
     let cluster = FakeCluster::serving(app.backup(), app.pod_volume_backups(), rules, |_| {});
     let out = cluster
         .guard()
-        .execute(execute_input(prepared.clone(), pod, &a_restore(json!({}))))
+        .restore_item(execute_input(prepared.clone(), pod, &a_restore(json!({}))))
         .await
         .expect("no item error");
     assert_eq!(out.item, prepared);

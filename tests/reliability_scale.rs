@@ -10,7 +10,7 @@ mod guard_support;
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
 use fsb_guard_core::restore::BackupObjects;
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, TARGET, execute_input};
+use guard_support::{FakeCluster, RestoreItem, TARGET, execute_input};
 use serde_json::json;
 use velero_plugin::RestoreItemAction;
 
@@ -66,7 +66,7 @@ async fn a_restore_of_ten_thousand_items_answers_every_one_with_bounded_memory()
         for pod in a.pods() {
             let prepared = velero_prepares_pod(&pod, &fsb.volumes_of(&pod));
             let out = guard
-                .execute(execute_input(prepared, &pod, &restore))
+                .restore_item(execute_input(prepared, &pod, &restore))
                 .await
                 .unwrap_or_else(|e| panic!("pod {}: {e:?}", name_of(&pod)));
             assert_eq!(
@@ -85,7 +85,7 @@ async fn a_restore_of_ten_thousand_items_answers_every_one_with_bounded_memory()
     let rss_after_pods = status_kib("VmRSS:").unwrap_or_default();
     for rs in &backup.replicasets {
         let out = guard
-            .execute(execute_input(as_velero_hands_it(rs), rs, &restore))
+            .restore_item(execute_input(as_velero_hands_it(rs), rs, &restore))
             .await
             .unwrap_or_else(|e| panic!("ReplicaSet {}: {e:?}", name_of(rs)));
         assert_eq!(
@@ -101,7 +101,7 @@ async fn a_restore_of_ten_thousand_items_answers_every_one_with_bounded_memory()
     }
     for d in &backup.deployments {
         let out = guard
-            .execute(execute_input(as_velero_hands_it(d), d, &restore))
+            .restore_item(execute_input(as_velero_hands_it(d), d, &restore))
             .await
             .unwrap_or_else(|e| panic!("Deployment {}: {e:?}", name_of(d)));
         assert_eq!(

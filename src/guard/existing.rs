@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use fsb_guard_core::existing::{
-    self as core, LiveClass, Policy, Presence, ProgressDecision, REPLICASET_SKIPPED,
+    self as core, Glance, LiveClass, Policy, Presence, ProgressDecision, REPLICASET_SKIPPED,
 };
 use fsb_guard_core::toolkit::owners::{
     daemonset_owner, pod_lineage, replicaset_owner, statefulset_owner,
@@ -44,9 +44,18 @@ impl LiveWorkloads {
             .cloned()
     }
 
+    /// Whether any workload of this restore's FSB pods existed before the restore.
+    fn any_present(&self) -> bool {
+        self.classes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(LiveClass::is_present)
+    }
+
     /// Whether `workload` existed before the restore (as its pods found it).
     fn present(&self, workload: &Workload) -> bool {
-        matches!(self.known(workload), Some(LiveClass::Present(_)))
+        self.known(workload).is_some_and(|class| class.is_present())
     }
 
     fn record_parked(&self, workload: &Workload) {
@@ -169,6 +178,23 @@ pub(super) fn concerns(live: &LiveWorkloads, input: &ExecuteInput) -> Option<Sub
     relevant.then_some(subject)
 }
 
+/// Whether an item, glanced at before it is decoded, can concern a workload that exists in the
+/// target: what [`concerns`] and [`decide`] act on, or more. A pod with `restore-wait` does,
+/// unless it has no workload or its workload was already found not to be live (then [`pod`]
+/// leaves it alone); any other item does once a live workload was found.
+/// `pod_from_backup`: the pod's backed-up JSON bytes.
+pub(super) fn may_concern(live: &LiveWorkloads, item: &Glance<'_>, pod_from_backup: &[u8]) -> bool {
+    match item.kind.as_ref() {
+        "Pod" if !item.restore_wait => false,
+        "Pod" => match core::identity_of(pod_from_backup) {
+            Some(identity) => Workload::owning(&identity)
+                .is_some_and(|workload| live.known(&workload).is_none_or(|c| c.is_present())),
+            None => true,
+        },
+        _ => live.any_present(),
+    }
+}
+
 /// The guard's answer for an item of a workload that exists in the target (`subject` from
 /// [`concerns`]), `None` when the resource-modifier guard decides it.
 pub(super) async fn decide<C: LiveCluster>(
@@ -217,6 +243,7 @@ async fn pod<C: LiveCluster>(
     workload: Workload,
     volumes: Vec<String>,
 ) -> Result<Option<Answer>> {
+    // `may_concern` leaves a pod alone once its workload is known to be anything but present.
     let presence: Presence = match live.class_of(cluster, &workload, input).await? {
         LiveClass::Present(presence) => presence,
         class => {

@@ -66,7 +66,7 @@ use fsb_guard_core::{FailurePolicy, Resource, namespace_of};
 use serde_json::Value;
 use tokio::sync::Mutex;
 use velero_plugin::{
-    ActionError, ExecuteInput, ExecuteOutput, OperationProgress, ResourceSelector,
+    ActionError, ExecuteInput, ExecuteOutput, OperationProgress, RawExecuteInput, ResourceSelector,
     RestoreItemAction,
 };
 
@@ -207,6 +207,24 @@ impl<S: RestoreSource, C: LiveCluster> TemplateGuard<S, C> {
 impl<S: RestoreSource, C: LiveCluster> RestoreItemAction for TemplateGuard<S, C> {
     fn applies_to(&self) -> ResourceSelector {
         applies_to()
+    }
+
+    /// Most items of most restores: a restore whose resource modifiers cannot change a guarded
+    /// field (or that has none) needs the item only for the existing-workload guard, which only
+    /// a pod with `restore-wait` (FSB data) of a workload not yet found absent can start. Such
+    /// items are answered as sent, decoding only the restore and a glance at the item (and, for
+    /// an FSB pod, at its backed-up owner).
+    async fn leaves_unchanged(&self, request: RawExecuteInput<'_>) -> bool {
+        let Ok(restore) = serde_json::from_slice::<Value>(request.restore) else {
+            return false;
+        };
+        let state = self.restore_state(&restore).await;
+        if !state.modifiers_need_no_item() {
+            return false;
+        }
+        fsb_guard_core::existing::Glance::of(request.item).is_some_and(|item| {
+            !existing::may_concern(&state.live_workloads, &item, request.item_from_backup)
+        })
     }
 
     /// Never fails on its own: a guard failure becomes the failure policy's answer.

@@ -13,6 +13,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use fsb_guard_core::fsb::has_legacy_snapshot_annotations;
 use fsb_guard_core::plans::Plans;
@@ -28,6 +29,7 @@ use super::error::{Error, Result};
 use super::existing::LiveWorkloads;
 use super::ports::RestoreSource;
 use super::velero_server::{ServerRelease, VeleroServer};
+use crate::backup::download::millis;
 
 /// The workload fields whose change by a rule puts restored FSB pods at risk: `(resource, JSON
 /// pointer)`. A restore whose rules touch none of them needs no API call at all.
@@ -68,6 +70,11 @@ pub struct RestoreState {
     /// A restored pod carried legacy `snapshot.velero.io/<volume>` annotations: FSB data exists
     /// even though the cluster holds no PodVolumeBackup for the backup.
     legacy_fsb_seen: AtomicBool,
+    /// How long reading the settings and the rules took (the first item's cost, logged once the
+    /// backup contents are read too).
+    settings_read_in: Duration,
+    rules_read_in: Duration,
+    pvbs_read_in: std::sync::Mutex<Duration>,
 }
 
 /// Everything an item's decision reads, held for the length of one Execute.
@@ -92,6 +99,9 @@ impl RestoreState {
             fsb_workloads: OnceCell::new(),
             plans: Plans::default(),
             legacy_fsb_seen: AtomicBool::new(false),
+            settings_read_in: Duration::ZERO,
+            rules_read_in: Duration::ZERO,
+            pvbs_read_in: std::sync::Mutex::new(Duration::ZERO),
         }
     }
 
@@ -112,7 +122,9 @@ impl RestoreState {
             // No resource modifiers: no template can change, so no API call at all.
             return Self::new(uid, Settings::default());
         };
+        let started = Instant::now();
         let (settings, mut failure) = read_settings(source, restore, velero_namespace).await;
+        let settings_read_in = started.elapsed();
         let mut rules = None;
         if settings.mode != Mode::Off && failure.is_none() {
             match read_rules(source, namespace_of(restore), modifiers, server.release).await {
@@ -125,6 +137,8 @@ impl RestoreState {
             rules,
             failure: failure.map(Arc::new),
             existing_settings,
+            settings_read_in,
+            rules_read_in: started.elapsed() - settings_read_in,
             ..Self::new(uid, settings)
         }
     }
@@ -149,6 +163,13 @@ impl RestoreState {
             .await
     }
 
+    /// Whether the resource-modifier guard leaves every item of this restore as received, without
+    /// reading it: mode off, or no rule can change a guarded field (and the settings and rules
+    /// read fine; a failure is reported on every item).
+    pub fn modifiers_need_no_item(&self) -> bool {
+        self.settings.mode == Mode::Off || (self.failure.is_none() && self.rules.is_none())
+    }
+
     /// What the decisions for `input` read; `None` when the guard has nothing to do in this
     /// restore (mode off, no guarded rules, no FSB data at all under scope `fsb-only`).
     pub async fn load(
@@ -157,14 +178,13 @@ impl RestoreState {
         input: &ExecuteInput,
         velero_namespace: &str,
     ) -> Result<Option<Loaded>> {
-        if self.settings.mode == Mode::Off {
+        if self.modifiers_need_no_item() {
             return Ok(None);
         }
-        if let Some(failure) = &self.failure {
-            return Err(Error::RestoreInputs(Arc::clone(failure)));
-        }
-        let Some(rules) = &self.rules else {
-            return Ok(None);
+        let rules = match (&self.failure, &self.rules) {
+            (Some(failure), _) => return Err(Error::RestoreInputs(Arc::clone(failure))),
+            (None, Some(rules)) => rules,
+            (None, None) => return Ok(None),
         };
         let backup_name = input
             .restore
@@ -174,10 +194,12 @@ impl RestoreState {
         let fsb = self
             .fsb
             .get_or_init(|| async {
-                source
+                let started = Instant::now();
+                let pvbs = source
                     .pod_volume_backups(velero_namespace, backup_name)
-                    .await
-                    .map(|pvbs| Arc::new(FsbIndex::from_pod_volume_backups(&pvbs)))
+                    .await;
+                *self.pvbs_read_in.lock().unwrap_or_else(|e| e.into_inner()) = started.elapsed();
+                pvbs.map(|pvbs| Arc::new(FsbIndex::from_pod_volume_backups(&pvbs)))
                     .map_err(Arc::new)
             })
             .await
@@ -221,12 +243,22 @@ impl RestoreState {
         };
         self.backup
             .get_or_init(|| async {
+                let started = Instant::now();
                 let download =
                     source.backup_objects(velero_namespace, backup_name, timeout, selection);
                 match tokio::time::timeout(timeout, download).await {
                     Ok(Ok(mut objects)) => {
                         // Once per restore: each workload's plan then reads its own objects.
                         objects.arrange_by_owner();
+                        let pvbs_read_in =
+                            *self.pvbs_read_in.lock().unwrap_or_else(|e| e.into_inner());
+                        tracing::debug!(
+                            settings_ms = millis(self.settings_read_in),
+                            rules_ms = millis(self.rules_read_in),
+                            pvbs_ms = millis(pvbs_read_in),
+                            backup_ms = millis(started.elapsed()),
+                            "restore inputs read"
+                        );
                         Ok(Arc::new(objects))
                     }
                     Ok(Err(e)) => Err(Arc::new(e)),

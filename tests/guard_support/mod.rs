@@ -19,7 +19,8 @@ use velero_fsb_guard::cluster::{self, Call};
 use velero_fsb_guard::guard::{
     DryRun, Error, LiveCluster, RestoreSource, Result, TemplateGuard, VeleroServer,
 };
-use velero_plugin::ExecuteInput;
+use velero_plugin::restore_item_action::{Executed, execute_request};
+use velero_plugin::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
 
 /// Where the restore maps the backup namespace `shop` (see `fixtures::a_restore`).
 pub const TARGET: &str = "shop-dr";
@@ -486,6 +487,34 @@ pub fn execute_input(item: Value, from_backup: &Value, restore: &Value) -> Execu
         item,
         item_from_backup: from_backup.clone(),
         restore: restore.clone(),
+    }
+}
+
+/// One item through an action the way Velero's request reaches it: the transport's
+/// [`execute_request`] over the input's JSON bytes, so the glance before decoding
+/// (`leaves_unchanged`) decides first and `execute` runs only when it says no.
+pub trait RestoreItem {
+    fn restore_item(
+        &self,
+        input: ExecuteInput,
+    ) -> impl Future<Output = Result<ExecuteOutput, ActionError>> + Send;
+}
+
+impl<A: RestoreItemAction> RestoreItem for A {
+    async fn restore_item(&self, input: ExecuteInput) -> Result<ExecuteOutput, ActionError> {
+        let bytes = |value: &Value| match value {
+            Value::Null => Vec::new(),
+            value => serde_json::to_vec(value).expect("a Value always encodes"),
+        };
+        let (from_backup, restore) = (bytes(&input.item_from_backup), bytes(&input.restore));
+        match execute_request(self, bytes(&input.item), &from_backup, &restore).await {
+            Executed::AsSent(item) => Ok(ExecuteOutput::unchanged(
+                serde_json::from_slice(&item).expect("the item as sent"),
+            )),
+            Executed::Rejected(error) => Err(error),
+            Executed::Decided(_, outcome) => outcome,
+            Executed::Panicked(_, reason) => panic!("the action panicked: {reason}"),
+        }
     }
 }
 

@@ -26,7 +26,10 @@
 //! A pod whose name already exists in the target is kept by Velero (AlreadyExists) and gets no
 //! volume data: reported, nothing else can be done from a RestoreItemAction.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use serde::Deserialize;
 
 use serde_json::{Value, json};
 
@@ -96,6 +99,92 @@ pub fn fsb_volumes(received_pod: &Value) -> Option<Vec<String>> {
     )
 }
 
+/// An item as Velero sent it, glanced at before it is decoded: its kind and whether it can be a
+/// restored pod with FSB data. `None` when the bytes do not read as an object with a string
+/// `kind` (the caller then decodes them and rejects them properly).
+pub struct Glance<'a> {
+    pub kind: Cow<'a, str>,
+    /// `false` only when the item is certainly not a pod with `restore-wait` (the test
+    /// [`fsb_volumes`] makes on the decoded pod).
+    pub restore_wait: bool,
+}
+
+impl<'a> Glance<'a> {
+    /// Reads only `kind` and the init containers' names; every other field is skipped, never
+    /// built.
+    pub fn of(received: &'a [u8]) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Item<'a> {
+            #[serde(borrow)]
+            kind: Cow<'a, str>,
+            #[serde(default, borrow)]
+            spec: Option<Spec<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct Spec<'a> {
+            #[serde(default, borrow, rename = "initContainers")]
+            init_containers: Option<Vec<Named<'a>>>,
+        }
+        #[derive(Deserialize)]
+        struct Named<'a> {
+            #[serde(default, borrow)]
+            name: Option<Cow<'a, str>>,
+        }
+        let item: Item<'a> = serde_json::from_slice(received).ok()?;
+        let restore_wait = item.kind == "Pod"
+            && item
+                .spec
+                .and_then(|spec| spec.init_containers)
+                .into_iter()
+                .flatten()
+                .any(|c| c.name.as_deref() == Some(RESTORE_WAIT));
+        Some(Self {
+            kind: item.kind,
+            restore_wait,
+        })
+    }
+}
+
+/// What the owner functions ([`Workload::owning`] and the lineages) read of an object, from its
+/// JSON bytes: `metadata.name`, `namespace`, `labels` and `ownerReferences`, as a document of
+/// those fields alone; every other field is skipped, never built. `None` when they do not read.
+pub fn identity_of(object: &[u8]) -> Option<Value> {
+    #[derive(Deserialize)]
+    struct Object {
+        #[serde(default)]
+        metadata: Metadata,
+    }
+    #[derive(Deserialize, Default)]
+    struct Metadata {
+        #[serde(default)]
+        name: Value,
+        #[serde(default)]
+        namespace: Value,
+        #[serde(default)]
+        labels: Value,
+        #[serde(default, rename = "ownerReferences")]
+        owner_references: Value,
+    }
+    let Metadata {
+        name,
+        namespace,
+        labels,
+        owner_references,
+    } = serde_json::from_slice::<Object>(object).ok()?.metadata;
+    let fields = [
+        ("name", name),
+        ("namespace", namespace),
+        ("labels", labels),
+        ("ownerReferences", owner_references),
+    ];
+    let metadata = fields
+        .into_iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+    Some(json!({ "metadata": Value::Object(metadata) }))
+}
+
 fn init_containers(pod: &Value) -> &[Value] {
     pod.pointer("/spec/initContainers")
         .and_then(Value::as_array)
@@ -111,6 +200,13 @@ pub enum LiveClass {
     RestoredHere,
     /// There before the restore.
     Present(Presence),
+}
+
+impl LiveClass {
+    /// The workload was there before the restore.
+    pub fn is_present(&self) -> bool {
+        matches!(self, Self::Present(_))
+    }
 }
 
 /// A live workload that existed before the restore.

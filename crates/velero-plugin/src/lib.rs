@@ -57,6 +57,6 @@ pub mod stdio_broker;
 
 pub use action::{
     ActionError, AdditionalItem, ExecuteInput, ExecuteOutput, OperationProgress, PassThrough,
-    ResourceSelector, RestoreItemAction,
+    RawExecuteInput, ResourceSelector, RestoreItemAction,
 };
 pub use run::{SHUTDOWN_GRACE, run};

@@ -18,14 +18,17 @@
 //!   operation ID and the restore are all an action can go by.
 //! - `AreAdditionalItemsReady` is only polled when Execute asked to wait; we never do.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+use futures::FutureExt as _;
 
 use serde_json::Value;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
+use crate::action::{ActionError, ExecuteInput, ExecuteOutput, RawExecuteInput, RestoreItemAction};
 use crate::logging::panic_message;
 use crate::proto::generated::{OperationProgress, ResourceIdentifier, ResourceSelector};
 use crate::proto::v2::restore_item_action_server::RestoreItemAction as RestoreItemActionRpc;
@@ -151,6 +154,53 @@ fn encode_execute_output(
     })
 }
 
+/// What the transport does with one Execute request's JSON bytes, short of catching a panic:
+/// asks [`RestoreItemAction::leaves_unchanged`], else decodes the request and calls
+/// [`RestoreItemAction::execute`] inside a span naming the item.
+pub async fn execute_request<A: RestoreItemAction>(
+    action: &A,
+    item: Vec<u8>,
+    item_from_backup: &[u8],
+    restore: &[u8],
+) -> Executed {
+    let raw = RawExecuteInput {
+        item: &item,
+        item_from_backup,
+        restore,
+    };
+    if action.leaves_unchanged(raw).await {
+        return Executed::AsSent(item);
+    }
+    let input = match decode_execute_input(&item, item_from_backup, restore) {
+        Ok(input) => input,
+        Err(error) => return Executed::Rejected(error),
+    };
+    let (kind, namespace, name) = item_label(&input.item);
+    let span = tracing::debug_span!("execute", kind = %kind, namespace = %namespace, name = %name);
+    // A panic is caught here, where the item's span is known, so its error line names the item.
+    match AssertUnwindSafe(action.execute(input))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await
+    {
+        Ok(outcome) => Executed::Decided(span, outcome),
+        Err(payload) => Executed::Panicked(span, panic_message(payload.as_ref())),
+    }
+}
+
+/// How an Execute request ended (short of a panic).
+#[derive(Debug)]
+pub enum Executed {
+    /// The action left the item unchanged before decoding: these are the bytes Velero sent.
+    AsSent(Vec<u8>),
+    /// The request could not be decoded.
+    Rejected(ActionError),
+    /// The action's answer, with the span of the item it was for.
+    Decided(tracing::Span, Result<ExecuteOutput, ActionError>),
+    /// The action panicked with this message.
+    Panicked(tracing::Span, String),
+}
+
 /// The status for a call whose task panicked (Velero's framework answers Aborted for panics); the
 /// process keeps serving.
 fn panicked(join_error: tokio::task::JoinError, call: &str) -> Status {
@@ -159,6 +209,11 @@ fn panicked(join_error: tokio::task::JoinError, call: &str) -> Status {
     } else {
         "the task was cancelled".to_owned()
     };
+    panic_status(&reason, call)
+}
+
+/// The status for a call that panicked with `reason`, logged in the current span.
+fn panic_status(reason: &str, call: &str) -> Status {
     tracing::error!(panic = %reason, "{call} panicked; answering with an error and serving on");
     Status::aborted(format!("plugin panicked: {reason}"))
 }
@@ -202,29 +257,44 @@ impl<A: RestoreItemAction> RestoreItemActionRpc for RestoreItemActionService<A> 
     ) -> Result<Response<RestoreItemActionExecuteResponse>, Status> {
         let request = request.into_inner();
         self.check_plugin_name(&request.plugin)?;
-        let input =
-            decode_execute_input(&request.item, &request.item_from_backup, &request.restore)
-                .map_err(|error| {
-                    tracing::warn!(error = %error, "rejecting Execute request");
-                    status_from_action_error(&error)
-                })?;
-        let (kind, namespace, name) = item_label(&input.item);
-        let span =
-            tracing::debug_span!("execute", kind = %kind, namespace = %namespace, name = %name);
         let action = Arc::clone(&self.action);
         // A separate task turns a panic in the action into a JoinError instead of a dead
         // connection; the panic hook has already logged it as a JSON error line.
-        let outcome =
-            tokio::spawn(async move { action.execute(input).await }.instrument(span.clone())).await;
-        let _entered = span.enter();
+        let outcome = tokio::spawn(async move {
+            execute_request(
+                action.as_ref(),
+                request.item,
+                &request.item_from_backup,
+                &request.restore,
+            )
+            .await
+        })
+        .await;
         match outcome {
-            Ok(Ok(output)) => {
-                tracing::debug!(skip_restore = output.skip_restore, "execute done");
-                Ok(Response::new(encode_execute_output(output)?))
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(error = %error, "execute failed");
+            Ok(Executed::AsSent(item)) => Ok(Response::new(RestoreItemActionExecuteResponse {
+                item,
+                ..RestoreItemActionExecuteResponse::default()
+            })),
+            Ok(Executed::Rejected(error)) => {
+                tracing::warn!(error = %error, "rejecting Execute request");
                 Err(status_from_action_error(&error))
+            }
+            Ok(Executed::Decided(span, outcome)) => {
+                let _entered = span.enter();
+                match outcome {
+                    Ok(output) => {
+                        tracing::debug!(skip_restore = output.skip_restore, "execute done");
+                        Ok(Response::new(encode_execute_output(output)?))
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "execute failed");
+                        Err(status_from_action_error(&error))
+                    }
+                }
+            }
+            Ok(Executed::Panicked(span, reason)) => {
+                let _entered = span.enter();
+                Err(panic_status(&reason, "execute"))
             }
             Err(join_error) => Err(panicked(join_error, "execute")),
         }

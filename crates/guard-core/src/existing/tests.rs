@@ -203,3 +203,65 @@ fn the_workload_line_says_parked_only_when_a_pod_was() {
         "{kept}"
     );
 }
+
+/// The glance before decoding finds `restore-wait` exactly where `fsb_volumes` does, and says
+/// "no" only when the bytes certainly hold none.
+#[test]
+fn a_glance_at_the_bytes_finds_restore_wait_where_fsb_volumes_does() {
+    let (with_fsb, pod) = db_pod();
+    let without_fsb = velero_prepares_pod(&pod, &Default::default());
+    for item in [&with_fsb, &without_fsb] {
+        let bytes = serde_json::to_vec(item).unwrap();
+        let glance = Glance::of(&bytes).expect("a pod reads");
+        assert_eq!(glance.kind, "Pod");
+        assert_eq!(glance.restore_wait, fsb_volumes(item).is_some());
+    }
+    assert!(
+        Glance::of(&serde_json::to_vec(&with_fsb).unwrap())
+            .unwrap()
+            .restore_wait
+    );
+
+    // Escaped in the JSON text, still the same name.
+    let escaped = br#"{"kind":"Pod","spec":{"initContainers":[{"name":"restore\u002dwait"}]}}"#;
+    assert!(Glance::of(escaped).unwrap().restore_wait);
+    // Another kind never has it, whatever its spec holds.
+    let rs = br#"{"kind":"ReplicaSet","spec":{"initContainers":[{"name":"restore-wait"}]}}"#;
+    let glance = Glance::of(rs).unwrap();
+    assert_eq!(
+        (glance.kind.as_ref(), glance.restore_wait),
+        ("ReplicaSet", false)
+    );
+    // What it cannot read is no answer: the caller decodes and decides (or rejects).
+    for unreadable in [
+        &br#"{"kind":"Pod","spec":{"initContainers":{"name":"restore-wait"}}}"#[..],
+        br#"{"kind":"Pod","spec":{"initContainers":[{"name":7}]}}"#,
+        br#"{"kind":3}"#,
+        br#"{"metadata":{}}"#,
+        b"[]",
+        b"{not json",
+        b"",
+    ] {
+        assert!(Glance::of(unreadable).is_none(), "{unreadable:?}");
+    }
+}
+
+/// The owner functions read the same workload from the identity glanced at the bytes as from the
+/// whole pod.
+#[test]
+fn the_identity_of_a_pod_names_the_workload_the_whole_pod_does() {
+    let (_, sts_pod) = db_pod();
+    let deployment_pod = crate::fixtures::a_deployment("shop", "web")
+        .pods()
+        .remove(0);
+    for pod in [&sts_pod, &deployment_pod] {
+        let identity = identity_of(&serde_json::to_vec(pod).unwrap()).expect("reads");
+        assert!(identity["metadata"].get("managedFields").is_none());
+        let owning = Workload::owning(&identity);
+        assert!(owning.is_some());
+        assert_eq!(owning, Workload::owning(pod));
+    }
+    assert_eq!(identity_of(b"{}"), Some(json!({"metadata": {}})));
+    assert_eq!(identity_of(br#"{"metadata": "web"}"#), None);
+    assert_eq!(identity_of(b"nope"), None);
+}
