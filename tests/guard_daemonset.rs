@@ -12,7 +12,6 @@ use fsb_guard_core::fixtures::{
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
 use guard_support::{FakeCluster, Knobs, RestoreItem, TARGET, execute_input};
 use serde_json::{Value, json};
-use velero_plugin::RestoreItemAction;
 
 fn agent() -> DaemonSetApp {
     a_daemonset("shop", "agent")

@@ -10,7 +10,9 @@ use fsb_guard_core::fixtures::{
     App, SIDECAR_FOR_WEB_AND_ITS_PODS, a_deployment, a_restore, velero_prepares_pod,
 };
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, Knobs, RestoreItem, TARGET, execute_input};
+use guard_support::{
+    FakeCluster, Knobs, RestoreItem, TARGET, answered_before_decoding, execute_input,
+};
 use serde_json::{Value, json};
 use velero_fsb_guard::cluster::Cluster;
 use velero_fsb_guard::guard::{self, KubeCluster, TemplateGuard};
@@ -613,4 +615,75 @@ async fn a_pod_rule_repeating_the_template_change_is_left_to_land_once_and_named
             .all(|l| !l.contains("registry.example/shipper")),
         "no value in the log"
     );
+}
+
+/// Once the restore read its backup contents (for the guarded workload's first item), the items of
+/// a workload without FSB pods are answered before the transport decodes them (scope `fsb-only`:
+/// out of scope, restored as received), and answered exactly as the full decision answers them;
+/// the guarded workload's items are always decided; under scope `all-workloads`, every item is.
+#[tokio::test]
+async fn items_of_a_workload_without_fsb_pods_are_answered_before_decoding_once_the_backup_is_read()
+{
+    let (app, plain) = (web(), a_deployment("shop", "api"));
+    let mut backup = app.backup();
+    backup.push(Resource::DEPLOYMENTS, plain.deployment());
+    plain
+        .replicasets()
+        .into_iter()
+        .for_each(|rs| backup.push(Resource::REPLICA_SETS, rs));
+    plain
+        .pods()
+        .into_iter()
+        .for_each(|pod| backup.push(Resource::PODS, pod));
+    let items_of = |app: &App| {
+        let mut items: Vec<(Value, Value)> = app
+            .pods()
+            .into_iter()
+            .map(|pod| {
+                (
+                    velero_prepares_pod(&pod, &app.fsb_index().volumes_of(&pod)),
+                    pod,
+                )
+            })
+            .collect();
+        items.extend(
+            app.replicasets()
+                .into_iter()
+                .map(|rs| (as_velero_hands_it(&rs), rs)),
+        );
+        let d = app.deployment();
+        items.push((as_velero_hands_it(&d), d));
+        items
+    };
+    let restore = a_restore(json!({}));
+    for scope in ["fsb-only", "all-workloads"] {
+        let cluster = FakeCluster::serving(backup.clone(), app.pod_volume_backups(), RULES, |k| {
+            k.plugin_config = Some(json!({"scope": scope}));
+        });
+        let guard = cluster.guard();
+        for (item, from_backup) in items_of(&plain) {
+            let glanced = answered_before_decoding(&guard, &item, &from_backup, &restore).await;
+            assert!(!glanced, "nothing is known before the backup is read");
+        }
+        let outputs = run_restore_by(&guard, &cluster, &app, &restore).await;
+        assert!(outputs.iter().all(Result::is_ok));
+        for (item, from_backup) in items_of(&plain) {
+            let glanced = answered_before_decoding(&guard, &item, &from_backup, &restore).await;
+            assert_eq!(
+                glanced,
+                scope == "fsb-only",
+                "{} under {scope}",
+                item["kind"]
+            );
+            let decided = guard
+                .execute(execute_input(item.clone(), &from_backup, &restore))
+                .await
+                .unwrap();
+            assert_eq!(decided, ExecuteOutput::unchanged(item), "the same answer");
+        }
+        for (item, from_backup) in items_of(&app) {
+            let glanced = answered_before_decoding(&guard, &item, &from_backup, &restore).await;
+            assert!(!glanced, "{} of the guarded workload", item["kind"]);
+        }
+    }
 }

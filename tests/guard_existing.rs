@@ -10,9 +10,9 @@ use fsb_guard_core::existing::{
 };
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, RestoreItem, TARGET, execute_input};
+use guard_support::{FakeCluster, RestoreItem, TARGET, answered_before_decoding, execute_input};
 use serde_json::{Value, json};
-use velero_plugin::{ExecuteOutput, RawExecuteInput, RestoreItemAction};
+use velero_plugin::{ExecuteOutput, RestoreItemAction};
 
 /// A Deployment whose one pod keeps its data in a PersistentVolumeClaim (`data-claim`).
 fn api() -> App {
@@ -389,24 +389,6 @@ async fn progress_of_an_unknown_operation_is_completed_and_touches_nothing() {
         .unwrap();
     assert!(progress.completed);
     assert!(cluster.calls().is_empty());
-}
-
-/// Whether the guard answers `item` as sent, before the transport decodes anything.
-async fn answered_before_decoding(
-    guard: &impl RestoreItemAction,
-    item: &Value,
-    from_backup: &Value,
-    restore: &Value,
-) -> bool {
-    let bytes = |v: &Value| serde_json::to_vec(v).unwrap();
-    let (item, from_backup, restore) = (bytes(item), bytes(from_backup), bytes(restore));
-    guard
-        .leaves_unchanged(RawExecuteInput {
-            item: &item,
-            item_from_backup: &from_backup,
-            restore: &restore,
-        })
-        .await
 }
 
 /// The glance before decoding (the transport floor for most items): in a restore whose modifiers

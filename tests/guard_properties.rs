@@ -21,7 +21,6 @@ use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
 use guard_support::{FakeCluster, RestoreItem, TARGET, capturing_logs, execute_input};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use velero_plugin::RestoreItemAction;
 
 /// One patch of a Deployment rule, as a YAML flow item under `patches`, `mergePatches` or
 /// `strategicPatches`, its value(s) being `token`.

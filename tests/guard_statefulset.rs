@@ -15,7 +15,7 @@ use fsb_guard_core::toolkit::revision::{
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
 use guard_support::{FakeCluster, Knobs, RestoreItem, TARGET, capturing_logs, execute_input};
 use serde_json::{Value, json};
-use velero_plugin::{ExecuteOutput, RestoreItemAction};
+use velero_plugin::ExecuteOutput;
 
 /// Image change + env var + replicas 3 → 2, for the StatefulSet only.
 const RULES: &str = r#"

@@ -13,7 +13,6 @@ use guard_support::{FakeCluster, RestoreItem, capturing_logs, execute_input};
 use serde_json::json;
 use velero_fsb_guard::backup::Error as BackupError;
 use velero_fsb_guard::backup::download::DownloadError;
-use velero_plugin::RestoreItemAction;
 
 const RULES: &str = r#"
 version: v1

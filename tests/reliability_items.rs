@@ -12,8 +12,8 @@ use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod
 use guard_support::{FakeCluster, RestoreItem, capturing_logs, execute_input};
 use serde_json::{Value, json};
 use tonic::Code;
+use velero_plugin::ActionError;
 use velero_plugin::restore_item_action::{decode_execute_input, status_from_action_error};
-use velero_plugin::{ActionError, RestoreItemAction};
 
 /// A rule that changes the Deployment's pod template: the guard corrects its FSB pods.
 const RULES: &str = r#"

@@ -12,7 +12,6 @@ use fsb_guard_core::restore::BackupObjects;
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
 use guard_support::{FakeCluster, RestoreItem, TARGET, execute_input};
 use serde_json::json;
-use velero_plugin::RestoreItemAction;
 
 const RULES: &str = r#"
 version: v1

@@ -12,9 +12,7 @@ use std::sync::Mutex;
 use fsb_guard_core::existing::{
     self as core, Glance, LiveClass, Policy, Presence, ProgressDecision, REPLICASET_SKIPPED,
 };
-use fsb_guard_core::toolkit::owners::{
-    daemonset_owner, pod_lineage, replicaset_owner, statefulset_owner,
-};
+use fsb_guard_core::toolkit::owners::pod_lineage;
 use fsb_guard_core::toolkit::scope::target_namespace;
 use fsb_guard_core::{
     Kind, Mode, Note, Resource, Settings, VeleroEngine, Workload, name_of, namespace_of,
@@ -145,23 +143,16 @@ pub(super) enum Subject {
 
 impl Subject {
     fn of(input: &ExecuteInput) -> Option<Self> {
-        let from = &input.item_from_backup;
-        let owned = |kind, name: &str| Workload::new(kind, namespace_of(from), name);
-        Some(match input.item.get("kind").and_then(Value::as_str)? {
+        let kind = input.item.get("kind").and_then(Value::as_str)?;
+        let workload = Workload::of_backed_up(kind, &input.item_from_backup)?;
+        Some(match kind {
             "Pod" => Self::FsbPod {
                 volumes: core::fsb_volumes(&input.item)?,
-                workload: Workload::owning(from)?,
+                workload,
             },
-            "ReplicaSet" => Self::ReplicaSet(owned(Kind::Deployment, replicaset_owner(from)?)),
-            "Deployment" => Self::Workload(Workload::of(Kind::Deployment, from)),
-            "StatefulSet" => Self::Workload(Workload::of(Kind::StatefulSet, from)),
-            "DaemonSet" => Self::Workload(Workload::of(Kind::DaemonSet, from)),
-            "ControllerRevision" => Self::Revision(
-                statefulset_owner(from)
-                    .map(|s| owned(Kind::StatefulSet, s))
-                    .or_else(|| daemonset_owner(from).map(|d| owned(Kind::DaemonSet, d)))?,
-            ),
-            _ => return None,
+            "ReplicaSet" => Self::ReplicaSet(workload),
+            "ControllerRevision" => Self::Revision(workload),
+            _ => Self::Workload(workload),
         })
     }
 }

@@ -209,22 +209,26 @@ impl<S: RestoreSource, C: LiveCluster> RestoreItemAction for TemplateGuard<S, C>
         applies_to()
     }
 
-    /// Most items of most restores: a restore whose resource modifiers cannot change a guarded
-    /// field (or that has none) needs the item only for the existing-workload guard, which only
-    /// a pod with `restore-wait` (FSB data) of a workload not yet found absent can start. Such
-    /// items are answered as sent, decoding only the restore and a glance at the item (and, for
-    /// an FSB pod, at its backed-up owner).
+    /// Most items of most restores are answered as sent, decoding only the restore and a glance
+    /// at the item (its kind; for a pod, `restore-wait` and its backed-up owner): those the
+    /// existing-workload guard cannot concern (only a pod with `restore-wait` of a workload not
+    /// yet found absent, or any item once a live workload was found, can), and that the
+    /// resource-modifier guard leaves alone — every item when the modifiers cannot change a
+    /// guarded field (or there are none), else, once the backup contents were read, the items of
+    /// workloads without FSB pods under scope `fsb-only`.
     async fn leaves_unchanged(&self, request: RawExecuteInput<'_>) -> bool {
         let Ok(restore) = serde_json::from_slice::<Value>(request.restore) else {
             return false;
         };
         let state = self.restore_state(&restore).await;
-        if !state.modifiers_need_no_item() {
+        let Some(item) = fsb_guard_core::existing::Glance::of(request.item) else {
+            return false;
+        };
+        if existing::may_concern(&state.live_workloads, &item, request.item_from_backup) {
             return false;
         }
-        fsb_guard_core::existing::Glance::of(request.item).is_some_and(|item| {
-            !existing::may_concern(&state.live_workloads, &item, request.item_from_backup)
-        })
+        state.modifiers_need_no_item()
+            || state.has_no_fsb_workload(&item.kind, request.item_from_backup)
     }
 
     /// Never fails on its own: a guard failure becomes the failure policy's answer.

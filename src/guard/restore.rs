@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use fsb_guard_core::existing::identity_of;
 use fsb_guard_core::fsb::has_legacy_snapshot_annotations;
 use fsb_guard_core::plans::Plans;
 use fsb_guard_core::{
     BackupObjects, FsbIndex, FsbWorkloads, Mode, Resource, RestoreInputs, Rules, Scope, Selection,
-    Settings, VeleroEngine, namespace_of,
+    Settings, VeleroEngine, Workload, namespace_of,
 };
 use serde_json::Value;
 use tokio::sync::OnceCell;
@@ -168,6 +169,23 @@ impl RestoreState {
     /// read fine; a failure is reported on every item).
     pub fn modifiers_need_no_item(&self) -> bool {
         self.settings.mode == Mode::Off || (self.failure.is_none() && self.rules.is_none())
+    }
+
+    /// Whether an item of `kind`, from the JSON bytes of its backed-up copy, belongs to no
+    /// workload with a pod holding FSB data, under scope `fsb-only`: its decision is "restored as
+    /// received" (the workload is out of scope, or the item belongs to no workload). Known once
+    /// the restore's backup contents were read (by an earlier item); `false` before, and whenever
+    /// the bytes do not read.
+    pub fn has_no_fsb_workload(&self, kind: &str, from_backup: &[u8]) -> bool {
+        if self.settings.scope != Scope::FsbOnly || self.failure.is_some() {
+            return false;
+        }
+        let Some(fsb_workloads) = self.fsb_workloads.get() else {
+            return false;
+        };
+        identity_of(from_backup).is_some_and(|identity| {
+            Workload::of_backed_up(kind, &identity).is_none_or(|w| !fsb_workloads.contains(&w))
+        })
     }
 
     /// What the decisions for `input` read; `None` when the guard has nothing to do in this

@@ -20,7 +20,7 @@ use velero_fsb_guard::guard::{
     DryRun, Error, LiveCluster, RestoreSource, Result, TemplateGuard, VeleroServer,
 };
 use velero_plugin::restore_item_action::{Executed, execute_request};
-use velero_plugin::{ActionError, ExecuteInput, ExecuteOutput, RestoreItemAction};
+use velero_plugin::{ActionError, ExecuteInput, ExecuteOutput, RawExecuteInput, RestoreItemAction};
 
 /// Where the restore maps the backup namespace `shop` (see `fixtures::a_restore`).
 pub const TARGET: &str = "shop-dr";
@@ -516,6 +516,25 @@ impl<A: RestoreItemAction> RestoreItem for A {
             Executed::Panicked(_, reason) => panic!("the action panicked: {reason}"),
         }
     }
+}
+
+/// Whether `action` answers `item` as sent, before the transport decodes anything
+/// (`leaves_unchanged` over the request's JSON bytes).
+pub async fn answered_before_decoding(
+    action: &impl RestoreItemAction,
+    item: &Value,
+    from_backup: &Value,
+    restore: &Value,
+) -> bool {
+    let bytes = |v: &Value| serde_json::to_vec(v).expect("a Value always encodes");
+    let (item, from_backup, restore) = (bytes(item), bytes(from_backup), bytes(restore));
+    action
+        .leaves_unchanged(RawExecuteInput {
+            item: &item,
+            item_from_backup: &from_backup,
+            restore: &restore,
+        })
+        .await
 }
 
 /// Every log line the guard writes on this thread while a [`LogCapture`] is alive (plain text,

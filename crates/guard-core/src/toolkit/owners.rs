@@ -80,6 +80,24 @@ impl Workload {
         ))
     }
 
+    /// The workload a backed-up object of `kind` belongs to: the workload itself, a Deployment's
+    /// ReplicaSet, a StatefulSet's or DaemonSet's ControllerRevision, or a pod ([`Self::owning`]).
+    /// `None` for other kinds and for objects no workload controls.
+    pub fn of_backed_up(kind: &str, object: &Value) -> Option<Self> {
+        let owned = |kind, name: &str| Self::new(kind, namespace_of(object), name);
+        match kind {
+            "Pod" => Self::owning(object),
+            "ReplicaSet" => replicaset_owner(object).map(|d| owned(Kind::Deployment, d)),
+            "Deployment" => Some(Self::of(Kind::Deployment, object)),
+            "StatefulSet" => Some(Self::of(Kind::StatefulSet, object)),
+            "DaemonSet" => Some(Self::of(Kind::DaemonSet, object)),
+            "ControllerRevision" => statefulset_owner(object)
+                .map(|s| owned(Kind::StatefulSet, s))
+                .or_else(|| daemonset_owner(object).map(|d| owned(Kind::DaemonSet, d))),
+            _ => None,
+        }
+    }
+
     /// `Deployment shop/web`: how notes and errors name it.
     pub fn label(&self) -> String {
         format!("{} {}/{}", self.kind.as_str(), self.namespace, self.name)
