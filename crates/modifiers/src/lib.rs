@@ -125,6 +125,9 @@ struct Compiled {
     /// `matches` as the JSON-patch `test`s Velero runs (`None`: no `matches`).
     tests: Option<Result<Vec<jsonpatch::Operation>, String>>,
     patches: Patches,
+    /// Each merge and strategic `patchData` as JSON (`None`: it does not convert), for
+    /// [`ResourceModifiers::rules_touching`], which is asked per item.
+    patch_data: Vec<Option<gojson::Node>>,
 }
 
 impl Compiled {
@@ -148,6 +151,12 @@ impl Compiled {
             }),
             tests: (!c.matches.is_empty()).then(|| match_tests(&c.matches)),
             patches: Patches::new(rule),
+            patch_data: rule
+                .merge_patches
+                .iter()
+                .chain(&rule.strategic_patches)
+                .map(|d| yaml::yaml_to_json(d).ok())
+                .collect(),
         }
     }
 
@@ -349,8 +358,7 @@ impl ResourceModifiers {
             .zip(&self.compiled)
             .enumerate()
             .filter(|(_, (_, c))| c.selects(group_resource))
-            .map(|(i, (r, _))| (i, r))
-            .filter(|(_, r)| {
+            .filter(|(_, (r, c))| {
                 let overlaps = |p: &str| {
                     let toks: Vec<&str> = p.split('/').skip(1).collect();
                     toks.iter().zip(&target).all(|(a, b)| a == b)
@@ -362,9 +370,10 @@ impl ResourceModifiers {
                         overlaps(&op.path)
                             || (op.operation.eq_ignore_ascii_case("move") && overlaps(&op.from))
                     })
-                    || r.merge_patches.iter().chain(&r.strategic_patches).any(|d| {
-                        yaml::yaml_to_json(d).map_or(true, |n| node_has_prefix(&n, &target))
-                    })
+                    || c
+                        .patch_data
+                        .iter()
+                        .any(|n| n.as_ref().is_none_or(|n| node_has_prefix(n, &target)))
             })
             .map(|(i, _)| i)
             .collect()
