@@ -22,10 +22,13 @@ bench_binary() {
     sed -nE 's/.*Executable [^(]*\((.*)\).*/\1/p' | tail -n 1
 }
 
-# Total instructions of one run (callgrind's "Collected" line; no output file is written).
+# Total instructions of one run (callgrind's "Collected" line; no output file is written). Cargo
+# prints the path relative to the workspace, or absolute under an absolute CARGO_TARGET_DIR.
 instructions() {
+  local bin="$1"
+  [[ $bin == /* ]] || bin="$repo/$bin"
   FSB_BENCH_ONLY="$2" FSB_BENCH_REPEAT="$3" valgrind --tool=callgrind \
-    --callgrind-out-file=/dev/null "$repo/$1" 2>&1 >/dev/null |
+    --callgrind-out-file=/dev/null "$bin" 2>&1 >/dev/null |
     sed -nE 's/.*Collected : ([0-9]+).*/\1/p'
 }
 

@@ -34,8 +34,9 @@
 //!   fallback), the one stdout line;
 //! - [`server`]: Velero's `PluginLister` and `v2.RestoreItemAction`, go-plugin's controller,
 //!   stdio, broker and health services;
-//! - [`restore_item_action`]: request decoding, error-to-status mapping, panics answered instead
-//!   of killing the process;
+//! - [`restore_item_action`]: request decoding (after asking the action whether it leaves the
+//!   item as sent, [`RestoreItemAction::leaves_unchanged`], which skips it), error-to-status
+//!   mapping, panics answered instead of killing the process;
 //! - [`logging`]: hclog JSON lines on stderr, the shape Velero parses into `velero restore logs`;
 //! - [`run`]: the process from start to exit, Shutdown and signals included.
 //!
