@@ -52,6 +52,7 @@ def main():
     ap.add_argument("--instructions")
     ap.add_argument("--repo")
     ap.add_argument("--prod", help="tests/bench/prod.sh's JSON (the production binary per item kind)")
+    ap.add_argument("--scale", help="tests/bench/scale.sh's JSON (the production binary in one large restore)")
     a = ap.parse_args()
 
     res = {r["label"]: r for r in json.load(open(a.plugins))}
@@ -234,6 +235,43 @@ def main():
         w(f"`prod_execute_p50_ratio` (summary): the worst kind's p50 ratio, {prod_ratio:.2f}× ({prod['worst_kind']}).")
         w("")
 
+    scale = json.load(open(a.scale)) if a.scale and os.path.exists(a.scale) else None
+    if scale:
+        kinds = ", ".join(f"{n:,} {k}s" for k, n in sorted(scale["items_by_kind"].items()))
+        first, last = scale["first_1000_after_first"], scale["last_1000"]
+        w("## The production binary in one large restore")
+        w("")
+        w(f"`tests/bench/scale.sh` (`tests/bench/PROD.md`, \"The scale run\"): a {scale['backup_bytes'] / 1e6:,.0f} MB backup "
+          f"(`tests/bench/gen_scale.py`: {scale['items']:,} restored items — {kinds} — "
+          f"{scale['items_json_bytes'] / 2**20:.0f} MiB of their JSON, the rest incompressible padding), "
+          f"{scale['fsb_pods']:,} FSB pods in {scale['guarded_workloads']:,} guarded Deployments, "
+          f"{scale['podvolumebackups']:,} PodVolumeBackups in kube-apiserver {scale['kubernetes_version']}; one process of the")
+        w(f"release plugin through Velero's plugin client at `--log-level {scale['log_level']}`, every item in Velero's order "
+          "(pods, ReplicaSets, Deployments).")
+        w("")
+        w("| figure | measured |")
+        w("|---|---|")
+        w(f"| first decision: the restore's first Execute (reads, download, index, selection) | {scale['first_decision_ms']:,.0f} ms |")
+        w(f"| `gzip -dc` of the same file to /dev/null, median of 3 | {scale['gzip_dc_median_ms']:,.0f} ms |")
+        w(f"| peak resident memory of the plugin (VmHWM) after the first decision / after the restore | "
+          f"{scale['rss_after_first_mb']:.0f} / {scale['scale_rss_mb']:.0f} MiB |")
+        w(f"| Execute p50 / p99, the first 1,000 items after the first ({first['kinds']}) | {first['p50_us']:.0f} / {first['p99_us']:.0f} µs |")
+        w(f"| Execute p50 / p99, the last 1,000 items ({last['kinds']}) | {last['p50_us']:.0f} / {last['p99_us']:.0f} µs |")
+        w(f"| every item after the first: p50 / p99 | {scale['all_p50_us']:.0f} / {scale['all_p99_us']:.0f} µs |")
+        w("")
+        timeline = scale.get("first_decision_rss_timeline_ms_mib") or []
+        if timeline:
+            w("Resident memory during the first decision (ms: MiB): "
+              + ", ".join(f"{int(t)}: {int(m)}" for t, m in timeline[:: max(1, len(timeline) // 12)]) + ".")
+            w("")
+        w("The memory grows with the restore's workload objects, not the backup's size (the same items in a")
+        w("50 MB backup peak alike; a 1 GB backup of 6,375 items peaked at 62.5 MiB): the plugin keeps every")
+        w("Deployment's, ReplicaSet's and pod's JSON text while it streams the backup (the first rise, about")
+        w("twice the text), then parses every pod to find the guarded workloads and keeps those workloads'")
+        w("objects as `serde_json::Value`s (the second). Meeting 64 MB needs the pods judged while streaming")
+        w("and the kept objects held as text, parsed per workload when its plan is computed.")
+        w("")
+
     w("## Backup index vs `gzip -dc | tar -x`")
     w("")
     w("Synthetic backups from `tests/bench/gen_backup.py` (Velero 1.1.0 layout, fixed 100 Deployments,")
@@ -341,8 +379,15 @@ def main():
     if prod:
         w(f"| production Execute p50 ≤ 0.5× Go for every item kind (worst kind, `tests/bench/prod.sh`) | "
           f"{prod_ratio:.2f}× ({prod['worst_kind']}) | {'yes' if prod_ratio <= 0.5 else 'no'} |")
-    w("| first decision on a 1 GB backup (20,000 workloads, 5,000 FSB pods) ≤ 1.2× `gzip -dc`, peak RSS ≤ 64 MB, "
-      "no Execute slowdown over the restore | not measured yet | – |")
+    if scale:
+        ratio_fd = scale["first_decision_ratio"]
+        w(f"| first decision on the {scale['backup_bytes'] / 1e9:.1f} GB backup ≤ 1.2× `gzip -dc` of it (`tests/bench/scale.sh`) | "
+          f"{ratio_fd:.2f}× | {'yes' if ratio_fd <= 1.2 else 'no'} |")
+        w(f"| peak RSS ≤ 64 MB in that restore | {scale['scale_rss_mb']:.0f} MiB | {'yes' if scale['scale_rss_mb'] * 1.048576 <= 64 else 'no'} |")
+        w(f"| no Execute slowdown: p50 of the last 1,000 items / the first 1,000 | {scale['growth']:.2f}× | "
+          f"{'yes' if scale['growth'] <= 1.1 else 'no'} |")
+    else:
+        w("| first decision on a 1 GB backup ≤ 1.2× `gzip -dc`, peak RSS ≤ 64 MB, no slowdown | not measured | – |")
     rss_text = ", ".join(f"{ours_rss[s]:.1f} MiB at {s} MB" for s in sizes)
     w(f"| index throughput ≥ 0.8× gunzip+untar ({biggest} MB), flat memory | {index_ratio.get(biggest, float('nan')):.2f}× "
       f"gunzip+untar, {floor_ratio.get(biggest, float('nan')):.2f}× gzip -dc alone (summary: the lower, {idx:.2f}×); "
@@ -396,11 +441,15 @@ def main():
     w("static musl binary the image holds, in 10^6. `prod_execute_p50_ratio`: the production binary's")
     w("Execute p50 / the Go rules plugin's, the worst item kind (`tests/bench/prod.sh`). `first_item_ms`:")
     w("the median first Execute of a restore there (its reads, the download and the plan).")
+    w("`first_decision_ratio`, `scale_rss_mb`: the large restore's first Execute / `gzip -dc` of its backup,")
+    w("and the plugin's peak resident memory in it (`tests/bench/scale.sh`).")
     w("")
     w(f"BENCH-SUMMARY: execute_p50_ratio={exec_ratio:.2f} cold_start_ratio={cold_ratio:.2f} "
       f"rss_ratio={rss_ratio:.2f} kill_ms={kill_ms:.1f} index_ratio={idx:.2f} "
       f"engine_10_rules_ms={engine_ms:.2f} floor_ratio={guard_floor_ratio:.2f} image_mb={image_mb:.1f}"
-      + (f" prod_execute_p50_ratio={prod_ratio:.2f} first_item_ms={first_item_ms:.0f}" if prod else ""))
+      + (f" prod_execute_p50_ratio={prod_ratio:.2f} first_item_ms={first_item_ms:.0f}" if prod else "")
+      + (f" first_decision_ratio={scale['first_decision_ratio']:.2f} scale_rss_mb={scale['scale_rss_mb']:.0f}"
+         if scale else ""))
     print("\n".join(out))
 
 

@@ -2,7 +2,7 @@
 # Benchmarks (issues 6 and 18): our plugin against a Go plugin on Velero's framework and against
 # the floor (our transport answering the item unparsed, or parsed and written once), in one run,
 # through Velero's own plugin client; the production binary per item kind against a real control
-# plane (tests/bench/prod.sh); the image's static binary (size, and its Execute); the
+# plane (tests/bench/prod.sh) and in one large restore (tests/bench/scale.sh); the image's static binary (size, and its Execute); the
 # backup index against gzip -dc | tar -x; criterion benches and instruction counts of the pure
 # engine. Writes BENCHMARKS.md at the repository root. Prints figures; asserts none.
 #
@@ -72,6 +72,11 @@ FSB_PLUGIN_BIN="$plugin" FSB_PROD_BENCH_OUT="$out/prod.json" bash "$here/prod.sh
   { tail -n 40 "$out/prod.log"; echo "production benchmark failed"; exit 1; }
 grep -E '^(PROD-BENCH|kind|pod-|replicaset|deployment|first item|breakdown)' "$out/prod.log" || true
 
+echo "=== the production binary in one large restore (tests/bench/scale.sh; FSB_SCALE_MB, default 1000)"
+FSB_PLUGIN_BIN="$plugin" FSB_SCALE_BENCH_OUT="$out/scale.json" bash "$here/scale.sh" >"$out/scale.log" 2>&1 ||
+  { tail -n 40 "$out/scale.log"; echo "scale benchmark failed"; exit 1; }
+grep -E '^SCALE-BENCH' "$out/scale.log" || true
+
 echo "=== backup index vs gzip -dc | tar -x"
 : >"$out/index.txt"
 for mb in ${FSB_BENCH_SIZES:-50 200}; do
@@ -120,6 +125,6 @@ load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 python3 "$here/report.py" --plugins "$out/plugins.json" --index "$out/index.txt" \
   --criterion "$target_dir/criterion" --load "$load_before" --load "$load_after" \
   --plugin-bin "$plugin" --static-bin "$static_plugin" --instructions "$out/instructions.txt" \
-  --prod "$out/prod.json" --repo "$repo" >"$repo/BENCHMARKS.md"
+  --prod "$out/prod.json" --scale "$out/scale.json" --repo "$repo" >"$repo/BENCHMARKS.md"
 echo "=== wrote $repo/BENCHMARKS.md"
 tail -n 1 "$repo/BENCHMARKS.md"

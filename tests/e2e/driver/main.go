@@ -75,7 +75,7 @@ func main() {
 	// Our own flag set: an imported Velero dependency registers -kubeconfig on the global one.
 	flag := flag.NewFlagSet("driver", flag.ExitOnError)
 	flag.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the e2e apiserver")
-	flag.StringVar(&o.mode, "mode", "control", "control (no plugin: a rollout must happen), plugin (no rollout), reference (the driver corrects like the plugin should: no rollout), faults (the plugin against a broken API: fails open, faults.go), or bench (our plugin against the Go reference plugin, Execute latency and first-item cost: bench.go)")
+	flag.StringVar(&o.mode, "mode", "control", "control (no plugin: a rollout must happen), plugin (no rollout), reference (the driver corrects like the plugin should: no rollout), faults (the plugin against a broken API: fails open, faults.go), bench (our plugin against the Go reference plugin, Execute latency and first-item cost: bench.go) or bench-scale (our plugin in one large restore: bench_scale.go)")
 	flag.StringVar(&o.rbacFile, "rbac", "", "the plugin's least-privilege RBAC (deploy/rbac.yaml), for the faults mode")
 	flag.StringVar(&o.pluginDir, "plugin-dir", "", "Velero plugin directory (plugin mode)")
 	flag.StringVar(&o.crdDir, "crd-dir", "", "directory of Velero CRD YAMLs to install (idempotent)")
@@ -87,6 +87,7 @@ func main() {
 	flag.StringVar(&o.loadBackups, "load-backups", "", "directory of backups captured on another Kubernetes version: enables the cross-version scenario")
 	flag.DurationVar(&o.window, "window", 30*time.Second, "how long the controllers get to roll out")
 	benchFlags(flag)
+	scaleFlags(flag)
 	installOnly := flag.Bool("install-only", false, "install the CRDs from --crd-dir, the velero namespace and the default BackupStorageLocation, then exit")
 	listOnly := flag.Bool("list-plugins", false, "only start the plugins in --plugin-dir through Velero's client, print their names and selectors, and exit")
 	_ = flag.Parse(os.Args[1:])
@@ -104,8 +105,8 @@ func main() {
 		o.builtins = "emulated"
 	}
 	_ = os.Setenv("FSB_E2E_BUILTINS", o.builtins)
-	if o.mode != "control" && o.mode != "plugin" && o.mode != "reference" && o.mode != "faults" && o.mode != "bench" {
-		fatalf("--mode must be control, plugin, reference, faults or bench")
+	if o.mode != "control" && o.mode != "plugin" && o.mode != "reference" && o.mode != "faults" && o.mode != "bench" && o.mode != "bench-scale" {
+		fatalf("--mode must be control, plugin, reference, faults, bench or bench-scale")
 	}
 	o.installOnly = *installOnly
 	if err := run(o); err != nil {
@@ -153,6 +154,9 @@ func run(o options) error {
 	}
 	if o.mode == "bench" {
 		return runBench(ctx, c, o)
+	}
+	if o.mode == "bench-scale" {
+		return runBenchScale(ctx, o)
 	}
 	store, err := startBackupStore()
 	if err != nil {
