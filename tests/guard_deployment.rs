@@ -12,6 +12,7 @@ use fsb_guard_core::fixtures::{
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
 use guard_support::{
     FakeCluster, Knobs, RestoreItem, TARGET, answered_before_decoding, execute_input,
+    items_in_restore_order,
 };
 use serde_json::{Value, json};
 use velero_fsb_guard::cluster::Cluster;
@@ -635,39 +636,19 @@ async fn items_of_a_workload_without_fsb_pods_are_answered_before_decoding_once_
         .pods()
         .into_iter()
         .for_each(|pod| backup.push(Resource::PODS, pod));
-    let items_of = |app: &App| {
-        let mut items: Vec<(Value, Value)> = app
-            .pods()
-            .into_iter()
-            .map(|pod| {
-                (
-                    velero_prepares_pod(&pod, &app.fsb_index().volumes_of(&pod)),
-                    pod,
-                )
-            })
-            .collect();
-        items.extend(
-            app.replicasets()
-                .into_iter()
-                .map(|rs| (as_velero_hands_it(&rs), rs)),
-        );
-        let d = app.deployment();
-        items.push((as_velero_hands_it(&d), d));
-        items
-    };
     let restore = a_restore(json!({}));
     for scope in ["fsb-only", "all-workloads"] {
         let cluster = FakeCluster::serving(backup.clone(), app.pod_volume_backups(), RULES, |k| {
             k.plugin_config = Some(json!({"scope": scope}));
         });
         let guard = cluster.guard();
-        for (item, from_backup) in items_of(&plain) {
+        for (item, from_backup) in items_in_restore_order(&plain) {
             let glanced = answered_before_decoding(&guard, &item, &from_backup, &restore).await;
             assert!(!glanced, "nothing is known before the backup is read");
         }
         let outputs = run_restore_by(&guard, &cluster, &app, &restore).await;
         assert!(outputs.iter().all(Result::is_ok));
-        for (item, from_backup) in items_of(&plain) {
+        for (item, from_backup) in items_in_restore_order(&plain) {
             let glanced = answered_before_decoding(&guard, &item, &from_backup, &restore).await;
             assert_eq!(
                 glanced,
@@ -681,7 +662,7 @@ async fn items_of_a_workload_without_fsb_pods_are_answered_before_decoding_once_
                 .unwrap();
             assert_eq!(decided, ExecuteOutput::unchanged(item), "the same answer");
         }
-        for (item, from_backup) in items_of(&app) {
+        for (item, from_backup) in items_in_restore_order(&app) {
             let glanced = answered_before_decoding(&guard, &item, &from_backup, &restore).await;
             assert!(!glanced, "{} of the guarded workload", item["kind"]);
         }

@@ -10,7 +10,10 @@ use fsb_guard_core::existing::{
 };
 use fsb_guard_core::fixtures::{App, a_deployment, a_restore, velero_prepares_pod};
 use fsb_guard_core::{Resource, as_velero_hands_it, name_of};
-use guard_support::{FakeCluster, RestoreItem, TARGET, answered_before_decoding, execute_input};
+use guard_support::{
+    FakeCluster, RestoreItem, TARGET, answered_before_decoding, execute_input,
+    items_in_restore_order,
+};
 use serde_json::{Value, json};
 use velero_plugin::{ExecuteOutput, RestoreItemAction};
 
@@ -56,21 +59,8 @@ fn newer_image(deployment: &mut Value) {
 /// Velero's order: pods, ReplicaSets, the Deployment; the outputs in that order.
 async fn restore_items(cluster: &FakeCluster, app: &App, restore: &Value) -> Vec<ExecuteOutput> {
     let guard = cluster.guard();
-    let fsb = app.fsb_index();
-    let mut items: Vec<(Value, Value)> = app
-        .pods()
-        .into_iter()
-        .map(|pod| (velero_prepares_pod(&pod, &fsb.volumes_of(&pod)), pod))
-        .collect();
-    items.extend(
-        app.replicasets()
-            .into_iter()
-            .map(|rs| (as_velero_hands_it(&rs), rs)),
-    );
-    let d = app.deployment();
-    items.push((as_velero_hands_it(&d), d));
     let mut outputs = Vec::new();
-    for (item, from_backup) in items {
+    for (item, from_backup) in items_in_restore_order(app) {
         let out = guard
             .restore_item(execute_input(item, &from_backup, restore))
             .await

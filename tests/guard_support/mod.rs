@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fsb_guard_core::fixtures::try_apply_json_patch;
+use fsb_guard_core::fixtures::{App, try_apply_json_patch, velero_prepares_pod};
 use fsb_guard_core::toolkit::object::LabelChanges;
 use fsb_guard_core::toolkit::revision::revision_data;
-use fsb_guard_core::{BackupObjects, ObjectRef, Resource, Selection, VeleroEngine};
+use fsb_guard_core::{
+    BackupObjects, ObjectRef, Resource, Selection, VeleroEngine, as_velero_hands_it,
+};
 use serde_json::{Value, json};
 use velero_fsb_guard::backup::download::DownloadError;
 use velero_fsb_guard::cluster::{self, Call};
@@ -516,6 +518,25 @@ impl<A: RestoreItemAction> RestoreItem for A {
             Executed::Panicked(_, reason) => panic!("the action panicked: {reason}"),
         }
     }
+}
+
+/// A Deployment app's items in Velero's restore order (pods, ReplicaSets, the Deployment), each as
+/// Velero hands it (pods prepared by Velero's own actions) with its backed-up copy.
+pub fn items_in_restore_order(app: &App) -> Vec<(Value, Value)> {
+    let fsb = app.fsb_index();
+    let mut items: Vec<(Value, Value)> = app
+        .pods()
+        .into_iter()
+        .map(|pod| (velero_prepares_pod(&pod, &fsb.volumes_of(&pod)), pod))
+        .collect();
+    items.extend(
+        app.replicasets()
+            .into_iter()
+            .map(|rs| (as_velero_hands_it(&rs), rs)),
+    );
+    let d = app.deployment();
+    items.push((as_velero_hands_it(&d), d));
+    items
 }
 
 /// Whether `action` answers `item` as sent, before the transport decodes anything

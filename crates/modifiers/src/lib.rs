@@ -370,8 +370,7 @@ impl ResourceModifiers {
                         overlaps(&op.path)
                             || (op.operation.eq_ignore_ascii_case("move") && overlaps(&op.from))
                     })
-                    || c
-                        .patch_data
+                    || c.patch_data
                         .iter()
                         .any(|n| n.as_ref().is_none_or(|n| node_has_prefix(n, &target)))
             })

@@ -50,7 +50,6 @@ import (
 	riav2 "github.com/vmware-tanzu/velero/pkg/plugin/velero/restoreitemaction/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 )
@@ -275,24 +274,11 @@ func (e *benchEnv) newRestore(ctx context.Context, what string) (*velerov1.Resto
 	if benchOpts.guardMode != "" {
 		meta["annotations"] = map[string]interface{}{"fsb-guard.io/mode": benchOpts.guardMode}
 	}
-	u, err := createUnstructured(ctx, e.c, gvrRestores, veleroNamespace, map[string]interface{}{
-		"apiVersion": "velero.io/v1", "kind": "Restore",
-		"metadata": meta,
-		"spec": map[string]interface{}{
-			"backupName":       e.backupName,
-			"namespaceMapping": map[string]interface{}{sourceNamespace: e.targetNS},
-			"resourceModifier": map[string]interface{}{"kind": "ConfigMap", "name": e.cmName},
-		},
-		"status": map[string]interface{}{"phase": "InProgress"},
+	return createRestore(ctx, e.c, meta, map[string]interface{}{
+		"backupName":       e.backupName,
+		"namespaceMapping": map[string]interface{}{sourceNamespace: e.targetNS},
+		"resourceModifier": map[string]interface{}{"kind": "ConfigMap", "name": e.cmName},
 	})
-	if err != nil {
-		return nil, err
-	}
-	var r velerov1.Restore
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
 }
 
 // openBenchPlugins is openPlugins with the --log-level the plugin processes get as a parameter.
@@ -326,10 +312,12 @@ type benchSession struct {
 	restore *velerov1.Restore
 }
 
-func (e *benchEnv) openSession(label, dir, level string, restore *velerov1.Restore) (*benchSession, error) {
+// openBenchSession opens the plugins in dir at log level `level` for `restore`, their lines on
+// stderr (µs timestamps) and in the returned capture.
+func openBenchSession(label, dir, level string, restore *velerov1.Restore) (*pluginSession, *logCapture, error) {
 	lvl, err := logrus.ParseLevel(level)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	capture := &logCapture{}
 	log := logrus.New()
@@ -338,6 +326,11 @@ func (e *benchEnv) openSession(label, dir, level string, restore *velerov1.Resto
 	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000"})
 	log.AddHook(capture)
 	p, err := openBenchPlugins(dir, level, log.WithField("restore", veleroNamespace+"/"+restore.Name).WithField("bench", label))
+	return p, capture, err
+}
+
+func (e *benchEnv) openSession(label, dir, level string, restore *velerov1.Restore) (*benchSession, error) {
+	p, capture, err := openBenchSession(label, dir, level, restore)
 	if err != nil {
 		return nil, err
 	}
@@ -597,13 +590,8 @@ func breakdownOrder(m map[string]float64) []string {
 func (s *backupStore) answerDownloadRequestsWatching(ctx context.Context, c clients, delay time.Duration) {
 	res := c.dyn.Resource(gvrDownloadRequests).Namespace(veleroNamespace)
 	answer := func(dr *unstructured.Unstructured) {
-		phase, _, _ := unstructured.NestedString(dr.Object, "status", "phase")
-		kind, _, _ := unstructured.NestedString(dr.Object, "spec", "target", "kind")
-		name, _, _ := unstructured.NestedString(dr.Object, "spec", "target", "name")
-		s.mu.Lock()
-		_, known := s.tarballs[name]
-		s.mu.Unlock()
-		if (phase != "" && phase != "New") || kind != "BackupContents" || !known {
+		name, ok := s.toAnswer(dr)
+		if !ok {
 			return
 		}
 		time.Sleep(delay)
@@ -956,23 +944,12 @@ func runBench(ctx context.Context, c clients, o options) error {
 	store.mu.Lock()
 	rep.BackupDownloads = store.served
 	store.mu.Unlock()
-	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
-		rep.LoadAvg = strings.Join(strings.Fields(string(raw))[:3], " ")
-	}
+	rep.LoadAvg = loadAvg()
 	rep.Seconds = time.Since(began).Seconds()
 
 	printBenchReport(&rep)
-	if bo.out != "" {
-		raw, err := json.MarshalIndent(&rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(bo.out), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(bo.out, append(raw, '\n'), 0o644); err != nil {
-			return err
-		}
+	if err := writeReport(bo.out, &rep); err != nil {
+		return err
 	}
 	fmt.Printf("PROD-BENCH: prod_execute_p50_ratio=%.2f worst_kind=%s first_item_ms=%d steady_p50_us=%d iterations=%d\n",
 		rep.P50Ratio, rep.WorstKind, int64(math.Round(rep.FirstItemMs)), int64(math.Round(rep.SteadyP50us)), rep.Iterations)
@@ -1017,4 +994,28 @@ func printBenchReport(rep *benchReport) {
 	}
 	fmt.Printf("backup downloads served: %d; live ReplicaSet generation %d → %d over the timed Deployment Executes; load %s; %.0f s\n",
 		rep.BackupDownloads, rep.LiveRSGeneration[0], rep.LiveRSGeneration[1], rep.LoadAvg, rep.Seconds)
+}
+
+// loadAvg is the machine's 1/5/15-minute load average, printed beside the figures.
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(string(raw))[:3], " ")
+}
+
+// writeReport writes a bench report as indented JSON to path (nothing when path is empty).
+func writeReport(path string, rep any) error {
+	if path == "" {
+		return nil
+	}
+	raw, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
 }

@@ -46,13 +46,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"github.com/vmware-tanzu/velero/pkg/plugin/velero"
 	riav2 "github.com/vmware-tanzu/velero/pkg/plugin/velero/restoreitemaction/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -223,23 +221,7 @@ func (fs *fileStore) downloads() int {
 
 // procStatus reads fields (kB) of /proc/<pid>/status.
 func procStatus(pid int, fields ...string) map[string]int64 {
-	out := map[string]int64{}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return out
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		for _, f := range fields {
-			if strings.HasPrefix(l, f+":") {
-				v := strings.Fields(strings.TrimPrefix(l, f+":"))
-				if len(v) > 0 {
-					n, _ := strconv.ParseInt(v[0], 10, 64)
-					out[f] = n
-				}
-			}
-		}
-	}
-	return out
+	return procStatusFile(fmt.Sprintf("/proc/%d/status", pid), fields...)
 }
 
 // smapsRollup reads /proc/<pid>/smaps_rollup (kB): where the resident memory is.
@@ -314,17 +296,7 @@ type scaleSession struct {
 }
 
 func openScaleSession(dir, level string, restore *velerov1.Restore) (*scaleSession, error) {
-	lvl, err := logrus.ParseLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	capture := &logCapture{}
-	log := logrus.New()
-	log.SetLevel(lvl)
-	log.SetOutput(os.Stderr)
-	log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000"})
-	log.AddHook(capture)
-	p, err := openBenchPlugins(dir, level, log.WithField("restore", veleroNamespace+"/"+restore.Name).WithField("bench", "scale"))
+	p, capture, err := openBenchSession("scale", dir, level, restore)
 	if err != nil {
 		return nil, err
 	}
@@ -658,23 +630,10 @@ func runBenchScale(ctx context.Context, o options) error {
 		if benchOpts.guardMode != "" { // --guard-mode off: a check of the checks (the run must fail)
 			meta["annotations"] = map[string]interface{}{"fsb-guard.io/mode": benchOpts.guardMode}
 		}
-		u, err := createUnstructured(ctx, c, gvrRestores, veleroNamespace, map[string]interface{}{
-			"apiVersion": "velero.io/v1", "kind": "Restore",
-			"metadata": meta,
-			"spec": map[string]interface{}{
-				"backupName":       backupName,
-				"resourceModifier": map[string]interface{}{"kind": "ConfigMap", "name": cmName},
-			},
-			"status": map[string]interface{}{"phase": "InProgress"},
+		return createRestore(ctx, c, meta, map[string]interface{}{
+			"backupName":       backupName,
+			"resourceModifier": map[string]interface{}{"kind": "ConfigMap", "name": cmName},
 		})
-		if err != nil {
-			return nil, err
-		}
-		var r velerov1.Restore
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r); err != nil {
-			return nil, err
-		}
-		return &r, nil
 	}
 	restore, err := newRestore("main")
 	if err != nil {
@@ -868,22 +827,11 @@ func runBenchScale(ctx context.Context, o options) error {
 		}
 	}
 	stopAnswering()
-	if raw, err := os.ReadFile("/proc/loadavg"); err == nil {
-		rep.LoadAvg = strings.Join(strings.Fields(string(raw))[:3], " ")
-	}
+	rep.LoadAvg = loadAvg()
 	rep.Seconds = time.Since(began).Seconds()
 	printScaleReport(&rep)
-	if so.out != "" {
-		raw, err := json.MarshalIndent(&rep, "", "  ")
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Dir(so.out), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(so.out, append(raw, '\n'), 0o644); err != nil {
-			return err
-		}
+	if err := writeReport(so.out, &rep); err != nil {
+		return err
 	}
 	fmt.Printf("SCALE-BENCH: items=%d backup_mb=%d first_decision_ms=%d gzip_ms=%d first_decision_ratio=%.2f scale_rss_mb=%d rss_after_first_mb=%d p50_first_1000_us=%d p50_last_1000_us=%d growth=%.2f\n",
 		rep.Items, int64(math.Round(rep.BackupMB)), int64(math.Round(rep.FirstDecisionMs)), int64(math.Round(rep.GzipMedianMs)),

@@ -127,13 +127,8 @@ func (s *backupStore) answerDownloadRequests(ctx context.Context, c clients) {
 		if err == nil {
 			for i := range list.Items {
 				dr := &list.Items[i]
-				phase, _, _ := unstructured.NestedString(dr.Object, "status", "phase")
-				kind, _, _ := unstructured.NestedString(dr.Object, "spec", "target", "kind")
-				name, _, _ := unstructured.NestedString(dr.Object, "spec", "target", "name")
-				s.mu.Lock()
-				_, known := s.tarballs[name]
-				s.mu.Unlock()
-				if (phase != "" && phase != "New") || kind != "BackupContents" || !known {
+				name, ok := s.toAnswer(dr)
+				if !ok {
 					continue
 				}
 				_ = unstructured.SetNestedField(dr.Object, map[string]interface{}{
@@ -153,4 +148,16 @@ func (s *backupStore) answerDownloadRequests(ctx context.Context, c clients) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// toAnswer is the backup a DownloadRequest asks for, when it is a new BackupContents request for
+// a backup this store serves.
+func (s *backupStore) toAnswer(dr *unstructured.Unstructured) (string, bool) {
+	phase, _, _ := unstructured.NestedString(dr.Object, "status", "phase")
+	kind, _, _ := unstructured.NestedString(dr.Object, "spec", "target", "kind")
+	name, _, _ := unstructured.NestedString(dr.Object, "spec", "target", "name")
+	s.mu.Lock()
+	_, known := s.tarballs[name]
+	s.mu.Unlock()
+	return name, (phase == "" || phase == "New") && kind == "BackupContents" && known
 }

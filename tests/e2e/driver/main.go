@@ -394,17 +394,8 @@ func restoreItems(ctx context.Context, c clients, o options, job restoreJob, sto
 		}
 		restoreSpec["excludedResources"] = ex
 	}
-	restoreU, err := createUnstructured(ctx, c, gvrRestores, veleroNamespace, map[string]interface{}{
-		"apiVersion": "velero.io/v1", "kind": "Restore",
-		"metadata": map[string]interface{}{"name": restoreName, "namespace": veleroNamespace},
-		"spec":     restoreSpec,
-		"status":   map[string]interface{}{"phase": "InProgress"},
-	})
+	restore, err := createRestore(ctx, c, map[string]interface{}{"name": restoreName, "namespace": veleroNamespace}, restoreSpec)
 	if err != nil {
-		return nil, err
-	}
-	var restore velerov1.Restore
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(restoreU.Object, &restore); err != nil {
 		return nil, err
 	}
 	podNames := make([]string, 0, len(job.fsbVolumes))
@@ -485,7 +476,7 @@ func restoreItems(ctx context.Context, c clients, o options, job restoreJob, sto
 				if ours {
 					obs.pluginCalls++
 				}
-				out, err := a.Execute(&velero.RestoreItemActionExecuteInput{Item: obj, ItemFromBackup: fromBackup.DeepCopy(), Restore: &restore})
+				out, err := a.Execute(&velero.RestoreItemActionExecuteInput{Item: obj, ItemFromBackup: fromBackup.DeepCopy(), Restore: restore})
 				if err != nil {
 					return nil, fmt.Errorf("%s Execute %s/%s: %w", a.Name(), kind, obj.GetName(), err)
 				}
@@ -718,4 +709,23 @@ func restoredPodShape(ctx context.Context, c clients, s scenario, obs *observati
 
 	}
 	return problems
+}
+
+// createRestore creates an InProgress Restore (as Velero's restore controller has it while items are
+// restored) with metadata and spec, and returns it typed, as the plugin client sends it.
+func createRestore(ctx context.Context, c clients, metadata, spec map[string]interface{}) (*velerov1.Restore, error) {
+	u, err := createUnstructured(ctx, c, gvrRestores, veleroNamespace, map[string]interface{}{
+		"apiVersion": "velero.io/v1", "kind": "Restore",
+		"metadata": metadata,
+		"spec":     spec,
+		"status":   map[string]interface{}{"phase": "InProgress"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var r velerov1.Restore
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }
