@@ -188,6 +188,12 @@ impl BackupIndex {
         self.raw.iter().map(|(k, v)| (k, &**v))
     }
 
+    /// [`Self::raw_items`] taken out of the index: each text is freed when the caller drops it, so
+    /// what the caller keeps of it can reuse that memory.
+    pub fn into_raw_items(self) -> impl Iterator<Item = (ItemKey, Box<[u8]>)> {
+        self.raw.into_iter()
+    }
+
     /// Kept items of one resource in one namespace, ordered by name.
     pub fn items_in<'a>(
         &'a self,

@@ -145,24 +145,28 @@ impl RestoreSource for KubeCluster {
                 for (key, text) in index.raw_items().filter(|(key, _)| is_pod(key)) {
                     let pod = parse_item(key, text).map_err(unparsable)?;
                     if let Some(owner) = guarded.add_pod(&pod, fsb) {
-                        pod_owners.insert(key, owner);
+                        pod_owners.insert(key.clone(), owner);
                     }
                 }
                 Some((guarded, pod_owners))
             }
         };
+        // The text is taken out of the index and each piece freed once judged: the parsed objects
+        // kept reuse that memory instead of adding to it (a 63,750-item restore peaked ~500 MiB
+        // holding both).
         let mut objects = BackupObjects::default();
-        for (key, text) in index.raw_items() {
+        for (key, text) in index.into_raw_items() {
             let Some(resource) = Resource::backed_up(&key.group_resource) else {
                 continue;
             };
             if let Some((guarded, pod_owners)) = &guarded
-                && is_pod(key)
-                && !pod_owners.get(key).is_some_and(|w| guarded.contains(w))
+                && is_pod(&key)
+                && !pod_owners.get(&key).is_some_and(|w| guarded.contains(w))
             {
                 continue;
             }
-            let object = parse_item(key, text).map_err(unparsable)?;
+            let object = parse_item(&key, &text).map_err(unparsable)?;
+            drop(text);
             let kept = match &guarded {
                 Some((guarded, _)) => guarded.own(resource, &object),
                 // Bare pods are never guarded.
