@@ -173,12 +173,16 @@ pub(super) fn concerns(live: &LiveWorkloads, input: &ExecuteInput) -> Option<Sub
 /// target: what [`concerns`] and [`decide`] act on, or more. A pod with `restore-wait` does,
 /// unless it has no workload or its workload was already found not to be live (then [`pod`]
 /// leaves it alone); any other item does once a live workload was found.
-/// `pod_from_backup`: the pod's backed-up JSON bytes.
-pub(super) fn may_concern(live: &LiveWorkloads, item: &Glance<'_>, pod_from_backup: &[u8]) -> bool {
+/// `identity`: what [`core::identity_of`] read of the pod's backed-up copy, asked only when needed.
+pub(super) fn may_concern<'a>(
+    live: &LiveWorkloads,
+    item: &Glance<'_>,
+    identity: impl FnOnce() -> Option<&'a Value>,
+) -> bool {
     match item.kind.as_ref() {
         "Pod" if !item.restore_wait => false,
-        "Pod" => match core::identity_of(pod_from_backup) {
-            Some(identity) => Workload::owning(&identity)
+        "Pod" => match identity() {
+            Some(identity) => Workload::owning(identity)
                 .is_some_and(|workload| live.known(&workload).is_none_or(|c| c.is_present())),
             None => true,
         },

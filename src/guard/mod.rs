@@ -224,11 +224,17 @@ impl<S: RestoreSource, C: LiveCluster> RestoreItemAction for TemplateGuard<S, C>
         let Some(item) = fsb_guard_core::existing::Glance::of(request.item) else {
             return false;
         };
-        if existing::may_concern(&state.live_workloads, &item, request.item_from_backup) {
+        // The backed-up copy's identity, read at most once, and only if a test needs it.
+        let identity = std::cell::OnceCell::new();
+        let identity = || {
+            identity
+                .get_or_init(|| fsb_guard_core::existing::identity_of(request.item_from_backup))
+                .as_ref()
+        };
+        if existing::may_concern(&state.live_workloads, &item, identity) {
             return false;
         }
-        state.modifiers_need_no_item()
-            || state.has_no_fsb_workload(&item.kind, request.item_from_backup)
+        state.modifiers_need_no_item() || state.has_no_fsb_workload(&item.kind, identity)
     }
 
     /// Never fails on its own: a guard failure becomes the failure policy's answer.

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use fsb_guard_core::existing::identity_of;
 use fsb_guard_core::fsb::has_legacy_snapshot_annotations;
 use fsb_guard_core::plans::Plans;
 use fsb_guard_core::{
@@ -171,20 +170,26 @@ impl RestoreState {
         self.settings.mode == Mode::Off || (self.failure.is_none() && self.rules.is_none())
     }
 
-    /// Whether an item of `kind`, from the JSON bytes of its backed-up copy, belongs to no
+    /// Whether an item of `kind`, from its backed-up copy's identity, belongs to no
     /// workload with a pod holding FSB data, under scope `fsb-only`: its decision is "restored as
     /// received" (the workload is out of scope, or the item belongs to no workload). Known once
     /// the restore's backup contents were read (by an earlier item); `false` before, and whenever
     /// the bytes do not read.
-    pub fn has_no_fsb_workload(&self, kind: &str, from_backup: &[u8]) -> bool {
+    /// `identity`: what [`fsb_guard_core::existing::identity_of`] read of the backed-up copy,
+    /// asked only when needed.
+    pub fn has_no_fsb_workload<'a>(
+        &self,
+        kind: &str,
+        identity: impl FnOnce() -> Option<&'a Value>,
+    ) -> bool {
         if self.settings.scope != Scope::FsbOnly || self.failure.is_some() {
             return false;
         }
         let Some(fsb_workloads) = self.fsb_workloads.get() else {
             return false;
         };
-        identity_of(from_backup).is_some_and(|identity| {
-            Workload::of_backed_up(kind, &identity).is_none_or(|w| !fsb_workloads.contains(&w))
+        identity().is_some_and(|identity| {
+            Workload::of_backed_up(kind, identity).is_none_or(|w| !fsb_workloads.contains(&w))
         })
     }
 
