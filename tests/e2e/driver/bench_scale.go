@@ -34,8 +34,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,62 +159,6 @@ func (it *scaleItem) object() (*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("%s %s/%s: %w", it.kind(), it.namespace, it.name, err)
 	}
 	return &unstructured.Unstructured{Object: m}, nil
-}
-
-// fileStore serves backup tarballs from files, streamed (http.ServeContent), counting downloads.
-// Its backupStore is bench.go's DownloadRequest answerer pointed at it (tarballs only names the
-// backups it knows; the bytes are never loaded).
-type fileStore struct {
-	mu     sync.Mutex
-	files  map[string]string
-	served int
-	store  *backupStore
-}
-
-func startFileStore() (*fileStore, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	fs := &fileStore{files: map[string]string{}, store: &backupStore{tarballs: map[string][]byte{}, base: "http://" + l.Addr().String()}}
-	go func() {
-		_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/backups/"), ".tar.gz")
-			fs.mu.Lock()
-			path, ok := fs.files[name]
-			if ok {
-				fs.served++
-			}
-			fs.mu.Unlock()
-			if !ok {
-				http.NotFound(w, r)
-				return
-			}
-			f, err := os.Open(path)
-			if err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			defer f.Close()
-			st, _ := f.Stat()
-			w.Header().Set("Content-Type", "application/gzip")
-			http.ServeContent(w, r, "", st.ModTime(), f)
-		}))
-	}()
-	return fs, nil
-}
-
-func (fs *fileStore) add(name, path string) {
-	fs.mu.Lock()
-	fs.files[name] = path
-	fs.mu.Unlock()
-	fs.store.add(name, nil) // known to the DownloadRequest answerer
-}
-
-func (fs *fileStore) downloads() int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return fs.served
 }
 
 // procStatus reads fields (kB) of /proc/<pid>/status.
@@ -529,16 +471,16 @@ func runBenchScale(ctx context.Context, o options) error {
 		so.backup, len(items), rep.ItemsByKind, len(fsbPods), len(corrections), rep.DriverReadSeconds)
 
 	// ------------------------------------------------------------ the cluster side
-	store, err := startFileStore()
+	store, err := startBackupStore()
 	if err != nil {
 		return err
 	}
 	answerCtx, stopAnswering := context.WithCancel(ctx)
 	defer stopAnswering()
-	go store.store.answerDownloadRequestsWatching(answerCtx, c, benchOpts.urlDelay)
+	go store.answerDownloadRequestsWatching(answerCtx, c, benchOpts.urlDelay)
 	backupName := "bk-scale-" + o.runID
 	cmName := "scale-modifiers-" + o.runID
-	store.add(backupName, so.backup)
+	store.addFile(backupName, so.backup)
 	if _, err := c.kube.CoreV1().ConfigMaps(veleroNamespace).Create(ctx, configMap(cmName, string(rulesText)), metav1.CreateOptions{}); err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ var gvrDownloadRequests = schema.GroupVersionResource{Group: "velero.io", Versio
 type backupStore struct {
 	mu       sync.Mutex
 	tarballs map[string][]byte // backup name → tar.gz
+	files    map[string]string // backup name → a tar.gz file, streamed (too large to hold)
 	base     string
 	served   int
 }
@@ -40,12 +41,13 @@ func startBackupStore() (*backupStore, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &backupStore{tarballs: map[string][]byte{}, base: "http://" + l.Addr().String()}
+	s := &backupStore{tarballs: map[string][]byte{}, files: map[string]string{}, base: "http://" + l.Addr().String()}
 	go func() {
 		_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			name := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/backups/"), ".tar.gz")
 			s.mu.Lock()
 			b, ok := s.tarballs[name]
+			path := s.files[name]
 			if ok {
 				s.served++
 			}
@@ -55,7 +57,18 @@ func startBackupStore() (*backupStore, error) {
 				return
 			}
 			w.Header().Set("Content-Type", "application/gzip")
-			_, _ = w.Write(b)
+			if path == "" {
+				_, _ = w.Write(b)
+				return
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			defer f.Close()
+			st, _ := f.Stat()
+			http.ServeContent(w, r, "", st.ModTime(), f)
 		}))
 	}()
 	return s, nil
@@ -65,6 +78,21 @@ func (s *backupStore) add(name string, b []byte) {
 	s.mu.Lock()
 	s.tarballs[name] = b
 	s.mu.Unlock()
+}
+
+// addFile serves backup name from the tar.gz file at path, streamed, never loaded.
+func (s *backupStore) addFile(name, path string) {
+	s.mu.Lock()
+	s.tarballs[name] = nil // known to the DownloadRequest answerer
+	s.files[name] = path
+	s.mu.Unlock()
+}
+
+// downloads is how many backup downloads the store served.
+func (s *backupStore) downloads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served
 }
 
 // backupTarball writes the items the way Velero's backup does: metadata/version, then each item at
