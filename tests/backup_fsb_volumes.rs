@@ -145,7 +145,7 @@ fn grouped_lookup_agrees_with_the_flat_rule() {
         pvb("p3", "other", "web-1", "data", "s3"),
         pvb("p4", "shop", "web-1", "cache", "s4"),
     ];
-    let grouped = PodVolumeBackups::new(pvbs.clone());
+    let grouped = PodVolumeBackups::new(&pvbs);
     assert_eq!(grouped.len(), 4);
     assert_eq!(grouped.for_pod("shop", "web-1").len(), 2);
     assert_eq!(grouped.pods().count(), 3);

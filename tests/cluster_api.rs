@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fsb_guard_core::{FsbIndex, Resource, Selection};
+use fsb_guard_core::{BackupObjects, FsbIndex, Kind, Resource, Selection, Workload};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -179,7 +179,18 @@ async fn lists_pod_volume_backups_by_valid_backup_label() {
         if req.method == "GET"
             && req.path_only() == "/apis/velero.io/v1/namespaces/velero/podvolumebackups"
         {
-            ok(json!({"kind": "PodVolumeBackupList", "items": [support::pvb("p1", "shop", "web-1", "data", "s1")]}))
+            // Two pages, as the API server cuts a list at its `limit`.
+            match req.query("continue").as_deref() {
+                None => ok(
+                    json!({"kind": "PodVolumeBackupList", "metadata": {"continue": "page-2"},
+                    "items": [support::pvb("p1", "shop", "web-1", "data", "s1")]}),
+                ),
+                Some("page-2") => ok(
+                    json!({"kind": "PodVolumeBackupList", "metadata": {"continue": ""},
+                    "items": [support::pvb("p2", "shop", "web-2", "data", "s2")]}),
+                ),
+                Some(_) => not_found(),
+            }
         } else {
             not_found()
         }
@@ -190,9 +201,17 @@ async fn lists_pod_volume_backups_by_valid_backup_label() {
         .list_pod_volume_backups(long)
         .await
         .unwrap();
+    // Only what the decisions read of each.
+    let p1 = json!({"metadata": {"name": "p1"}, "spec": {"pod": {"namespace": "shop", "name": "web-1"},
+        "volume": "data", "uploaderType": "kopia"}, "status": {"snapshotID": "s1"}});
+    assert_eq!(pvbs.len(), 2);
+    assert_eq!(pvbs[0], p1);
+    assert_eq!(pvbs[1]["spec"]["pod"]["name"], "web-2");
+    assert_eq!(server.requests().len(), 2);
+    assert_eq!(server.requests()[0].query("limit").as_deref(), Some("500"));
     assert_eq!(
-        pvbs,
-        vec![support::pvb("p1", "shop", "web-1", "data", "s1")]
+        server.requests()[1].query("continue").as_deref(),
+        Some("page-2")
     );
     let req = &server.requests()[0];
     assert_eq!(
@@ -613,16 +632,41 @@ fn names(objects: &[Value]) -> Vec<&str> {
         .collect()
 }
 
+/// A pod of Deployment `deployment` (through its ReplicaSet `<deployment>-<hash>`), named `name`,
+/// with an emptyDir volume `data`.
+fn deployment_pod(deployment: &str, hash: &str, name: &str) -> Value {
+    let mut pod = support::pod("shop", name, json!([{"name": "data", "emptyDir": {}}]));
+    pod["metadata"]["labels"] = json!({"app": deployment, "pod-template-hash": hash});
+    pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1",
+        "kind": "ReplicaSet", "name": format!("{deployment}-{hash}"), "uid": "rs-uid",
+        "controller": true}]);
+    pod
+}
+
+/// The Velero side and bucket of [`velero_and_bucket`], counting the backup's downloads.
+fn counting_downloads(tarball: Vec<u8>) -> (impl Fn(&Req, SocketAddr) -> Resp, Arc<Mutex<usize>>) {
+    let serve = velero_and_bucket(tarball, 200, true);
+    let downloads = Arc::new(Mutex::new(0usize));
+    let counted = Arc::clone(&downloads);
+    let handler = move |req: &Req, addr| {
+        if req.path_only() == "/bucket/backups/b1/b1.tar.gz" {
+            *counted.lock().unwrap() += 1;
+        }
+        serve(req, addr)
+    };
+    (handler, downloads)
+}
+
+/// Names of the pods and history `backup` keeps for Deployment `shop/name`.
+fn kept_for(backup: &BackupObjects, name: &str) -> (Vec<String>, Vec<String>) {
+    let deployment = support::deployment("shop", name, "img:1");
+    let (pods, history) = backup.owned_by(Kind::Deployment, &deployment);
+    let owned = |objects: &[Value]| names(objects).into_iter().map(str::to_owned).collect();
+    (owned(&pods), owned(&history))
+}
+
 #[tokio::test]
 async fn a_restore_keeps_only_the_objects_of_workloads_with_fsb_pods() {
-    let owned_pod = |deployment: &str, hash: &str, name: &str| {
-        let mut pod = support::pod("shop", name, json!([{"name": "data", "emptyDir": {}}]));
-        pod["metadata"]["labels"] = json!({"app": deployment, "pod-template-hash": hash});
-        pod["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1",
-            "kind": "ReplicaSet", "name": format!("{deployment}-{hash}"), "uid": "rs-uid",
-            "controller": true}]);
-        pod
-    };
     let mut backup = support::BackupBuilder::velero();
     for (deployment, hash) in [("db", "5d4f8c7b9"), ("web", "6c7d8f9b4")] {
         backup.item(
@@ -639,7 +683,12 @@ async fn a_restore_keeps_only_the_objects_of_workloads_with_fsb_pods() {
         );
         for i in 0..2 {
             let name = format!("{deployment}-{hash}-p{i}");
-            backup.item("pods", "v1", "shop", &owned_pod(deployment, hash, &name));
+            backup.item(
+                "pods",
+                "v1",
+                "shop",
+                &deployment_pod(deployment, hash, &name),
+            );
         }
     }
     backup.item(
@@ -648,7 +697,8 @@ async fn a_restore_keeps_only_the_objects_of_workloads_with_fsb_pods() {
         "shop",
         &support::pod("shop", "bare", json!([])),
     );
-    let server = Server::start(velero_and_bucket(backup.tar_gz(), 200, true)).await;
+    let (serve, downloads) = counting_downloads(backup.tar_gz());
+    let server = Server::start(serve).await;
     let source = KubeCluster::from_cluster(server.cluster(), guard::NAME);
     // One pod of `db` holds FSB data; `web` has none.
     let fsb = FsbIndex::from_pod_volume_backups(&[support::pvb(
@@ -664,18 +714,110 @@ async fn a_restore_keeps_only_the_objects_of_workloads_with_fsb_pods() {
         .await
         .unwrap();
     assert_eq!(names(&kept.deployments), ["db"]);
-    assert_eq!(names(&kept.replicasets), ["db-5d4f8c7b9"]);
     assert_eq!(
-        names(&kept.pods),
-        ["db-5d4f8c7b9-p0", "db-5d4f8c7b9-p1"],
-        "every pod of the guarded workload, FSB data or not"
+        kept_for(&kept, "db"),
+        (
+            vec!["db-5d4f8c7b9-p0".to_owned(), "db-5d4f8c7b9-p1".to_owned()],
+            vec!["db-5d4f8c7b9".to_owned()]
+        ),
+        "every pod of the guarded workload, FSB data or not, and its ReplicaSet"
+    );
+    assert_eq!(kept_for(&kept, "web"), (vec![], vec![]));
+    let db = Workload::new(Kind::Deployment, "shop", "db");
+    assert!(kept.fsb_workloads(&fsb).contains(&db));
+    assert_eq!(
+        *downloads.lock().unwrap(),
+        1,
+        "the workloads are named after their pods"
     );
     // Scope `all-workloads`: every workload, never a bare pod.
     let all = source
-        .backup_objects("velero", "b1", timeout, Selection::Everything)
+        .backup_objects("velero", "b1", timeout, Selection::Everything(&fsb))
         .await
         .unwrap();
     assert_eq!(names(&all.deployments), ["db", "web"]);
-    assert_eq!(all.pods.len(), 4);
-    assert!(!names(&all.pods).contains(&"bare"));
+    for (name, hash) in [("db", "5d4f8c7b9"), ("web", "6c7d8f9b4")] {
+        let (pods, history) = kept_for(&all, name);
+        assert_eq!((pods.len(), history), (2, vec![format!("{name}-{hash}")]));
+    }
+    assert!(all.pods.is_empty(), "the bare pod is not kept");
+    assert!(all.fsb_workloads(&fsb).contains(&db));
+}
+
+#[tokio::test]
+async fn a_workload_not_named_like_its_fsb_pods_is_kept_by_reading_the_backup_again() {
+    // The Deployment and its ReplicaSet come first, as in Velero's backups of `apps` before the
+    // pods are sorted first, and nothing in the FSB pod's name says it belongs to `db`.
+    let mut backup = support::BackupBuilder::velero();
+    backup.item(
+        "deployments.apps",
+        "v1",
+        "shop",
+        &support::deployment("shop", "db", "img:1"),
+    );
+    backup.item(
+        "replicasets.apps",
+        "v1",
+        "shop",
+        &support::replica_set("shop", "db", "5d4f8c7b9", "img:1"),
+    );
+    let mut pod = deployment_pod("db", "5d4f8c7b9", "adopted-0");
+    pod["metadata"]["name"] = json!("adopted-0");
+    backup.item("pods", "v1", "shop", &pod);
+    let (serve, downloads) = counting_downloads(backup.tar_gz());
+    let server = Server::start(serve).await;
+    let source = KubeCluster::from_cluster(server.cluster(), guard::NAME);
+    let fsb = FsbIndex::from_pod_volume_backups(&[support::pvb(
+        "b1-x",
+        "shop",
+        "adopted-0",
+        "data",
+        "s1",
+    )]);
+    let kept = source
+        .backup_objects(
+            "velero",
+            "b1",
+            Duration::from_secs(10),
+            Selection::FsbWorkloads(&fsb),
+        )
+        .await
+        .unwrap();
+    assert_eq!(names(&kept.deployments), ["db"]);
+    assert_eq!(
+        kept_for(&kept, "db"),
+        (
+            vec!["adopted-0".to_owned()],
+            vec!["db-5d4f8c7b9".to_owned()]
+        )
+    );
+    assert_eq!(*downloads.lock().unwrap(), 2, "read a second time");
+}
+
+#[tokio::test]
+async fn an_item_that_is_not_json_fails_the_read_and_names_its_entry() {
+    let mut backup = support::BackupBuilder::velero();
+    backup.raw(
+        "resources/pods/namespaces/shop/broken.json",
+        b"{\"metadata\": ",
+    );
+    let (serve, _) = counting_downloads(backup.tar_gz());
+    let server = Server::start(serve).await;
+    let source = KubeCluster::from_cluster(server.cluster(), guard::NAME);
+    let fsb = FsbIndex::from_pod_volume_backups(&[]);
+    let err = source
+        .backup_objects(
+            "velero",
+            "b1",
+            Duration::from_secs(10),
+            Selection::FsbWorkloads(&fsb),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("resources/pods/namespaces/shop/broken.json")
+            && err.contains("not valid JSON"),
+        "{err}"
+    );
 }

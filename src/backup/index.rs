@@ -38,7 +38,33 @@ pub struct IndexOptions {
     /// parsed tree several times its size. `controlled_pods_only` does not apply (it needs the
     /// parsed pod); the JSON is checked when it is parsed ([`parse_item`]).
     pub unparsed: bool,
+    /// With `unparsed`: hand each kept item's text to this sink as it is read, instead of holding
+    /// it in the index ([`IndexOptions::handed_to`]).
+    pub sink: Option<ItemSink>,
 }
+
+/// Where an index hands the items' JSON text, one at a time as the archive streams
+/// ([`IndexOptions::handed_to`]): the receiver decides what to keep, so the whole backup's text is
+/// never held at once. Bounded: the reader waits while the receiver is behind, and stops with an
+/// error once the receiver is gone.
+#[derive(Debug, Clone)]
+pub struct ItemSink(tokio::sync::mpsc::Sender<(ItemKey, Vec<u8>)>);
+
+impl ItemSink {
+    /// A sink and its receiver, holding at most `capacity` items in between.
+    pub fn channel(capacity: usize) -> (Self, tokio::sync::mpsc::Receiver<(ItemKey, Vec<u8>)>) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(capacity);
+        (Self(sender), receiver)
+    }
+}
+
+impl PartialEq for ItemSink {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same_channel(&other.0)
+    }
+}
+
+impl Eq for ItemSink {}
 
 impl IndexOptions {
     /// etcd refuses objects above ~1.5 MiB; 4 MiB leaves room for odd stores without letting one
@@ -57,6 +83,7 @@ impl IndexOptions {
             max_total_bytes: Self::DEFAULT_MAX_TOTAL_BYTES,
             controlled_pods_only: false,
             unparsed: false,
+            sink: None,
         }
     }
 
@@ -81,6 +108,14 @@ impl IndexOptions {
     /// Keep the items' JSON text unparsed (see [`IndexOptions::unparsed`]).
     pub fn unparsed(mut self) -> Self {
         self.unparsed = true;
+        self
+    }
+
+    /// Hand the items' text to `sink` instead of keeping it (see [`IndexOptions::sink`]); implies
+    /// [`IndexOptions::unparsed`]. Must be read on a thread that may block (not an async task).
+    pub fn handed_to(mut self, sink: ItemSink) -> Self {
+        self.unparsed = true;
+        self.sink = Some(sink);
         self
     }
 
@@ -135,6 +170,16 @@ pub struct ItemKey {
     pub group_resource: String,
     pub namespace: String,
     pub name: String,
+}
+
+impl ItemKey {
+    /// The item's path in the backup (its unversioned copy), as errors name it.
+    pub fn entry(&self) -> String {
+        format!(
+            "resources/{}/namespaces/{}/{}.json",
+            self.group_resource, self.namespace, self.name
+        )
+    }
 }
 
 /// The kept items of one backup.
@@ -385,6 +430,11 @@ impl<'o> IndexBuilder<'o> {
                 };
                 if self.opts.unparsed {
                     self.index.kept_bytes += read;
+                    if let Some(ItemSink(sink)) = &self.opts.sink {
+                        return sink
+                            .blocking_send((key(), buf))
+                            .map_err(|_| Error::Read(format!("{path}: its reader stopped")));
+                    }
                     self.index.raw.insert(key(), buf.into_boxed_slice());
                     return Ok(());
                 }
@@ -445,12 +495,7 @@ fn parse_json(text: &[u8], entry: impl Fn() -> String) -> Result<Value> {
 
 /// Parses an item kept unparsed ([`BackupIndex::raw_items`]); errors name its backup path.
 pub fn parse_item(key: &ItemKey, text: &[u8]) -> Result<Value> {
-    parse_json(text, || {
-        format!(
-            "resources/{}/namespaces/{}/{}.json",
-            key.group_resource, key.namespace, key.name
-        )
-    })
+    parse_json(text, || key.entry())
 }
 
 /// Remembers the first error the gzip layer produced, so a failure surfacing through the tar reader

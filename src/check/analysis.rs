@@ -183,8 +183,8 @@ impl Every<'_> {
                 let (pods, history) = ns.owned_by(P::KIND, workload);
                 let backed_up = BackedUp {
                     workload,
-                    history,
-                    pods,
+                    history: &history,
+                    pods: &pods,
                     fsb: self.fsb,
                     settings: self.settings,
                 };

@@ -14,6 +14,7 @@ pub mod label;
 use std::path::Path;
 use std::time::Duration;
 
+use fsb_guard_core::fsb::read_of_pvb;
 use fsb_guard_core::toolkit::object::LabelChanges;
 use fsb_guard_core::{ObjectRef, Resource};
 use kube::core::Request;
@@ -32,6 +33,8 @@ pub const BACKUP_NAME_LABEL: &str = "velero.io/backup-name";
 pub const PLUGIN_CONFIG_LABEL: &str = "velero.io/plugin-config";
 /// Value of the plugin's own label on its plugin-config ConfigMap (`<plugin name>: <kind>`).
 const PLUGIN_CONFIG_KIND: &str = "RestoreItemAction";
+/// Items per LIST page.
+const LIST_PAGE: u32 = 500;
 /// Field manager recorded on the objects the plugin patches.
 pub const FIELD_MANAGER: &str = "velero-fsb-guard";
 
@@ -195,26 +198,59 @@ impl Cluster {
         }
     }
 
-    /// LIST with a label selector; returns the items.
+    /// LIST with a label selector; returns the items (all pages of them).
     pub async fn list(
         &self,
         resource: Resource,
         namespace: &str,
         label_selector: &str,
     ) -> Result<Vec<Value>> {
+        self.list_read(resource, namespace, label_selector, |item| item)
+            .await
+    }
+
+    /// [`Cluster::list`], keeping of each item what `read` makes of it, page by page.
+    async fn list_read(
+        &self,
+        resource: Resource,
+        namespace: &str,
+        label_selector: &str,
+        read: impl Fn(Value) -> Value,
+    ) -> Result<Vec<Value>> {
         let call = Self::call("list", resource, namespace, None);
-        let params = ListParams::default().labels(label_selector);
-        let request = Request::new(url_path(resource, namespace))
-            .list(&params)
-            .map_err(|e| Self::build_err(call.clone(), e))?;
-        let list = self.send(call.clone(), request).await?;
-        match list.get("items") {
-            Some(Value::Array(items)) => Ok(items.clone()),
-            Some(Value::Null) | None => Ok(Vec::new()),
-            Some(_) => Err(Error::Response {
-                call: Box::new(call),
-                message: "list without an items array".into(),
-            }),
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        // In pages: a restore's PodVolumeBackups can number thousands, and a whole list's parsed
+        // response is held at once (5,000 PodVolumeBackups: ~80 MiB).
+        loop {
+            let mut params = ListParams::default()
+                .labels(label_selector)
+                .limit(LIST_PAGE);
+            if let Some(token) = token.take() {
+                params = params.continue_token(&token);
+            }
+            let request = Request::new(url_path(resource, namespace))
+                .list(&params)
+                .map_err(|e| Self::build_err(call.clone(), e))?;
+            let mut page = self.send(call.clone(), request).await?;
+            match page.get_mut("items").map(Value::take) {
+                Some(Value::Array(more)) => items.extend(more.into_iter().map(&read)),
+                Some(Value::Null) | None => {}
+                Some(_) => {
+                    return Err(Error::Response {
+                        call: Box::new(call),
+                        message: "list without an items array".into(),
+                    });
+                }
+            }
+            token = page
+                .pointer("/metadata/continue")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                return Ok(items);
+            }
         }
     }
 
@@ -330,13 +366,15 @@ impl Cluster {
     }
 
     /// PodVolumeBackups of `backup_name` in the Velero namespace, selected as Velero selects them
-    /// (`velero.io/backup-name=<valid label value>`).
+    /// (`velero.io/backup-name=<valid label value>`); of each, only the fields the decisions read
+    /// ([`read_of_pvb`]).
     pub async fn list_pod_volume_backups(&self, backup_name: &str) -> Result<Vec<Value>> {
         let selector = format!("{BACKUP_NAME_LABEL}={}", valid_label_value(backup_name));
-        self.list(
+        self.list_read(
             Resource::POD_VOLUME_BACKUPS,
             &self.velero_namespace,
             &selector,
+            |pvb| read_of_pvb(&pvb),
         )
         .await
     }

@@ -4,12 +4,11 @@
 //! The connection is made on first use, not when the plugin starts: Velero also starts the binary
 //! just to list its plugins, and that must work without any cluster access. Clones share it.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use fsb_guard_core::toolkit::object::LabelChanges;
-use fsb_guard_core::{BackupObjects, FsbWorkloads, ObjectRef, Resource, Selection};
+use fsb_guard_core::{BackupObjects, BackupSieve, ObjectRef, Resource, Selection, Sifted};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
@@ -17,7 +16,7 @@ use super::error::{Error, Result};
 use super::ports::{DryRun, LiveCluster, RestoreSource};
 use crate::backup::IndexOptions;
 use crate::backup::download::{DownloadError, DownloadOptions, download_backup_index};
-use crate::backup::index::{ItemKey, controlled_by_workload, parse_item};
+use crate::backup::index::{ItemKey, ItemSink};
 use crate::cluster::{self, Cluster, Create};
 
 /// The live cluster, connected lazily (in-cluster config, else kubeconfig).
@@ -119,65 +118,88 @@ impl RestoreSource for KubeCluster {
         selection: Selection<'_>,
     ) -> Result<BackupObjects> {
         let cluster = self.cluster(velero_namespace).await?;
-        let index = Resource::BACKED_UP
-            .into_iter()
-            .fold(IndexOptions::workloads().unparsed(), IndexOptions::keep);
-        let options = DownloadOptions {
-            transfer_timeout: timeout,
-            index,
-            ..DownloadOptions::default()
-        };
-        // Once per restore: the restore state keeps the result (RestoreState::backup_objects).
-        let index = download_backup_index(cluster, backup_name, &options).await?;
-        let unparsable = |source| DownloadError::Index {
-            backup: backup_name.to_owned(),
-            source,
-        };
-        let is_pod = |key: &ItemKey| key.group_resource == Resource::PODS.group_resource();
-        // The text is parsed for what the selection keeps. The pods are read once to find the
-        // workloads with FSB pods and each pod's workload; a pod of another workload is then
-        // skipped without parsing it again, and only the kept workloads' objects are parsed.
-        let guarded = match selection {
-            Selection::Everything => None,
-            Selection::FsbWorkloads(fsb) => {
-                let mut guarded = FsbWorkloads::default();
-                let mut pod_owners = HashMap::new();
-                for (key, text) in index.raw_items().filter(|(key, _)| is_pod(key)) {
-                    let pod = parse_item(key, text).map_err(unparsable)?;
-                    if let Some(owner) = guarded.add_pod(&pod, fsb) {
-                        pod_owners.insert(key.clone(), owner);
-                    }
-                }
-                Some((guarded, pod_owners))
-            }
-        };
-        // The text is taken out of the index and each piece freed once judged: the parsed objects
-        // kept reuse that memory instead of adding to it (a 63,750-item restore peaked ~500 MiB
-        // holding both).
-        let mut objects = BackupObjects::default();
-        for (key, text) in index.into_raw_items() {
-            let Some(resource) = Resource::backed_up(&key.group_resource) else {
-                continue;
-            };
-            if let Some((guarded, pod_owners)) = &guarded
-                && is_pod(&key)
-                && !pod_owners.get(&key).is_some_and(|w| guarded.contains(w))
+        // Once per restore (the restore state keeps the result), twice only when the sieve asks.
+        let mut sieve = BackupSieve::new(selection);
+        loop {
+            sieve = match sift_backup(cluster, backup_name, timeout, sieve)
+                .await?
+                .finish()
             {
-                continue;
-            }
-            let object = parse_item(&key, &text).map_err(unparsable)?;
-            drop(text);
-            let kept = match &guarded {
-                Some((guarded, _)) => guarded.own(resource, &object),
-                // Bare pods are never guarded.
-                None => resource != Resource::PODS || controlled_by_workload(&object),
+                Sifted::Kept(objects) => return Ok(objects),
+                Sifted::ReadAgain(again) => {
+                    tracing::info!(
+                        backup = backup_name,
+                        "reading the backup contents a second time: objects of a workload with \
+                         FSB pods came before its pods and were not named after them"
+                    );
+                    again
+                }
             };
-            if kept {
-                objects.push(resource, object);
+        }
+    }
+}
+
+/// How many items the download reader may read ahead of the sieve.
+const SIEVE_QUEUE: usize = 64;
+
+/// Downloads `backup`'s contents and offers each backed-up workload, history object and pod to
+/// `sieve` as the archive streams in (the reader decompresses on a blocking thread while the
+/// sieve judges here).
+async fn sift_backup<'a>(
+    cluster: &Cluster,
+    backup: &str,
+    timeout: Duration,
+    mut sieve: BackupSieve<'a>,
+) -> Result<BackupSieve<'a>> {
+    let (sink, mut items) = ItemSink::channel(SIEVE_QUEUE);
+    let options = DownloadOptions {
+        transfer_timeout: timeout,
+        index: Resource::BACKED_UP.into_iter().fold(
+            IndexOptions::workloads().handed_to(sink),
+            IndexOptions::keep,
+        ),
+        ..DownloadOptions::default()
+    };
+    let mut offer = |(key, text): (ItemKey, Vec<u8>)| -> Result<()> {
+        let Some(resource) = Resource::backed_up(&key.group_resource) else {
+            return Ok(());
+        };
+        sieve
+            .offer(resource, &key.namespace, &key.name, text)
+            .map_err(|source| {
+                Error::from(DownloadError::Index {
+                    backup: backup.to_owned(),
+                    source: crate::backup::Error::BadJson {
+                        entry: key.entry(),
+                        source,
+                    },
+                })
+            })
+    };
+    let mut download = std::pin::pin!(download_backup_index(cluster, backup, &options));
+    let mut refused = None;
+    let downloaded = loop {
+        tokio::select! {
+            downloaded = &mut download => break downloaded,
+            Some(item) = items.recv(), if refused.is_none() => {
+                if let Err(e) = offer(item) {
+                    // The reader stops at its next item; the download then ends (and removes its
+                    // DownloadRequest) before the error is returned.
+                    items.close();
+                    refused = Some(e);
+                }
             }
         }
-        Ok(objects)
+    };
+    if let Some(e) = refused {
+        return Err(e);
     }
+    downloaded?;
+    // The reader has finished: what it queued last is still to be offered.
+    while let Ok(item) = items.try_recv() {
+        offer(item)?;
+    }
+    Ok(sieve)
 }
 
 impl LiveCluster for KubeCluster {

@@ -239,7 +239,7 @@ impl RestoreState {
             .await?;
         let fsb_workloads = self
             .fsb_workloads
-            .get_or_init(|| async { Arc::new(FsbWorkloads::of(&backup.pods, &fsb)) })
+            .get_or_init(|| async { Arc::new(backup.fsb_workloads(&fsb)) })
             .await
             .clone();
         Ok(Some(Loaded {
@@ -262,7 +262,7 @@ impl RestoreState {
         let timeout = self.settings.download_timeout;
         let selection = match self.settings.scope {
             Scope::FsbOnly => Selection::FsbWorkloads(fsb),
-            Scope::AllWorkloads => Selection::Everything,
+            Scope::AllWorkloads => Selection::Everything(fsb),
         };
         self.backup
             .get_or_init(|| async {

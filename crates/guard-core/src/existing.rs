@@ -149,6 +149,12 @@ impl<'a> Glance<'a> {
 /// JSON bytes: `metadata.name`, `namespace`, `labels` and `ownerReferences`, as a document of
 /// those fields alone; every other field is skipped, never built. `None` when they do not read.
 pub fn identity_of(object: &[u8]) -> Option<Value> {
+    identity_read(object).ok()
+}
+
+/// [`identity_of`], with why the bytes do not read: not JSON, or not an object. The whole text is
+/// checked, the skipped fields too.
+pub(crate) fn identity_read(object: &[u8]) -> serde_json::Result<Value> {
     #[derive(Deserialize)]
     struct Object {
         #[serde(default)]
@@ -170,7 +176,7 @@ pub fn identity_of(object: &[u8]) -> Option<Value> {
         namespace,
         labels,
         owner_references,
-    } = serde_json::from_slice::<Object>(object).ok()?.metadata;
+    } = serde_json::from_slice::<Object>(object)?.metadata;
     let fields = [
         ("name", name),
         ("namespace", namespace),
@@ -182,7 +188,7 @@ pub fn identity_of(object: &[u8]) -> Option<Value> {
         .filter(|(_, value)| !value.is_null())
         .map(|(key, value)| (key.to_owned(), value))
         .collect();
-    Some(json!({ "metadata": Value::Object(metadata) }))
+    Ok(json!({ "metadata": Value::Object(metadata) }))
 }
 
 fn init_containers(pod: &Value) -> &[Value] {

@@ -129,6 +129,24 @@ pub fn legacy_snapshot_annotations(pod: &Value) -> BTreeMap<String, FsbVolume> {
         .collect()
 }
 
+/// The fields of a PodVolumeBackup the decisions read (name, pod, volume, uploader type, snapshot
+/// ID), as a document of those alone. A listed PodVolumeBackup also carries labels, owner
+/// references, managed fields and progress: about ten times as much, and a restore of 5,000 FSB
+/// pods would hold ~60 MiB of it for nothing.
+pub fn read_of_pvb(pvb: &Value) -> Value {
+    // Absent fields read as null, as the readers treat them.
+    let at = |pointer| pvb.pointer(pointer).cloned().unwrap_or(Value::Null);
+    serde_json::json!({
+        "metadata": {"name": at("/metadata/name")},
+        "spec": {
+            "pod": {"namespace": at("/spec/pod/namespace"), "name": at("/spec/pod/name")},
+            "volume": at("/spec/volume"),
+            "uploaderType": at("/spec/uploaderType"),
+        },
+        "status": {"snapshotID": at("/status/snapshotID")},
+    })
+}
+
 /// The PodVolumeBackups of one backup, grouped by (original namespace, pod name) so each pod's
 /// lookup does not scan the whole list.
 #[derive(Debug, Clone, Default)]
@@ -138,11 +156,13 @@ pub struct PodVolumeBackups {
 }
 
 impl PodVolumeBackups {
-    pub fn new(pvbs: impl IntoIterator<Item = Value>) -> Self {
+    /// Keeps of each PodVolumeBackup only what the decisions read ([`read_of_pvb`]).
+    pub fn new<'a>(pvbs: impl IntoIterator<Item = &'a Value>) -> Self {
         let mut by_pod: HashMap<(String, String), Vec<Value>> = HashMap::new();
         let mut total = 0;
         for pvb in pvbs {
             total += 1;
+            let pvb = read_of_pvb(pvb);
             let key = (
                 str_at(&pvb, "/spec/pod/namespace").to_owned(),
                 str_at(&pvb, "/spec/pod/name").to_owned(),
@@ -257,7 +277,7 @@ impl FsbIndex {
     /// `<backup>-podvolumebackups.json.gz`).
     pub fn from_pod_volume_backups<'a>(pvbs: impl IntoIterator<Item = &'a Value>) -> Self {
         Self {
-            pvbs: PodVolumeBackups::new(pvbs.into_iter().cloned()),
+            pvbs: PodVolumeBackups::new(pvbs),
         }
     }
 
@@ -265,6 +285,11 @@ impl FsbIndex {
     /// [`has_legacy_snapshot_annotations`]).
     pub fn is_empty(&self) -> bool {
         self.pvbs.is_empty()
+    }
+
+    /// (original namespace, pod name) of every pod with at least one PodVolumeBackup.
+    pub fn pods(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pvbs.pods()
     }
 
     /// The FSB volumes Velero will restore into `pod` (a backed-up pod; its namespace is the

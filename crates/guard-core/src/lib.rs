@@ -13,7 +13,8 @@
 //!
 //! - The restore's inputs: [`settings`] (the plugin-config ConfigMap and the per-restore mode),
 //!   [`fsb`] (which pod volumes hold FSB data, as Velero decides it), [`engine`] (the rules,
-//!   strategic merge patch and semantic equality), [`restore`] (all of it for one restore).
+//!   strategic merge patch and semantic equality), [`restore`] (all of it for one restore),
+//!   [`sieve`] (which backed-up objects a restore keeps, judged as the backup streams in).
 //! - One folder per kind, side by side: [`deployment`], [`statefulset`], [`daemonset`]. Each has a
 //!   `plan` (computed once per workload per restore, looked up by every later item), its history
 //!   (ReplicaSets or ControllerRevisions) and one step per item kind Velero restores for it, in
@@ -36,6 +37,7 @@ pub mod plans;
 pub mod resources;
 pub mod restore;
 pub mod settings;
+pub mod sieve;
 pub mod statefulset;
 pub mod toolkit;
 
@@ -45,6 +47,7 @@ pub use fsb::FsbIndex;
 pub use resources::{ObjectRef, Resource};
 pub use restore::{BackedUp, BackupObjects, Item, RestoreInputs, Selection};
 pub use settings::{FailurePolicy, Mode, Scope, Settings};
+pub use sieve::{BackupSieve, Sifted};
 pub use toolkit::notes::{Level, Note, StepOutcome};
 pub use toolkit::object::{as_velero_hands_it, name_of, namespace_of};
 pub use toolkit::owners::{Kind, Workload};

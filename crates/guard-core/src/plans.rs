@@ -51,7 +51,8 @@ pub fn plan_of<P: WorkloadPlan>(inputs: &RestoreInputs<'_>, workload: &Value) ->
     let plan = inputs
         .plans
         .get_or_try_insert(Workload::of(P::KIND, workload), || {
-            let backed_up = inputs.backed_up(P::KIND, workload);
+            let (pods, history) = inputs.backup.owned_by(P::KIND, workload);
+            let backed_up = inputs.backed_up(workload, &pods, &history);
             let plan: Arc<dyn Any + Send + Sync> =
                 Arc::new(P::plan(inputs.engine, inputs.rules, backed_up)?.kept_for_the_restore());
             Ok::<_, Error>(plan)

@@ -1,6 +1,7 @@
 //! The inputs of one restore, as every decision reads them: the rules, the settings, the
 //! backed-up objects and which pods hold file-system-backup data.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -30,6 +31,28 @@ pub struct BackupObjects {
     /// Where each workload's pods and history lie, once [`BackupObjects::arrange_by_owner`] ran
     /// (empty before: every plan then reads every object).
     pub by_owner: ByOwner,
+    /// Pods and history kept as their JSON text, by the workload that controls them
+    /// ([`BackupObjects::push_packed`]): parsed when a plan reads them.
+    packed: HashMap<Workload, Packed>,
+    /// The workloads with FSB pods, when whoever filled the objects knew them
+    /// ([`BackupObjects::fsb_workloads`]).
+    known_fsb_workloads: Option<FsbWorkloads>,
+}
+
+/// One workload's pods and history as JSON text, in the backup's order. A parsed object takes
+/// about eleven times its text (`serde_json` with `preserve_order`: 3 KB of pod, 36 KB of tree), so
+/// a restore keeps the text and parses a workload's objects only while its plan reads them.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Packed {
+    pods: Vec<Box<str>>,
+    history: Vec<Box<str>>,
+}
+
+impl Packed {
+    fn parse(texts: &[Box<str>]) -> impl Iterator<Item = Value> + '_ {
+        // Checked to be JSON objects when packed (see `push_packed`).
+        texts.iter().filter_map(|t| serde_json::from_str(t).ok())
+    }
 }
 
 /// The backup's pods and history grouped by the workload that controls them: a workload's plan
@@ -88,8 +111,8 @@ fn group_by(
 #[derive(Debug, Clone, Copy)]
 pub enum Selection<'a> {
     /// Every workload, its history and its pods (scope `all`: a workload without FSB data is
-    /// guarded too).
-    Everything,
+    /// guarded too); the index still tells which of them have FSB pods.
+    Everything(&'a FsbIndex),
     /// Only the workloads with a pod holding FSB data under this index, their history and their
     /// pods (scope `fsb-only`, the default): every other workload is out of scope, so its objects
     /// would only take memory. A restore of 10,000 items with 25 such workloads keeps 250 objects.
@@ -111,9 +134,42 @@ impl BackupObjects {
         list.push(object);
     }
 
+    /// Keeps `text`, the JSON object of a backed-up pod or history object (ReplicaSet or
+    /// ControllerRevision) that `owner` controls, as text: [`BackupObjects::owned_by`] parses it
+    /// when a plan reads it. The caller has checked that the text is a JSON object.
+    pub fn push_packed(&mut self, resource: Resource, owner: Workload, text: Box<str>) {
+        let packed = self.packed.entry(owner).or_default();
+        if resource == Resource::PODS {
+            packed.pods.push(text);
+        } else {
+            packed.history.push(text);
+        }
+    }
+
+    /// Keeps only the objects kept as text whose workload `keep` accepts.
+    pub(crate) fn retain_packed(&mut self, keep: impl Fn(&Workload) -> bool) {
+        self.packed.retain(|w, _| keep(w));
+    }
+
+    /// Records the workloads with FSB pods, known to whoever filled the objects (the pods kept
+    /// as text are not read again to find them).
+    pub fn with_fsb_workloads(mut self, workloads: FsbWorkloads) -> Self {
+        self.known_fsb_workloads = Some(workloads);
+        self
+    }
+
+    /// The backed-up workloads with at least one pod holding FSB data under `fsb`.
+    pub fn fsb_workloads(&self, fsb: &FsbIndex) -> FsbWorkloads {
+        match &self.known_fsb_workloads {
+            Some(known) => known.clone(),
+            None => FsbWorkloads::of(&self.pods, fsb),
+        }
+    }
+
     /// The objects `selection` keeps (call before [`BackupObjects::arrange_by_owner`]).
     pub fn selected(self, selection: Selection<'_>) -> Self {
         let Selection::FsbWorkloads(fsb) = selection else {
+            // Everything.
             return self;
         };
         let guarded = FsbWorkloads::of(&self.pods, fsb);
@@ -130,6 +186,12 @@ impl BackupObjects {
             daemonsets: keep(Resource::DAEMON_SETS, self.daemonsets),
             controllerrevisions: keep(Resource::CONTROLLER_REVISIONS, self.controllerrevisions),
             by_owner: ByOwner::default(),
+            packed: self
+                .packed
+                .into_iter()
+                .filter(|(w, _)| guarded.contains(w))
+                .collect(),
+            known_fsb_workloads: self.known_fsb_workloads,
         }
     }
 
@@ -182,18 +244,31 @@ impl BackupObjects {
     }
 
     /// The pods and history (ReplicaSets, or ControllerRevisions) that `workload` of `kind` may
-    /// own: its own once [`BackupObjects::arrange_by_owner`] ran, else all of them.
-    pub fn owned_by(&self, kind: Kind, workload: &Value) -> (&[Value], &[Value]) {
-        if !self.by_owner.arranged {
-            return (&self.pods, self.history(kind));
-        }
-        match self.by_owner.ranges.get(&Workload::of(kind, workload)) {
-            Some((pods, history)) => (
-                &self.pods[pods.clone()],
-                &self.history(kind)[history.clone()],
-            ),
-            None => (&[], &[]),
-        }
+    /// own: its own once [`BackupObjects::arrange_by_owner`] ran, else all of them; those kept
+    /// as text are parsed for the caller (always only the workload's own).
+    pub fn owned_by(&self, kind: Kind, workload: &Value) -> (Cow<'_, [Value]>, Cow<'_, [Value]>) {
+        let owner = Workload::of(kind, workload);
+        let (pods, history): (&[Value], &[Value]) = if !self.by_owner.arranged {
+            (&self.pods, self.history(kind))
+        } else {
+            match self.by_owner.ranges.get(&owner) {
+                Some((pods, history)) => (
+                    &self.pods[pods.clone()],
+                    &self.history(kind)[history.clone()],
+                ),
+                None => (&[], &[]),
+            }
+        };
+        let Some(packed) = self.packed.get(&owner) else {
+            return (Cow::Borrowed(pods), Cow::Borrowed(history));
+        };
+        let with_packed = |parsed: &[Value], texts: &[Box<str>]| -> Vec<Value> {
+            parsed.iter().cloned().chain(Packed::parse(texts)).collect()
+        };
+        (
+            Cow::Owned(with_packed(pods, &packed.pods)),
+            Cow::Owned(with_packed(history, &packed.history)),
+        )
     }
 
     /// The backed-up workload object (Deployment, StatefulSet or DaemonSet).
@@ -250,9 +325,14 @@ pub struct Item<'a> {
 }
 
 impl RestoreInputs<'_> {
-    /// Backed-up `workload` of `kind` with this restore's objects.
-    pub fn backed_up<'a>(&'a self, kind: Kind, workload: &'a Value) -> BackedUp<'a> {
-        let (pods, history) = self.backup.owned_by(kind, workload);
+    /// Backed-up `workload` with `pods` and `history`, this restore's objects it may own
+    /// ([`BackupObjects::owned_by`]).
+    pub fn backed_up<'a>(
+        &'a self,
+        workload: &'a Value,
+        pods: &'a [Value],
+        history: &'a [Value],
+    ) -> BackedUp<'a> {
         BackedUp {
             workload,
             history,
@@ -325,7 +405,7 @@ mod tests {
         }
         backup.push(Resource::CONFIG_MAPS, json!({"metadata": {"name": "cfg"}}));
         let fsb = FsbIndex::from_pod_volume_backups(&pvbs);
-        let everything = backup.clone().selected(Selection::Everything);
+        let everything = backup.clone().selected(Selection::Everything(&fsb));
         assert_eq!(everything, backup);
 
         let kept = backup.selected(Selection::FsbWorkloads(&fsb));
@@ -376,19 +456,17 @@ mod tests {
         assert_eq!(backup.pods.len(), all_pods, "nothing lost");
         assert_eq!(backup.controllerrevisions.len(), all_revisions);
         let (pods, history) = backup.owned_by(Kind::Deployment, &web_d);
-        assert_eq!(names(pods), names(&web.pods()));
-        assert_eq!(names(history), names(&web.replicasets()));
+        assert_eq!(names(&pods), names(&web.pods()));
+        assert_eq!(names(&history), names(&web.replicasets()));
         let (pods, history) = backup.owned_by(Kind::StatefulSet, &db.statefulset());
-        assert_eq!(names(pods), names(&db.pods()));
-        assert_eq!(names(history), names(&db.revisions()));
+        assert_eq!(names(&pods), names(&db.pods()));
+        assert_eq!(names(&history), names(&db.revisions()));
         let (pods, history) = backup.owned_by(Kind::DaemonSet, &agent.daemonset());
-        assert_eq!(names(pods), names(&agent.pods()));
-        assert_eq!(names(history), names(&agent.backup().controllerrevisions));
+        assert_eq!(names(&pods), names(&agent.pods()));
+        assert_eq!(names(&history), names(&agent.backup().controllerrevisions));
         let unknown = a_deployment("shop", "gone").deployment();
-        assert_eq!(
-            backup.owned_by(Kind::Deployment, &unknown),
-            (&[][..], &[][..])
-        );
+        let (pods, history) = backup.owned_by(Kind::Deployment, &unknown);
+        assert!(pods.is_empty() && history.is_empty());
         let w = Workload::new(Kind::StatefulSet, "shop", "db");
         assert_eq!(backup.workload(&w).map(name_of), Some("db"));
         assert_eq!(

@@ -66,7 +66,8 @@ pub fn revision_dry_run(
         return Ok(None);
     }
     let hash = str_at(from_backup, "/metadata/labels/controller-revision-hash");
-    if !hash.is_some_and(|h| current_pod_hashes(daemonset, &inputs.backup.pods).contains(h)) {
+    let (pods, _) = inputs.backup.owned_by(Kind::DaemonSet, daemonset);
+    if !hash.is_some_and(|h| current_pod_hashes(daemonset, &pods).contains(h)) {
         return Ok(None);
     }
     let gr = Resource::DAEMON_SETS.group_resource();
