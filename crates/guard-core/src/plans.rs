@@ -3,6 +3,7 @@
 //! plan of the workload that owns it ([`owner_plan`]) — where every item step starts.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -69,7 +70,7 @@ pub struct Owner<'a, P, L> {
     /// `Deployment shop/web`: how the step's notes name it.
     pub workload: String,
     /// The workload as backed up.
-    pub object: &'a Value,
+    pub object: Cow<'a, Value>,
     pub plan: Arc<P>,
     /// How the item relates to it (its lineage, or the owner's name).
     pub lineage: L,
@@ -104,10 +105,10 @@ pub fn owner_plan<'a, P: WorkloadPlan, L>(
     let Some(object) = inputs.backup.workload(&workload) else {
         return alone(&format!("{} not in the backup", P::KIND.as_str()));
     };
-    if let Some(why) = P::left_alone_before(inputs, &workload, object) {
+    if let Some(why) = P::left_alone_before(inputs, &workload, &object) {
         return alone(why);
     }
-    let plan = plan_of::<P>(inputs, object)?;
+    let plan = plan_of::<P>(inputs, &object)?;
     if let Some(why) = plan.left_alone() {
         return alone(why);
     }

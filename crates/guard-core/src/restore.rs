@@ -31,19 +31,21 @@ pub struct BackupObjects {
     /// Where each workload's pods and history lie, once [`BackupObjects::arrange_by_owner`] ran
     /// (empty before: every plan then reads every object).
     pub by_owner: ByOwner,
-    /// Pods and history kept as their JSON text, by the workload that controls them
-    /// ([`BackupObjects::push_packed`]): parsed when a plan reads them.
+    /// Workloads, their pods and their history kept as JSON text, by workload
+    /// ([`BackupObjects::push_packed`]): parsed when a step reads them.
     packed: HashMap<Workload, Packed>,
     /// The workloads with FSB pods, when whoever filled the objects knew them
     /// ([`BackupObjects::fsb_workloads`]).
     known_fsb_workloads: Option<FsbWorkloads>,
 }
 
-/// One workload's pods and history as JSON text, in the backup's order. A parsed object takes
-/// about eleven times its text (`serde_json` with `preserve_order`: 3 KB of pod, 36 KB of tree), so
-/// a restore keeps the text and parses a workload's objects only while its plan reads them.
+/// One workload, its pods and its history as JSON text, in the backup's order. A parsed object
+/// takes about eleven times its text (`serde_json` with `preserve_order`: 3 KB of pod, 36 KB of
+/// tree), so a restore keeps the text and parses a workload's objects only while a step reads
+/// them: its pods and history once, for its plan; the workload itself for each of its items.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Packed {
+    workload: Option<Box<str>>,
     pods: Vec<Box<str>>,
     history: Vec<Box<str>>,
 }
@@ -134,16 +136,36 @@ impl BackupObjects {
         list.push(object);
     }
 
-    /// Keeps `text`, the JSON object of a backed-up pod or history object (ReplicaSet or
-    /// ControllerRevision) that `owner` controls, as text: [`BackupObjects::owned_by`] parses it
-    /// when a plan reads it. The caller has checked that the text is a JSON object.
+    /// Keeps `text`, the JSON object of backed-up workload `owner` (a Deployment, StatefulSet or
+    /// DaemonSet) or of a pod or history object (ReplicaSet or ControllerRevision) it controls,
+    /// as text: [`BackupObjects::workload`] and [`BackupObjects::owned_by`] parse it when a step
+    /// reads it. The caller has checked that the text is a JSON object.
     pub fn push_packed(&mut self, resource: Resource, owner: Workload, text: Box<str>) {
         let packed = self.packed.entry(owner).or_default();
-        if resource == Resource::PODS {
-            packed.pods.push(text);
-        } else {
-            packed.history.push(text);
+        match resource {
+            r if r == Resource::PODS => packed.pods.push(text),
+            r if r == Resource::REPLICA_SETS || r == Resource::CONTROLLER_REVISIONS => {
+                packed.history.push(text)
+            }
+            _ => packed.workload = Some(text),
         }
+    }
+
+    /// The backed-up workloads: those parsed, then those kept as text.
+    pub fn all_workloads(&self) -> Vec<Workload> {
+        let parsed = [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet]
+            .into_iter()
+            .flat_map(|kind| {
+                self.workloads(kind)
+                    .iter()
+                    .map(move |w| Workload::of(kind, w))
+            });
+        let packed = self
+            .packed
+            .iter()
+            .filter(|(_, p)| p.workload.is_some())
+            .map(|(w, _)| w.clone());
+        parsed.chain(packed).collect()
     }
 
     /// Keeps only the objects kept as text whose workload `keep` accepts.
@@ -271,15 +293,25 @@ impl BackupObjects {
         )
     }
 
-    /// The backed-up workload object (Deployment, StatefulSet or DaemonSet).
-    pub fn workload(&self, workload: &Workload) -> Option<&Value> {
-        if self.by_owner.arranged {
-            let at = *self.by_owner.workloads.get(workload)?;
-            return self.workloads(workload.kind).get(at);
+    /// The backed-up workload object (Deployment, StatefulSet or DaemonSet); parsed for the
+    /// caller when it is kept as text.
+    pub fn workload(&self, workload: &Workload) -> Option<Cow<'_, Value>> {
+        let parsed = if self.by_owner.arranged {
+            self.by_owner
+                .workloads
+                .get(workload)
+                .and_then(|at| self.workloads(workload.kind).get(*at))
+        } else {
+            self.workloads(workload.kind)
+                .iter()
+                .find(|o| namespace_of(o) == workload.namespace && name_of(o) == workload.name)
+        };
+        if let Some(parsed) = parsed {
+            return Some(Cow::Borrowed(parsed));
         }
-        self.workloads(workload.kind)
-            .iter()
-            .find(|o| namespace_of(o) == workload.namespace && name_of(o) == workload.name)
+        let text = self.packed.get(workload)?.workload.as_deref()?;
+        // Checked to be a JSON object when packed.
+        serde_json::from_str(text).ok().map(Cow::Owned)
     }
 }
 
@@ -468,7 +500,7 @@ mod tests {
         let (pods, history) = backup.owned_by(Kind::Deployment, &unknown);
         assert!(pods.is_empty() && history.is_empty());
         let w = Workload::new(Kind::StatefulSet, "shop", "db");
-        assert_eq!(backup.workload(&w).map(name_of), Some("db"));
+        assert_eq!(backup.workload(&w).as_deref().map(name_of), Some("db"));
         assert_eq!(
             backup.workload(&Workload::new(Kind::Deployment, "shop", "db")),
             None

@@ -35,9 +35,7 @@ pub struct BackupSieve<'a> {
     fsb_workloads: FsbWorkloads,
     /// Workloads of which an object was dropped (scope `fsb-only`, first reading).
     dropped: HashSet<Workload>,
-    /// The workload objects kept, as text: parsed at the end, only those still kept.
-    workloads: Vec<(Workload, Resource, Box<str>)>,
-    /// Pods and history kept, as text.
+    /// The objects kept, as text.
     objects: BackupObjects,
 }
 
@@ -85,7 +83,6 @@ impl<'a> BackupSieve<'a> {
             keeps,
             fsb_workloads: FsbWorkloads::default(),
             dropped: HashSet::new(),
-            workloads: Vec::new(),
             objects: BackupObjects::default(),
         }
     }
@@ -132,11 +129,8 @@ impl<'a> BackupSieve<'a> {
         let Ok(text) = String::from_utf8(text) else {
             return Ok(());
         };
-        let text = text.into_boxed_str();
-        match workload_kind {
-            Some(_) => self.workloads.push((owner, resource, text)),
-            None => self.objects.push_packed(resource, owner, text),
-        }
+        self.objects
+            .push_packed(resource, owner, text.into_boxed_str());
         Ok(())
     }
 
@@ -162,7 +156,6 @@ impl<'a> BackupSieve<'a> {
             keeps,
             fsb_workloads,
             dropped,
-            workloads,
             mut objects,
         } = self;
         let everything = match keeps {
@@ -172,14 +165,7 @@ impl<'a> BackupSieve<'a> {
             }
             Keeps::FsbWorkloads { .. } | Keeps::Exactly(_) => false,
         };
-        let kept = |w: &Workload| everything || fsb_workloads.contains(w);
-        objects.retain_packed(kept);
-        for (workload, resource, text) in workloads {
-            // Checked to be a JSON object when offered.
-            if let (true, Ok(object)) = (kept(&workload), serde_json::from_str(&text)) {
-                objects.push(resource, object);
-            }
-        }
+        objects.retain_packed(|w| everything || fsb_workloads.contains(w));
         Sifted::Kept(objects.with_fsb_workloads(fsb_workloads))
     }
 }
@@ -261,18 +247,21 @@ mod tests {
 
     /// Each workload's objects, by name, as a plan reads them.
     fn as_plans_read(backup: &BackupObjects) -> Vec<(String, Vec<String>, Vec<String>)> {
-        let names = |objects: &[Value]| objects.iter().map(|o| name_of(o).to_owned()).collect();
-        let mut read = Vec::new();
-        for kind in [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet] {
-            for workload in backup.workloads(kind) {
-                let (pods, history) = backup.owned_by(kind, workload);
-                let (mut pods, mut history): (Vec<String>, Vec<String>) =
-                    (names(&pods), names(&history));
-                pods.sort();
-                history.sort();
-                read.push((name_of(workload).to_owned(), pods, history));
-            }
-        }
+        let names = |objects: &[Value]| -> Vec<String> {
+            let mut names: Vec<String> = objects.iter().map(|o| name_of(o).to_owned()).collect();
+            names.sort();
+            names
+        };
+        let mut read: Vec<_> = backup
+            .all_workloads()
+            .into_iter()
+            .map(|w| {
+                let object = backup.workload(&w).expect("each workload reads");
+                assert_eq!(name_of(&object), w.name);
+                let (pods, history) = backup.owned_by(w.kind, &object);
+                (w.name, names(&pods), names(&history))
+            })
+            .collect();
         read.sort();
         read
     }
@@ -297,7 +286,10 @@ mod tests {
                 kept.arrange_by_owner();
                 assert_eq!(as_plans_read(&kept), as_plans_read(&expected));
                 assert_eq!(kept.fsb_workloads(&fsb), all.fsb_workloads(&fsb));
-                assert!(kept.pods.is_empty(), "pods are kept as text");
+                assert!(
+                    kept.pods.is_empty() && kept.deployments.is_empty(),
+                    "kept as text"
+                );
                 // Named as the controllers name them: one reading, whatever the order.
                 assert_eq!(readings, 1);
             }

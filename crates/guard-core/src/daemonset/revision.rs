@@ -61,7 +61,7 @@ pub fn revision_dry_run(
     else {
         return Ok(None);
     };
-    let (daemonset, name) = (owner.object, owner.lineage);
+    let (daemonset, name) = (&*owner.object, owner.lineage);
     if owner.plan.after_rules.change.is_none() {
         return Ok(None);
     }
