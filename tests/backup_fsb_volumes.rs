@@ -116,7 +116,7 @@ fn legacy_annotations_are_the_fallback_only() {
         "backup.velero.io/backup-volumes": "data,logs"
     });
     // No PVB: annotations decide.
-    let vols = fsb_volumes_for_pod(&annotated, "shop", []);
+    let vols = fsb_volumes_for_pod(&annotated, "shop", std::iter::empty::<&Value>());
     assert_eq!(
         snapshots(&vols),
         vec![("data", "legacy-data"), ("logs", "legacy-logs")]

@@ -144,7 +144,8 @@ async fn dry_run_changes_nothing_and_patches_nothing() {
     let cluster = serving(&app, |_| {});
     let guard = cluster.guard();
     let restore = a_restore(json!({"fsb-guard.io/mode": "dry-run"}));
-    // Live ReplicaSet without the correction: enforce would patch it.
+    let capture = guard_support::capturing_logs();
+    // Live ReplicaSet without the correction, as dry-run lets Velero restore it.
     cluster.put(
         Resource::REPLICA_SETS,
         TARGET,
@@ -171,6 +172,19 @@ async fn dry_run_changes_nothing_and_patches_nothing() {
         .await
         .unwrap();
     assert!(!cluster.calls().iter().any(|c| c.starts_with("patch")));
+    // The live ReplicaSet is judged as enforce would have restored it (its backed-up copy
+    // corrected), so nothing is left to align: enforce would not patch it either.
+    let lines = capture.logs.lines();
+    assert!(
+        lines.iter().any(|l| l.contains("dry-run")),
+        "the dry-run lines are captured: {lines:#?}"
+    );
+    let deployment: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("kind=Deployment") && l.contains("would apply"))
+        .collect();
+    assert_eq!(deployment.len(), 1, "{lines:#?}");
+    assert!(!deployment[0].contains("aligned"), "{}", deployment[0]);
 }
 
 #[tokio::test]

@@ -72,10 +72,11 @@ async fn live_replicaset<C: LiveCluster>(
         return Ok(None);
     };
     let namespace = namespace_of(&item.input.item_from_backup);
-    let backed_up = item
+    let (_, history) = item
         .inputs
         .backup
-        .replicasets
+        .owned_by(Kind::Deployment, &item.input.item_from_backup);
+    let backed_up = history
         .iter()
         .find(|rs| namespace_of(rs) == namespace && name_of(rs) == target.replicaset);
     Ok(Some(match backed_up {

@@ -327,8 +327,8 @@ impl RestoreSource for FakeCluster {
         if let Some(fails) = self.0.knobs.download_fails {
             return Err(Error::Download(fails(backup)));
         }
-        // What the kube adapter keeps of a download, by the same rule.
-        Ok(self.0.backup.clone().selected(selection))
+        // What the kube adapter keeps of a download: the same sieve, over the objects as text.
+        Ok(fsb_guard_core::fixtures::sifted(&self.0.backup, selection))
     }
 }
 

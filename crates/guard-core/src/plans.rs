@@ -37,6 +37,11 @@ pub trait WorkloadPlan: Sized + Send + Sync + 'static {
         None
     }
 
+    /// Whether an item step of the kind reads the workload's backed-up pods (a plan always does):
+    /// when not, [`plan_of`] lets go of the pods kept as text once the plan is computed
+    /// ([`crate::BackupObjects::release_pods`]).
+    const STEPS_READ_PODS: bool = false;
+
     /// What a restore keeps of the plan once [`plan_of`] computed it: by default all of it. A kind
     /// whose pods are corrected again by their own item step drops the corrected pod copies (only
     /// `check` shows them), so that a restore's memory does not grow with its pods' size.
@@ -49,15 +54,17 @@ pub use crate::toolkit::memo::Plans;
 
 /// The plan of backed-up `workload` in this restore, computed by the first item that asks.
 pub fn plan_of<P: WorkloadPlan>(inputs: &RestoreInputs<'_>, workload: &Value) -> Result<Arc<P>> {
-    let plan = inputs
-        .plans
-        .get_or_try_insert(Workload::of(P::KIND, workload), || {
-            let (pods, history) = inputs.backup.owned_by(P::KIND, workload);
-            let backed_up = inputs.backed_up(workload, &pods, &history);
-            let plan: Arc<dyn Any + Send + Sync> =
-                Arc::new(P::plan(inputs.engine, inputs.rules, backed_up)?.kept_for_the_restore());
-            Ok::<_, Error>(plan)
-        })?;
+    let owner = Workload::of(P::KIND, workload);
+    let plan = inputs.plans.get_or_try_insert(owner.clone(), || {
+        let (pods, history) = inputs.backup.owned_by(P::KIND, workload);
+        let backed_up = inputs.backed_up(workload, &pods, &history);
+        let plan: Arc<dyn Any + Send + Sync> =
+            Arc::new(P::plan(inputs.engine, inputs.rules, backed_up)?.kept_for_the_restore());
+        if !P::STEPS_READ_PODS {
+            inputs.backup.release_pods(&owner);
+        }
+        Ok::<_, Error>(plan)
+    })?;
     // Stored under its workload, whose kind is `P::KIND`: the downcast cannot miss.
     Ok(plan
         .downcast::<P>()

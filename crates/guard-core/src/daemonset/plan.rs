@@ -51,6 +51,8 @@ pub struct DaemonSetPlan {
 
 impl WorkloadPlan for DaemonSetPlan {
     const KIND: Kind = Kind::DaemonSet;
+    /// The pod and ControllerRevision steps read which pods ran the backed-up generation.
+    const STEPS_READ_PODS: bool = true;
 
     fn plan(engine: &VeleroEngine, rules: &Rules, backed_up: BackedUp<'_>) -> Result<Self> {
         plan(engine, rules, backed_up)

@@ -73,11 +73,13 @@ impl WorkloadPlan for DeploymentPlan {
     }
     /// Each pod's own item step corrects the pod Velero hands over (`restore-wait` included),
     /// and each ReplicaSet's step decides again on the ReplicaSet Velero hands over: the plan's
-    /// corrected copies are for `check` only (a ReplicaSet's copy is about 18 KB of tree).
+    /// corrected copies are for `check` only (a ReplicaSet's copy is about 18 KB of tree). No
+    /// Deployment step reads `T` once the change is known.
     fn kept_for_the_restore(self) -> Self {
         Self {
             pods: without_items(self.pods),
             replicasets: Vec::new(),
+            change: self.change.map(TemplateChange::without_template),
             ..self
         }
     }

@@ -28,7 +28,8 @@ pub const ANNOTATION_LEFT_TO_RULES: &str = "fsb-guard.io/left-to-rules";
 /// How the restore's rules change one workload's pod template.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TemplateChange {
-    /// `T`: the template as backed up.
+    /// `T`: the template as backed up (`null` once [`TemplateChange::without_template`] dropped
+    /// it).
     pub template: Value,
     /// `T'`: the template after Velero's modifiers.
     pub target: Value,
@@ -41,6 +42,16 @@ pub struct TemplateChange {
 }
 
 impl TemplateChange {
+    /// The change without `T`, for a plan whose item steps read only `T'`, the delta and its
+    /// paths (a Deployment's): a restore keeps one plan per guarded workload, and `T` as a tree
+    /// is about 13 KB.
+    pub fn without_template(self) -> Self {
+        Self {
+            template: Value::Null,
+            ..self
+        }
+    }
+
     /// The change from pod template `template` (`T`) to `target` (`T'`); `None` when they are
     /// semantically equal (nothing would roll). `rule_errors` are recorded as they are.
     pub fn between(
