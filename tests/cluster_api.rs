@@ -759,8 +759,8 @@ async fn a_restore_keeps_only_the_objects_of_workloads_with_fsb_pods() {
 
 #[tokio::test]
 async fn a_workload_not_named_like_its_fsb_pods_is_kept_by_reading_the_backup_again() {
-    // The Deployment and its ReplicaSet come first, as in Velero's backups of `apps` before the
-    // pods are sorted first, and nothing in the FSB pod's name says it belongs to `db`.
+    // The Deployment and its ReplicaSet come before the pod, and nothing in the FSB pod's name
+    // says it belongs to `db`.
     let mut backup = support::BackupBuilder::velero();
     backup.item(
         "deployments.apps",

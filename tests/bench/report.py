@@ -246,7 +246,7 @@ def main():
           f"{scale['items_json_bytes'] / 2**20:.0f} MiB of their JSON, the rest incompressible padding), "
           f"{scale['fsb_pods']:,} FSB pods in {scale['guarded_workloads']:,} guarded Deployments, "
           f"{scale['podvolumebackups']:,} PodVolumeBackups in kube-apiserver {scale['kubernetes_version']}; one process of the")
-        w(f"release plugin through Velero's plugin client at `--log-level {scale['log_level']}`, every item in Velero's order "
+        w(f"image's static binary (musl) through Velero's plugin client at `--log-level {scale['log_level']}`, every item in Velero's order "
           "(pods, ReplicaSets, Deployments).")
         w("")
         w("| figure | measured |")

@@ -17,6 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::existing::identity_read;
@@ -108,9 +109,8 @@ impl<'a> BackupSieve<'a> {
             identity_read(&text)?;
             Some(Workload::new(kind, namespace, name))
         } else if resource == Resource::PODS {
-            let pod = Value::Object(serde_json::from_slice(&text)?);
             // Counts the pod's workload when the pod holds FSB data; bare pods are never guarded.
-            self.fsb_workloads.add_pod(&pod, self.fsb)
+            self.fsb_workloads.add_pod(&pod_read(&text)?, self.fsb)
         } else if resource == Resource::REPLICA_SETS || resource == Resource::CONTROLLER_REVISIONS {
             history_owner(&identity_read(&text)?)
         } else {
@@ -168,6 +168,53 @@ impl<'a> BackupSieve<'a> {
         objects.retain_packed(|w| everything || fsb_workloads.contains(w));
         Sifted::Kept(objects.with_fsb_workloads(fsb_workloads))
     }
+}
+
+/// What the sieve reads of a pod, from its JSON bytes: its identity and owners (`metadata.name`,
+/// `namespace`, `labels`, `ownerReferences`), `metadata.annotations` (legacy FSB annotations) and
+/// `spec.volumes`, as a document of those fields alone: all that [`Workload::owning`] and
+/// [`FsbIndex::volumes_of`] read. The rest (containers, status, managed fields: most of a pod) is
+/// checked and skipped, never built.
+fn pod_read(text: &[u8]) -> serde_json::Result<Value> {
+    #[derive(Deserialize)]
+    struct Pod {
+        #[serde(default)]
+        metadata: Metadata,
+        #[serde(default)]
+        spec: Spec,
+    }
+    #[derive(Deserialize, Default)]
+    struct Metadata {
+        #[serde(default)]
+        name: Value,
+        #[serde(default)]
+        namespace: Value,
+        #[serde(default)]
+        labels: Value,
+        #[serde(default)]
+        annotations: Value,
+        #[serde(default, rename = "ownerReferences")]
+        owner_references: Value,
+    }
+    #[derive(Deserialize, Default)]
+    struct Spec {
+        #[serde(default)]
+        volumes: Value,
+    }
+    let Pod { metadata, spec } = serde_json::from_slice(text)?;
+    let fields = [
+        ("name", metadata.name),
+        ("namespace", metadata.namespace),
+        ("labels", metadata.labels),
+        ("annotations", metadata.annotations),
+        ("ownerReferences", metadata.owner_references),
+    ];
+    let metadata: serde_json::Map<String, Value> = fields
+        .into_iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+    Ok(serde_json::json!({"metadata": metadata, "spec": {"volumes": spec.volumes}}))
 }
 
 /// By backup namespace, the names a workload with FSB pods may have: each prefix of an FSB pod's
@@ -335,6 +382,32 @@ mod tests {
             .map(|(n, _, _)| n)
             .collect();
         assert_eq!(names, ["agent", "web"]);
+    }
+
+    #[test]
+    fn what_the_sieve_reads_of_a_pod_decides_as_the_whole_pod_does() {
+        let (items, pvbs) = a_backup();
+        let fsb = FsbIndex::from_pod_volume_backups(&pvbs);
+        let mut pods: Vec<Value> = items
+            .into_iter()
+            .filter(|(r, _)| *r == Resource::PODS)
+            .map(|(_, pod)| pod)
+            .collect();
+        // FSB data named only by legacy annotations; a PodVolumeBackup's volume that is projected.
+        let mut legacy = pods[0].clone();
+        legacy["metadata"]["name"] = "legacy-0".into();
+        legacy["metadata"]["annotations"] = serde_json::json!({"snapshot.velero.io/data": "s9"});
+        let mut projected = pods[0].clone();
+        projected["spec"]["volumes"] = serde_json::json!([{"name": "data", "projected": {}}]);
+        pods.extend([legacy, projected]);
+        for pod in &pods {
+            let read = pod_read(&serde_json::to_vec(pod).unwrap()).unwrap();
+            assert_eq!(Workload::owning(&read), Workload::owning(pod), "{pod}");
+            assert_eq!(fsb.volumes_of(&read), fsb.volumes_of(pod), "{pod}");
+        }
+        assert!(pods.iter().any(|p| !fsb.volumes_of(p).is_empty()));
+        assert!(fsb.volumes_of(&pods[pods.len() - 2]).contains("data"));
+        assert!(fsb.volumes_of(&pods[pods.len() - 1]).is_empty());
     }
 
     #[test]
