@@ -643,18 +643,45 @@ fn deployment_pod(deployment: &str, hash: &str, name: &str) -> Value {
     pod
 }
 
-/// The Velero side and bucket of [`velero_and_bucket`], counting the backup's downloads.
-fn counting_downloads(tarball: Vec<u8>) -> (impl Fn(&Req, SocketAddr) -> Resp, Arc<Mutex<usize>>) {
-    let serve = velero_and_bucket(tarball, 200, true);
+/// `backup` served behind a DownloadRequest (the Velero side and bucket of
+/// [`velero_and_bucket`]), the kube adapter over it, the FSB index of one PodVolumeBackup for pod
+/// `shop/fsb_pod` (none when empty), and the count of the backup's downloads.
+async fn serving_backup(
+    backup: &support::BackupBuilder,
+    fsb_pod: &str,
+) -> (Server, KubeCluster, FsbIndex, Arc<Mutex<usize>>) {
+    let serve = velero_and_bucket(backup.tar_gz(), 200, true);
     let downloads = Arc::new(Mutex::new(0usize));
     let counted = Arc::clone(&downloads);
-    let handler = move |req: &Req, addr| {
+    let server = Server::start(move |req: &Req, addr| {
         if req.path_only() == "/bucket/backups/b1/b1.tar.gz" {
             *counted.lock().unwrap() += 1;
         }
         serve(req, addr)
-    };
-    (handler, downloads)
+    })
+    .await;
+    let source = KubeCluster::from_cluster(server.cluster(), guard::NAME);
+    let pvbs: Vec<Value> = [fsb_pod]
+        .into_iter()
+        .filter(|pod| !pod.is_empty())
+        .map(|pod| support::pvb("b1-x", "shop", pod, "data", "s1"))
+        .collect();
+    (
+        server,
+        source,
+        FsbIndex::from_pod_volume_backups(&pvbs),
+        downloads,
+    )
+}
+
+/// What the kube adapter keeps of backup `b1` for `selection`.
+async fn read_backup(
+    source: &KubeCluster,
+    selection: Selection<'_>,
+) -> Result<BackupObjects, guard::Error> {
+    source
+        .backup_objects("velero", "b1", Duration::from_secs(10), selection)
+        .await
 }
 
 /// Names of the Deployments `backup` keeps, each read back whole.
@@ -710,20 +737,9 @@ async fn a_restore_keeps_only_the_objects_of_workloads_with_fsb_pods() {
         "shop",
         &support::pod("shop", "bare", json!([])),
     );
-    let (serve, downloads) = counting_downloads(backup.tar_gz());
-    let server = Server::start(serve).await;
-    let source = KubeCluster::from_cluster(server.cluster(), guard::NAME);
     // One pod of `db` holds FSB data; `web` has none.
-    let fsb = FsbIndex::from_pod_volume_backups(&[support::pvb(
-        "b1-x",
-        "shop",
-        "db-5d4f8c7b9-p0",
-        "data",
-        "s1",
-    )]);
-    let timeout = Duration::from_secs(10);
-    let kept = source
-        .backup_objects("velero", "b1", timeout, Selection::FsbWorkloads(&fsb))
+    let (_server, source, fsb, downloads) = serving_backup(&backup, "db-5d4f8c7b9-p0").await;
+    let kept = read_backup(&source, Selection::FsbWorkloads(&fsb))
         .await
         .unwrap();
     assert_eq!(deployments(&kept), ["db"]);
@@ -744,8 +760,7 @@ async fn a_restore_keeps_only_the_objects_of_workloads_with_fsb_pods() {
         "the workloads are named after their pods"
     );
     // Scope `all-workloads`: every workload, never a bare pod.
-    let all = source
-        .backup_objects("velero", "b1", timeout, Selection::Everything(&fsb))
+    let all = read_backup(&source, Selection::Everything(&fsb))
         .await
         .unwrap();
     assert_eq!(deployments(&all), ["db", "web"]);
@@ -774,26 +789,10 @@ async fn a_workload_not_named_like_its_fsb_pods_is_kept_by_reading_the_backup_ag
         "shop",
         &support::replica_set("shop", "db", "5d4f8c7b9", "img:1"),
     );
-    let mut pod = deployment_pod("db", "5d4f8c7b9", "adopted-0");
-    pod["metadata"]["name"] = json!("adopted-0");
+    let pod = deployment_pod("db", "5d4f8c7b9", "adopted-0");
     backup.item("pods", "v1", "shop", &pod);
-    let (serve, downloads) = counting_downloads(backup.tar_gz());
-    let server = Server::start(serve).await;
-    let source = KubeCluster::from_cluster(server.cluster(), guard::NAME);
-    let fsb = FsbIndex::from_pod_volume_backups(&[support::pvb(
-        "b1-x",
-        "shop",
-        "adopted-0",
-        "data",
-        "s1",
-    )]);
-    let kept = source
-        .backup_objects(
-            "velero",
-            "b1",
-            Duration::from_secs(10),
-            Selection::FsbWorkloads(&fsb),
-        )
+    let (_server, source, fsb, downloads) = serving_backup(&backup, "adopted-0").await;
+    let kept = read_backup(&source, Selection::FsbWorkloads(&fsb))
         .await
         .unwrap();
     assert_eq!(deployments(&kept), ["db"]);
@@ -814,17 +813,8 @@ async fn an_item_that_is_not_json_fails_the_read_and_names_its_entry() {
         "resources/pods/namespaces/shop/broken.json",
         b"{\"metadata\": ",
     );
-    let (serve, _) = counting_downloads(backup.tar_gz());
-    let server = Server::start(serve).await;
-    let source = KubeCluster::from_cluster(server.cluster(), guard::NAME);
-    let fsb = FsbIndex::from_pod_volume_backups(&[]);
-    let err = source
-        .backup_objects(
-            "velero",
-            "b1",
-            Duration::from_secs(10),
-            Selection::FsbWorkloads(&fsb),
-        )
+    let (_server, source, fsb, _) = serving_backup(&backup, "").await;
+    let err = read_backup(&source, Selection::FsbWorkloads(&fsb))
         .await
         .unwrap_err()
         .to_string();

@@ -145,9 +145,11 @@ impl<'a> Glance<'a> {
     }
 }
 
-/// What the owner functions ([`Workload::owning`] and the lineages) read of an object, from its
-/// JSON bytes: `metadata.name`, `namespace`, `labels` and `ownerReferences`, as a document of
-/// those fields alone; every other field is skipped, never built. `None` when they do not read.
+/// What the owner functions ([`Workload::owning`] and the lineages) and the FSB rules
+/// ([`crate::FsbIndex::volumes_of`]) read of an object, from its JSON bytes: `metadata.name`,
+/// `namespace`, `labels`, `annotations`, `ownerReferences` and `spec.volumes`, as a document of
+/// those fields alone; every other field (containers, status, managed fields: most of a pod) is
+/// skipped, never built. `None` when they do not read.
 pub fn identity_of(object: &[u8]) -> Option<Value> {
     identity_read(object).ok()
 }
@@ -159,6 +161,8 @@ pub(crate) fn identity_read(object: &[u8]) -> serde_json::Result<Value> {
     struct Object {
         #[serde(default)]
         metadata: Metadata,
+        #[serde(default)]
+        spec: Spec,
     }
     #[derive(Deserialize, Default)]
     struct Metadata {
@@ -168,27 +172,34 @@ pub(crate) fn identity_read(object: &[u8]) -> serde_json::Result<Value> {
         namespace: Value,
         #[serde(default)]
         labels: Value,
+        #[serde(default)]
+        annotations: Value,
         #[serde(default, rename = "ownerReferences")]
         owner_references: Value,
     }
-    let Metadata {
-        name,
-        namespace,
-        labels,
-        owner_references,
-    } = serde_json::from_slice::<Object>(object)?.metadata;
+    #[derive(Deserialize, Default)]
+    struct Spec {
+        #[serde(default)]
+        volumes: Value,
+    }
+    let Object { metadata, spec } = serde_json::from_slice(object)?;
     let fields = [
-        ("name", name),
-        ("namespace", namespace),
-        ("labels", labels),
-        ("ownerReferences", owner_references),
+        ("name", metadata.name),
+        ("namespace", metadata.namespace),
+        ("labels", metadata.labels),
+        ("annotations", metadata.annotations),
+        ("ownerReferences", metadata.owner_references),
     ];
-    let metadata = fields
+    let metadata: serde_json::Map<String, Value> = fields
         .into_iter()
         .filter(|(_, value)| !value.is_null())
         .map(|(key, value)| (key.to_owned(), value))
         .collect();
-    Ok(json!({ "metadata": Value::Object(metadata) }))
+    let mut read = json!({ "metadata": metadata });
+    if !spec.volumes.is_null() {
+        read["spec"] = json!({ "volumes": spec.volumes });
+    }
+    Ok(read)
 }
 
 fn init_containers(pod: &Value) -> &[Value] {

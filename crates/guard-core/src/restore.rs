@@ -425,7 +425,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::fixtures::{a_daemonset, a_deployment, a_statefulset};
+    use crate::fixtures::{
+        a_daemonset, a_deployment, a_statefulset, five_workloads_three_with_fsb,
+    };
 
     fn names(objects: &[Value]) -> Vec<&str> {
         let mut n: Vec<&str> = objects.iter().map(name_of).collect();
@@ -435,41 +437,16 @@ mod tests {
 
     #[test]
     fn a_selection_by_fsb_workloads_keeps_each_guarded_workload_whole_and_nothing_else() {
-        let (web, api) = (
-            a_deployment("shop", "web")
-                .with_replicas(2)
-                .with_fsb_volume("data"),
-            a_deployment("shop", "api"),
-        );
-        let (db, agent, cache) = (
-            a_statefulset("shop", "db").with_fsb_volume("data"),
-            a_daemonset("shop", "agent").with_fsb_volume("logs"),
-            a_statefulset("shop", "cache"),
-        );
+        // The three with FSB pods, as the fixture builds them.
+        let web = a_deployment("shop", "web")
+            .with_replicas(2)
+            .with_fsb_volume("data");
+        let db = a_statefulset("shop", "db").with_fsb_volume("data");
+        let agent = a_daemonset("shop", "agent").with_fsb_volume("logs");
+        let (items, pvbs) = five_workloads_three_with_fsb();
         let mut backup = BackupObjects::default();
-        let mut pvbs = Vec::new();
-        for (part, fsb) in [
-            (api.backup(), api.pod_volume_backups()),
-            (db.backup(), db.pod_volume_backups()),
-            (cache.backup(), cache.pod_volume_backups()),
-            (agent.backup(), agent.pod_volume_backups()),
-            (web.backup(), web.pod_volume_backups()),
-        ] {
-            for d in part.deployments {
-                backup.push(Resource::DEPLOYMENTS, d);
-            }
-            for (resource, list) in [
-                (Resource::REPLICA_SETS, part.replicasets),
-                (Resource::PODS, part.pods),
-                (Resource::STATEFUL_SETS, part.statefulsets),
-                (Resource::DAEMON_SETS, part.daemonsets),
-                (Resource::CONTROLLER_REVISIONS, part.controllerrevisions),
-            ] {
-                for object in list {
-                    backup.push(resource, object);
-                }
-            }
-            pvbs.extend(fsb);
+        for (resource, object) in items {
+            backup.push(resource, object);
         }
         backup.push(Resource::CONFIG_MAPS, json!({"metadata": {"name": "cfg"}}));
         let fsb = FsbIndex::from_pod_volume_backups(&pvbs);

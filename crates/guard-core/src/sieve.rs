@@ -17,9 +17,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
-use serde_json::Value;
-
 use crate::existing::identity_read;
 use crate::fsb::FsbIndex;
 use crate::resources::Resource;
@@ -110,7 +107,7 @@ impl<'a> BackupSieve<'a> {
             Some(Workload::new(kind, namespace, name))
         } else if resource == Resource::PODS {
             // Counts the pod's workload when the pod holds FSB data; bare pods are never guarded.
-            self.fsb_workloads.add_pod(&pod_read(&text)?, self.fsb)
+            self.fsb_workloads.add_pod(&identity_read(&text)?, self.fsb)
         } else if resource == Resource::REPLICA_SETS || resource == Resource::CONTROLLER_REVISIONS {
             history_owner(&identity_read(&text)?)
         } else {
@@ -170,53 +167,6 @@ impl<'a> BackupSieve<'a> {
     }
 }
 
-/// What the sieve reads of a pod, from its JSON bytes: its identity and owners (`metadata.name`,
-/// `namespace`, `labels`, `ownerReferences`), `metadata.annotations` (legacy FSB annotations) and
-/// `spec.volumes`, as a document of those fields alone: all that [`Workload::owning`] and
-/// [`FsbIndex::volumes_of`] read. The rest (containers, status, managed fields: most of a pod) is
-/// checked and skipped, never built.
-fn pod_read(text: &[u8]) -> serde_json::Result<Value> {
-    #[derive(Deserialize)]
-    struct Pod {
-        #[serde(default)]
-        metadata: Metadata,
-        #[serde(default)]
-        spec: Spec,
-    }
-    #[derive(Deserialize, Default)]
-    struct Metadata {
-        #[serde(default)]
-        name: Value,
-        #[serde(default)]
-        namespace: Value,
-        #[serde(default)]
-        labels: Value,
-        #[serde(default)]
-        annotations: Value,
-        #[serde(default, rename = "ownerReferences")]
-        owner_references: Value,
-    }
-    #[derive(Deserialize, Default)]
-    struct Spec {
-        #[serde(default)]
-        volumes: Value,
-    }
-    let Pod { metadata, spec } = serde_json::from_slice(text)?;
-    let fields = [
-        ("name", metadata.name),
-        ("namespace", metadata.namespace),
-        ("labels", metadata.labels),
-        ("annotations", metadata.annotations),
-        ("ownerReferences", metadata.owner_references),
-    ];
-    let metadata: serde_json::Map<String, Value> = fields
-        .into_iter()
-        .filter(|(_, value)| !value.is_null())
-        .map(|(key, value)| (key.to_owned(), value))
-        .collect();
-    Ok(serde_json::json!({"metadata": metadata, "spec": {"volumes": spec.volumes}}))
-}
-
 /// By backup namespace, the names a workload with FSB pods may have: each prefix of an FSB pod's
 /// name that ends before a `-`.
 fn likely_workload_names(fsb: &FsbIndex) -> HashMap<String, HashSet<String>> {
@@ -235,40 +185,12 @@ mod tests {
     use serde_json::Value;
 
     use super::*;
-    use crate::fixtures::{a_daemonset, a_deployment, a_statefulset};
+    use crate::fixtures::five_workloads_three_with_fsb;
     use crate::toolkit::object::{name_of, namespace_of};
 
-    /// The backed-up objects of five workloads (three with FSB pods), as (resource, object), and
-    /// their PodVolumeBackups.
+    /// [`five_workloads_three_with_fsb`] and a bare pod.
     fn a_backup() -> (Vec<(Resource, Value)>, Vec<Value>) {
-        let web = a_deployment("shop", "web")
-            .with_replicas(2)
-            .with_fsb_volume("data");
-        let api = a_deployment("shop", "api");
-        let db = a_statefulset("shop", "db").with_fsb_volume("data");
-        let agent = a_daemonset("shop", "agent").with_fsb_volume("logs");
-        let cache = a_statefulset("shop", "cache");
-        let mut items = Vec::new();
-        let mut pvbs = Vec::new();
-        for (part, fsb) in [
-            (api.backup(), api.pod_volume_backups()),
-            (db.backup(), db.pod_volume_backups()),
-            (cache.backup(), cache.pod_volume_backups()),
-            (agent.backup(), agent.pod_volume_backups()),
-            (web.backup(), web.pod_volume_backups()),
-        ] {
-            for (resource, list) in [
-                (Resource::DEPLOYMENTS, part.deployments),
-                (Resource::REPLICA_SETS, part.replicasets),
-                (Resource::PODS, part.pods),
-                (Resource::STATEFUL_SETS, part.statefulsets),
-                (Resource::DAEMON_SETS, part.daemonsets),
-                (Resource::CONTROLLER_REVISIONS, part.controllerrevisions),
-            ] {
-                items.extend(list.into_iter().map(|o| (resource, o)));
-            }
-            pvbs.extend(fsb);
-        }
+        let (mut items, pvbs) = five_workloads_three_with_fsb();
         let bare =
             serde_json::json!({"kind": "Pod", "metadata": {"name": "bare", "namespace": "shop"}});
         items.push((Resource::PODS, bare));
@@ -401,7 +323,7 @@ mod tests {
         projected["spec"]["volumes"] = serde_json::json!([{"name": "data", "projected": {}}]);
         pods.extend([legacy, projected]);
         for pod in &pods {
-            let read = pod_read(&serde_json::to_vec(pod).unwrap()).unwrap();
+            let read = identity_read(&serde_json::to_vec(pod).unwrap()).unwrap();
             assert_eq!(Workload::owning(&read), Workload::owning(pod), "{pod}");
             assert_eq!(fsb.volumes_of(&read), fsb.volumes_of(pod), "{pod}");
         }
