@@ -33,13 +33,10 @@ pub struct IndexOptions {
     /// StatefulSet or DaemonSet in group `apps`): the only pods a restore decision reads. Other
     /// pods are still counted in [`BackupIndex::resource_counts`].
     pub controlled_pods_only: bool,
-    /// Keep the kept items' JSON text instead of parsing it ([`BackupIndex::raw_items`]): the
-    /// plugin parses only the objects its restore reads, so the rest costs their text, not a
-    /// parsed tree several times its size. `controlled_pods_only` does not apply (it needs the
-    /// parsed pod); the JSON is checked when it is parsed ([`parse_item`]).
-    pub unparsed: bool,
-    /// With `unparsed`: hand each kept item's text to this sink as it is read, instead of holding
-    /// it in the index ([`IndexOptions::handed_to`]).
+    /// Hand each kept item's JSON text, unparsed, to this sink as it is read instead of keeping it
+    /// in the index ([`IndexOptions::handed_to`]): the plugin keeps only what its restore reads.
+    /// `controlled_pods_only` does not apply (it needs the parsed pod); the receiver checks the
+    /// JSON. Handed bytes count towards `max_total_bytes`.
     pub sink: Option<ItemSink>,
 }
 
@@ -82,7 +79,6 @@ impl IndexOptions {
             max_entry_bytes: Self::DEFAULT_MAX_ENTRY_BYTES,
             max_total_bytes: Self::DEFAULT_MAX_TOTAL_BYTES,
             controlled_pods_only: false,
-            unparsed: false,
             sink: None,
         }
     }
@@ -105,16 +101,9 @@ impl IndexOptions {
         self
     }
 
-    /// Keep the items' JSON text unparsed (see [`IndexOptions::unparsed`]).
-    pub fn unparsed(mut self) -> Self {
-        self.unparsed = true;
-        self
-    }
-
-    /// Hand the items' text to `sink` instead of keeping it (see [`IndexOptions::sink`]); implies
-    /// [`IndexOptions::unparsed`]. Must be read on a thread that may block (not an async task).
+    /// Hand the items' text to `sink` instead of keeping it (see [`IndexOptions::sink`]). Must be
+    /// read on a thread that may block (not an async task).
     pub fn handed_to(mut self, sink: ItemSink) -> Self {
-        self.unparsed = true;
         self.sink = Some(sink);
         self
     }
@@ -187,8 +176,6 @@ impl ItemKey {
 pub struct BackupIndex {
     format_version: String,
     items: BTreeMap<ItemKey, Value>,
-    /// The kept items' JSON text, with [`IndexOptions::unparsed`].
-    raw: BTreeMap<ItemKey, Box<[u8]>>,
     resource_counts: BTreeMap<String, usize>,
     kept_bytes: u64,
 }
@@ -227,18 +214,6 @@ impl BackupIndex {
             .filter(move |(key, _)| key.group_resource == resource.group_resource())
     }
 
-    /// The JSON text of every item kept unparsed ([`IndexOptions::unparsed`]), ordered by
-    /// resource, namespace, name; [`parse_item`] parses one.
-    pub fn raw_items(&self) -> impl Iterator<Item = (&ItemKey, &[u8])> {
-        self.raw.iter().map(|(k, v)| (k, &**v))
-    }
-
-    /// [`Self::raw_items`] taken out of the index: each text is freed when the caller drops it, so
-    /// what the caller keeps of it can reuse that memory.
-    pub fn into_raw_items(self) -> impl Iterator<Item = (ItemKey, Box<[u8]>)> {
-        self.raw.into_iter()
-    }
-
     /// Kept items of one resource in one namespace, ordered by name.
     pub fn items_in<'a>(
         &'a self,
@@ -254,16 +229,16 @@ impl BackupIndex {
         self.items.iter()
     }
 
-    /// Kept items, parsed or not.
+    /// Kept items (none when they were handed to a sink).
     pub fn len(&self) -> usize {
-        self.items.len() + self.raw.len()
+        self.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Bytes of JSON text kept (what the total cap counts).
+    /// Bytes of JSON text kept or handed to a sink (what the total cap counts).
     pub fn kept_bytes(&self) -> u64 {
         self.kept_bytes
     }
@@ -428,15 +403,11 @@ impl<'o> IndexBuilder<'o> {
                     namespace: namespace.to_owned(),
                     name: name.to_owned(),
                 };
-                if self.opts.unparsed {
+                if let Some(ItemSink(sink)) = &self.opts.sink {
                     self.index.kept_bytes += read;
-                    if let Some(ItemSink(sink)) = &self.opts.sink {
-                        return sink
-                            .blocking_send((key(), buf))
-                            .map_err(|_| Error::Read(format!("{path}: its reader stopped")));
-                    }
-                    self.index.raw.insert(key(), buf.into_boxed_slice());
-                    return Ok(());
+                    return sink
+                        .blocking_send((key(), buf))
+                        .map_err(|_| Error::Read(format!("{path}: its reader stopped")));
                 }
                 let value = parse_json(&buf, entry)?;
                 if self.opts.drops(group_resource, &value) {
@@ -491,11 +462,6 @@ fn parse_json(text: &[u8], entry: impl Fn() -> String) -> Result<Value> {
         return Err(Error::NotAnObject { entry: entry() });
     }
     Ok(value)
-}
-
-/// Parses an item kept unparsed ([`BackupIndex::raw_items`]); errors name its backup path.
-pub fn parse_item(key: &ItemKey, text: &[u8]) -> Result<Value> {
-    parse_json(text, || key.entry())
 }
 
 /// Remembers the first error the gzip layer produced, so a failure surfacing through the tar reader

@@ -87,8 +87,8 @@ impl<'a> BackupSieve<'a> {
 
     /// Looks at one backed-up item of `resource`, `namespace`/`name` in the backup: its JSON text
     /// is kept when a plan may read it, else dropped. Items of other resources are ignored. Fails
-    /// when the text is not a JSON object (pods are parsed whole; the other items are checked
-    /// whole, but only their metadata is built).
+    /// when the text is not a JSON object in UTF-8 (all of it is checked; only what
+    /// [`identity_read`] reads is built).
     pub fn offer(
         &mut self,
         resource: Resource,
@@ -122,10 +122,10 @@ impl<'a> BackupSieve<'a> {
             }
             return Ok(());
         }
-        // Checked above to be a JSON object, so valid UTF-8: this cannot fail.
-        let Ok(text) = String::from_utf8(text) else {
-            return Ok(());
-        };
+        // The skipped fields' strings were not decoded: a byte that is not UTF-8 is refused here,
+        // as parsing the whole item would have.
+        let text = String::from_utf8(text)
+            .map_err(|_| <serde_json::Error as serde::de::Error>::custom("not UTF-8"))?;
         self.objects
             .push_packed(resource, owner, text.into_boxed_str());
         Ok(())
@@ -345,5 +345,13 @@ mod tests {
                 assert!(sieve.offer(resource, "shop", "x", text.to_vec()).is_err());
             }
         }
+        // A byte that is not UTF-8 in a field the sieve skips, in an object it keeps.
+        let skipped = b"{\"metadata\": {\"name\": \"x\"}, \"status\": {\"message\": \"\xff\"}}";
+        let mut sieve = BackupSieve::new(Selection::Everything(&fsb));
+        assert!(
+            sieve
+                .offer(Resource::DEPLOYMENTS, "shop", "x", skipped.to_vec())
+                .is_err()
+        );
     }
 }
