@@ -72,10 +72,10 @@ async fn live_replicaset<C: LiveCluster>(
         return Ok(None);
     };
     let namespace = namespace_of(&item.input.item_from_backup);
-    let (_, history) = item
+    let history = item
         .inputs
         .backup
-        .owned_by(Kind::Deployment, &item.input.item_from_backup);
+        .history_owned_by(Kind::Deployment, &item.input.item_from_backup);
     let backed_up = history
         .iter()
         .find(|rs| namespace_of(rs) == namespace && name_of(rs) == target.replicaset);

@@ -305,28 +305,49 @@ impl BackupObjects {
     /// own: its own once [`BackupObjects::arrange_by_owner`] ran, else all of them; those kept
     /// as text are parsed for the caller (always only the workload's own).
     pub fn owned_by(&self, kind: Kind, workload: &Value) -> (Cow<'_, [Value]>, Cow<'_, [Value]>) {
-        let owner = Workload::of(kind, workload);
-        let (pods, history): (&[Value], &[Value]) = if !self.by_owner.arranged {
-            (&self.pods, self.history(kind))
-        } else {
-            match self.by_owner.ranges.get(&owner) {
-                Some((pods, history)) => (
-                    &self.pods[pods.clone()],
-                    &self.history(kind)[history.clone()],
-                ),
-                None => (&[], &[]),
-            }
-        };
-        let Some(packed) = self.packed.get(&owner) else {
-            return (Cow::Borrowed(pods), Cow::Borrowed(history));
-        };
-        let with_packed = |parsed: &[Value], texts: &[Box<str>]| -> Vec<Value> {
-            parsed.iter().cloned().chain(Packed::parse(texts)).collect()
-        };
         (
-            Cow::Owned(with_packed(pods, &packed.pods())),
-            Cow::Owned(with_packed(history, &packed.history)),
+            self.pods_owned_by(kind, workload),
+            self.history_owned_by(kind, workload),
         )
+    }
+
+    /// The pods of [`BackupObjects::owned_by`] alone (its history kept as text is not parsed).
+    pub fn pods_owned_by(&self, kind: Kind, workload: &Value) -> Cow<'_, [Value]> {
+        let owner = Workload::of(kind, workload);
+        let (pods, _) = self.parsed_owned_by(kind, &owner);
+        match self.packed.get(&owner) {
+            Some(packed) => Self::with_packed(pods, &packed.pods()),
+            None => Cow::Borrowed(pods),
+        }
+    }
+
+    /// The history of [`BackupObjects::owned_by`] alone (its pods kept as text are not parsed).
+    pub fn history_owned_by(&self, kind: Kind, workload: &Value) -> Cow<'_, [Value]> {
+        let owner = Workload::of(kind, workload);
+        let (_, history) = self.parsed_owned_by(kind, &owner);
+        match self.packed.get(&owner) {
+            Some(packed) => Self::with_packed(history, &packed.history),
+            None => Cow::Borrowed(history),
+        }
+    }
+
+    /// The parsed pods and history `owner` may own (all of them before arranging).
+    fn parsed_owned_by(&self, kind: Kind, owner: &Workload) -> (&[Value], &[Value]) {
+        if !self.by_owner.arranged {
+            return (&self.pods, self.history(kind));
+        }
+        match self.by_owner.ranges.get(owner) {
+            Some((pods, history)) => (
+                &self.pods[pods.clone()],
+                &self.history(kind)[history.clone()],
+            ),
+            None => (&[], &[]),
+        }
+    }
+
+    /// `parsed`, followed by `texts` parsed.
+    fn with_packed<'a>(parsed: &[Value], texts: &[Box<str>]) -> Cow<'a, [Value]> {
+        Cow::Owned(parsed.iter().cloned().chain(Packed::parse(texts)).collect())
     }
 
     /// The backed-up workload object (Deployment, StatefulSet or DaemonSet); parsed for the

@@ -84,7 +84,7 @@ pub fn daemonset_target(
     if plan.after_rules.is_noop() && now.is_noop() {
         return Ok(None);
     }
-    let (pods, _) = inputs.backup.owned_by(Kind::DaemonSet, from_backup);
+    let pods = inputs.backup.pods_owned_by(Kind::DaemonSet, from_backup);
     let current_pods: BTreeSet<String> = pods_of(from_backup, &pods)
         .filter(|p| generation.is_some() && pod_generation(p) == generation)
         .map(|p| name_of(p).to_owned())

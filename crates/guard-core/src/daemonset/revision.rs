@@ -66,7 +66,7 @@ pub fn revision_dry_run(
         return Ok(None);
     }
     let hash = str_at(from_backup, "/metadata/labels/controller-revision-hash");
-    let (pods, _) = inputs.backup.owned_by(Kind::DaemonSet, daemonset);
+    let pods = inputs.backup.pods_owned_by(Kind::DaemonSet, daemonset);
     if !hash.is_some_and(|h| current_pod_hashes(daemonset, &pods).contains(h)) {
         return Ok(None);
     }

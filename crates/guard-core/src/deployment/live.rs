@@ -95,7 +95,9 @@ pub fn deployment_step(
 ) -> Result<DeploymentOutcome> {
     let (received, from_backup) = (item.received, item.from_backup);
     let plan = &target.plan;
-    let (_, history) = inputs.backup.owned_by(Kind::Deployment, from_backup);
+    let history = inputs
+        .backup
+        .history_owned_by(Kind::Deployment, from_backup);
     let backed_up = history
         .iter()
         .find(|rs| namespace_of(rs) == plan.namespace && name_of(rs) == target.replicaset);
